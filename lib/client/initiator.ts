@@ -1,0 +1,112 @@
+/**
+ * The initiator side: builds signed requests (every field covered by the initiator's
+ * identity signature) and checks results (the coordinator's signature, and for a signature
+ * result an independent OpenSSL verification before it is handed to the application).
+ */
+import { randomUUID } from 'node:crypto';
+import type { Clock } from '../ports/clock.js';
+import { FrostlineError, RefusalCode, RefusedError } from '../ports/errors.js';
+import type { KeyVault } from '../ports/key-vault.js';
+import type { Transport } from '../ports/transport.js';
+import { DEFAULT_LIMITS, type Directory, type Limits } from '../protocol/directory.js';
+import { bytesToHex, decodeHex } from '../protocol/encoding.js';
+import { authenticateEnvelope, createEnvelope, deriveSessionId, parseBody } from '../protocol/envelope.js';
+import { COORDINATOR, MessageType, type KeygenResultBody, type SignResultBody } from '../protocol/messages.js';
+import { ed25519Suite } from '../protocol/suite.js';
+
+export interface InitiatorDeps {
+  readonly id: string;
+  readonly vault: KeyVault;
+  readonly transport: Transport;
+  readonly clock: Clock;
+  /** Pinned keys; only the coordinator's is needed to check results. */
+  readonly directory: Directory;
+  readonly limits?: Limits;
+}
+
+export interface KeygenOptions {
+  readonly keyId: string;
+  readonly threshold: number;
+  readonly parties: readonly string[];
+  readonly requestId?: string;
+}
+
+export interface SignOptions {
+  readonly keyId: string;
+  readonly message: Uint8Array;
+  readonly requestId?: string;
+}
+
+export type InitiatorResult =
+  | { readonly type: 'keygen.result'; readonly session: string; readonly body: KeygenResultBody }
+  | { readonly type: 'sign.result'; readonly session: string; readonly body: SignResultBody };
+
+export class Initiator {
+  readonly id: string;
+  readonly #deps: InitiatorDeps;
+
+  constructor(deps: InitiatorDeps) {
+    this.id = deps.id;
+    this.#deps = deps;
+  }
+
+  /** Sends a keygen request; returns its session id (results are correlated by it). */
+  async requestKeygen(options: KeygenOptions): Promise<string> {
+    const requestId = options.requestId ?? randomUUID();
+    return this.#send(MessageType.keygenRequest, requestId, {
+      requestId,
+      keyId: options.keyId,
+      suite: ed25519Suite.id,
+      threshold: options.threshold,
+      parties: [...options.parties].sort(),
+    });
+  }
+
+  async requestSignature(options: SignOptions): Promise<string> {
+    const requestId = options.requestId ?? randomUUID();
+    return this.#send(MessageType.signRequest, requestId, {
+      requestId,
+      keyId: options.keyId,
+      message: bytesToHex(options.message),
+    });
+  }
+
+  async #send<T extends typeof MessageType.keygenRequest | typeof MessageType.signRequest>(
+    type: T,
+    requestId: string,
+    body: Parameters<typeof createEnvelope<T>>[2]['body'],
+  ): Promise<string> {
+    const session = deriveSessionId(this.id, requestId);
+    const envelope = await createEnvelope(this.#deps.vault, this.#deps.clock.now(), { type, session, from: this.id, to: COORDINATOR, body });
+    await this.#deps.transport.send({ kind: 'coordinator' }, JSON.stringify(envelope));
+    return session;
+  }
+
+  /**
+   * Authenticates a result from this initiator's result queue. A signature result is
+   * verified with OpenSSL against the returned key before it is accepted.
+   */
+  openResult(raw: string): InitiatorResult {
+    const envelope = authenticateEnvelope(raw, {
+      self: this.id,
+      directory: this.#deps.directory,
+      limits: this.#deps.limits ?? DEFAULT_LIMITS,
+      now: this.#deps.clock.now(),
+      senderRole: (type) => (type === MessageType.keygenResult || type === MessageType.signResult ? 'coordinator' : undefined),
+    });
+    if (envelope.type === MessageType.keygenResult) {
+      return { type: envelope.type, session: envelope.session, body: parseBody(envelope, MessageType.keygenResult) };
+    }
+    const body = parseBody(envelope, MessageType.signResult);
+    if (body.ok) {
+      const { publicKey, message, signature } = body;
+      if (publicKey === undefined || message === undefined || signature === undefined) {
+        throw new RefusedError(RefusalCode.malformed, 'successful sign.result lacks key, message or signature');
+      }
+      if (!ed25519Suite.verifyFinal(decodeHex(publicKey, 'publicKey', 32), decodeHex(message, 'message'), decodeHex(signature, 'signature', 64))) {
+        throw new FrostlineError('verification-failed', `signature for request "${body.requestId}" does not verify`);
+      }
+    }
+    return { type: MessageType.signResult, session: envelope.session, body };
+  }
+}

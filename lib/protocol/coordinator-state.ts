@@ -1,0 +1,83 @@
+/** What the coordinator keeps: sessions (public data only) and the registry of keys. */
+import { z } from 'zod';
+import type { ItemBackend, ItemKey } from '../ports/store.js';
+import { ItemTable } from '../ports/store.js';
+import { EnvelopeSchema, PublicPackage, ResultError } from './messages.js';
+import { recordParser } from './party-state.js';
+
+const hex32 = z.string().regex(/^[0-9a-f]{64}$/);
+const Contributions = z.record(z.string(), EnvelopeSchema);
+
+const SessionBase = {
+  request: EnvelopeSchema,
+  requestFingerprint: hex32,
+  initiator: z.string(),
+  requestId: z.string(),
+  keyId: z.string(),
+  createdAt: z.number(),
+  error: ResultError.optional(),
+  /** Parties that refused, with their reason (policy, unknown key, nonce reuse, ...). */
+  refused: z.record(z.string(), z.strictObject({ code: z.string(), reason: z.string() })),
+};
+
+export const KeygenSession = z.strictObject({
+  ...SessionBase,
+  kind: z.literal('keygen'),
+  phase: z.enum(['round1', 'round2', 'round3', 'done', 'failed']),
+  threshold: z.number().int(),
+  parties: z.array(z.string()),
+  round1: Contributions,
+  shares: Contributions,
+  done: Contributions,
+  publicKey: hex32.optional(),
+});
+export type KeygenSession = z.infer<typeof KeygenSession>;
+
+export const SignSession = z.strictObject({
+  ...SessionBase,
+  kind: z.literal('sign'),
+  phase: z.enum(['commit', 'sign', 'done', 'failed']),
+  attempt: z.number().int(),
+  /** Parties whose signature share failed verification: never asked again in this session. */
+  excluded: z.array(z.string()),
+  commitments: Contributions,
+  signers: z.array(z.string()),
+  shares: Contributions,
+  signature: z.string().regex(/^[0-9a-f]{128}$/).optional(),
+});
+export type SignSession = z.infer<typeof SignSession>;
+
+export const Session = z.discriminatedUnion('kind', [KeygenSession, SignSession]);
+export type Session = z.infer<typeof Session>;
+
+export const KeyRecord = z.strictObject({
+  keyId: z.string(),
+  suite: z.string(),
+  threshold: z.number().int(),
+  parties: z.array(z.string()),
+  publicKey: hex32,
+  publicPackage: PublicPackage,
+  publicPackageHash: hex32,
+  createdBy: z.string(),
+  session: z.string(),
+  createdAt: z.number(),
+});
+export type KeyRecord = z.infer<typeof KeyRecord>;
+
+export const coordinatorKeys = {
+  session: (session: string): ItemKey => ({ pk: `session#${session}`, sk: 'state' }),
+  key: (keyId: string): ItemKey => ({ pk: `key#${keyId}`, sk: 'public' }),
+  seen: (messageId: string): ItemKey => ({ pk: `seen#${messageId}`, sk: 'message' }),
+};
+
+export class CoordinatorTables {
+  readonly sessions: ItemTable<Session>;
+  readonly keys: ItemTable<KeyRecord>;
+  readonly seen: ItemTable<{ type: string; from: string }>;
+
+  constructor(readonly backend: ItemBackend, nowSeconds: () => number) {
+    this.sessions = new ItemTable(backend, recordParser(Session, 'session'), nowSeconds);
+    this.keys = new ItemTable(backend, recordParser(KeyRecord, 'key record'), nowSeconds);
+    this.seen = new ItemTable(backend, recordParser(z.strictObject({ type: z.string(), from: z.string() }), 'seen message'), nowSeconds);
+  }
+}

@@ -1,0 +1,156 @@
+/**
+ * Envelope creation, parsing and authentication. Order matters: size, JSON, schema,
+ * recipient, sender, signature, freshness: nothing reads a field that has not passed the
+ * step before, and the body is validated against its type's schema before any handler.
+ */
+import { randomBytes } from 'node:crypto';
+import type { z } from 'zod';
+import { RefusalCode, RefusedError } from '../ports/errors.js';
+import type { KeyVault } from '../ports/key-vault.js';
+import { publicKeyOf, type Directory, type Limits, type Role } from './directory.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex, canonicalBytes, concatBytes, decodeHex, hashCanonical, utf8ToBytes } from './encoding.js';
+import { verifyIdentitySignature } from './identity.js';
+import {
+  BodySchemas,
+  EnvelopeSchema,
+  PROTOCOL_VERSION,
+  type BodyOf,
+  type Envelope,
+  type MessageType,
+  type UnsignedEnvelope,
+} from './messages.js';
+
+export function newMessageId(): string {
+  return bytesToHex(randomBytes(16));
+}
+
+/** A session id is derived from who asked and their request id, so every party can check it. */
+export function deriveSessionId(initiator: string, requestId: string): string {
+  return hashCanonical({ initiator, requestId }).slice(0, 32);
+}
+
+const SIGNATURE_DOMAIN = utf8ToBytes('frostline/envelope/v1\u0000');
+
+/**
+ * The bytes an identity key signs: a domain tag and the SHA-256 of the RFC 8785 canonical
+ * JSON of every field but `sig`. Signing a digest keeps the input under KMS's 4096-byte
+ * limit for MessageType RAW (relayed transcripts are larger), and the tag keeps these
+ * signatures from being valid for anything else the key might sign.
+ */
+export function envelopeSigningInput(unsigned: UnsignedEnvelope): Uint8Array {
+  return concatBytes(SIGNATURE_DOMAIN, sha256(canonicalBytes(unsigned)));
+}
+
+export async function signEnvelope(vault: KeyVault, unsigned: UnsignedEnvelope): Promise<Envelope> {
+  const signature = await vault.signIdentity(envelopeSigningInput(unsigned));
+  return { ...unsigned, sig: bytesToHex(signature) };
+}
+
+export interface NewEnvelope<T extends MessageType> {
+  readonly type: T;
+  readonly session: string;
+  readonly from: string;
+  readonly to: string;
+  readonly body: BodyOf<T>;
+}
+
+export async function createEnvelope<T extends MessageType>(
+  vault: KeyVault,
+  now: number,
+  fields: NewEnvelope<T>,
+): Promise<Envelope> {
+  return signEnvelope(vault, { v: PROTOCOL_VERSION, id: newMessageId(), ts: now, ...fields });
+}
+
+function describeIssues(error: z.ZodError): string {
+  // Paths and messages only: values may be attacker-chosen or sensitive.
+  return error.issues
+    .slice(0, 5)
+    .map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`)
+    .join('; ');
+}
+
+/** Size, JSON and schema checks on untrusted text. */
+export function parseEnvelope(raw: string, limits: Pick<Limits, 'maxEnvelopeBytes'>): Envelope {
+  const size = utf8ToBytes(raw).length;
+  if (size > limits.maxEnvelopeBytes) {
+    throw new RefusedError(RefusalCode.oversized, `message of ${size} bytes exceeds the ${limits.maxEnvelopeBytes}-byte limit`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    throw new RefusedError(RefusalCode.malformed, 'message is not valid JSON');
+  }
+  const parsed = EnvelopeSchema.safeParse(json);
+  if (!parsed.success) throw new RefusedError(RefusalCode.malformed, `message envelope: ${describeIssues(parsed.error)}`);
+  return parsed.data;
+}
+
+export function parseBody<T extends MessageType>(envelope: Envelope, type: T): BodyOf<T> {
+  if (envelope.type !== type) {
+    throw new RefusedError(RefusalCode.wrongRound, `expected ${type}, got ${envelope.type}`);
+  }
+  const parsed = BodySchemas[type].safeParse(envelope.body);
+  if (!parsed.success) throw new RefusedError(RefusalCode.malformed, `${type} body: ${describeIssues(parsed.error)}`);
+  return parsed.data as BodyOf<T>;
+}
+
+export function hasValidSignature(envelope: Envelope, directory: Directory, role: Role): boolean {
+  const key = publicKeyOf(directory, role, envelope.from);
+  if (key === undefined) return false;
+  const { sig, ...unsigned } = envelope;
+  return verifyIdentitySignature(key, envelopeSigningInput(unsigned), decodeHex(sig, 'sig'));
+}
+
+export interface InboundPolicy {
+  readonly self: string;
+  readonly directory: Directory;
+  readonly limits: Limits;
+  readonly now: number;
+  /** Which role may send a message of this type to us; undefined = nobody. */
+  readonly senderRole: (type: MessageType) => Role | undefined;
+}
+
+/** Every check an inbound message must pass before a handler looks at it (except replay). */
+export function authenticateEnvelope(raw: string, policy: InboundPolicy): Envelope {
+  const envelope = parseEnvelope(raw, policy.limits);
+  if (envelope.to !== policy.self) {
+    throw new RefusedError(RefusalCode.wrongRecipient, `message for "${envelope.to}" delivered to "${policy.self}"`);
+  }
+  const role = policy.senderRole(envelope.type);
+  if (role === undefined) throw new RefusedError(RefusalCode.wrongRound, `"${policy.self}" does not accept ${envelope.type}`);
+  if (publicKeyOf(policy.directory, role, envelope.from) === undefined) {
+    throw new RefusedError(RefusalCode.unknownSender, `unknown ${role} "${envelope.from}"`);
+  }
+  if (!hasValidSignature(envelope, policy.directory, role)) {
+    throw new RefusedError(RefusalCode.badSignature, `signature of ${envelope.type} from "${envelope.from}" does not verify`);
+  }
+  assertFresh(envelope.ts, policy.now, policy.limits.maxMessageAgeMs, policy.limits.maxClockSkewMs, envelope.type);
+  return envelope;
+}
+
+export function assertFresh(ts: number, now: number, maxAgeMs: number, maxSkewMs: number, what: string): void {
+  if (ts > now + maxSkewMs) throw new RefusedError(RefusalCode.stale, `${what} is timestamped ${ts - now} ms in the future`);
+  if (ts < now - maxAgeMs) throw new RefusedError(RefusalCode.stale, `${what} is ${now - ts} ms old (limit ${maxAgeMs} ms)`);
+}
+
+/**
+ * Checks an envelope relayed inside another (a party's package forwarded by the coordinator):
+ * it must be signed by `from`, be of `type`, and belong to `session`.
+ */
+export function verifyRelayed<T extends MessageType>(
+  envelope: Envelope,
+  expected: { type: T; session: string; directory: Directory; role: Role },
+): BodyOf<T> {
+  if (envelope.session !== expected.session) {
+    throw new RefusedError(RefusalCode.wrongSession, `relayed ${envelope.type} from "${envelope.from}" belongs to another session`);
+  }
+  const body = parseBody(envelope, expected.type);
+  if (!hasValidSignature(envelope, expected.directory, expected.role)) {
+    // No blame: whoever relayed it may have altered it, and the sender cannot be told apart.
+    throw new RefusedError(RefusalCode.badSignature, `relayed ${expected.type} from "${envelope.from}" is not signed by it`);
+  }
+  return body;
+}

@@ -1,0 +1,222 @@
+/**
+ * Wire format. Every message on every queue is one envelope, validated here before
+ * anything else reads it; unknown fields are refused (strict objects), and every byte
+ * string is lower-case hex of a known length.
+ */
+import { z } from 'zod';
+
+export const PROTOCOL_VERSION = 1;
+
+const hex = (bytes: number) => z.string().regex(new RegExp(`^[0-9a-f]{${bytes * 2}}$`), `expected ${bytes} bytes of hex`);
+const hexUpTo = (maxBytes: number) =>
+  z.string().max(maxBytes * 2).regex(/^(?:[0-9a-f]{2})*$/, 'expected hex');
+
+/** Party, initiator and key names: short, printable, safe in keys, logs and ARNs. */
+export const NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
+export const Name = z.string().regex(NAME_PATTERN, 'expected a name of a-z, 0-9 and "-" (at most 63)');
+export const COORDINATOR = 'coordinator';
+export const RequestId = z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, 'expected 1-128 of A-Z a-z 0-9 . _ : -');
+
+export const MessageType = {
+  keygenRequest: 'keygen.request',
+  signRequest: 'sign.request',
+  dkgStart: 'dkg.start',
+  dkgRound1: 'dkg.round1',
+  dkgRound2: 'dkg.round2',
+  dkgShares: 'dkg.shares',
+  dkgRound3: 'dkg.round3',
+  dkgDone: 'dkg.done',
+  dkgConfirm: 'dkg.confirm',
+  signCommit: 'sign.commit',
+  signCommitment: 'sign.commitment',
+  signPackage: 'sign.package',
+  signShare: 'sign.share',
+  partyRefused: 'party.refused',
+  keygenResult: 'keygen.result',
+  signResult: 'sign.result',
+} as const;
+export type MessageType = (typeof MessageType)[keyof typeof MessageType];
+
+export const EnvelopeSchema = z.strictObject({
+  v: z.literal(PROTOCOL_VERSION),
+  type: z.enum(Object.values(MessageType) as [MessageType, ...MessageType[]]),
+  session: hex(16),
+  id: hex(16),
+  from: Name,
+  to: Name,
+  ts: z.number().int().nonnegative(),
+  body: z.unknown(),
+  sig: hexUpTo(128).min(2),
+});
+export type Envelope = z.infer<typeof EnvelopeSchema>;
+export type UnsignedEnvelope = Omit<Envelope, 'sig'>;
+
+// ---- initiator requests -------------------------------------------------------------
+
+export const KeygenRequestBody = z.strictObject({
+  requestId: RequestId,
+  keyId: Name,
+  suite: z.string().max(64),
+  threshold: z.number().int().min(2).max(255),
+  parties: z.array(Name).min(2).max(255),
+});
+export type KeygenRequestBody = z.infer<typeof KeygenRequestBody>;
+
+export const SignRequestBody = z.strictObject({
+  requestId: RequestId,
+  keyId: Name,
+  /** The exact bytes to sign, hex. Size is bounded by policy, checked by every party. */
+  message: hexUpTo(1024 * 1024),
+});
+export type SignRequestBody = z.infer<typeof SignRequestBody>;
+
+// ---- keygen (DKG) ---------------------------------------------------------------------
+
+export const DkgStartBody = z.strictObject({ request: EnvelopeSchema });
+
+export const Round1Package = z.strictObject({
+  identifier: hex(32),
+  commitment: z.array(hex(32)).min(2).max(255),
+  proofOfKnowledge: hex(64),
+});
+export type Round1Package = z.infer<typeof Round1Package>;
+
+export const DkgRound1Body = z.strictObject({
+  keyId: Name,
+  package: Round1Package,
+  /** X25519 public key that round-2 shares for this party are sealed to. */
+  ephemeralKey: hex(32),
+});
+export type DkgRound1Body = z.infer<typeof DkgRound1Body>;
+
+export const DkgRound2Body = z.strictObject({
+  request: EnvelopeSchema,
+  round1: z.array(EnvelopeSchema).min(2).max(255),
+});
+
+export const SealedShare = z.strictObject({ iv: hex(12), ct: hex(48) });
+export type SealedShare = z.infer<typeof SealedShare>;
+
+export const DkgSharesBody = z.strictObject({
+  keyId: Name,
+  /** One sealed round-2 share per recipient party id. */
+  shares: z.record(Name, SealedShare),
+});
+export type DkgSharesBody = z.infer<typeof DkgSharesBody>;
+
+export const DkgRound3Body = z.strictObject({
+  request: EnvelopeSchema,
+  round1: z.array(EnvelopeSchema).min(2).max(255),
+  shares: z.array(EnvelopeSchema).min(1).max(254),
+});
+
+export const PublicPackage = z.strictObject({
+  signers: z.strictObject({ min: z.number().int(), max: z.number().int() }),
+  commitments: z.array(hex(32)).min(2).max(255),
+  verifyingShares: z.record(hex(32), hex(32)),
+});
+export type PublicPackage = z.infer<typeof PublicPackage>;
+
+export const DkgDoneBody = z.strictObject({
+  keyId: Name,
+  groupKey: hex(32),
+  publicPackageHash: hex(32),
+  publicPackage: PublicPackage,
+});
+export type DkgDoneBody = z.infer<typeof DkgDoneBody>;
+
+export const DkgConfirmBody = z.strictObject({
+  request: EnvelopeSchema,
+  done: z.array(EnvelopeSchema).min(2).max(255),
+});
+
+// ---- signing --------------------------------------------------------------------------
+
+export const SignCommitBody = z.strictObject({
+  request: EnvelopeSchema,
+  attempt: z.number().int().min(1).max(255),
+});
+
+export const NonceCommitment = z.strictObject({ identifier: hex(32), hiding: hex(32), binding: hex(32) });
+export type NonceCommitment = z.infer<typeof NonceCommitment>;
+
+export const SignCommitmentBody = z.strictObject({
+  attempt: z.number().int().min(1).max(255),
+  commitment: NonceCommitment,
+});
+
+export const SignPackageBody = z.strictObject({
+  request: EnvelopeSchema,
+  attempt: z.number().int().min(1).max(255),
+  /** The chosen signers' own signed `sign.commitment` envelopes, relayed unchanged. */
+  commitments: z.array(EnvelopeSchema).min(2).max(255),
+});
+
+export const SignShareBody = z.strictObject({
+  attempt: z.number().int().min(1).max(255),
+  packageHash: hex(32),
+  share: hex(32),
+});
+
+export const PartyRefusedBody = z.strictObject({
+  inResponseTo: z.enum(Object.values(MessageType) as [MessageType, ...MessageType[]]),
+  attempt: z.number().int().min(1).max(255).optional(),
+  code: z.string().max(64),
+  reason: z.string().max(500),
+});
+
+// ---- results to initiators ------------------------------------------------------------
+
+export const ResultError = z.strictObject({
+  code: z.string().max(64),
+  message: z.string().max(2000),
+  blame: z.array(Name).optional(),
+});
+export type ResultError = z.infer<typeof ResultError>;
+
+export const KeygenResultBody = z.strictObject({
+  requestId: RequestId,
+  keyId: Name,
+  duplicate: z.boolean(),
+  ok: z.boolean(),
+  publicKey: hex(32).optional(),
+  threshold: z.number().int().optional(),
+  parties: z.array(Name).optional(),
+  error: ResultError.optional(),
+});
+export type KeygenResultBody = z.infer<typeof KeygenResultBody>;
+
+export const SignResultBody = z.strictObject({
+  requestId: RequestId,
+  keyId: Name,
+  duplicate: z.boolean(),
+  ok: z.boolean(),
+  message: hexUpTo(1024 * 1024).optional(),
+  publicKey: hex(32).optional(),
+  signature: hex(64).optional(),
+  signers: z.array(Name).optional(),
+  error: ResultError.optional(),
+});
+export type SignResultBody = z.infer<typeof SignResultBody>;
+
+/** The body schema of every message type: checked before any handler sees the body. */
+export const BodySchemas = {
+  [MessageType.keygenRequest]: KeygenRequestBody,
+  [MessageType.signRequest]: SignRequestBody,
+  [MessageType.dkgStart]: DkgStartBody,
+  [MessageType.dkgRound1]: DkgRound1Body,
+  [MessageType.dkgRound2]: DkgRound2Body,
+  [MessageType.dkgShares]: DkgSharesBody,
+  [MessageType.dkgRound3]: DkgRound3Body,
+  [MessageType.dkgDone]: DkgDoneBody,
+  [MessageType.dkgConfirm]: DkgConfirmBody,
+  [MessageType.signCommit]: SignCommitBody,
+  [MessageType.signCommitment]: SignCommitmentBody,
+  [MessageType.signPackage]: SignPackageBody,
+  [MessageType.signShare]: SignShareBody,
+  [MessageType.partyRefused]: PartyRefusedBody,
+  [MessageType.keygenResult]: KeygenResultBody,
+  [MessageType.signResult]: SignResultBody,
+} as const satisfies Record<MessageType, z.ZodType>;
+
+export type BodyOf<T extends MessageType> = z.infer<(typeof BodySchemas)[T]>;

@@ -1,0 +1,676 @@
+/**
+ * A party's round logic. One call of `handle()` is one inbound message: authenticated,
+ * checked against this party's own policy, applied idempotently to stored state, answered.
+ *
+ * Redelivery is normal (SQS is at least once): every handler first looks for the state its
+ * earlier run left and, if found, answers again from it instead of drawing new randomness.
+ * The message id is remembered only after the work is done, so a crash mid-round leaves
+ * the message to be redelivered and completed.
+ */
+import { ConditionFailedError, NonceReuseError, RefusalCode, RefusedError } from '../ports/errors.js';
+import type { Clock } from '../ports/clock.js';
+import type { KeyVault } from '../ports/key-vault.js';
+import type { ItemBackend } from '../ports/store.js';
+import type { Transport } from '../ports/transport.js';
+import { DEFAULT_LIMITS, type Directory, type Limits } from './directory.js';
+import { bytesToHex, concatBytes, decodeHex, hashCanonical } from './encoding.js';
+import { authenticateEnvelope, createEnvelope, parseBody, verifyRelayed } from './envelope.js';
+import {
+  commitmentFromWire,
+  commitmentToWire,
+  publicFromWire,
+  publicPackageHash,
+  publicToWire,
+  round1FromWire,
+  round1ToWire,
+  round1TranscriptHash,
+  signingPackageHash,
+  sortCommitments,
+} from './frost-wire.js';
+import { silentLogger, type Logger } from './logger.js';
+import {
+  COORDINATOR,
+  MessageType,
+  type BodyOf,
+  type DkgRound1Body,
+  type Envelope,
+  type KeygenRequestBody,
+  type NonceCommitment,
+  type SealedShare,
+} from './messages.js';
+import { partyKeys, PartyTables, type DkgStateRecord, type KeyShareRecord } from './party-state.js';
+import {
+  assertMayKeygen,
+  assertMaySign,
+  requestFingerprint,
+  verifyKeygenRequest,
+  verifySignRequest,
+  type PartyPolicy,
+} from './requests.js';
+import { openSecret, sealSecret, secretContext } from './sealed-item.js';
+import { withSecretScope, type SecretScope, type SecretScopeObserver } from './secret-scope.js';
+import { ephemeralPublicKey, newEphemeralSecret, openShare, sealShare } from './share-sealing.js';
+import { ed25519Suite, type Suite } from './suite.js';
+
+export interface PartyDeps {
+  readonly id: string;
+  readonly vault: KeyVault;
+  readonly store: ItemBackend;
+  readonly transport: Transport;
+  readonly clock: Clock;
+  readonly directory: Directory;
+  readonly policy: PartyPolicy;
+  readonly limits?: Limits;
+  readonly suite?: Suite;
+  readonly logger?: Logger;
+  /** Test hook: sees every secret scope after it was wiped. */
+  readonly onSecretsWiped?: SecretScopeObserver;
+}
+
+export type HandleOutcome =
+  | { readonly status: 'processed'; readonly type: string; readonly session: string }
+  | { readonly status: 'refused'; readonly code: string; readonly reason: string; readonly type?: string; readonly session?: string };
+
+const SCALAR_BYTES = 32;
+
+/** Message types a party accepts, all from the coordinator. */
+const PARTY_INBOUND = new Set<string>([
+  MessageType.dkgStart,
+  MessageType.dkgRound2,
+  MessageType.dkgRound3,
+  MessageType.dkgConfirm,
+  MessageType.signCommit,
+  MessageType.signPackage,
+]);
+
+export class Party {
+  readonly id: string;
+  readonly #deps: PartyDeps;
+  readonly #tables: PartyTables;
+  readonly #limits: Limits;
+  readonly #suite: Suite;
+  readonly #log: Logger;
+  readonly #identifiers = new Map<string, string>();
+
+  constructor(deps: PartyDeps) {
+    this.id = deps.id;
+    this.#deps = deps;
+    this.#limits = deps.limits ?? DEFAULT_LIMITS;
+    this.#suite = deps.suite ?? ed25519Suite;
+    this.#log = deps.logger ?? silentLogger;
+    this.#tables = new PartyTables(deps.store, () => Math.floor(deps.clock.now() / 1000));
+  }
+
+  /** The FROST identifier of a party: derived from its name, so no numbering has to agree. */
+  identifierOf(party: string): string {
+    let identifier = this.#identifiers.get(party);
+    if (identifier === undefined) {
+      identifier = this.#suite.frost.Identifier.derive(party);
+      this.#identifiers.set(party, identifier);
+    }
+    return identifier;
+  }
+
+  /**
+   * Handles one inbound message. Returns `refused` for input that can never be accepted
+   * (the caller acknowledges it); throws for failures worth a redelivery.
+   */
+  async handle(raw: string): Promise<HandleOutcome> {
+    let envelope: Envelope | undefined;
+    try {
+      envelope = authenticateEnvelope(raw, {
+        self: this.id,
+        directory: this.#deps.directory,
+        limits: this.#limits,
+        now: this.#deps.clock.now(),
+        senderRole: (type) => (PARTY_INBOUND.has(type) ? 'coordinator' : undefined),
+      });
+      if ((await this.#tables.seen.get(partyKeys.seen(envelope.id))) !== undefined) {
+        throw new RefusedError(RefusalCode.replayed, `message ${envelope.id} was already processed`);
+      }
+    } catch (error) {
+      if (!(error instanceof RefusedError)) throw error;
+      this.#log.warn('message refused', { party: this.id, code: error.code, reason: error.message, type: envelope?.type });
+      return { status: 'refused', code: error.code, reason: error.message, type: envelope?.type, session: envelope?.session };
+    }
+
+    try {
+      await this.#dispatch(envelope);
+    } catch (error) {
+      if (!(error instanceof RefusedError)) throw error;
+      await this.#reportRefusal(envelope, error);
+      await this.#rememberSeen(envelope);
+      return { status: 'refused', code: error.code, reason: error.message, type: envelope.type, session: envelope.session };
+    }
+    await this.#rememberSeen(envelope);
+    this.#log.info('message processed', { party: this.id, type: envelope.type, session: envelope.session });
+    return { status: 'processed', type: envelope.type, session: envelope.session };
+  }
+
+  async #dispatch(envelope: Envelope): Promise<void> {
+    switch (envelope.type) {
+      case MessageType.dkgStart:
+        return this.#onDkgStart(envelope);
+      case MessageType.dkgRound2:
+        return this.#onDkgRound2(envelope);
+      case MessageType.dkgRound3:
+        return this.#onDkgRound3(envelope);
+      case MessageType.dkgConfirm:
+        return this.#onDkgConfirm(envelope);
+      case MessageType.signCommit:
+        return this.#onSignCommit(envelope);
+      case MessageType.signPackage:
+        return this.#onSignPackage(envelope);
+      default:
+        throw new RefusedError(RefusalCode.wrongRound, `a party does not accept ${envelope.type}`);
+    }
+  }
+
+  // ---- keygen ----------------------------------------------------------------------
+
+  #requestContext(session: string) {
+    return { directory: this.#deps.directory, limits: this.#limits, now: this.#deps.clock.now(), session };
+  }
+
+  /** Checks a keygen request this party is asked to take part in. */
+  #checkKeygenRequest(request: Envelope, session: string): KeygenRequestBody {
+    const body = verifyKeygenRequest(request, this.#requestContext(session));
+    assertMayKeygen(this.#deps.policy, request.from);
+    if (!body.parties.includes(this.id)) {
+      throw new RefusedError(RefusalCode.wrongRecipient, `"${this.id}" is not a party of key "${body.keyId}"`);
+    }
+    for (const party of body.parties) {
+      if (!Object.hasOwn(this.#deps.directory.parties, party)) {
+        throw new RefusedError(RefusalCode.unknownSender, `key "${body.keyId}" names unknown party "${party}"`);
+      }
+    }
+    return body;
+  }
+
+  /** True when round 3 already stored this session's share (a late or repeated message). */
+  async #keyShareOfSession(keyId: string, session: string): Promise<KeyShareRecord | undefined> {
+    const existing = await this.#tables.keyShares.get(partyKeys.keyShare(keyId));
+    if (existing === undefined) return undefined;
+    if (existing.value.session !== session) {
+      throw new RefusedError(RefusalCode.conflict, `key "${keyId}" already exists from another keygen`);
+    }
+    return existing.value;
+  }
+
+  async #onDkgStart(envelope: Envelope): Promise<void> {
+    const { request } = parseBody(envelope, MessageType.dkgStart);
+    const keygen = this.#checkKeygenRequest(request, envelope.session);
+    if ((await this.#keyShareOfSession(keygen.keyId, envelope.session)) !== undefined) return;
+
+    const stateKey = partyKeys.dkgState(envelope.session);
+    let state = (await this.#tables.dkgStates.get(stateKey))?.value;
+    if (state === undefined) {
+      state = await this.#withSecrets((scope) => this.#createDkgState(envelope.session, keygen, scope));
+      try {
+        await this.#tables.dkgStates.create(stateKey, state, this.#limits.dkgStateTtlSeconds);
+      } catch (error) {
+        if (!(error instanceof ConditionFailedError)) throw error;
+        // A concurrent delivery of the same start won the race: answer with its package.
+        state = (await this.#tables.dkgStates.get(stateKey))?.value;
+        if (state === undefined) throw error;
+      }
+    }
+    await this.#send(MessageType.dkgRound1, envelope.session, {
+      keyId: keygen.keyId,
+      package: state.ownPackage,
+      ephemeralKey: state.ephemeralKey,
+    });
+  }
+
+  async #createDkgState(session: string, keygen: KeygenRequestBody, scope: SecretScope): Promise<DkgStateRecord> {
+    const { frost } = this.#suite;
+    const signers = { min: keygen.threshold, max: keygen.parties.length };
+    const round1 = frost.DKG.round1(this.identifierOf(this.id), signers);
+    try {
+      const ephemeral = newEphemeralSecret(scope);
+      const coefficients = round1.secret.coefficients ?? [];
+      const secret = scope.track(
+        concatBytes(ephemeral, ...coefficients.map((c) => scope.track(frost.utils.Fn.toBytes(c)))),
+      );
+      const stateKey = partyKeys.dkgState(session);
+      return {
+        keyId: keygen.keyId,
+        threshold: keygen.threshold,
+        parties: [...keygen.parties],
+        step: 1,
+        ownPackage: round1ToWire(round1.public),
+        ephemeralKey: bytesToHex(ephemeralPublicKey(ephemeral)),
+        secret: await sealSecret(this.#deps.vault, this.#context(keygen.keyId, 'dkg-state'), stateKey, secret, scope),
+      };
+    } finally {
+      frost.DKG.clean(round1.secret);
+    }
+  }
+
+  /**
+   * Verifies the relayed round-1 transcript: exactly one package per party, each signed by
+   * that party, and our own package exactly as we sent it (else the coordinator altered it).
+   */
+  #verifyRound1Transcript(envelopes: readonly Envelope[], session: string, state: DkgStateRecord): Record<string, DkgRound1Body> {
+    const byParty: Record<string, DkgRound1Body> = {};
+    for (const relayed of envelopes) {
+      const body = verifyRelayed(relayed, { type: MessageType.dkgRound1, session, directory: this.#deps.directory, role: 'party' });
+      if (!state.parties.includes(relayed.from) || Object.hasOwn(byParty, relayed.from)) {
+        throw new RefusedError(RefusalCode.protocol, `round-1 transcript has an unexpected or repeated package from "${relayed.from}"`);
+      }
+      if (body.keyId !== state.keyId || body.package.identifier !== this.identifierOf(relayed.from)) {
+        throw new RefusedError(RefusalCode.protocol, `round-1 package from "${relayed.from}" is for another key or identifier`, {
+          blame: relayed.from,
+        });
+      }
+      byParty[relayed.from] = body;
+    }
+    if (Object.keys(byParty).length !== state.parties.length) {
+      throw new RefusedError(RefusalCode.protocol, `round-1 transcript has ${Object.keys(byParty).length} of ${state.parties.length} packages`);
+    }
+    const own = byParty[this.id];
+    if (own === undefined || own.ephemeralKey !== state.ephemeralKey || hashCanonical(own.package) !== hashCanonical(state.ownPackage)) {
+      throw new RefusedError(RefusalCode.protocol, 'round-1 transcript does not contain this party\'s package unchanged');
+    }
+    return byParty;
+  }
+
+  /** Rebuilds noble's DKG round state from the stored secret; runs round 2 (deterministic) on it. */
+  #restoreDkgRound2(state: DkgStateRecord, secret: Uint8Array, round1: Record<string, DkgRound1Body>, scope: SecretScope) {
+    const { frost } = this.#suite;
+    const Fn = frost.utils.Fn;
+    const coefficientBytes = secret.subarray(SCALAR_BYTES);
+    const coefficients: bigint[] = [];
+    for (let offset = 0; offset < coefficientBytes.length; offset += SCALAR_BYTES) {
+      coefficients.push(Fn.fromBytes(coefficientBytes.subarray(offset, offset + SCALAR_BYTES)));
+    }
+    const dkgSecret = {
+      identifier: Fn.fromBytes(decodeHex(this.identifierOf(this.id), 'identifier', SCALAR_BYTES)),
+      coefficients,
+      commitment: state.ownPackage.commitment.map((c) => decodeHex(c, 'commitment', 32)),
+      signers: { min: state.threshold, max: state.parties.length },
+      step: 1 as const,
+    };
+    const others = state.parties.filter((p) => p !== this.id).map((p) => round1FromWire(this.#required(round1, p).package));
+    let outgoing: ReturnType<typeof frost.DKG.round2>;
+    try {
+      outgoing = frost.DKG.round2(dkgSecret, others);
+    } catch (error) {
+      frost.DKG.clean(dkgSecret);
+      throw new RefusedError(RefusalCode.protocol, `a round-1 package was rejected: ${(error as Error).message}`);
+    }
+    for (const pkg of Object.values(outgoing)) scope.track(pkg.signingShare);
+    return { dkgSecret, others, outgoing, ephemeral: secret.subarray(0, SCALAR_BYTES) };
+  }
+
+  async #onDkgRound2(envelope: Envelope): Promise<void> {
+    const body = parseBody(envelope, MessageType.dkgRound2);
+    const keygen = this.#checkKeygenRequest(body.request, envelope.session);
+    if ((await this.#keyShareOfSession(keygen.keyId, envelope.session)) !== undefined) return;
+    const stateKey = partyKeys.dkgState(envelope.session);
+    const stored = await this.#tables.dkgStates.get(stateKey);
+    if (stored === undefined) throw new RefusedError(RefusalCode.wrongRound, 'round 2 for a session without round-1 state');
+    const state = stored.value;
+    const round1 = this.#verifyRound1Transcript(body.round1, envelope.session, state);
+    const round1Hash = round1TranscriptHash(round1);
+
+    let shares = state.sharesOutput;
+    if (state.step === 2) {
+      if (state.round1Hash !== round1Hash) {
+        throw new RefusedError(RefusalCode.conflict, 'round 2 repeated with a different round-1 transcript');
+      }
+    } else {
+      shares = await this.#withSecrets(async (scope) => {
+        const secret = await openSecret(this.#deps.vault, this.#context(state.keyId, 'dkg-state'), stateKey, state.secret, scope);
+        const { dkgSecret, outgoing, ephemeral } = this.#restoreDkgRound2(state, secret, round1, scope);
+        try {
+          const sealed: Record<string, SealedShare> = {};
+          for (const recipient of state.parties.filter((p) => p !== this.id)) {
+            const share = outgoing[this.identifierOf(recipient)];
+            if (share === undefined) throw new Error(`round 2 produced no share for "${recipient}"`);
+            const recipientKey = decodeHex(this.#required(round1, recipient).ephemeralKey, 'ephemeralKey', 32);
+            const binding = { session: envelope.session, keyId: state.keyId, sender: this.id, recipient };
+            sealed[recipient] = sealShare(ephemeral, recipientKey, binding, share.signingShare, scope);
+          }
+          return sealed;
+        } finally {
+          this.#suite.frost.DKG.clean(dkgSecret);
+        }
+      });
+      try {
+        await this.#tables.dkgStates.replace(stateKey, { ...state, step: 2, round1Hash, sharesOutput: shares }, stored.version, this.#limits.dkgStateTtlSeconds);
+      } catch (error) {
+        if (!(error instanceof ConditionFailedError)) throw error;
+        const winner = (await this.#tables.dkgStates.get(stateKey))?.value;
+        if (winner?.step !== 2 || winner.round1Hash !== round1Hash) throw error;
+        shares = winner.sharesOutput;
+      }
+    }
+    if (shares === undefined) throw new Error('round-2 output missing from stored state');
+    await this.#send(MessageType.dkgShares, envelope.session, { keyId: state.keyId, shares });
+  }
+
+  async #onDkgRound3(envelope: Envelope): Promise<void> {
+    const body = parseBody(envelope, MessageType.dkgRound3);
+    const keygen = this.#checkKeygenRequest(body.request, envelope.session);
+    const done = await this.#keyShareOfSession(keygen.keyId, envelope.session);
+    if (done !== undefined) return this.#sendDone(envelope.session, done);
+
+    const stateKey = partyKeys.dkgState(envelope.session);
+    const stored = await this.#tables.dkgStates.get(stateKey);
+    if (stored === undefined || stored.value.step !== 2) {
+      throw new RefusedError(RefusalCode.wrongRound, 'round 3 for a session that has not completed round 2');
+    }
+    const state = stored.value;
+    const round1 = this.#verifyRound1Transcript(body.round1, envelope.session, state);
+    if (round1TranscriptHash(round1) !== state.round1Hash) {
+      throw new RefusedError(RefusalCode.conflict, 'round 3 carries a different round-1 transcript than round 2');
+    }
+    const sealedFrom = this.#verifySharesTranscript(body.shares, envelope.session, state);
+
+    const record = await this.#withSecrets(async (scope) => {
+      const secret = await openSecret(this.#deps.vault, this.#context(state.keyId, 'dkg-state'), stateKey, state.secret, scope);
+      const { dkgSecret, others, ephemeral } = this.#restoreDkgRound2(state, secret, round1, scope);
+      try {
+        const received = Object.entries(sealedFrom).map(([sender, sealed]) => {
+          const senderKey = decodeHex(this.#required(round1, sender).ephemeralKey, 'ephemeralKey', 32);
+          const binding = { session: envelope.session, keyId: state.keyId, sender, recipient: this.id };
+          const share = openShare(ephemeral, senderKey, binding, sealed, scope);
+          if (share === undefined) {
+            throw new RefusedError(RefusalCode.protocol, `sealed share from "${sender}" does not open`, { blame: sender });
+          }
+          return { identifier: this.identifierOf(sender), signingShare: share };
+        });
+        let key: ReturnType<Suite["frost"]["DKG"]["round3"]>;
+        try {
+          key = this.#suite.frost.DKG.round3(dkgSecret, others, received);
+        } catch (error) {
+          throw new RefusedError(RefusalCode.protocol, `round 3 failed: ${(error as Error).message}`);
+        }
+        const signingShare = scope.track(key.secret.signingShare);
+        const publicPackage = publicToWire(key.public);
+        const shareKey = partyKeys.keyShare(state.keyId);
+        const result: KeyShareRecord = {
+          keyId: state.keyId,
+          session: envelope.session,
+          suite: this.#suite.id,
+          threshold: state.threshold,
+          parties: [...state.parties],
+          identifier: this.identifierOf(this.id),
+          share: await sealSecret(this.#deps.vault, this.#context(state.keyId, 'key-share'), shareKey, signingShare, scope),
+          publicPackage,
+          publicPackageHash: publicPackageHash(publicPackage),
+          groupKey: this.#required(publicPackage.commitments, 0),
+          status: 'pending',
+          createdAt: this.#deps.clock.now(),
+        };
+        return result;
+      } finally {
+        this.#suite.frost.DKG.clean(dkgSecret);
+      }
+    });
+
+    try {
+      // One transaction: the share appears exactly when the round state disappears.
+      await this.#tables.backend.write(
+        [
+          this.#tables.keyShares.putOperation(partyKeys.keyShare(record.keyId), record, 1, { kind: 'absent' }),
+          { op: 'delete', key: stateKey, condition: { kind: 'version', version: stored.version } },
+        ],
+        Math.floor(this.#deps.clock.now() / 1000),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionFailedError)) throw error;
+      const winner = await this.#keyShareOfSession(record.keyId, envelope.session);
+      if (winner === undefined) throw error;
+      return this.#sendDone(envelope.session, winner);
+    }
+    await this.#sendDone(envelope.session, record);
+  }
+
+  /** One signed `dkg.shares` from every other party, each carrying a share sealed to us. */
+  #verifySharesTranscript(envelopes: readonly Envelope[], session: string, state: DkgStateRecord): Record<string, SealedShare> {
+    const sealedFrom: Record<string, SealedShare> = {};
+    for (const relayed of envelopes) {
+      const body = verifyRelayed(relayed, { type: MessageType.dkgShares, session, directory: this.#deps.directory, role: 'party' });
+      if (relayed.from === this.id || !state.parties.includes(relayed.from) || Object.hasOwn(sealedFrom, relayed.from)) {
+        throw new RefusedError(RefusalCode.protocol, `unexpected or repeated shares from "${relayed.from}"`);
+      }
+      const sealed = Object.hasOwn(body.shares, this.id) ? body.shares[this.id] : undefined;
+      if (body.keyId !== state.keyId || sealed === undefined) {
+        throw new RefusedError(RefusalCode.protocol, `shares from "${relayed.from}" hold nothing for "${this.id}"`, { blame: relayed.from });
+      }
+      sealedFrom[relayed.from] = sealed;
+    }
+    if (Object.keys(sealedFrom).length !== state.parties.length - 1) {
+      throw new RefusedError(RefusalCode.protocol, `round 3 has shares from ${Object.keys(sealedFrom).length} of ${state.parties.length - 1} parties`);
+    }
+    return sealedFrom;
+  }
+
+  async #sendDone(session: string, share: KeyShareRecord): Promise<void> {
+    await this.#send(MessageType.dkgDone, session, {
+      keyId: share.keyId,
+      groupKey: share.groupKey,
+      publicPackageHash: share.publicPackageHash,
+      publicPackage: share.publicPackage,
+    });
+  }
+
+  async #onDkgConfirm(envelope: Envelope): Promise<void> {
+    const body = parseBody(envelope, MessageType.dkgConfirm);
+    const keygen = this.#checkKeygenRequest(body.request, envelope.session);
+    const shareKey = partyKeys.keyShare(keygen.keyId);
+    const stored = await this.#tables.keyShares.get(shareKey);
+    if (stored === undefined || stored.value.session !== envelope.session) {
+      throw new RefusedError(RefusalCode.wrongRound, `no share of key "${keygen.keyId}" from this session to confirm`);
+    }
+    const confirmed = new Set<string>();
+    for (const relayed of body.done) {
+      const done = verifyRelayed(relayed, { type: MessageType.dkgDone, session: envelope.session, directory: this.#deps.directory, role: 'party' });
+      if (!keygen.parties.includes(relayed.from)) throw new RefusedError(RefusalCode.protocol, `confirmation from non-party "${relayed.from}"`);
+      if (done.keyId !== keygen.keyId || done.publicPackageHash !== stored.value.publicPackageHash) {
+        throw new RefusedError(RefusalCode.conflict, `party "${relayed.from}" finished with a different public package`);
+      }
+      confirmed.add(relayed.from);
+    }
+    if (confirmed.size !== keygen.parties.length) {
+      throw new RefusedError(RefusalCode.protocol, `only ${confirmed.size} of ${keygen.parties.length} parties confirmed`);
+    }
+    if (stored.value.status === 'active') return;
+    try {
+      await this.#tables.keyShares.replace(shareKey, { ...stored.value, status: 'active' }, stored.version);
+    } catch (error) {
+      if (!(error instanceof ConditionFailedError)) throw error;
+      if ((await this.#tables.keyShares.get(shareKey))?.value.status !== 'active') throw error;
+    }
+  }
+
+  // ---- signing ---------------------------------------------------------------------
+
+  /** Request, policy and key checks shared by both signing rounds. */
+  async #checkSignRequest(request: Envelope, session: string) {
+    const sign = verifySignRequest(request, this.#requestContext(session));
+    const message = decodeHex(sign.message, 'message');
+    assertMaySign(this.#deps.policy, request.from, sign.keyId, message.length);
+    const share = await this.#tables.keyShares.get(partyKeys.keyShare(sign.keyId));
+    if (share === undefined) throw new RefusedError(RefusalCode.unknownKey, `this party holds no share of key "${sign.keyId}"`);
+    if (share.value.status !== 'active') {
+      throw new RefusedError(RefusalCode.policy, `key "${sign.keyId}" is not confirmed by every party yet`);
+    }
+    return { sign, message, share: share.value, fingerprint: requestFingerprint(request) };
+  }
+
+  async #onSignCommit(envelope: Envelope): Promise<void> {
+    const body = parseBody(envelope, MessageType.signCommit);
+    const { sign, share, fingerprint } = await this.#checkSignRequest(body.request, envelope.session);
+    const nonceKey = partyKeys.nonce(envelope.session, body.attempt);
+
+    let commitment = (await this.#tables.nonces.get(nonceKey))?.value.commitment;
+    if (commitment === undefined) {
+      if ((await this.#tables.consumed.get(partyKeys.consumed(envelope.session, body.attempt))) !== undefined) {
+        return; // this attempt's nonce is already spent; a late commit request needs no answer
+      }
+      const record = await this.#withSecrets(async (scope) => {
+        const signingShare = await openSecret(this.#deps.vault, this.#context(sign.keyId, 'key-share'), partyKeys.keyShare(sign.keyId), share.share, scope);
+        // RFC 9591 §5.1: nonces are hedged with the signing share and fresh CSPRNG output.
+        const generated = this.#suite.frost.commit({ identifier: share.identifier, signingShare });
+        const nonces = scope.track(concatBytes(scope.track(generated.nonces.hiding), scope.track(generated.nonces.binding)));
+        return {
+          keyId: sign.keyId,
+          attempt: body.attempt,
+          requestFingerprint: fingerprint,
+          commitment: commitmentToWire(generated.commitments),
+          nonces: await sealSecret(this.#deps.vault, this.#context(sign.keyId, 'nonce'), nonceKey, nonces, scope),
+        };
+      });
+      try {
+        await this.#tables.nonces.create(nonceKey, record, this.#limits.nonceTtlSeconds);
+        commitment = record.commitment;
+      } catch (error) {
+        if (!(error instanceof ConditionFailedError)) throw error;
+        commitment = (await this.#tables.nonces.get(nonceKey))?.value.commitment;
+        if (commitment === undefined) throw error;
+      }
+    }
+    await this.#send(MessageType.signCommitment, envelope.session, { attempt: body.attempt, commitment });
+  }
+
+  async #onSignPackage(envelope: Envelope): Promise<void> {
+    const body = parseBody(envelope, MessageType.signPackage);
+    const { sign, message, share } = await this.#checkSignRequest(body.request, envelope.session);
+    const commitments = this.#verifyCommitments(body.commitments, envelope.session, body.attempt, share);
+    const packageHash = signingPackageHash({
+      session: envelope.session,
+      attempt: body.attempt,
+      keyId: sign.keyId,
+      message: sign.message,
+      commitments,
+    });
+    const consumedKey = partyKeys.consumed(envelope.session, body.attempt);
+    const nonceKey = partyKeys.nonce(envelope.session, body.attempt);
+
+    const spent = await this.#tables.consumed.get(consumedKey);
+    if (spent !== undefined) return this.#answerSpent(envelope.session, body.attempt, packageHash, spent.value);
+
+    const nonce = await this.#tables.nonces.get(nonceKey);
+    if (nonce === undefined) {
+      throw new RefusedError(RefusalCode.wrongRound, 'no unused nonce for this session and attempt (expired or never committed)');
+    }
+    const own = commitments.find((c) => c.identifier === share.identifier);
+    // frost-rs habit: check our own commitment is in the package before touching the nonce.
+    if (own === undefined || own.hiding !== nonce.value.commitment.hiding || own.binding !== nonce.value.commitment.binding) {
+      throw new RefusedError(RefusalCode.protocol, 'signing package does not contain this party\'s commitment');
+    }
+
+    const signatureShare = await this.#withSecrets(async (scope) => {
+      const signingShare = await openSecret(this.#deps.vault, this.#context(sign.keyId, 'key-share'), partyKeys.keyShare(sign.keyId), share.share, scope);
+      const nonceBytes = await openSecret(this.#deps.vault, this.#context(sign.keyId, 'nonce'), nonceKey, nonce.value.nonces, scope);
+      const nonces = { hiding: nonceBytes.subarray(0, SCALAR_BYTES), binding: nonceBytes.subarray(SCALAR_BYTES) };
+      try {
+        return bytesToHex(
+          this.#suite.frost.signShare(
+            { identifier: share.identifier, signingShare },
+            publicFromWire(share.publicPackage),
+            nonces,
+            commitments.map(commitmentFromWire),
+            message,
+          ),
+        );
+      } catch (error) {
+        throw new RefusedError(RefusalCode.protocol, `signing package rejected: ${(error as Error).message}`);
+      }
+    });
+
+    try {
+      // The race this closes: two deliveries of different packages for one nonce. Only the
+      // delivery that deletes the nonce also records what it was spent on; the other fails
+      // its condition and is answered from that record (or refused) below.
+      await this.#tables.backend.write(
+        [
+          { op: 'delete', key: nonceKey, condition: { kind: 'version', version: nonce.version } },
+          this.#tables.consumed.putOperation(consumedKey, { packageHash, share: signatureShare }, 1, { kind: 'absent' }, this.#limits.sessionTtlSeconds),
+        ],
+        Math.floor(this.#deps.clock.now() / 1000),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionFailedError)) throw error;
+      const winner = await this.#tables.consumed.get(consumedKey);
+      if (winner === undefined) throw error;
+      return this.#answerSpent(envelope.session, body.attempt, packageHash, winner.value);
+    }
+    await this.#send(MessageType.signShare, envelope.session, { attempt: body.attempt, packageHash, share: signatureShare });
+  }
+
+  /** A spent nonce answers only the package it was spent on. */
+  async #answerSpent(session: string, attempt: number, packageHash: string, spent: { packageHash: string; share: string }): Promise<void> {
+    if (spent.packageHash !== packageHash) {
+      this.#log.error('possible attack: a different signing package for a spent nonce', { party: this.id, session, attempt });
+      throw new NonceReuseError('nonce already spent on a different signing package; refusing (reuse would leak the share)');
+    }
+    await this.#send(MessageType.signShare, session, { attempt, packageHash, share: spent.share });
+  }
+
+  /** Each relayed commitment is signed by its party, for this session and attempt, once. */
+  #verifyCommitments(envelopes: readonly Envelope[], session: string, attempt: number, share: KeyShareRecord): NonceCommitment[] {
+    const seen = new Set<string>();
+    const list: NonceCommitment[] = [];
+    for (const relayed of envelopes) {
+      const body = verifyRelayed(relayed, { type: MessageType.signCommitment, session, directory: this.#deps.directory, role: 'party' });
+      if (!share.parties.includes(relayed.from) || seen.has(relayed.from)) {
+        throw new RefusedError(RefusalCode.protocol, `unexpected or repeated commitment from "${relayed.from}"`);
+      }
+      if (body.attempt !== attempt || body.commitment.identifier !== this.identifierOf(relayed.from)) {
+        throw new RefusedError(RefusalCode.protocol, `commitment from "${relayed.from}" is for another attempt or identifier`);
+      }
+      seen.add(relayed.from);
+      list.push(body.commitment);
+    }
+    if (list.length < share.threshold) {
+      throw new RefusedError(RefusalCode.protocol, `signing package has ${list.length} commitments, threshold is ${share.threshold}`);
+    }
+    return sortCommitments(list);
+  }
+
+  // ---- plumbing --------------------------------------------------------------------
+
+  #context(keyId: string, purpose: 'key-share' | 'dkg-state' | 'nonce') {
+    return secretContext(this.id, keyId, purpose);
+  }
+
+  #withSecrets<T>(work: (scope: SecretScope) => Promise<T>): Promise<T> {
+    return withSecretScope(work, this.#deps.onSecretsWiped);
+  }
+
+  #required<T>(record: Readonly<Record<string | number, T>> | readonly T[], key: string | number): T {
+    const value = (record as Record<string | number, T>)[key];
+    if (value === undefined) throw new RefusedError(RefusalCode.protocol, `missing entry "${String(key)}"`);
+    return value;
+  }
+
+  async #send<T extends MessageType>(type: T, session: string, body: BodyOf<T>): Promise<void> {
+    const envelope = await createEnvelope(this.#deps.vault, this.#deps.clock.now(), { type, session, from: this.id, to: COORDINATOR, body });
+    await this.#deps.transport.send({ kind: 'coordinator' }, JSON.stringify(envelope));
+  }
+
+  async #reportRefusal(envelope: Envelope, error: RefusedError): Promise<void> {
+    const attempt = (envelope.body as { attempt?: unknown }).attempt;
+    this.#log.warn('request refused', { party: this.id, code: error.code, reason: error.message, type: envelope.type, session: envelope.session });
+    await this.#send(MessageType.partyRefused, envelope.session, {
+      inResponseTo: envelope.type,
+      ...(typeof attempt === 'number' ? { attempt } : {}),
+      code: error.code,
+      reason: error.message.slice(0, 500),
+    });
+  }
+
+  async #rememberSeen(envelope: Envelope): Promise<void> {
+    const ttl = Math.ceil((this.#limits.maxMessageAgeMs + this.#limits.maxClockSkewMs) / 1000) + 60;
+    try {
+      await this.#tables.seen.create(partyKeys.seen(envelope.id), { type: envelope.type, from: envelope.from }, ttl);
+    } catch (error) {
+      // A concurrent duplicate finished first: the work is done either way.
+      if (!(error instanceof ConditionFailedError)) throw error;
+    }
+  }
+}

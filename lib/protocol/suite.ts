@@ -1,0 +1,41 @@
+/**
+ * The ciphersuite, as options: protocol code only talks to `Suite`, so adding another
+ * FROST ciphersuite later is configuration, not a rewrite (noble's createFROST shape).
+ */
+import { createPublicKey, verify } from 'node:crypto';
+import { ed25519_FROST } from '@noble/curves/ed25519.js';
+import { concatBytes } from './encoding.js';
+
+export type Frost = typeof ed25519_FROST;
+
+export interface Suite {
+  /** RFC 9591 §6.1 context string; carried in keygen requests and checked on read. */
+  readonly id: string;
+  readonly frost: Frost;
+  /** Independent verification of a final signature with another implementation (OpenSSL). */
+  verifyFinal(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean;
+}
+
+// DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410): SEQUENCE { algorithm id-Ed25519, BIT STRING }.
+const ED25519_SPKI_PREFIX = Uint8Array.from([0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00]);
+
+/** Verifies an RFC 8032 Ed25519 signature with node:crypto (OpenSSL), not with noble. */
+export function verifyEd25519WithOpenSSL(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+  if (publicKey.length !== 32 || signature.length !== 64) return false;
+  try {
+    const key = createPublicKey({ key: Buffer.from(concatBytes(ED25519_SPKI_PREFIX, publicKey)), format: 'der', type: 'spki' });
+    return verify(null, message, key, signature);
+  } catch {
+    return false;
+  }
+}
+
+export const ed25519Suite: Suite = {
+  id: 'FROST-ED25519-SHA512-v1',
+  frost: ed25519_FROST,
+  verifyFinal: verifyEd25519WithOpenSSL,
+};
+
+export function suiteById(id: string): Suite | undefined {
+  return id === ed25519Suite.id ? ed25519Suite : undefined;
+}
