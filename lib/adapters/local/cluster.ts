@@ -1,0 +1,344 @@
+/**
+ * The embedded default: a whole frostline deployment in one process. Each party gets its
+ * own vault directory, its own SQLite store and its own inbox, exactly as if it were in its
+ * own AWS account; the coordinator and the initiator likewise. Queues are in memory (a run
+ * finishes its sessions before it returns); vaults and stores persist in the data directory,
+ * so keys made by one invocation sign in the next.
+ */
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { systemClock, type Clock } from '../../ports/clock.js';
+import { ConfigError, FrostlineError } from '../../ports/errors.js';
+import type { IdentityPublicKey } from '../../ports/key-vault.js';
+import type { Destination, Transport } from '../../ports/transport.js';
+import { Initiator, type InitiatorResult } from '../../client/initiator.js';
+import { Coordinator } from '../../protocol/coordinator.js';
+import { DEFAULT_LIMITS, type Directory, type Limits } from '../../protocol/directory.js';
+import { silentLogger, type Logger } from '../../protocol/logger.js';
+import { COORDINATOR, Name, type KeygenResultBody, type SignResultBody } from '../../protocol/messages.js';
+import { Party, type HandleOutcome } from '../../protocol/party.js';
+import { DEFAULT_MAX_MESSAGE_BYTES, type PartyPolicy } from '../../protocol/requests.js';
+import type { SecretScopeObserver } from '../../protocol/secret-scope.js';
+import { drainAll, LocalEventSource, type MessageHandler } from './event-source.js';
+import { FileKeyVault } from './file-key-vault.js';
+import { LocalQueue } from './queue.js';
+import { SqliteItemBackend } from './sqlite-backend.js';
+import { LocalTransport } from './transport.js';
+
+const PublicKey = z.strictObject({ alg: z.enum(['ed25519', 'p256']), spki: z.string().regex(/^[0-9a-f]+$/) });
+
+/** `cluster.json`: the pinned public keys and the shared local policy. Public data only. */
+const ClusterFile = z.strictObject({
+  version: z.literal(1),
+  coordinator: PublicKey,
+  parties: z.record(Name, PublicKey),
+  initiators: z.record(Name, PublicKey),
+  policy: z.strictObject({
+    maxMessageBytes: z.number().int().positive(),
+    initiators: z.record(Name, z.strictObject({ keygen: z.boolean(), keys: z.array(z.string()) })),
+  }),
+});
+type ClusterFile = z.infer<typeof ClusterFile>;
+
+/** Sees every message before it is enqueued; returns what to enqueue instead (tests: tamper, drop, duplicate). */
+export type Interceptor = (message: { from: string; destination: Destination; body: string }) => string[] | Promise<string[]>;
+
+export interface LocalClusterOptions {
+  readonly dataDir: string;
+  /** Make sure at least this many parties (p1..pN) exist. */
+  readonly parties?: number;
+  readonly initiator?: string;
+  readonly clock?: Clock;
+  /** @default 250 — short, because a local run waits for redeliveries in real time. */
+  readonly visibilityTimeoutMs?: number;
+  /** @default 5 */
+  readonly maxReceiveCount?: number;
+  readonly limits?: Limits;
+  readonly logger?: Logger;
+  /** Overrides every party's policy (tests of refusals). */
+  readonly policy?: PartyPolicy;
+  readonly onSecretsWiped?: SecretScopeObserver;
+  readonly intercept?: Interceptor;
+  /** Wraps a node's inbox handler (tests: crash once, go offline). */
+  readonly wrapHandler?: (node: string, handler: MessageHandler) => MessageHandler;
+  /** @default 120000 */
+  readonly drainTimeoutMs?: number;
+}
+
+export interface NodeOutcome {
+  readonly node: string;
+  readonly outcome: HandleOutcome;
+}
+
+interface Inbox {
+  readonly queue: LocalQueue;
+  readonly deadLetters: LocalQueue;
+}
+
+export class LocalCluster {
+  readonly parties = new Map<string, Party>();
+  readonly vaults = new Map<string, FileKeyVault>();
+  readonly inboxes = new Map<string, Inbox>();
+  /** Every handled message's outcome, in order (refusals included): what tests and the CLI inspect. */
+  readonly outcomes: NodeOutcome[] = [];
+  readonly initiator: Initiator;
+  readonly coordinator: Coordinator;
+  readonly directory: Directory;
+  readonly #stores: SqliteItemBackend[];
+  readonly #sources: LocalEventSource[];
+  readonly #results: LocalQueue;
+  readonly #clock: Clock;
+  readonly #drainTimeoutMs: number;
+
+  private constructor(parts: {
+    parties: Map<string, Party>;
+    vaults: Map<string, FileKeyVault>;
+    inboxes: Map<string, Inbox>;
+    initiator: Initiator;
+    coordinator: Coordinator;
+    directory: Directory;
+    stores: SqliteItemBackend[];
+    sources: LocalEventSource[];
+    results: LocalQueue;
+    clock: Clock;
+    drainTimeoutMs: number;
+    outcomes: NodeOutcome[];
+  }) {
+    this.parties = parts.parties;
+    this.vaults = parts.vaults;
+    this.inboxes = parts.inboxes;
+    this.initiator = parts.initiator;
+    this.coordinator = parts.coordinator;
+    this.directory = parts.directory;
+    this.#stores = parts.stores;
+    this.#sources = parts.sources;
+    this.#results = parts.results;
+    this.#clock = parts.clock;
+    this.#drainTimeoutMs = parts.drainTimeoutMs;
+    this.outcomes = parts.outcomes;
+  }
+
+  static async open(options: LocalClusterOptions): Promise<LocalCluster> {
+    const clock = options.clock ?? systemClock;
+    const initiatorId = options.initiator ?? 'cli';
+    const logger = options.logger ?? silentLogger;
+    const limits = options.limits ?? DEFAULT_LIMITS;
+    await mkdir(options.dataDir, { recursive: true, mode: 0o700 });
+
+    const vaults = new Map<string, FileKeyVault>();
+    const openVault = async (node: string, dir: string) => {
+      const vault = await FileKeyVault.open(join(options.dataDir, dir, 'vault'));
+      vaults.set(node, vault);
+      return vault;
+    };
+
+    const file = await readClusterFile(options.dataDir);
+    const partyIds = new Set(Object.keys(file?.parties ?? {}));
+    for (let i = 1; i <= (options.parties ?? 0); i++) partyIds.add(`p${i}`);
+    const sortedParties = [...partyIds].sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+
+    const pinned = async (node: string, dir: string, existing: IdentityPublicKey | undefined) => {
+      const actual = await (await openVault(node, dir)).identityPublicKey();
+      if (existing !== undefined && (existing.alg !== actual.alg || existing.spki !== actual.spki)) {
+        throw new ConfigError(`identity key of "${node}" in ${join(options.dataDir, dir)} does not match the key pinned in cluster.json`);
+      }
+      return actual;
+    };
+    const next: ClusterFile = {
+      version: 1,
+      coordinator: await pinned(COORDINATOR, 'coordinator', file?.coordinator),
+      parties: {},
+      initiators: { ...(file?.initiators ?? {}) },
+      policy: file?.policy ?? {
+        maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES,
+        initiators: { [initiatorId]: { keygen: true, keys: ['*'] } },
+      },
+    };
+    for (const id of sortedParties) next.parties[id] = await pinned(id, join('parties', id), file?.parties[id]);
+    next.initiators[initiatorId] = await pinned(initiatorId, join('initiators', initiatorId), file?.initiators[initiatorId]);
+    await writeClusterFile(options.dataDir, next);
+
+    const directory: Directory = { coordinator: next.coordinator, parties: next.parties, initiators: next.initiators };
+    const policy = options.policy ?? next.policy;
+
+    const queueOptions = { clock, visibilityTimeoutMs: options.visibilityTimeoutMs ?? 250, maxReceiveCount: options.maxReceiveCount ?? 5 };
+    const inboxes = new Map<string, Inbox>();
+    const newInbox = (node: string): Inbox => {
+      const deadLetters = new LocalQueue(`${node}-dlq`, { ...queueOptions, maxReceiveCount: Number.MAX_SAFE_INTEGER });
+      const inbox = { queue: new LocalQueue(`${node}-inbox`, { ...queueOptions, deadLetterQueue: deadLetters }), deadLetters };
+      inboxes.set(node, inbox);
+      return inbox;
+    };
+    for (const id of sortedParties) newInbox(id);
+    newInbox(COORDINATOR);
+    const results = new LocalQueue(`${initiatorId}-results`, { ...queueOptions });
+
+    const route = (destination: Destination): LocalQueue | undefined => {
+      if (destination.kind === 'coordinator') return inboxes.get(COORDINATOR)?.queue;
+      if (destination.kind === 'party') return inboxes.get(destination.id)?.queue;
+      return destination.id === initiatorId ? results : undefined;
+    };
+    const transportFor = (from: string): Transport => {
+      const direct = new LocalTransport(route);
+      const intercept = options.intercept;
+      if (intercept === undefined) return direct;
+      return {
+        async send(destination, body) {
+          for (const replacement of await intercept({ from, destination, body })) await direct.send(destination, replacement);
+        },
+      };
+    };
+
+    const stores: SqliteItemBackend[] = [];
+    const openStore = async (dir: string) => {
+      await mkdir(join(options.dataDir, dir), { recursive: true, mode: 0o700 });
+      const store = await SqliteItemBackend.open(join(options.dataDir, dir, 'store.sqlite'));
+      stores.push(store);
+      return store;
+    };
+    const vault = (node: string) => {
+      const found = vaults.get(node);
+      if (found === undefined) throw new Error(`no vault for ${node}`);
+      return found;
+    };
+
+    const parties = new Map<string, Party>();
+    for (const id of sortedParties) {
+      parties.set(
+        id,
+        new Party({
+          id,
+          vault: vault(id),
+          store: await openStore(join('parties', id)),
+          transport: transportFor(id),
+          clock,
+          directory,
+          policy,
+          limits,
+          logger,
+          ...(options.onSecretsWiped !== undefined ? { onSecretsWiped: options.onSecretsWiped } : {}),
+        }),
+      );
+    }
+    const coordinator = new Coordinator({
+      vault: vault(COORDINATOR),
+      store: await openStore('coordinator'),
+      transport: transportFor(COORDINATOR),
+      clock,
+      directory,
+      limits,
+      logger,
+    });
+    const initiator = new Initiator({ id: initiatorId, vault: vault(initiatorId), transport: transportFor(initiatorId), clock, directory, limits });
+
+    const outcomes: NodeOutcome[] = [];
+    const handlerFor = (node: string, handle: (raw: string) => Promise<HandleOutcome>): MessageHandler => {
+      const handler: MessageHandler = async (body) => {
+        outcomes.push({ node, outcome: await handle(body) });
+      };
+      return options.wrapHandler?.(node, handler) ?? handler;
+    };
+    const quiet = () => {}; // failures are retried by redelivery; persistent ones end in the DLQ
+    const sources = [
+      ...sortedParties.map((id) => {
+        const party = parties.get(id);
+        const inbox = inboxes.get(id);
+        if (party === undefined || inbox === undefined) throw new Error(`party ${id} not wired`);
+        return new LocalEventSource(inbox.queue, handlerFor(id, (raw) => party.handle(raw)), { onError: quiet });
+      }),
+      new LocalEventSource(newInboxOf(inboxes, COORDINATOR).queue, handlerFor(COORDINATOR, (raw) => coordinator.handle(raw)), { onError: quiet }),
+    ];
+
+    return new LocalCluster({
+      parties,
+      vaults,
+      inboxes,
+      initiator,
+      coordinator,
+      directory,
+      stores,
+      sources,
+      results,
+      clock,
+      drainTimeoutMs: options.drainTimeoutMs ?? 120_000,
+      outcomes,
+    });
+  }
+
+  /** Delivers messages until every inbox is empty (redeliveries included). */
+  async run(): Promise<void> {
+    await drainAll(this.#sources, { clock: this.#clock, timeoutMs: this.#drainTimeoutMs });
+  }
+
+  /** Takes every result waiting on the initiator's queue, authenticated and checked. */
+  takeResults(): InitiatorResult[] {
+    const results: InitiatorResult[] = [];
+    for (;;) {
+      const batch = this.#results.receive(10);
+      if (batch.length === 0) return results;
+      for (const message of batch) {
+        this.#results.delete(message.receiptHandle);
+        results.push(this.initiator.openResult(message.body));
+      }
+    }
+  }
+
+  async keygen(options: { keyId: string; threshold: number; parties?: readonly string[]; requestId?: string }): Promise<KeygenResultBody> {
+    const session = await this.initiator.requestKeygen({
+      keyId: options.keyId,
+      threshold: options.threshold,
+      parties: options.parties ?? [...this.parties.keys()],
+      ...(options.requestId !== undefined ? { requestId: options.requestId } : {}),
+    });
+    await this.run();
+    const result = this.#resultFor(session, 'keygen.result');
+    return result.body as KeygenResultBody;
+  }
+
+  async sign(options: { keyId: string; message: Uint8Array; requestId?: string }): Promise<SignResultBody> {
+    const session = await this.initiator.requestSignature(options);
+    await this.run();
+    return this.#resultFor(session, 'sign.result').body as SignResultBody;
+  }
+
+  #resultFor(session: string, type: InitiatorResult['type']): InitiatorResult {
+    const matching = this.takeResults().filter((r) => r.session === session && r.type === type);
+    const result = matching[0];
+    if (result === undefined) {
+      throw new FrostlineError('no-result', `no ${type} arrived for session ${session}; see the refusals in the log`);
+    }
+    return result;
+  }
+
+  close(): void {
+    for (const store of this.#stores) store.close();
+  }
+}
+
+function newInboxOf(inboxes: Map<string, Inbox>, node: string): Inbox {
+  const inbox = inboxes.get(node);
+  if (inbox === undefined) throw new Error(`no inbox for ${node}`);
+  return inbox;
+}
+
+async function readClusterFile(dataDir: string): Promise<ClusterFile | undefined> {
+  let text: string;
+  try {
+    text = await readFile(join(dataDir, 'cluster.json'), 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  const parsed = ClusterFile.safeParse(JSON.parse(text));
+  if (!parsed.success) {
+    throw new ConfigError(`${join(dataDir, 'cluster.json')} is not valid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  }
+  return parsed.data;
+}
+
+async function writeClusterFile(dataDir: string, file: ClusterFile): Promise<void> {
+  const path = join(dataDir, 'cluster.json');
+  await writeFile(`${path}.tmp`, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600 });
+  await rename(`${path}.tmp`, path);
+}
