@@ -1,0 +1,316 @@
+/**
+ * ItemBackend on one DynamoDB table per party:
+ *   pk (S, HASH) · sk (S, RANGE) · data (S, JSON) · version (N) · expiresAt (N, TTL attribute)
+ *
+ * Every condition also checks `expiresAt` against the caller's clock: DynamoDB deletes
+ * expired items only eventually (often days later) and emulators never do, so an expired
+ * item must count as absent in the write itself, not just when read.
+ */
+import {
+  type AttributeValue,
+  CreateTableCommand,
+  DeleteItemCommand,
+  DescribeTableCommand,
+  type DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  ScanCommand,
+  type TransactWriteItem,
+  TransactWriteItemsCommand,
+  UpdateTimeToLiveCommand,
+} from '@aws-sdk/client-dynamodb';
+import { ConditionFailedError, FrostlineError, InfrastructureError } from '../../ports/errors.js';
+import type { ItemBackend, ItemData, ItemKey, StoredItem, WriteCondition, WriteOperation } from '../../ports/store.js';
+import { awsErrorName, infrastructureError } from './errors.js';
+
+/** DynamoDB's limit on items in one TransactWriteItems call. */
+export const MAX_TRANSACTION_ITEMS = 100;
+
+type Item = Record<string, AttributeValue>;
+
+interface Expression {
+  readonly ConditionExpression?: string;
+  readonly ExpressionAttributeNames?: Record<string, string>;
+  readonly ExpressionAttributeValues?: Item;
+}
+
+const LIVE = '(attribute_not_exists(#expiresAt) OR #expiresAt > :now)';
+
+/** The condition of `conditionHolds()` in lib/ports/store.ts, as a DynamoDB expression. */
+function conditionExpression(condition: WriteCondition, nowSeconds: number): Expression {
+  const now = { N: String(nowSeconds) };
+  switch (condition.kind) {
+    case 'none':
+      return {};
+    case 'absent':
+      // Closes the create race: of two concurrent creators exactly one wins; an expired
+      // leftover does not block a new item.
+      return {
+        ConditionExpression: 'attribute_not_exists(#pk) OR #expiresAt <= :now',
+        ExpressionAttributeNames: { '#pk': 'pk', '#expiresAt': 'expiresAt' },
+        ExpressionAttributeValues: { ':now': now },
+      };
+    case 'exists':
+      return {
+        ConditionExpression: `attribute_exists(#pk) AND ${LIVE}`,
+        ExpressionAttributeNames: { '#pk': 'pk', '#expiresAt': 'expiresAt' },
+        ExpressionAttributeValues: { ':now': now },
+      };
+    case 'version':
+      // Optimistic concurrency: the write lands only on the version the caller read.
+      return {
+        ConditionExpression: `attribute_exists(#pk) AND ${LIVE} AND #version = :version`,
+        ExpressionAttributeNames: { '#pk': 'pk', '#expiresAt': 'expiresAt', '#version': 'version' },
+        ExpressionAttributeValues: { ':now': now, ':version': { N: String(condition.version) } },
+      };
+  }
+}
+
+function keyAttributes(key: ItemKey): Item {
+  if (typeof key.pk !== 'string' || key.pk.length === 0 || typeof key.sk !== 'string' || key.sk.length === 0) {
+    throw new FrostlineError('malformed', 'item key: pk and sk must be non-empty strings');
+  }
+  return { pk: { S: key.pk }, sk: { S: key.sk } };
+}
+
+function toAttributes(item: StoredItem): Item {
+  if (!Number.isSafeInteger(item.version) || item.version < 0) {
+    throw new FrostlineError('malformed', `item ${item.pk}/${item.sk}: version must be a non-negative integer`);
+  }
+  const attributes: Item = { ...keyAttributes(item), data: { S: JSON.stringify(item.data) }, version: { N: String(item.version) } };
+  if (item.expiresAt !== undefined) {
+    if (!Number.isSafeInteger(item.expiresAt) || item.expiresAt < 0) {
+      throw new FrostlineError('malformed', `item ${item.pk}/${item.sk}: expiresAt must be whole epoch seconds`);
+    }
+    attributes.expiresAt = { N: String(item.expiresAt) };
+  }
+  return attributes;
+}
+
+/** Decodes a stored item strictly: a foreign or damaged item fails loudly. */
+function fromAttributes(attributes: Item): StoredItem {
+  const pk = attributes.pk?.S;
+  const sk = attributes.sk?.S;
+  const data = attributes.data?.S;
+  const version = attributes.version?.N;
+  const expiresAt = attributes.expiresAt?.N;
+  const where = `item ${String(pk)}/${String(sk)}`;
+  if (pk === undefined || sk === undefined || data === undefined || version === undefined) {
+    throw new FrostlineError('malformed-item', `${where}: missing pk, sk, data or version`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(data);
+  } catch (error) {
+    throw new FrostlineError('malformed-item', `${where}: data is not JSON`, { cause: error });
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new FrostlineError('malformed-item', `${where}: data is not a JSON object`);
+  }
+  const versionNumber = Number(version);
+  const expiresNumber = expiresAt === undefined ? undefined : Number(expiresAt);
+  if (!Number.isSafeInteger(versionNumber) || (expiresNumber !== undefined && !Number.isFinite(expiresNumber))) {
+    throw new FrostlineError('malformed-item', `${where}: version or expiresAt is not a number`);
+  }
+  // JSON.parse of an object literal yields a plain object: the ItemData shape.
+  const item: StoredItem = { pk, sk, data: parsed as ItemData, version: versionNumber };
+  return expiresNumber === undefined ? item : { ...item, expiresAt: expiresNumber };
+}
+
+/** By name, not instanceof: the client may come from another copy of the SDK package. */
+function isConditionCancellation(error: unknown): boolean {
+  if (awsErrorName(error) !== 'TransactionCanceledException') return false;
+  const reasons: unknown = typeof error === 'object' && error !== null && 'CancellationReasons' in error ? error.CancellationReasons : undefined;
+  return (
+    Array.isArray(reasons) &&
+    reasons.some((reason: unknown) => typeof reason === 'object' && reason !== null && 'Code' in reason && reason.Code === 'ConditionalCheckFailed')
+  );
+}
+
+export class DynamoItemBackend implements ItemBackend {
+  constructor(
+    private readonly client: DynamoDBClient,
+    private readonly tableName: string,
+  ) {}
+
+  async get(key: ItemKey): Promise<StoredItem | undefined> {
+    let output;
+    try {
+      output = await this.client.send(
+        new GetItemCommand({ TableName: this.tableName, Key: keyAttributes(key), ConsistentRead: true }),
+      );
+    } catch (error) {
+      throw infrastructureError('dynamodb:GetItem', error);
+    }
+    return output.Item === undefined ? undefined : fromAttributes(output.Item);
+  }
+
+  async query(pk: string, skPrefix?: string): Promise<StoredItem[]> {
+    const prefixed = skPrefix !== undefined && skPrefix.length > 0;
+    const values: Item = { ':pk': { S: pk } };
+    if (prefixed) values[':prefix'] = { S: skPrefix };
+    const items: StoredItem[] = [];
+    let startKey: Item | undefined;
+    do {
+      let output;
+      try {
+        output = await this.client.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            KeyConditionExpression: prefixed ? '#pk = :pk AND begins_with(#sk, :prefix)' : '#pk = :pk',
+            ExpressionAttributeNames: prefixed ? { '#pk': 'pk', '#sk': 'sk' } : { '#pk': 'pk' },
+            ExpressionAttributeValues: values,
+            ConsistentRead: true,
+            ExclusiveStartKey: startKey,
+          }),
+        );
+      } catch (error) {
+        throw infrastructureError('dynamodb:Query', error);
+      }
+      for (const item of output.Items ?? []) items.push(fromAttributes(item));
+      startKey = output.LastEvaluatedKey;
+    } while (startKey !== undefined);
+    return items;
+  }
+
+  /** A full-table Scan filtered by prefix: for listings, never for hot paths. */
+  async scanPrefix(pkPrefix: string): Promise<StoredItem[]> {
+    const items: StoredItem[] = [];
+    let startKey: Item | undefined;
+    do {
+      let output;
+      try {
+        output = await this.client.send(
+          new ScanCommand({
+            TableName: this.tableName,
+            ...(pkPrefix.length > 0
+              ? {
+                  FilterExpression: 'begins_with(#pk, :prefix)',
+                  ExpressionAttributeNames: { '#pk': 'pk' },
+                  ExpressionAttributeValues: { ':prefix': { S: pkPrefix } },
+                }
+              : {}),
+            ConsistentRead: true,
+            ExclusiveStartKey: startKey,
+          }),
+        );
+      } catch (error) {
+        throw infrastructureError('dynamodb:Scan', error);
+      }
+      for (const item of output.Items ?? []) items.push(fromAttributes(item));
+      startKey = output.LastEvaluatedKey;
+    } while (startKey !== undefined);
+    return items;
+  }
+
+  async write(operations: readonly WriteOperation[], nowSeconds: number): Promise<void> {
+    if (!Number.isSafeInteger(nowSeconds)) throw new FrostlineError('malformed', 'nowSeconds must be whole epoch seconds');
+    if (operations.length === 0) return;
+    if (operations.length > MAX_TRANSACTION_ITEMS) {
+      throw new FrostlineError('malformed', `${operations.length} operations exceed the ${MAX_TRANSACTION_ITEMS}-item transaction limit`);
+    }
+    const keys = new Set<string>();
+    for (const operation of operations) {
+      const key = operation.op === 'put' ? operation.item : operation.key;
+      const id = JSON.stringify([key.pk, key.sk]);
+      // DynamoDB refuses two operations on one item in a transaction; say so plainly.
+      if (keys.has(id)) throw new FrostlineError('malformed', `two operations on item ${key.pk}/${key.sk} in one write`);
+      keys.add(id);
+    }
+
+    const [single] = operations;
+    if (single !== undefined && operations.length === 1) {
+      await this.writeOne(single, nowSeconds);
+      return;
+    }
+
+    const items: TransactWriteItem[] = operations.map((operation) => {
+      const expression = conditionExpression(operation.condition, nowSeconds);
+      return operation.op === 'put'
+        ? { Put: { TableName: this.tableName, Item: toAttributes(operation.item), ...expression } }
+        : { Delete: { TableName: this.tableName, Key: keyAttributes(operation.key), ...expression } };
+    });
+    try {
+      // The SDK fills ClientRequestToken once per call, so its own retries are idempotent.
+      await this.client.send(new TransactWriteItemsCommand({ TransactItems: items }));
+    } catch (error) {
+      if (isConditionCancellation(error)) {
+        throw new ConditionFailedError(`a condition failed in a ${operations.length}-item write; nothing was written`, {
+          cause: error,
+        });
+      }
+      throw infrastructureError('dynamodb:TransactWriteItems', error);
+    }
+  }
+
+  private async writeOne(operation: WriteOperation, nowSeconds: number): Promise<void> {
+    const expression = conditionExpression(operation.condition, nowSeconds);
+    const call = operation.op === 'put' ? 'dynamodb:PutItem' : 'dynamodb:DeleteItem';
+    const key = operation.op === 'put' ? operation.item : operation.key;
+    try {
+      if (operation.op === 'put') {
+        await this.client.send(new PutItemCommand({ TableName: this.tableName, Item: toAttributes(operation.item), ...expression }));
+      } else {
+        await this.client.send(new DeleteItemCommand({ TableName: this.tableName, Key: keyAttributes(operation.key), ...expression }));
+      }
+    } catch (error) {
+      if (error instanceof FrostlineError) throw error;
+      if (awsErrorName(error) === 'ConditionalCheckFailedException') {
+        throw new ConditionFailedError(`${call} on ${key.pk}/${key.sk}: condition ${operation.condition.kind} failed`, {
+          cause: error,
+        });
+      }
+      throw infrastructureError(call, error);
+    }
+  }
+}
+
+/**
+ * Creates a party table (on-demand, TTL on `expiresAt`) and waits until it is ACTIVE. For
+ * tests and development; deployed tables come from the CDK stack.
+ */
+export async function createPartyTable(client: DynamoDBClient, tableName: string, timeoutMs = 60_000): Promise<void> {
+  try {
+    await client.send(
+      new CreateTableCommand({
+        TableName: tableName,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [
+          { AttributeName: 'pk', AttributeType: 'S' },
+          { AttributeName: 'sk', AttributeType: 'S' },
+        ],
+        KeySchema: [
+          { AttributeName: 'pk', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
+      }),
+    );
+  } catch (error) {
+    throw infrastructureError('dynamodb:CreateTable', error);
+  }
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let status;
+    try {
+      status = (await client.send(new DescribeTableCommand({ TableName: tableName }))).Table?.TableStatus;
+    } catch (error) {
+      throw infrastructureError('dynamodb:DescribeTable', error);
+    }
+    if (status === 'ACTIVE') break;
+    if (Date.now() > deadline) {
+      throw new InfrastructureError('dynamodb:DescribeTable', `table ${tableName} not ACTIVE after ${timeoutMs} ms`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  try {
+    await client.send(
+      new UpdateTimeToLiveCommand({
+        TableName: tableName,
+        TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+      }),
+    );
+  } catch (error) {
+    throw infrastructureError('dynamodb:UpdateTimeToLive', error);
+  }
+}
