@@ -1,0 +1,171 @@
+/**
+ * The CLI's commands over the embedded local cluster. Each command is one invocation:
+ * state (vaults, stores, pinned keys) lives in the data directory between invocations.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LocalCluster } from '../adapters/local/cluster.js';
+import { FrostlineError } from '../ports/errors.js';
+import { bytesToHex, decodeHex, utf8ToBytes } from '../protocol/encoding.js';
+import type { KeygenResultBody, SignResultBody } from '../protocol/messages.js';
+import { verifyEd25519WithOpenSSL } from '../protocol/suite.js';
+import { createOutput, timed } from './output.js';
+
+export function defaultDataDir(): string {
+  return process.env.FROSTLINE_HOME ?? join(homedir(), '.frostline');
+}
+
+function assertOk<T extends KeygenResultBody | SignResultBody>(result: T, what: string): T & { ok: true } {
+  if (!result.ok) {
+    const blame = result.error?.blame?.length ? ` (blame: ${result.error.blame.join(', ')})` : '';
+    throw new FrostlineError(result.error?.code ?? 'failed', `${what} failed: ${result.error?.message ?? 'unknown error'}${blame}`);
+  }
+  return result as T & { ok: true };
+}
+
+function required(value: string | undefined, what: string): string {
+  if (value === undefined) throw new FrostlineError('bad-result', `result lacks ${what}`);
+  return value;
+}
+
+export interface DemoOptions {
+  readonly threshold: number;
+  readonly parties: number;
+  readonly message: string;
+  readonly json: boolean;
+  readonly dataDir?: string;
+}
+
+/** `npm start`: a whole t-of-n cluster in this process — DKG, one signature, an OpenSSL check. */
+export async function runDemo(options: DemoOptions): Promise<void> {
+  const out = createOutput(options.json);
+  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'frostline-demo-')));
+  const temporary = options.dataDir === undefined;
+  try {
+    out.step(`frostline demo: ${options.threshold}-of-${options.parties} (data in ${dataDir}${temporary ? ', removed afterwards' : ''})`);
+    const [cluster, setupMs] = await timed(() => LocalCluster.open({ dataDir, parties: options.parties }));
+    out.step(`  [1/4] ${options.parties} parties, coordinator and initiator ready (own vault, store and inbox each)  ${setupMs} ms`);
+    try {
+      const keyId = `demo-${Date.now().toString(36)}`;
+      const parties = [...cluster.parties.keys()].slice(0, options.parties);
+      const [keygen, keygenMs] = await timed(() => cluster.keygen({ keyId, threshold: options.threshold, parties }));
+      const publicKey = required(assertOk(keygen, 'keygen').publicKey, 'publicKey');
+      out.step(`  [2/4] DKG complete, all ${options.parties} parties confirmed key "${keyId}"  ${keygenMs} ms`);
+      out.step(`        group public key ${publicKey}`);
+
+      const message = utf8ToBytes(options.message);
+      const [signed, signMs] = await timed(() => cluster.sign({ keyId, message }));
+      const signature = required(assertOk(signed, 'signing').signature, 'signature');
+      out.step(`  [3/4] signed by ${signed.signers?.join(', ') ?? '?'}  ${signMs} ms`);
+
+      const [valid, verifyMs] = await timed(async () => verifyEd25519WithOpenSSL(decodeHex(publicKey, 'publicKey', 32), message, decodeHex(signature, 'signature', 64)));
+      if (!valid) throw new FrostlineError('verification-failed', 'the signature does not verify with node:crypto');
+      out.step(`  [4/4] node:crypto (OpenSSL) verifies the Ed25519 signature  ${verifyMs} ms`);
+      out.result(
+        [`public key  ${publicKey}`, `message     ${JSON.stringify(options.message)}`, `signature   ${signature}`, `timings     keygen ${keygenMs} ms, sign ${signMs} ms`].join('\n'),
+        { publicKey, message: bytesToHex(message), signature, threshold: options.threshold, parties: options.parties },
+      );
+    } finally {
+      cluster.close();
+    }
+  } finally {
+    if (temporary) await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+export interface KeygenOptions {
+  readonly dataDir: string;
+  readonly keyId: string;
+  readonly threshold: number;
+  readonly parties: number;
+  readonly json: boolean;
+}
+
+export async function runKeygen(options: KeygenOptions): Promise<void> {
+  const out = createOutput(options.json);
+  const cluster = await LocalCluster.open({ dataDir: options.dataDir, parties: options.parties });
+  try {
+    const parties = [...cluster.parties.keys()].slice(0, options.parties);
+    out.step(`generating key "${options.keyId}": ${options.threshold}-of-${parties.length} among ${parties.join(', ')}`);
+    const [result, ms] = await timed(() => cluster.keygen({ keyId: options.keyId, threshold: options.threshold, parties }));
+    const publicKey = required(assertOk(result, 'keygen').publicKey, 'publicKey');
+    out.result(`key ${options.keyId}  ${publicKey}  (${ms} ms)`, { keyId: options.keyId, publicKey, threshold: options.threshold, parties });
+  } finally {
+    cluster.close();
+  }
+}
+
+export interface SignOptions {
+  readonly dataDir: string;
+  readonly keyId: string;
+  readonly message: Uint8Array;
+  readonly requestId?: string;
+  readonly json: boolean;
+}
+
+export async function runSign(options: SignOptions): Promise<void> {
+  const out = createOutput(options.json);
+  const cluster = await LocalCluster.open({ dataDir: options.dataDir });
+  try {
+    out.step(`signing ${options.message.length} bytes with key "${options.keyId}"`);
+    const [result, ms] = await timed(() =>
+      cluster.sign({ keyId: options.keyId, message: options.message, ...(options.requestId !== undefined ? { requestId: options.requestId } : {}) }),
+    );
+    const ok = assertOk(result, 'signing');
+    const signature = required(ok.signature, 'signature');
+    const publicKey = required(ok.publicKey, 'publicKey');
+    out.result(`signature ${signature}\nsigners   ${ok.signers?.join(', ') ?? '?'}${ok.duplicate ? ' (repeated request: first result)' : ''}  (${ms} ms)`, {
+      keyId: options.keyId,
+      publicKey,
+      message: bytesToHex(options.message),
+      signature,
+      signers: ok.signers ?? [],
+      duplicate: ok.duplicate,
+    });
+  } finally {
+    cluster.close();
+  }
+}
+
+export interface VerifyOptions {
+  readonly publicKey: string;
+  readonly message: Uint8Array;
+  readonly signature: string;
+  readonly json: boolean;
+}
+
+/** Verifies with node:crypto only; exits non-zero when the signature is invalid. */
+export function runVerify(options: VerifyOptions): boolean {
+  const out = createOutput(options.json);
+  const valid = verifyEd25519WithOpenSSL(
+    decodeHex(options.publicKey, '--public-key', 32),
+    options.message,
+    decodeHex(options.signature, '--signature', 64),
+  );
+  out.result(valid ? 'valid Ed25519 signature' : 'INVALID signature', { valid });
+  return valid;
+}
+
+export async function publicKeyOf(dataDir: string, keyId: string): Promise<string> {
+  const cluster = await LocalCluster.open({ dataDir });
+  try {
+    const key = await cluster.coordinator.getKey(keyId);
+    if (key === undefined) throw new FrostlineError('unknown-key', `no key "${keyId}" in ${dataDir}`);
+    return key.publicKey;
+  } finally {
+    cluster.close();
+  }
+}
+
+export async function runKeys(options: { dataDir: string; json: boolean }): Promise<void> {
+  const out = createOutput(options.json);
+  const cluster = await LocalCluster.open({ dataDir: options.dataDir });
+  try {
+    const keys = (await cluster.coordinator.listKeys()).sort((a, b) => a.createdAt - b.createdAt);
+    const human = keys.length === 0 ? 'no keys yet (run: frostline keygen --key-id NAME)' : keys.map((k) => `${k.keyId}  ${k.threshold}-of-${k.parties.length}  ${k.publicKey}`).join('\n');
+    out.result(human, { keys: keys.map((k) => ({ keyId: k.keyId, publicKey: k.publicKey, threshold: k.threshold, parties: k.parties })) });
+  } finally {
+    cluster.close();
+  }
+}

@@ -1,0 +1,52 @@
+#!/usr/bin/env node
+/**
+ * `npm test`: typecheck, then every vitest project (local and emulator) in one run, then
+ * one summary line in the plain "N passed, N failed, N skipped" form CI reads, and how many
+ * tests ran against the AWS emulator. Exit code: non-zero if anything failed or if no
+ * test ran at all.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const bin = (name) => join(process.cwd(), 'node_modules', '.bin', name);
+
+function run(command, args) {
+  const result = spawnSync(command, args, { stdio: 'inherit' });
+  if (result.error) throw result.error;
+  return result.status ?? 1;
+}
+
+const typecheck = run(bin('tsc'), ['-p', 'tsconfig.json', '--noEmit']);
+if (typecheck !== 0) {
+  console.error('typecheck failed');
+  process.exit(typecheck);
+}
+
+const reportDir = mkdtempSync(join(tmpdir(), 'frostline-test-report-'));
+const reportFile = join(reportDir, 'vitest.json');
+const status = run(bin('vitest'), ['run', '--reporter=default', '--reporter=json', `--outputFile.json=${reportFile}`, ...process.argv.slice(2)]);
+
+if (!existsSync(reportFile)) {
+  console.error('vitest wrote no report: the run did not complete');
+  process.exit(status === 0 ? 1 : status);
+}
+const report = JSON.parse(readFileSync(reportFile, 'utf8'));
+rmSync(reportDir, { recursive: true, force: true });
+
+const passed = report.numPassedTests ?? 0;
+const failed = (report.numFailedTests ?? 0) + (report.numFailedTestSuites ?? 0);
+const skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
+const emulator = (report.testResults ?? [])
+  .filter((file) => file.name.includes(`${join('test', 'integration')}`))
+  .flatMap((file) => file.assertionResults ?? [])
+  .filter((test) => test.status === 'passed').length;
+
+console.log(`emulator: ${emulator} tests passed against the moto AWS emulator`);
+console.log(`tests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
+if (passed === 0) {
+  console.error('no test ran');
+  process.exit(1);
+}
+process.exit(status !== 0 ? status : failed > 0 ? 1 : 0);

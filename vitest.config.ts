@@ -1,0 +1,30 @@
+import { defineConfig } from 'vitest/config';
+
+/**
+ * Two tiers, one run: fast tests on the local adapters, and integration tests against the
+ * moto emulator (started once by the global setup; it fails the run, never skips, when
+ * Python is missing).
+ */
+export default defineConfig({
+  test: {
+    reporters: ['default'],
+    projects: [
+      {
+        test: {
+          name: 'local',
+          include: ['test/unit/**/*.test.ts', 'test/e2e/**/*.test.ts'],
+          testTimeout: 120_000,
+        },
+      },
+      {
+        test: {
+          name: 'emulator',
+          include: ['test/integration/**/*.test.ts'],
+          globalSetup: ['test/global-setup.emulator.ts'],
+          hookTimeout: 300_000,
+          testTimeout: 120_000,
+        },
+      },
+    ],
+  },
+});
