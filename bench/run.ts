@@ -64,7 +64,7 @@ async function measure(threshold: number, parties: number): Promise<Row> {
       signVsKeygen: Number((signMedianMs / keygenMs).toFixed(2)),
     };
   } finally {
-    cluster.close();
+    await cluster.close();
     await rm(dataDir, { recursive: true, force: true });
   }
 }

@@ -1,5 +1,12 @@
 /** Public API of the frostline package. */
-export { Initiator, type InitiatorDeps, type InitiatorResult, type KeygenOptions, type SignOptions } from './client/initiator.js';
+export { FrostlineClient, type FrostlineClientOptions, type CallOptions, type KeyInfo, type KeygenResult, type SignatureResult } from './client/client.js';
+export * from './client/errors.js';
+export { LocalKeySigner } from './client/signers.js';
+export type { ResultInbox, ReceivedMessage } from './client/result-inbox.js';
+export { signApproval, type Approval, type ApprovalRule } from './protocol/approvals.js';
+export { verifyAuditChain, type AuditRecord, type ChainVerdict } from './protocol/audit.js';
+export { type KeyRules } from './protocol/requests.js';
+export { Initiator, type IdentitySigner, type InitiatorDeps, type InitiatorResult, type KeygenOptions, type SignOptions } from './client/initiator.js';
 export { LocalCluster, type LocalClusterOptions } from './adapters/local/cluster.js';
 export { Party, type PartyDeps, type HandleOutcome } from './protocol/party.js';
 export { Coordinator, type CoordinatorDeps } from './protocol/coordinator.js';

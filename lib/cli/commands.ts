@@ -67,7 +67,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
         { publicKey, message: bytesToHex(message), signature, threshold: options.threshold, parties: options.parties },
       );
     } finally {
-      cluster.close();
+      await cluster.close();
     }
   } finally {
     if (temporary) await rm(dataDir, { recursive: true, force: true });
@@ -92,7 +92,7 @@ export async function runKeygen(options: KeygenOptions): Promise<void> {
     const publicKey = required(assertOk(result, 'keygen').publicKey, 'publicKey');
     out.result(`key ${options.keyId}  ${publicKey}  (${ms} ms)`, { keyId: options.keyId, publicKey, threshold: options.threshold, parties });
   } finally {
-    cluster.close();
+    await cluster.close();
   }
 }
 
@@ -124,7 +124,7 @@ export async function runSign(options: SignOptions): Promise<void> {
       duplicate: ok.duplicate,
     });
   } finally {
-    cluster.close();
+    await cluster.close();
   }
 }
 
@@ -154,7 +154,7 @@ export async function publicKeyOf(dataDir: string, keyId: string): Promise<strin
     if (key === undefined) throw new FrostlineError('unknown-key', `no key "${keyId}" in ${dataDir}`);
     return key.publicKey;
   } finally {
-    cluster.close();
+    await cluster.close();
   }
 }
 
@@ -166,6 +166,6 @@ export async function runKeys(options: { dataDir: string; json: boolean }): Prom
     const human = keys.length === 0 ? 'no keys yet (run: frostline keygen --key-id NAME)' : keys.map((k) => `${k.keyId}  ${k.threshold}-of-${k.parties.length}  ${k.publicKey}`).join('\n');
     out.result(human, { keys: keys.map((k) => ({ keyId: k.keyId, publicKey: k.publicKey, threshold: k.threshold, parties: k.parties })) });
   } finally {
-    cluster.close();
+    await cluster.close();
   }
 }

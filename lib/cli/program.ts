@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { FrostlineError } from '../ports/errors.js';
 import { decodeHex, utf8ToBytes } from '../protocol/encoding.js';
 import { NAME_PATTERN } from '../protocol/messages.js';
+import { runAuditVerify } from './audit.js';
 import { defaultDataDir, publicKeyOf, runDemo, runKeygen, runKeys, runSign, runVerify } from './commands.js';
 
 function integer(min: number, max: number) {
@@ -101,6 +102,18 @@ export function buildProgram(): Command {
     .addOption(dataDirOption())
     .addOption(jsonOption())
     .action(async (o: { dataDir: string; json?: boolean }) => runKeys({ dataDir: o.dataDir, json: o.json === true }));
+
+  program
+    .command('audit')
+    .description("check a party's audit trail")
+    .command('verify')
+    .description('verify the hash chain of one party\'s decisions; exit 1 and name the first broken record')
+    .requiredOption('-p, --party <id>', 'party id, e.g. p1', name)
+    .addOption(dataDirOption())
+    .addOption(jsonOption())
+    .action(async (o: { party: string; dataDir: string; json?: boolean }) => {
+      if (!(await runAuditVerify({ dataDir: o.dataDir, party: o.party, json: o.json === true }))) process.exitCode = 1;
+    });
 
   return program;
 }

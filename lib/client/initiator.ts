@@ -7,16 +7,20 @@ import { randomUUID } from 'node:crypto';
 import type { Clock } from '../ports/clock.js';
 import { FrostlineError, RefusalCode, RefusedError } from '../ports/errors.js';
 import type { KeyVault } from '../ports/key-vault.js';
+import type { Approval } from '../protocol/approvals.js';
 import type { Transport } from '../ports/transport.js';
 import { DEFAULT_LIMITS, type Directory, type Limits } from '../protocol/directory.js';
 import { bytesToHex, decodeHex } from '../protocol/encoding.js';
 import { authenticateEnvelope, createEnvelope, deriveSessionId, parseBody } from '../protocol/envelope.js';
-import { COORDINATOR, MessageType, type KeygenResultBody, type SignResultBody } from '../protocol/messages.js';
+import { COORDINATOR, MessageType, type KeygenResultBody, type KeyResultBody, type SignResultBody } from '../protocol/messages.js';
 import { ed25519Suite } from '../protocol/suite.js';
+
+/** All an initiator needs of its key: a local Ed25519 key, or a KMS key (Ed25519 or P-256). */
+export type IdentitySigner = Pick<KeyVault, 'signIdentity' | 'identityPublicKey'>;
 
 export interface InitiatorDeps {
   readonly id: string;
-  readonly vault: KeyVault;
+  readonly vault: IdentitySigner;
   readonly transport: Transport;
   readonly clock: Clock;
   /** Pinned keys; only the coordinator's is needed to check results. */
@@ -35,11 +39,16 @@ export interface SignOptions {
   readonly keyId: string;
   readonly message: Uint8Array;
   readonly requestId?: string;
+  /** Approvers' signatures (see `signApproval`), for keys whose policy requires a quorum. */
+  readonly approvals?: readonly Approval[];
 }
 
 export type InitiatorResult =
   | { readonly type: 'keygen.result'; readonly session: string; readonly body: KeygenResultBody }
-  | { readonly type: 'sign.result'; readonly session: string; readonly body: SignResultBody };
+  | { readonly type: 'sign.result'; readonly session: string; readonly body: SignResultBody }
+  | { readonly type: 'key.result'; readonly session: string; readonly body: KeyResultBody };
+
+const RESULT_TYPES = new Set<string>([MessageType.keygenResult, MessageType.signResult, MessageType.keyResult]);
 
 export class Initiator {
   readonly id: string;
@@ -68,10 +77,16 @@ export class Initiator {
       requestId,
       keyId: options.keyId,
       message: bytesToHex(options.message),
+      ...(options.approvals !== undefined && options.approvals.length > 0 ? { approvals: [...options.approvals] } : {}),
     });
   }
 
-  async #send<T extends typeof MessageType.keygenRequest | typeof MessageType.signRequest>(
+  async requestKey(options: { keyId: string; requestId?: string }): Promise<string> {
+    const requestId = options.requestId ?? randomUUID();
+    return this.#send(MessageType.keyRequest, requestId, { requestId, keyId: options.keyId });
+  }
+
+  async #send<T extends typeof MessageType.keygenRequest | typeof MessageType.signRequest | typeof MessageType.keyRequest>(
     type: T,
     requestId: string,
     body: Parameters<typeof createEnvelope<T>>[2]['body'],
@@ -92,10 +107,13 @@ export class Initiator {
       directory: this.#deps.directory,
       limits: this.#deps.limits ?? DEFAULT_LIMITS,
       now: this.#deps.clock.now(),
-      senderRole: (type) => (type === MessageType.keygenResult || type === MessageType.signResult ? 'coordinator' : undefined),
+      senderRole: (type) => (RESULT_TYPES.has(type) ? 'coordinator' : undefined),
     });
     if (envelope.type === MessageType.keygenResult) {
-      return { type: envelope.type, session: envelope.session, body: parseBody(envelope, MessageType.keygenResult) };
+      return { type: MessageType.keygenResult, session: envelope.session, body: parseBody(envelope, MessageType.keygenResult) };
+    }
+    if (envelope.type === MessageType.keyResult) {
+      return { type: MessageType.keyResult, session: envelope.session, body: parseBody(envelope, MessageType.keyResult) };
     }
     const body = parseBody(envelope, MessageType.signResult);
     if (body.ok) {

@@ -45,7 +45,7 @@ export interface CoordinatorDeps {
   readonly logger?: Logger;
 }
 
-const FROM_INITIATOR = new Set<string>([MessageType.keygenRequest, MessageType.signRequest]);
+const FROM_INITIATOR = new Set<string>([MessageType.keygenRequest, MessageType.signRequest, MessageType.keyRequest]);
 const FROM_PARTY = new Set<string>([
   MessageType.dkgRound1,
   MessageType.dkgShares,
@@ -118,7 +118,22 @@ export class Coordinator {
 
   // ---- request intake --------------------------------------------------------------
 
+  /** Public key data for an initiator; nothing is stored, so repeats are harmless. */
+  async #onKeyRequest(request: Envelope): Promise<void> {
+    const body = parseBody(request, MessageType.keyRequest);
+    const key = await this.getKey(body.keyId);
+    await this.#send({ kind: 'initiator', id: request.from }, MessageType.keyResult, request.session, request.from, {
+      requestId: body.requestId,
+      keyId: body.keyId,
+      ok: key !== undefined,
+      ...(key !== undefined
+        ? { publicKey: key.publicKey, threshold: key.threshold, parties: key.parties }
+        : { error: { code: RefusalCode.unknownKey, message: `no key "${body.keyId}"` } }),
+    });
+  }
+
   async #onRequest(request: Envelope): Promise<void> {
+    if (request.type === MessageType.keyRequest) return this.#onKeyRequest(request);
     const isKeygen = request.type === MessageType.keygenRequest;
     const requestId = (request.body as { requestId?: unknown }).requestId;
     const keyId = (request.body as { keyId?: unknown }).keyId;
@@ -163,6 +178,10 @@ export class Coordinator {
       throw new RefusedError(RefusalCode.conflict, `request id "${session.requestId}" was already used for a different request`);
     }
     if (session.phase === 'done' || session.phase === 'failed') await this.#sendOutcome(session, true);
+    // The very request that created the session, delivered again: the first delivery may
+    // have stored the session and failed before sending the first round, which nothing
+    // else would ever send. Parties answer repeated rounds idempotently.
+    else if (session.request.id === request.id) await this.#sendPhase(session);
   }
 
   async #newKeygenSession(request: Envelope, body: KeygenRequestBody): Promise<KeygenSession> {

@@ -5,6 +5,8 @@ export interface Directory {
   readonly coordinator: IdentityPublicKey;
   readonly parties: Readonly<Record<string, IdentityPublicKey>>;
   readonly initiators: Readonly<Record<string, IdentityPublicKey>>;
+  /** People or systems whose signatures count towards approval quorums. */
+  readonly approvers?: Readonly<Record<string, IdentityPublicKey>>;
 }
 
 export type Role = 'party' | 'coordinator' | 'initiator';

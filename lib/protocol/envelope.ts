@@ -42,7 +42,7 @@ export function envelopeSigningInput(unsigned: UnsignedEnvelope): Uint8Array {
   return concatBytes(SIGNATURE_DOMAIN, sha256(canonicalBytes(unsigned)));
 }
 
-export async function signEnvelope(vault: KeyVault, unsigned: UnsignedEnvelope): Promise<Envelope> {
+export async function signEnvelope(vault: Pick<KeyVault, 'signIdentity'>, unsigned: UnsignedEnvelope): Promise<Envelope> {
   const signature = await vault.signIdentity(envelopeSigningInput(unsigned));
   return { ...unsigned, sig: bytesToHex(signature) };
 }
@@ -56,7 +56,7 @@ export interface NewEnvelope<T extends MessageType> {
 }
 
 export async function createEnvelope<T extends MessageType>(
-  vault: KeyVault,
+  vault: Pick<KeyVault, 'signIdentity'>,
   now: number,
   fields: NewEnvelope<T>,
 ): Promise<Envelope> {

@@ -34,6 +34,8 @@ export const MessageType = {
   partyRefused: 'party.refused',
   keygenResult: 'keygen.result',
   signResult: 'sign.result',
+  keyRequest: 'key.request',
+  keyResult: 'key.result',
 } as const;
 export type MessageType = (typeof MessageType)[keyof typeof MessageType];
 
@@ -62,13 +64,20 @@ export const KeygenRequestBody = z.strictObject({
 });
 export type KeygenRequestBody = z.infer<typeof KeygenRequestBody>;
 
+export const ApprovalSchema = z.strictObject({ approver: Name, sig: hexUpTo(128).min(2) });
+
 export const SignRequestBody = z.strictObject({
   requestId: RequestId,
   keyId: Name,
   /** The exact bytes to sign, hex. Size is bounded by policy, checked by every party. */
   message: hexUpTo(1024 * 1024),
+  /** Approvers' signatures over this request, for keys whose policy requires a quorum. */
+  approvals: z.array(ApprovalSchema).max(32).optional(),
 });
 export type SignRequestBody = z.infer<typeof SignRequestBody>;
+
+/** Looks up a key's public data; answered by the coordinator from its registry. */
+export const KeyRequestBody = z.strictObject({ requestId: RequestId, keyId: Name });
 
 // ---- keygen (DKG) ---------------------------------------------------------------------
 
@@ -199,6 +208,17 @@ export const SignResultBody = z.strictObject({
 });
 export type SignResultBody = z.infer<typeof SignResultBody>;
 
+export const KeyResultBody = z.strictObject({
+  requestId: RequestId,
+  keyId: Name,
+  ok: z.boolean(),
+  publicKey: hex(32).optional(),
+  threshold: z.number().int().optional(),
+  parties: z.array(Name).optional(),
+  error: ResultError.optional(),
+});
+export type KeyResultBody = z.infer<typeof KeyResultBody>;
+
 /** The body schema of every message type: checked before any handler sees the body. */
 export const BodySchemas = {
   [MessageType.keygenRequest]: KeygenRequestBody,
@@ -217,6 +237,8 @@ export const BodySchemas = {
   [MessageType.partyRefused]: PartyRefusedBody,
   [MessageType.keygenResult]: KeygenResultBody,
   [MessageType.signResult]: SignResultBody,
+  [MessageType.keyRequest]: KeyRequestBody,
+  [MessageType.keyResult]: KeyResultBody,
 } as const satisfies Record<MessageType, z.ZodType>;
 
 export type BodyOf<T extends MessageType> = z.infer<(typeof BodySchemas)[T]>;

@@ -13,7 +13,9 @@ import type { KeyVault } from '../ports/key-vault.js';
 import type { ItemBackend } from '../ports/store.js';
 import type { Transport } from '../ports/transport.js';
 import { DEFAULT_LIMITS, type Directory, type Limits } from './directory.js';
-import { bytesToHex, concatBytes, decodeHex, hashCanonical } from './encoding.js';
+import { assertApprovalQuorum } from './approvals.js';
+import { AuditLog } from './audit.js';
+import { bytesToHex, concatBytes, decodeHex, hashCanonical, sha256Hex } from './encoding.js';
 import { authenticateEnvelope, createEnvelope, parseBody, verifyRelayed } from './envelope.js';
 import {
   commitmentFromWire,
@@ -39,9 +41,11 @@ import {
   type SealedShare,
 } from './messages.js';
 import { partyKeys, PartyTables, type DkgStateRecord, type KeyShareRecord } from './party-state.js';
+import { RateLimiter } from './rate-limit.js';
 import {
   assertMayKeygen,
   assertMaySign,
+  keyRules,
   requestFingerprint,
   verifyKeygenRequest,
   verifySignRequest,
@@ -87,6 +91,8 @@ export class Party {
   readonly id: string;
   readonly #deps: PartyDeps;
   readonly #tables: PartyTables;
+  readonly #audit: AuditLog;
+  readonly #rates: RateLimiter;
   readonly #limits: Limits;
   readonly #suite: Suite;
   readonly #log: Logger;
@@ -98,7 +104,15 @@ export class Party {
     this.#limits = deps.limits ?? DEFAULT_LIMITS;
     this.#suite = deps.suite ?? ed25519Suite;
     this.#log = deps.logger ?? silentLogger;
-    this.#tables = new PartyTables(deps.store, () => Math.floor(deps.clock.now() / 1000));
+    const nowSeconds = () => Math.floor(deps.clock.now() / 1000);
+    this.#tables = new PartyTables(deps.store, nowSeconds);
+    this.#audit = new AuditLog(deps.store, deps.id, nowSeconds);
+    this.#rates = new RateLimiter(deps.store, nowSeconds);
+  }
+
+  /** This party's audit trail (hash-chained decisions). */
+  get audit(): AuditLog {
+    return this.#audit;
   }
 
   /** The FROST identifier of a party: derived from its name, so no numbering has to agree. */
@@ -199,8 +213,11 @@ export class Party {
 
   async #onDkgStart(envelope: Envelope): Promise<void> {
     const { request } = parseBody(envelope, MessageType.dkgStart);
-    const keygen = this.#checkKeygenRequest(request, envelope.session);
-    if ((await this.#keyShareOfSession(keygen.keyId, envelope.session)) !== undefined) return;
+    const { keygen, done } = await this.#decide('keygen', envelope.session, request, async () => {
+      const checked = this.#checkKeygenRequest(request, envelope.session);
+      return { keygen: checked, done: await this.#keyShareOfSession(checked.keyId, envelope.session) };
+    });
+    if (done !== undefined) return;
 
     const stateKey = partyKeys.dkgState(envelope.session);
     let state = (await this.#tables.dkgStates.get(stateKey))?.value;
@@ -503,7 +520,11 @@ export class Party {
 
   async #onSignCommit(envelope: Envelope): Promise<void> {
     const body = parseBody(envelope, MessageType.signCommit);
-    const { sign, share, fingerprint } = await this.#checkSignRequest(body.request, envelope.session);
+    const { sign, share, fingerprint } = await this.#decide('sign', envelope.session, body.request, async () => {
+      const checked = await this.#checkSignRequest(body.request, envelope.session);
+      await this.#checkSignRules(checked.sign, body.request.from, envelope.session);
+      return checked;
+    });
     const nonceKey = partyKeys.nonce(envelope.session, body.attempt);
 
     let commitment = (await this.#tables.nonces.get(nonceKey))?.value.commitment;
@@ -630,6 +651,56 @@ export class Party {
       throw new RefusedError(RefusalCode.protocol, `signing package has ${list.length} commitments, threshold is ${share.threshold}`);
     }
     return sortCommitments(list);
+  }
+
+  /** Approval quorum and rate limit: checked once, when the party decides to commit. */
+  async #checkSignRules(sign: { requestId: string; keyId: string; message: string; approvals?: { approver: string; sig: string }[] | undefined }, initiator: string, session: string): Promise<void> {
+    const rules = keyRules(this.#deps.policy, sign.keyId);
+    if (rules.approvals !== undefined) {
+      const request = { initiator, requestId: sign.requestId, keyId: sign.keyId, message: sign.message };
+      assertApprovalQuorum(rules.approvals, request, sign.approvals ?? [], this.#deps.directory);
+    }
+    if (rules.rateLimit !== undefined) {
+      const admitted = await this.#rates.admit(`${sign.keyId}#${initiator}`, session, rules.rateLimit, this.#deps.clock.now());
+      if (!admitted) {
+        throw new RefusedError(
+          RefusalCode.policy,
+          `rate limit: "${initiator}" may sign at most ${rules.rateLimit.max} times per ${rules.rateLimit.windowSeconds} s with key "${sign.keyId}"`,
+        );
+      }
+    }
+  }
+
+  /**
+   * Runs the checks of a keygen or signing decision and appends the decision, approved or
+   * refused, to the audit trail before anything is committed.
+   */
+  async #decide<T>(kind: 'keygen' | 'sign', session: string, request: Envelope, check: () => Promise<T>): Promise<T> {
+    const body = (typeof request.body === 'object' && request.body !== null ? request.body : {}) as Record<string, unknown>;
+    const text = (value: unknown) => (typeof value === 'string' ? value.slice(0, 128) : '-');
+    const message = body.message;
+    const entry = {
+      kind,
+      session,
+      requestId: text(body.requestId),
+      initiator: request.from,
+      keyId: text(body.keyId),
+      ...(kind === 'sign' && typeof message === 'string' && /^(?:[0-9a-f]{2})*$/.test(message)
+        ? { messageSha256: sha256Hex(decodeHex(message, 'message')) }
+        : {}),
+      at: this.#deps.clock.now(),
+    };
+    let result: T;
+    try {
+      result = await check();
+    } catch (error) {
+      if (error instanceof RefusedError) {
+        await this.#audit.append(`${kind}#${session}#refused`, { ...entry, decision: 'refused', code: error.code, reason: error.message.slice(0, 500) });
+      }
+      throw error;
+    }
+    await this.#audit.append(`${kind}#${session}#approved`, { ...entry, decision: 'approved' });
+    return result;
   }
 
   // ---- plumbing --------------------------------------------------------------------

@@ -14,13 +14,31 @@ import {
   type KeygenRequestBody,
   type SignRequestBody,
 } from './messages.js';
+import type { ApprovalRule } from './approvals.js';
+import type { RateLimitRule } from './rate-limit.js';
 import { suiteById } from './suite.js';
 
 /** What one party allows. Each party holds its own copy; nobody else's word changes it. */
 export interface PartyPolicy {
-  /** Largest message (bytes to sign) this party will sign. */
+  /** Largest message (bytes to sign) this party will sign, unless a key's rules say otherwise. */
   readonly maxMessageBytes: number;
   readonly initiators: Readonly<Record<string, InitiatorGrant>>;
+  /** Extra rules per key id; "*" applies to keys without an entry of their own. */
+  readonly keys?: Readonly<Record<string, KeyRules>>;
+}
+
+export interface KeyRules {
+  readonly maxMessageBytes?: number;
+  /** m of k named approvers must sign each request. */
+  readonly approvals?: ApprovalRule;
+  /** Signatures per window, counted per initiator. */
+  readonly rateLimit?: RateLimitRule;
+}
+
+export function keyRules(policy: PartyPolicy, keyId: string): KeyRules {
+  const rules = policy.keys;
+  if (rules === undefined) return {};
+  return (Object.hasOwn(rules, keyId) ? rules[keyId] : Object.hasOwn(rules, '*') ? rules['*'] : undefined) ?? {};
 }
 
 export interface InitiatorGrant {
@@ -98,8 +116,9 @@ export function assertMaySign(policy: PartyPolicy, initiator: string, keyId: str
   if (grant === undefined || !(grant.keys.includes('*') || grant.keys.includes(keyId))) {
     throw new RefusedError(RefusalCode.unauthorisedInitiator, `initiator "${initiator}" may not sign with key "${keyId}"`);
   }
-  if (messageBytes > policy.maxMessageBytes) {
-    throw new RefusedError(RefusalCode.policy, `message of ${messageBytes} bytes exceeds the ${policy.maxMessageBytes}-byte policy limit`);
+  const limit = keyRules(policy, keyId).maxMessageBytes ?? policy.maxMessageBytes;
+  if (messageBytes > limit) {
+    throw new RefusedError(RefusalCode.policy, `message of ${messageBytes} bytes exceeds the ${limit}-byte policy limit`);
   }
 }
 

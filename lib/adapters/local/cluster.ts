@@ -12,6 +12,7 @@ import { systemClock, type Clock } from '../../ports/clock.js';
 import { ConfigError, FrostlineError } from '../../ports/errors.js';
 import type { IdentityPublicKey } from '../../ports/key-vault.js';
 import type { Destination, Transport } from '../../ports/transport.js';
+import { FrostlineClient } from '../../client/client.js';
 import { Initiator, type InitiatorResult } from '../../client/initiator.js';
 import { Coordinator } from '../../protocol/coordinator.js';
 import { DEFAULT_LIMITS, type Directory, type Limits } from '../../protocol/directory.js';
@@ -20,13 +21,21 @@ import { COORDINATOR, Name, type KeygenResultBody, type SignResultBody } from '.
 import { Party, type HandleOutcome } from '../../protocol/party.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, type PartyPolicy } from '../../protocol/requests.js';
 import type { SecretScopeObserver } from '../../protocol/secret-scope.js';
+import type { Approval } from '../../protocol/approvals.js';
 import { drainAll, LocalEventSource, type MessageHandler } from './event-source.js';
 import { FileKeyVault } from './file-key-vault.js';
 import { LocalQueue } from './queue.js';
+import { LocalResultInbox } from './result-inbox.js';
 import { SqliteItemBackend } from './sqlite-backend.js';
 import { LocalTransport } from './transport.js';
 
 const PublicKey = z.strictObject({ alg: z.enum(['ed25519', 'p256']), spki: z.string().regex(/^[0-9a-f]+$/) });
+
+const KeyRulesSchema = z.strictObject({
+  maxMessageBytes: z.number().int().positive().optional(),
+  approvals: z.strictObject({ quorum: z.number().int().positive(), approvers: z.array(Name).min(1) }).optional(),
+  rateLimit: z.strictObject({ max: z.number().int().positive(), windowSeconds: z.number().int().positive() }).optional(),
+});
 
 /** `cluster.json`: the pinned public keys and the shared local policy. Public data only. */
 const ClusterFile = z.strictObject({
@@ -34,9 +43,11 @@ const ClusterFile = z.strictObject({
   coordinator: PublicKey,
   parties: z.record(Name, PublicKey),
   initiators: z.record(Name, PublicKey),
+  approvers: z.record(Name, PublicKey).optional(),
   policy: z.strictObject({
     maxMessageBytes: z.number().int().positive(),
     initiators: z.record(Name, z.strictObject({ keygen: z.boolean(), keys: z.array(z.string()) })),
+    keys: z.record(z.string(), KeyRulesSchema).optional(),
   }),
 });
 type ClusterFile = z.infer<typeof ClusterFile>;
@@ -48,7 +59,12 @@ export interface LocalClusterOptions {
   readonly dataDir: string;
   /** Make sure at least this many parties (p1..pN) exist. */
   readonly parties?: number;
+  /** The primary initiator (the CLI's). @default 'cli' */
   readonly initiator?: string;
+  /** More initiators, each with its own key and result queue. New ones are granted every key. */
+  readonly initiators?: readonly string[];
+  /** Approvers (for approval quorums), each with its own key, pinned in the directory. */
+  readonly approvers?: readonly string[];
   readonly clock?: Clock;
   /** @default 250 — short, because a local run waits for redeliveries in real time. */
   readonly visibilityTimeoutMs?: number;
@@ -83,6 +99,7 @@ export class LocalCluster {
   /** Every handled message's outcome, in order (refusals included): what tests and the CLI inspect. */
   readonly outcomes: NodeOutcome[] = [];
   readonly initiator: Initiator;
+  readonly initiators: Map<string, { initiator: Initiator; results: LocalQueue; transport: Transport }>;
   readonly coordinator: Coordinator;
   readonly directory: Directory;
   readonly #stores: SqliteItemBackend[];
@@ -90,11 +107,14 @@ export class LocalCluster {
   readonly #results: LocalQueue;
   readonly #clock: Clock;
   readonly #drainTimeoutMs: number;
+  #serving: Promise<void> | undefined;
+  #stopRequested = false;
 
   private constructor(parts: {
     parties: Map<string, Party>;
     vaults: Map<string, FileKeyVault>;
     inboxes: Map<string, Inbox>;
+    initiators: Map<string, { initiator: Initiator; results: LocalQueue; transport: Transport }>;
     initiator: Initiator;
     coordinator: Coordinator;
     directory: Directory;
@@ -109,6 +129,7 @@ export class LocalCluster {
     this.vaults = parts.vaults;
     this.inboxes = parts.inboxes;
     this.initiator = parts.initiator;
+    this.initiators = parts.initiators;
     this.coordinator = parts.coordinator;
     this.directory = parts.directory;
     this.#stores = parts.stores;
@@ -145,21 +166,35 @@ export class LocalCluster {
       }
       return actual;
     };
+    const initiatorIds = [...new Set([initiatorId, ...Object.keys(file?.initiators ?? {}), ...(options.initiators ?? [])])];
+    const approverIds = [...new Set([...Object.keys(file?.approvers ?? {}), ...(options.approvers ?? [])])];
     const next: ClusterFile = {
       version: 1,
       coordinator: await pinned(COORDINATOR, 'coordinator', file?.coordinator),
       parties: {},
-      initiators: { ...(file?.initiators ?? {}) },
-      policy: file?.policy ?? {
-        maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES,
-        initiators: { [initiatorId]: { keygen: true, keys: ['*'] } },
-      },
+      initiators: {},
+      ...(approverIds.length > 0 ? { approvers: {} } : {}),
+      policy: file?.policy ?? { maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES, initiators: {} },
     };
     for (const id of sortedParties) next.parties[id] = await pinned(id, join('parties', id), file?.parties[id]);
-    next.initiators[initiatorId] = await pinned(initiatorId, join('initiators', initiatorId), file?.initiators[initiatorId]);
+    for (const id of initiatorIds) {
+      next.initiators[id] = await pinned(id, join('initiators', id), file?.initiators[id]);
+      // The local operator's own cluster: a newly created initiator may use every key.
+      if (!Object.hasOwn(next.policy.initiators, id)) next.policy.initiators[id] = { keygen: true, keys: ['*'] };
+    }
+    for (const id of approverIds) {
+      const approvers = next.approvers ?? {};
+      approvers[id] = await pinned(id, join('approvers', id), file?.approvers?.[id]);
+      next.approvers = approvers;
+    }
     await writeClusterFile(options.dataDir, next);
 
-    const directory: Directory = { coordinator: next.coordinator, parties: next.parties, initiators: next.initiators };
+    const directory: Directory = {
+      coordinator: next.coordinator,
+      parties: next.parties,
+      initiators: next.initiators,
+      ...(next.approvers !== undefined ? { approvers: next.approvers } : {}),
+    };
     const policy = options.policy ?? next.policy;
 
     const queueOptions = { clock, visibilityTimeoutMs: options.visibilityTimeoutMs ?? 250, maxReceiveCount: options.maxReceiveCount ?? 5 };
@@ -172,12 +207,12 @@ export class LocalCluster {
     };
     for (const id of sortedParties) newInbox(id);
     newInbox(COORDINATOR);
-    const results = new LocalQueue(`${initiatorId}-results`, { ...queueOptions });
+    const resultQueues = new Map(initiatorIds.map((id) => [id, new LocalQueue(`${id}-results`, { ...queueOptions })]));
 
     const route = (destination: Destination): LocalQueue | undefined => {
       if (destination.kind === 'coordinator') return inboxes.get(COORDINATOR)?.queue;
       if (destination.kind === 'party') return inboxes.get(destination.id)?.queue;
-      return destination.id === initiatorId ? results : undefined;
+      return resultQueues.get(destination.id);
     };
     const transportFor = (from: string): Transport => {
       const direct = new LocalTransport(route);
@@ -230,7 +265,13 @@ export class LocalCluster {
       limits,
       logger,
     });
-    const initiator = new Initiator({ id: initiatorId, vault: vault(initiatorId), transport: transportFor(initiatorId), clock, directory, limits });
+    const initiators = new Map<string, { initiator: Initiator; results: LocalQueue; transport: Transport }>();
+    for (const [id, results] of resultQueues) {
+      const transport = transportFor(id);
+      initiators.set(id, { initiator: new Initiator({ id, vault: vault(id), transport, clock, directory, limits }), results, transport });
+    }
+    const primary = initiators.get(initiatorId);
+    if (primary === undefined) throw new Error(`initiator ${initiatorId} not wired`);
 
     const outcomes: NodeOutcome[] = [];
     const handlerFor = (node: string, handle: (raw: string) => Promise<HandleOutcome>): MessageHandler => {
@@ -254,12 +295,13 @@ export class LocalCluster {
       parties,
       vaults,
       inboxes,
-      initiator,
+      initiators,
+      initiator: primary.initiator,
       coordinator,
       directory,
       stores,
       sources,
-      results,
+      results: primary.results,
       clock,
       drainTimeoutMs: options.drainTimeoutMs ?? 120_000,
       outcomes,
@@ -269,6 +311,45 @@ export class LocalCluster {
   /** Delivers messages until every inbox is empty (redeliveries included). */
   async run(): Promise<void> {
     await drainAll(this.#sources, { clock: this.#clock, timeoutMs: this.#drainTimeoutMs });
+  }
+
+  /**
+   * Delivers messages in the background until `stop()`: the mode for SDK clients, which
+   * send requests and await results on their own.
+   */
+  serve(): void {
+    if (this.#serving !== undefined) return;
+    this.#stopRequested = false;
+    this.#serving = (async () => {
+      while (!this.#stopRequested) {
+        let delivered = 0;
+        for (const source of this.#sources) delivered += await source.pollOnce();
+        if (delivered === 0) await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopRequested = true;
+    await this.#serving;
+    this.#serving = undefined;
+  }
+
+  /** An SDK client for one of this cluster's initiators (call `serve()` first). */
+  client(initiatorId: string = this.initiator.id, options?: { timeoutMs?: number }): FrostlineClient {
+    const wired = this.initiators.get(initiatorId);
+    const signer = this.vaults.get(initiatorId);
+    if (wired === undefined || signer === undefined) throw new FrostlineError('unknown-initiator', `no initiator "${initiatorId}" in this cluster`);
+    return new FrostlineClient({
+      initiatorId,
+      signer,
+      coordinatorKey: this.directory.coordinator,
+      requests: wired.transport,
+      results: new LocalResultInbox(wired.results),
+      clock: this.#clock,
+      pollWaitMs: 20,
+      ...(options?.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+    });
   }
 
   /** Takes every result waiting on the initiator's queue, authenticated and checked. */
@@ -296,7 +377,7 @@ export class LocalCluster {
     return result.body as KeygenResultBody;
   }
 
-  async sign(options: { keyId: string; message: Uint8Array; requestId?: string }): Promise<SignResultBody> {
+  async sign(options: { keyId: string; message: Uint8Array; requestId?: string; approvals?: readonly Approval[] }): Promise<SignResultBody> {
     const session = await this.initiator.requestSignature(options);
     await this.run();
     return this.#resultFor(session, 'sign.result').body as SignResultBody;
@@ -311,7 +392,9 @@ export class LocalCluster {
     return result;
   }
 
-  close(): void {
+  /** Stops background delivery (if serving) and closes every store. */
+  async close(): Promise<void> {
+    await this.stop();
     for (const store of this.#stores) store.close();
   }
 }

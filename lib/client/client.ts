@@ -1,0 +1,236 @@
+/**
+ * The initiator SDK. Applications call `keygen`, `sign` and `getKey`; each returns a promise
+ * that settles with the verified result or a typed error, honouring an AbortSignal and a
+ * timeout. Requests are signed over every field; results come back on this initiator's
+ * own result queue and are matched to their request by request id, so many concurrent
+ * requests (and many initiators) never take each other's results.
+ *
+ * @example
+ * ```ts
+ * const client = new FrostlineClient({ initiatorId: 'payments', signer, coordinatorKey, requests, results });
+ * const { signature } = await client.sign({ keyId: 'treasury', message: bytes, requestId: 'order-42' });
+ * ```
+ */
+import { randomUUID } from 'node:crypto';
+import { systemClock, type Clock } from '../ports/clock.js';
+import type { IdentityPublicKey } from '../ports/key-vault.js';
+import type { Transport } from '../ports/transport.js';
+import type { Approval } from '../protocol/approvals.js';
+import { decodeHex } from '../protocol/encoding.js';
+import { errorFromResult, RequestAbortedError, RequestError, RequestTimeoutError } from './errors.js';
+import { Initiator, type IdentitySigner, type InitiatorResult } from './initiator.js';
+import type { ResultInbox } from './result-inbox.js';
+
+export interface FrostlineClientOptions {
+  readonly initiatorId: string;
+  /** The initiator's key: `LocalKeySigner` (PEM) or a KMS-backed signer. */
+  readonly signer: IdentitySigner;
+  /** The coordinator's pinned identity key: only results it signed are accepted. */
+  readonly coordinatorKey: IdentityPublicKey;
+  /** Sends to the coordinator's request queue. */
+  readonly requests: Transport;
+  /** This initiator's own result queue. */
+  readonly results: ResultInbox;
+  readonly clock?: Clock;
+  /** @default 120000 */
+  readonly timeoutMs?: number;
+  /** Longest single long-poll of the result queue. @default 1000 */
+  readonly pollWaitMs?: number;
+}
+
+export interface CallOptions {
+  readonly signal?: AbortSignal;
+  readonly timeoutMs?: number;
+}
+
+export interface KeyInfo {
+  readonly keyId: string;
+  /** Group Ed25519 public key, hex. */
+  readonly publicKey: string;
+  readonly threshold: number;
+  readonly parties: readonly string[];
+}
+
+export interface KeygenResult extends KeyInfo {
+  readonly requestId: string;
+  /** True when this request id was seen before and this is its first result again. */
+  readonly duplicate: boolean;
+}
+
+export interface SignatureResult {
+  readonly requestId: string;
+  readonly keyId: string;
+  readonly publicKey: string;
+  readonly message: Uint8Array;
+  /** 64-byte Ed25519 signature, verified with OpenSSL before it was handed over. */
+  readonly signature: Uint8Array;
+  readonly signatureHex: string;
+  readonly signers: readonly string[];
+  readonly duplicate: boolean;
+}
+
+interface Waiter {
+  readonly type: InitiatorResult['type'];
+  resolve(result: InitiatorResult): void;
+}
+
+export class FrostlineClient {
+  readonly #initiator: Initiator;
+  readonly #results: ResultInbox;
+  readonly #timeoutMs: number;
+  readonly #pollWaitMs: number;
+  readonly #waiting = new Map<string, Waiter>();
+  #polling = false;
+
+  constructor(options: FrostlineClientOptions) {
+    const clock = options.clock ?? systemClock;
+    this.#initiator = new Initiator({
+      id: options.initiatorId,
+      vault: options.signer,
+      transport: options.requests,
+      clock,
+      directory: { coordinator: options.coordinatorKey, parties: {}, initiators: {} },
+    });
+    this.#results = options.results;
+    this.#timeoutMs = options.timeoutMs ?? 120_000;
+    this.#pollWaitMs = options.pollWaitMs ?? 1000;
+  }
+
+  /** Requests a new t-of-n key. Settles when every party has confirmed it. */
+  async keygen(options: { keyId: string; threshold: number; parties: readonly string[]; requestId?: string } & CallOptions): Promise<KeygenResult> {
+    const requestId = options.requestId ?? randomUUID();
+    const result = await this.#call(requestId, 'keygen.result', options, () =>
+      this.#initiator.requestKeygen({ keyId: options.keyId, threshold: options.threshold, parties: options.parties, requestId }),
+    );
+    if (result.type !== 'keygen.result') throw new RequestError('bad-result', 'unexpected result type', requestId);
+    const body = result.body;
+    if (!body.ok || body.publicKey === undefined) throw errorFromResult(requestId, body.error);
+    return { requestId, keyId: body.keyId, publicKey: body.publicKey, threshold: body.threshold ?? options.threshold, parties: body.parties ?? options.parties, duplicate: body.duplicate };
+  }
+
+  /** Requests a signature. Repeating a request id returns the first result (`duplicate: true`). */
+  async sign(options: { keyId: string; message: Uint8Array; requestId?: string; approvals?: readonly Approval[] } & CallOptions): Promise<SignatureResult> {
+    const requestId = options.requestId ?? randomUUID();
+    const result = await this.#call(requestId, 'sign.result', options, () =>
+      this.#initiator.requestSignature({
+        keyId: options.keyId,
+        message: options.message,
+        requestId,
+        ...(options.approvals !== undefined ? { approvals: options.approvals } : {}),
+      }),
+    );
+    if (result.type !== 'sign.result') throw new RequestError('bad-result', 'unexpected result type', requestId);
+    const body = result.body;
+    if (!body.ok || body.signature === undefined || body.publicKey === undefined || body.message === undefined) {
+      throw errorFromResult(requestId, body.error);
+    }
+    // Initiator.openResult has verified the signature with OpenSSL already.
+    return {
+      requestId,
+      keyId: body.keyId,
+      publicKey: body.publicKey,
+      message: decodeHex(body.message, 'message'),
+      signature: decodeHex(body.signature, 'signature', 64),
+      signatureHex: body.signature,
+      signers: body.signers ?? [],
+      duplicate: body.duplicate,
+    };
+  }
+
+  async getKey(keyId: string, options: CallOptions = {}): Promise<KeyInfo> {
+    const requestId = randomUUID();
+    const result = await this.#call(requestId, 'key.result', options, () => this.#initiator.requestKey({ keyId, requestId }));
+    if (result.type !== 'key.result') throw new RequestError('bad-result', 'unexpected result type', requestId);
+    const body = result.body;
+    if (!body.ok || body.publicKey === undefined) throw errorFromResult(requestId, body.error);
+    return { keyId: body.keyId, publicKey: body.publicKey, threshold: body.threshold ?? 0, parties: body.parties ?? [] };
+  }
+
+  /** Registers the waiter before sending, so a fast result cannot be missed. */
+  async #call(requestId: string, type: InitiatorResult['type'], options: CallOptions, send: () => Promise<unknown>): Promise<InitiatorResult> {
+    if (this.#waiting.has(requestId)) throw new RequestConflictInFlight(requestId);
+    if (options.signal?.aborted) throw new RequestAbortedError('aborted', 'aborted before sending', requestId);
+    const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
+    let cleanup = () => {};
+    const settled = new Promise<InitiatorResult>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new RequestTimeoutError('timeout', `no result for request "${requestId}" within ${timeoutMs} ms`, requestId));
+      }, timeoutMs);
+      const onAbort = () => {
+        cleanup();
+        reject(new RequestAbortedError('aborted', `request "${requestId}" was aborted (it may still complete; repeat the request id to fetch its result)`, requestId));
+      };
+      cleanup = () => {
+        clearTimeout(timer);
+        options.signal?.removeEventListener('abort', onAbort);
+        this.#waiting.delete(requestId);
+      };
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      this.#waiting.set(requestId, {
+        type,
+        resolve: (result) => {
+          cleanup();
+          resolve(result);
+        },
+      });
+    });
+    try {
+      await send();
+    } catch (error) {
+      cleanup();
+      throw error;
+    }
+    this.#startPolling();
+    return settled;
+  }
+
+  /** One poll loop per client, running while anything is awaited. */
+  #startPolling(): void {
+    if (this.#polling) return;
+    this.#polling = true;
+    void (async () => {
+      try {
+        while (this.#waiting.size > 0) await this.#pollOnce();
+      } finally {
+        this.#polling = false;
+        if (this.#waiting.size > 0) this.#startPolling();
+      }
+    })();
+  }
+
+  async #pollOnce(): Promise<void> {
+    let messages;
+    try {
+      messages = await this.#results.receive(this.#pollWaitMs);
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, this.#pollWaitMs)); // transient: the SDK retried already
+      return;
+    }
+    for (const message of messages) {
+      let result: InitiatorResult;
+      try {
+        result = this.#initiator.openResult(message.body);
+      } catch {
+        await message.ack(); // not from our coordinator, or not for us: never acted on
+        continue;
+      }
+      const waiter = this.#waiting.get(result.body.requestId);
+      if (waiter !== undefined && waiter.type === result.type) {
+        await message.ack();
+        waiter.resolve(result);
+      } else {
+        // Another client of this initiator (or an abandoned request) waits for it.
+        await message.release();
+      }
+    }
+  }
+}
+
+/** Two concurrent calls with one request id in one client would race for one result. */
+class RequestConflictInFlight extends RequestError {
+  override readonly name = 'RequestConflictInFlight';
+  constructor(requestId: string) {
+    super('in-flight', `request "${requestId}" is already awaited by this client`, requestId);
+  }
+}

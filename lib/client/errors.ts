@@ -1,0 +1,64 @@
+/** Typed errors an application can branch on; each carries the request id it belongs to. */
+import { FrostlineError, RefusalCode } from '../ports/errors.js';
+import type { ResultError } from '../protocol/messages.js';
+
+export class RequestError extends FrostlineError {
+  override readonly name: string = 'RequestError';
+  constructor(
+    code: string,
+    message: string,
+    readonly requestId: string,
+    options?: { cause?: unknown },
+  ) {
+    super(code, message, options);
+  }
+}
+
+/** The parties' policy refused the request (initiator, key, size, approvals, rate). Nothing was signed. */
+export class PolicyRefusedError extends RequestError {
+  override readonly name = 'PolicyRefusedError';
+}
+
+/** A party sent an invalid signature share and too few honest parties remained. */
+export class CheaterDetectedError extends RequestError {
+  override readonly name = 'CheaterDetectedError';
+  constructor(message: string, requestId: string, readonly blame: readonly string[]) {
+    super('cheater-detected', message, requestId);
+  }
+}
+
+export class UnknownKeyError extends RequestError {
+  override readonly name = 'UnknownKeyError';
+}
+
+/** The request id was used before for a different request. */
+export class RequestConflictError extends RequestError {
+  override readonly name = 'RequestConflictError';
+}
+
+export class RequestTimeoutError extends RequestError {
+  override readonly name = 'RequestTimeoutError';
+}
+
+export class RequestAbortedError extends RequestError {
+  override readonly name = 'RequestAbortedError';
+}
+
+const POLICY_CODES = new Set<string>([
+  RefusalCode.unauthorisedInitiator,
+  RefusalCode.policy,
+  RefusalCode.badSignature,
+  RefusalCode.wrongSession,
+  RefusalCode.malformed,
+]);
+
+/** Turns a failed result into the error class that says what happened. */
+export function errorFromResult(requestId: string, error: ResultError | undefined): RequestError {
+  const code = error?.code ?? 'failed';
+  const message = error?.message ?? 'request failed';
+  if (code === 'cheater-detected') return new CheaterDetectedError(message, requestId, error?.blame ?? []);
+  if (code === RefusalCode.unknownKey) return new UnknownKeyError(code, message, requestId);
+  if (code === RefusalCode.conflict) return new RequestConflictError(code, message, requestId);
+  if (POLICY_CODES.has(code)) return new PolicyRefusedError(code, message, requestId);
+  return new RequestError(code, message, requestId);
+}

@@ -1,0 +1,68 @@
+/**
+ * Approval quorums: for keys whose policy demands it, m of k named approvers must each sign
+ * the request. Approvals travel inside the initiator's request (so the initiator's own
+ * signature covers them too), and every party counts them itself.
+ */
+import { sha256 } from '@noble/hashes/sha2.js';
+import type { KeyVault } from '../ports/key-vault.js';
+import { RefusalCode, RefusedError } from '../ports/errors.js';
+import type { Directory } from './directory.js';
+import { bytesToHex, canonicalBytes, concatBytes, decodeHex, utf8ToBytes } from './encoding.js';
+import { verifyIdentitySignature } from './identity.js';
+
+const APPROVAL_DOMAIN = utf8ToBytes('frostline/approval/v1\u0000');
+
+/** What an approver vouches for: exactly this message, under this key, for this request. */
+export interface ApprovedRequest {
+  readonly initiator: string;
+  readonly requestId: string;
+  readonly keyId: string;
+  /** Hex of the bytes to sign. */
+  readonly message: string;
+}
+
+export interface Approval {
+  readonly approver: string;
+  readonly sig: string;
+}
+
+export interface ApprovalRule {
+  /** How many distinct approvers must sign (m). */
+  readonly quorum: number;
+  /** Who may approve (the k names); their keys are pinned in the directory. */
+  readonly approvers: readonly string[];
+}
+
+export function approvalSigningInput(request: ApprovedRequest): Uint8Array {
+  const { initiator, requestId, keyId, message } = request;
+  return concatBytes(APPROVAL_DOMAIN, sha256(canonicalBytes({ initiator, requestId, keyId, message })));
+}
+
+export async function signApproval(vault: KeyVault, approver: string, request: ApprovedRequest): Promise<Approval> {
+  return { approver, sig: bytesToHex(await vault.signIdentity(approvalSigningInput(request))) };
+}
+
+/** Refuses unless at least `rule.quorum` distinct listed approvers signed this exact request. */
+export function assertApprovalQuorum(
+  rule: ApprovalRule,
+  request: ApprovedRequest,
+  approvals: readonly Approval[],
+  directory: Directory,
+): void {
+  const input = approvalSigningInput(request);
+  const valid = new Set<string>();
+  const rejected: string[] = [];
+  for (const approval of approvals) {
+    const key = directory.approvers !== undefined && Object.hasOwn(directory.approvers, approval.approver) ? directory.approvers[approval.approver] : undefined;
+    const listed = rule.approvers.includes(approval.approver);
+    if (key !== undefined && listed && verifyIdentitySignature(key, input, decodeHex(approval.sig, 'approval.sig'))) {
+      valid.add(approval.approver);
+    } else {
+      rejected.push(approval.approver);
+    }
+  }
+  if (valid.size < rule.quorum) {
+    const detail = rejected.length > 0 ? `; not valid: ${rejected.map((a) => `"${a}"`).join(', ')}` : '';
+    throw new RefusedError(RefusalCode.policy, `approval quorum not met: ${valid.size} of ${rule.quorum} valid approvals${detail}`);
+  }
+}

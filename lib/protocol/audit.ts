@@ -1,0 +1,121 @@
+/**
+ * Each party's audit trail: one record per keygen or signing decision (approved or
+ * refused), each chained to the previous one by hash, plus a head item naming the last
+ * record. Editing a record breaks its hash; deleting one breaks the sequence or the next
+ * record's link; deleting the newest ones disagrees with the head. Appends are one
+ * transaction (record, head, and a per-decision marker so a redelivery does not record the
+ * same decision twice).
+ */
+import { z } from 'zod';
+import { ItemTable, retryOnConflict, type ItemBackend, type ItemKey } from '../ports/store.js';
+import { hashCanonical } from './encoding.js';
+import { recordParser } from './party-state.js';
+
+const hex32 = z.string().regex(/^[0-9a-f]{64}$/);
+export const GENESIS_HASH = '0'.repeat(64);
+
+export const AuditRecord = z.strictObject({
+  seq: z.number().int().positive(),
+  prev: hex32,
+  party: z.string(),
+  kind: z.enum(['keygen', 'sign']),
+  session: z.string(),
+  requestId: z.string(),
+  initiator: z.string(),
+  keyId: z.string(),
+  /** SHA-256 of the message to sign (sign decisions); the message itself is not kept. */
+  messageSha256: hex32.optional(),
+  decision: z.enum(['approved', 'refused']),
+  code: z.string().optional(),
+  reason: z.string().optional(),
+  at: z.number().int(),
+  hash: hex32,
+});
+export type AuditRecord = z.infer<typeof AuditRecord>;
+export type AuditEntry = Omit<AuditRecord, 'seq' | 'prev' | 'hash' | 'party'>;
+
+const AuditHead = z.strictObject({ seq: z.number().int().nonnegative(), hash: hex32 });
+const AuditMark = z.strictObject({ seq: z.number().int().positive() });
+
+export const auditKeys = {
+  head: (): ItemKey => ({ pk: 'audit', sk: 'head' }),
+  // Zero-padded so that sort-key order is sequence order.
+  record: (seq: number): ItemKey => ({ pk: 'audit', sk: `rec#${String(seq).padStart(12, '0')}` }),
+  mark: (decisionId: string): ItemKey => ({ pk: `auditmark#${decisionId}`, sk: 'mark' }),
+};
+
+export function auditRecordHash(record: Omit<AuditRecord, 'hash'>): string {
+  return hashCanonical(record);
+}
+
+export class AuditLog {
+  readonly #backend: ItemBackend;
+  readonly #heads: ItemTable<z.infer<typeof AuditHead>>;
+  readonly #records: ItemTable<AuditRecord>;
+  readonly #marks: ItemTable<z.infer<typeof AuditMark>>;
+  readonly #nowSeconds: () => number;
+
+  constructor(backend: ItemBackend, readonly party: string, nowSeconds: () => number) {
+    this.#backend = backend;
+    this.#nowSeconds = nowSeconds;
+    this.#heads = new ItemTable(backend, recordParser(AuditHead, 'audit head'), nowSeconds);
+    this.#records = new ItemTable(backend, recordParser(AuditRecord, 'audit record'), nowSeconds);
+    this.#marks = new ItemTable(backend, recordParser(AuditMark, 'audit mark'), nowSeconds);
+  }
+
+  /** Appends `entry` once per `decisionId` (a redelivered decision is not recorded again). */
+  async append(decisionId: string, entry: AuditEntry): Promise<void> {
+    await retryOnConflict(async () => {
+      if ((await this.#marks.get(auditKeys.mark(decisionId))) !== undefined) return;
+      const head = await this.#heads.get(auditKeys.head());
+      const seq = (head?.value.seq ?? 0) + 1;
+      const unhashed = { ...entry, seq, prev: head?.value.hash ?? GENESIS_HASH, party: this.party };
+      const record: AuditRecord = { ...unhashed, hash: auditRecordHash(unhashed) };
+      // A lost race (another append, or the same decision) fails a condition: retry re-reads.
+      await this.#backend.write(
+        [
+          this.#records.putOperation(auditKeys.record(seq), record, 1, { kind: 'absent' }),
+          head === undefined
+            ? this.#heads.putOperation(auditKeys.head(), { seq, hash: record.hash }, 1, { kind: 'absent' })
+            : this.#heads.putOperation(auditKeys.head(), { seq, hash: record.hash }, head.version + 1, { kind: 'version', version: head.version }),
+          this.#marks.putOperation(auditKeys.mark(decisionId), { seq }, 1, { kind: 'absent' }),
+        ],
+        this.#nowSeconds(),
+      );
+    });
+  }
+
+  /** The raw chain as stored (unvalidated), for verification. */
+  async readChain(): Promise<{ head: unknown; records: unknown[] }> {
+    const head = await this.#backend.get(auditKeys.head());
+    const records = await this.#backend.query('audit', 'rec#');
+    return { head: head?.data, records: records.map((item) => item.data) };
+  }
+}
+
+export type ChainVerdict =
+  | { readonly ok: true; readonly records: number }
+  | { readonly ok: false; readonly records: number; readonly brokenAt: number; readonly reason: string };
+
+/** Checks every link; reports the first record (by position, 1-based) where the chain breaks. */
+export function verifyAuditChain(chain: { head: unknown; records: readonly unknown[] }): ChainVerdict {
+  let prev = GENESIS_HASH;
+  let position = 0;
+  for (const raw of chain.records) {
+    position++;
+    const parsed = AuditRecord.safeParse(raw);
+    if (!parsed.success) return { ok: false, records: chain.records.length, brokenAt: position, reason: 'record is malformed' };
+    const { hash, ...rest } = parsed.data;
+    if (rest.seq !== position) {
+      return { ok: false, records: chain.records.length, brokenAt: position, reason: `expected record ${position}, found ${rest.seq} (a record was deleted)` };
+    }
+    if (rest.prev !== prev) return { ok: false, records: chain.records.length, brokenAt: position, reason: 'link to the previous record is broken' };
+    if (auditRecordHash(rest) !== hash) return { ok: false, records: chain.records.length, brokenAt: position, reason: 'record content does not match its hash (edited)' };
+    prev = hash;
+  }
+  const head = AuditHead.safeParse(chain.head ?? { seq: 0, hash: GENESIS_HASH });
+  if (!head.success || head.data.seq !== position || head.data.hash !== prev) {
+    return { ok: false, records: chain.records.length, brokenAt: position + 1, reason: 'head names records that are missing (the newest were deleted) or was altered' };
+  }
+  return { ok: true, records: position };
+}
