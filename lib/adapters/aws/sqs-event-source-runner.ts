@@ -91,7 +91,7 @@ export class SqsEventSourceRunner {
   /** Counts batches received; drain() uses it to notice work that happened between its checks. */
   #batches = 0;
   #loop: Promise<void> | undefined;
-  #abort: AbortController | undefined;
+  #stopping = false;
 
   constructor(options: SqsEventSourceRunnerOptions) {
     const batchSize = options.batchSize ?? 10;
@@ -123,25 +123,18 @@ export class SqsEventSourceRunner {
   }
 
   /** Receives one batch (long poll), invokes the handler, settles every message. */
-  async pollOnce(signal?: AbortSignal): Promise<PollResult> {
+  async pollOnce(): Promise<PollResult> {
     const queueArn = await this.#arn();
-    let messages: Message[];
-    try {
-      const output = await this.#options.sqs.send(
-        new ReceiveMessageCommand({
-          QueueUrl: this.queueUrl,
-          MaxNumberOfMessages: this.#batchSize,
-          WaitTimeSeconds: this.#waitTimeSeconds,
-          MessageSystemAttributeNames: ['All'],
-          MessageAttributeNames: ['All'],
-        }),
-        signal === undefined ? {} : { abortSignal: signal },
-      );
-      messages = output.Messages ?? [];
-    } catch (error) {
-      if (signal?.aborted === true) return { received: 0, succeeded: 0, failed: 0 };
-      throw error;
-    }
+    const output = await this.#options.sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: this.queueUrl,
+        MaxNumberOfMessages: this.#batchSize,
+        WaitTimeSeconds: this.#waitTimeSeconds,
+        MessageSystemAttributeNames: ['All'],
+        MessageAttributeNames: ['All'],
+      }),
+    );
+    const messages: Message[] = output.Messages ?? [];
     if (messages.length === 0) return { received: 0, succeeded: 0, failed: 0 };
 
     this.#busy = true;
@@ -162,12 +155,11 @@ export class SqsEventSourceRunner {
   /** Polls continuously in the background until `stop()`. */
   start(): void {
     if (this.#loop !== undefined) return;
-    const abort = new AbortController();
-    this.#abort = abort;
+    this.#stopping = false;
     this.#loop = (async () => {
-      while (!abort.signal.aborted) {
+      while (!this.#stopping) {
         try {
-          await this.pollOnce(abort.signal);
+          await this.pollOnce();
         } catch (error) {
           // A failed receive or delete (emulator restarting, throttling): report, pause, go on,
           // as the event-source mapping does.
@@ -179,16 +171,17 @@ export class SqsEventSourceRunner {
   }
 
   /**
-   * Stops polling. An outstanding long poll is aborted: any message it had already taken
-   * becomes visible again after the visibility timeout, exactly as if a poller had died.
+   * Stops polling after the outstanding long poll returns (at most about
+   * `waitTimeSeconds` + 1 s) and its messages are settled. It is not aborted: the server
+   * would go on waiting and hand the next message to a client that is gone, which then
+   * stays invisible for a whole visibility timeout.
    */
   async stop(): Promise<void> {
     const loop = this.#loop;
     if (loop === undefined) return;
-    this.#abort?.abort();
+    this.#stopping = true;
     await loop;
     this.#loop = undefined;
-    this.#abort = undefined;
   }
 
   async depth(): Promise<QueueDepth> {

@@ -15,9 +15,10 @@ import type { Destination, Transport } from '../../ports/transport.js';
 import { FrostlineClient } from '../../client/client.js';
 import { Initiator, type InitiatorResult } from '../../client/initiator.js';
 import { Coordinator } from '../../protocol/coordinator.js';
+import { DirectorySchema, PartyPolicySchema } from '../../protocol/config-schemas.js';
 import { DEFAULT_LIMITS, type Directory, type Limits } from '../../protocol/directory.js';
 import { silentLogger, type Logger } from '../../protocol/logger.js';
-import { COORDINATOR, Name, type KeygenResultBody, type SignResultBody } from '../../protocol/messages.js';
+import { COORDINATOR, type KeygenResultBody, type SignResultBody } from '../../protocol/messages.js';
 import { Party, type HandleOutcome } from '../../protocol/party.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, type PartyPolicy } from '../../protocol/requests.js';
 import type { SecretScopeObserver } from '../../protocol/secret-scope.js';
@@ -29,26 +30,11 @@ import { LocalResultInbox } from './result-inbox.js';
 import { SqliteItemBackend } from './sqlite-backend.js';
 import { LocalTransport } from './transport.js';
 
-const PublicKey = z.strictObject({ alg: z.enum(['ed25519', 'p256']), spki: z.string().regex(/^[0-9a-f]+$/) });
-
-const KeyRulesSchema = z.strictObject({
-  maxMessageBytes: z.number().int().positive().optional(),
-  approvals: z.strictObject({ quorum: z.number().int().positive(), approvers: z.array(Name).min(1) }).optional(),
-  rateLimit: z.strictObject({ max: z.number().int().positive(), windowSeconds: z.number().int().positive() }).optional(),
-});
-
 /** `cluster.json`: the pinned public keys and the shared local policy. Public data only. */
 const ClusterFile = z.strictObject({
   version: z.literal(1),
-  coordinator: PublicKey,
-  parties: z.record(Name, PublicKey),
-  initiators: z.record(Name, PublicKey),
-  approvers: z.record(Name, PublicKey).optional(),
-  policy: z.strictObject({
-    maxMessageBytes: z.number().int().positive(),
-    initiators: z.record(Name, z.strictObject({ keygen: z.boolean(), keys: z.array(z.string()) })),
-    keys: z.record(z.string(), KeyRulesSchema).optional(),
-  }),
+  ...DirectorySchema.shape,
+  policy: PartyPolicySchema,
 });
 type ClusterFile = z.infer<typeof ClusterFile>;
 

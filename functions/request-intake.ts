@@ -1,0 +1,7 @@
+/**
+ * Lambda entry point: the request queue that initiators write to. Admits `keygen.request`
+ * and `sign.request` only, then hands them to the same Coordinator as the inbox.
+ */
+import { requestIntakeHandlerFromEnvironment } from './shared/handlers.js';
+
+export const handler = requestIntakeHandlerFromEnvironment();

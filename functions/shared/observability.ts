@@ -1,0 +1,54 @@
+/**
+ * Logging and metrics for the Lambda functions: Powertools Logger (structured JSON with the
+ * Lambda context and a correlation id) and Metrics (CloudWatch EMF). Both are created once
+ * per cold start; per-invocation state is reset by their middy middlewares.
+ *
+ * What is logged: outcome codes and ids (message id, envelope id, type, session). Message
+ * bodies are never logged: they hold signed requests and sealed shares, and an attacker
+ * controls their content.
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import type { Logger as ProtocolLogger } from '../../lib/protocol/logger.js';
+
+/** The CloudWatch namespace of every frostline metric. */
+export const METRICS_NAMESPACE = 'Frostline';
+
+/** Metric names, shared with the CDK alarms. */
+export const MetricName = {
+  /** Messages handled and acknowledged. */
+  processed: 'Processed',
+  /** Messages refused (bad signature, replay, policy, ...): acknowledged, never retried. */
+  refused: 'Refused',
+  /** Messages whose handling threw: left for redelivery, then the dead-letter queue. */
+  failed: 'Failed',
+  /** Time to handle one message, in milliseconds. */
+  handlerLatency: 'HandlerLatency',
+} as const;
+export type MetricName = (typeof MetricName)[keyof typeof MetricName];
+
+export interface Observability {
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+}
+
+/**
+ * Logger and Metrics for one function. The service name doubles as the metrics `service`
+ * dimension. Environment overrides work as Powertools documents them
+ * (`POWERTOOLS_LOG_LEVEL`, `POWERTOOLS_METRICS_DISABLED`, `POWERTOOLS_DEV`).
+ */
+export function createObservability(service: string): Observability {
+  return {
+    logger: new Logger({ serviceName: service }),
+    metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName: service }),
+  };
+}
+
+/** The protocol's logging port on a Powertools logger (fields are ids and codes by contract). */
+export function protocolLogger(logger: Logger): ProtocolLogger {
+  return {
+    info: (message, fields) => logger.info(message, fields ?? {}),
+    warn: (message, fields) => logger.warn(message, fields ?? {}),
+    error: (message, fields) => logger.error(message, fields ?? {}),
+  };
+}

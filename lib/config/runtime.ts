@@ -1,0 +1,250 @@
+/**
+ * The environment-variable contract of the Lambda functions: the CDK stacks set exactly
+ * these variables and the functions read them once, at cold start. A deployment that
+ * cannot work fails there, with every problem listed in one ConfigError, rather than on
+ * the first message of a signing round.
+ *
+ * Values are public data only (key ids, queue URLs, pinned public keys, policy); nothing
+ * secret is ever configured through the environment. Lambda limits all variables of a
+ * function to 4 KB together: with P-256/Ed25519 SPKIs (~180 hex characters each) and queue
+ * URLs that fits roughly ten parties and initiators.
+ */
+import { z } from 'zod';
+import { ConfigError } from '../ports/errors.js';
+import { IdentityAlgorithm } from '../ports/key-vault.js';
+import type { Directory } from '../protocol/directory.js';
+import { DirectorySchema, PartyPolicySchema as PolicySchema } from '../protocol/config-schemas.js';
+import { assertUsablePublicKey } from '../protocol/identity.js';
+import { COORDINATOR, Name } from '../protocol/messages.js';
+import type { PartyPolicy } from '../protocol/requests.js';
+
+/** Variable names, shared with the CDK stacks that set them. */
+export const RuntimeEnv = {
+  /** `party` or `coordinator`: which handler this function runs. */
+  role: 'FROSTLINE_ROLE',
+  /** The party's own name (party role only). */
+  partyId: 'FROSTLINE_PARTY_ID',
+  /** Set by Lambda itself. */
+  region: 'AWS_REGION',
+  tableName: 'FROSTLINE_TABLE_NAME',
+  /** Symmetric KMS key that wraps data keys (id, ARN or alias). */
+  masterKeyId: 'FROSTLINE_MASTER_KEY_ID',
+  /** Asymmetric KMS SIGN_VERIFY key for envelope signatures. */
+  identityKeyId: 'FROSTLINE_IDENTITY_KEY_ID',
+  /** `ed25519` (default) or `p256` (emulators, regions without Ed25519 KMS keys). */
+  identityAlgorithm: 'FROSTLINE_IDENTITY_ALGORITHM',
+  /** JSON `Directory`: `{ coordinator, parties: {id: key}, initiators: {id: key} }`. */
+  directory: 'FROSTLINE_DIRECTORY',
+  /** JSON `PartyPolicy` (party role only): `{ maxMessageBytes, initiators: {id: {keygen, keys}} }`. */
+  policy: 'FROSTLINE_PARTY_POLICY',
+  /** JSON `{ coordinator: url, parties: {id: url}, initiators: {id: url} }`. */
+  queueUrls: 'FROSTLINE_QUEUE_URLS',
+  /** Emulator only: the 12-digit account this function acts as; needs an endpoint override. */
+  emulatorAccountId: 'FROSTLINE_EMULATOR_ACCOUNT_ID',
+  /** The SDK's standard endpoint override; read here only to allow `emulatorAccountId`. */
+  endpoint: 'AWS_ENDPOINT_URL',
+} as const;
+export type RuntimeEnvName = (typeof RuntimeEnv)[keyof typeof RuntimeEnv];
+
+export const Role = { party: 'party', coordinator: 'coordinator' } as const;
+export type Role = (typeof Role)[keyof typeof Role];
+
+export interface QueueUrls {
+  /** The coordinator's inbox (parties send here). */
+  readonly coordinator: string;
+  readonly parties: Readonly<Record<string, string>>;
+  /** Each initiator's result queue. */
+  readonly initiators: Readonly<Record<string, string>>;
+}
+
+interface CommonConfig {
+  readonly region: string;
+  readonly tableName: string;
+  readonly masterKeyId: string;
+  readonly identityKeyId: string;
+  readonly identityAlgorithm: IdentityAlgorithm;
+  readonly directory: Directory;
+  readonly queueUrls: QueueUrls;
+  /** Present only together with an endpoint override (never sent to real AWS). */
+  readonly emulatorAccountId?: string;
+}
+
+export type PartyRuntimeConfig = CommonConfig & { readonly role: 'party'; readonly partyId: string; readonly policy: PartyPolicy };
+export type CoordinatorRuntimeConfig = CommonConfig & { readonly role: 'coordinator'; readonly partyId?: never; readonly policy?: never };
+export type RuntimeConfig = PartyRuntimeConfig | CoordinatorRuntimeConfig;
+
+// ---- schemas ------------------------------------------------------------------------
+
+const QueueUrl = z.string().regex(/^https?:\/\/[^\s/]+\/\S+$/, 'expected an SQS queue URL');
+const QueueUrlsSchema = z.strictObject({
+  coordinator: QueueUrl,
+  parties: z.record(Name, QueueUrl).default({}),
+  initiators: z.record(Name, QueueUrl).default({}),
+});
+
+/** A JSON-valued variable: parse errors and schema issues are reported alike. */
+function json<T extends z.ZodType>(schema: T) {
+  return z
+    .string()
+    .transform((text, ctx) => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'is not valid JSON' });
+        return z.NEVER;
+      }
+    })
+    .pipe(schema);
+}
+
+const required = z.string().min(1, 'is required');
+
+const FIELDS = {
+  role: z.enum([Role.party, Role.coordinator]),
+  partyId: Name.optional(),
+  region: z.string().regex(/^[a-z]{2}(?:-[a-z]+)+-\d+$/, 'expected an AWS region such as eu-west-1'),
+  tableName: required.regex(/^[A-Za-z0-9_.-]{3,255}$/, 'expected a DynamoDB table name'),
+  masterKeyId: required,
+  identityKeyId: required,
+  identityAlgorithm: z.enum([IdentityAlgorithm.ed25519, IdentityAlgorithm.p256]).default(IdentityAlgorithm.ed25519),
+  directory: json(DirectorySchema),
+  policy: json(PolicySchema).optional(),
+  queueUrls: json(QueueUrlsSchema),
+  emulatorAccountId: z.string().regex(/^\d{12}$/, 'expected 12 digits').optional(),
+  endpoint: z.string().regex(/^https?:\/\/\S+$/, 'expected an http(s) URL').optional(),
+} as const satisfies Record<keyof typeof RuntimeEnv, z.ZodType>;
+
+type Parsed = { -readonly [K in keyof typeof FIELDS]?: z.output<(typeof FIELDS)[K]> };
+
+/**
+ * Reads and validates the runtime configuration. Every problem (missing, malformed,
+ * inconsistent) is collected and reported in one ConfigError that names the variables;
+ * values are never echoed, in case a secret was pasted into the wrong variable.
+ */
+export function loadRuntimeConfig(env: Readonly<Record<string, string | undefined>> = process.env): RuntimeConfig {
+  const problems: string[] = [];
+  const parsed: Parsed = {};
+  const invalid = new Set<keyof typeof FIELDS>();
+  for (const field of Object.keys(FIELDS) as (keyof typeof FIELDS)[]) {
+    const name = RuntimeEnv[field];
+    const raw = env[name];
+    // An empty variable is treated as unset: CDK and shells produce them for "nothing".
+    const result = FIELDS[field].safeParse(raw === '' ? undefined : raw);
+    if (result.success) {
+      // Sound: result.data is the output of FIELDS[field], which is Parsed[field].
+      (parsed as Record<string, unknown>)[field] = result.data;
+    } else {
+      invalid.add(field);
+      for (const issue of result.error.issues) {
+        const path = issue.path.length > 0 ? ` at ${issue.path.join('.')}` : '';
+        problems.push(`${name}${path}: ${raw === undefined || raw === '' ? 'is required' : issue.message}`);
+      }
+    }
+  }
+  problems.push(...crossChecks(parsed, invalid));
+  if (problems.length > 0) {
+    throw new ConfigError(`invalid runtime configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n  - ${problems.join('\n  - ')}`);
+  }
+  return assemble(parsed);
+}
+
+/** Checks between variables; each runs only when the variables it needs parsed. */
+function crossChecks(config: Parsed, invalid: ReadonlySet<keyof typeof FIELDS>): string[] {
+  const problems: string[] = [];
+  const { role, partyId, directory, policy, queueUrls } = config;
+  if (role === Role.party) {
+    if (partyId === undefined) {
+      if (!invalid.has('partyId')) problems.push(`${RuntimeEnv.partyId}: is required for role party`);
+    } else if (directory !== undefined && !Object.hasOwn(directory.parties, partyId)) {
+      problems.push(`${RuntimeEnv.partyId}: party "${partyId}" is not in ${RuntimeEnv.directory}.parties`);
+    }
+    if (policy === undefined && !invalid.has('policy')) problems.push(`${RuntimeEnv.policy}: is required for role party`);
+  }
+  if (role === Role.coordinator) {
+    if (partyId !== undefined && partyId !== COORDINATOR) problems.push(`${RuntimeEnv.partyId}: must be unset for role coordinator`);
+    if (policy !== undefined) problems.push(`${RuntimeEnv.policy}: applies to parties only; unset it for role coordinator`);
+    if (directory !== undefined && queueUrls !== undefined) {
+      for (const party of Object.keys(directory.parties)) {
+        if (!Object.hasOwn(queueUrls.parties, party)) problems.push(`${RuntimeEnv.queueUrls}: no inbox for party "${party}"`);
+      }
+      for (const initiator of Object.keys(directory.initiators)) {
+        if (!Object.hasOwn(queueUrls.initiators, initiator)) {
+          problems.push(`${RuntimeEnv.queueUrls}: no result queue for initiator "${initiator}"`);
+        }
+      }
+    }
+  }
+  if (directory !== undefined) {
+    const keys: [string, { alg: IdentityAlgorithm; spki: string }][] = [
+      ['coordinator', directory.coordinator],
+      ...Object.entries(directory.parties).map(([id, key]): [string, typeof key] => [`parties.${id}`, key]),
+      ...Object.entries(directory.initiators).map(([id, key]): [string, typeof key] => [`initiators.${id}`, key]),
+      ...Object.entries(directory.approvers ?? {}).map(([id, key]): [string, typeof key] => [`approvers.${id}`, key]),
+    ];
+    for (const [where, key] of keys) {
+      try {
+        assertUsablePublicKey(key);
+      } catch {
+        problems.push(`${RuntimeEnv.directory} at ${where}: not a usable ${key.alg} public key`);
+      }
+    }
+  }
+  if (config.emulatorAccountId !== undefined && config.endpoint === undefined) {
+    // The account header means nothing to AWS, but an emulator setting in production is a
+    // deployment mistake worth stopping for.
+    problems.push(`${RuntimeEnv.emulatorAccountId}: is for emulators only and needs ${RuntimeEnv.endpoint}`);
+  }
+  return problems;
+}
+
+function assemble(config: Parsed): RuntimeConfig {
+  const { role, region, tableName, masterKeyId, identityKeyId, identityAlgorithm, directory, queueUrls } = config;
+  if (
+    role === undefined ||
+    region === undefined ||
+    tableName === undefined ||
+    masterKeyId === undefined ||
+    identityKeyId === undefined ||
+    identityAlgorithm === undefined ||
+    directory === undefined ||
+    queueUrls === undefined
+  ) {
+    // Unreachable after a clean validation; kept so the types need no assertion.
+    throw new ConfigError('invalid runtime configuration: a required variable is missing');
+  }
+  const common: CommonConfig = {
+    region,
+    tableName,
+    masterKeyId,
+    identityKeyId,
+    identityAlgorithm,
+    directory,
+    queueUrls,
+    ...(config.emulatorAccountId !== undefined ? { emulatorAccountId: config.emulatorAccountId } : {}),
+  };
+  if (role === Role.coordinator) return { ...common, role };
+  if (config.partyId === undefined || config.policy === undefined) {
+    throw new ConfigError('invalid runtime configuration: party id or policy missing');
+  }
+  return { ...common, role, partyId: config.partyId, policy: config.policy };
+}
+
+/** The environment for a configuration: what the CDK stacks (and tests) set. */
+export function runtimeEnvironment(config: RuntimeConfig): Record<string, string> {
+  const env: Record<string, string> = {
+    [RuntimeEnv.role]: config.role,
+    [RuntimeEnv.region]: config.region,
+    [RuntimeEnv.tableName]: config.tableName,
+    [RuntimeEnv.masterKeyId]: config.masterKeyId,
+    [RuntimeEnv.identityKeyId]: config.identityKeyId,
+    [RuntimeEnv.identityAlgorithm]: config.identityAlgorithm,
+    [RuntimeEnv.directory]: JSON.stringify(config.directory),
+    [RuntimeEnv.queueUrls]: JSON.stringify(config.queueUrls),
+  };
+  if (config.role === Role.party) {
+    env[RuntimeEnv.partyId] = config.partyId;
+    env[RuntimeEnv.policy] = JSON.stringify(config.policy);
+  }
+  if (config.emulatorAccountId !== undefined) env[RuntimeEnv.emulatorAccountId] = config.emulatorAccountId;
+  return env;
+}
