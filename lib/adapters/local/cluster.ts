@@ -47,7 +47,7 @@ export interface LocalClusterOptions {
   readonly parties?: number;
   /** The primary initiator (the CLI's). @default 'cli' */
   readonly initiator?: string;
-  /** More initiators, each with its own key and result queue. New ones are granted every key. */
+  /** More initiators, each with its own key and result queue. Granted every key only when the cluster is created. */
   readonly initiators?: readonly string[];
   /** Approvers (for approval quorums), each with its own key, pinned in the directory. */
   readonly approvers?: readonly string[];
@@ -165,8 +165,9 @@ export class LocalCluster {
     for (const id of sortedParties) next.parties[id] = await pinned(id, join('parties', id), file?.parties[id]);
     for (const id of initiatorIds) {
       next.initiators[id] = await pinned(id, join('initiators', id), file?.initiators[id]);
-      // The local operator's own cluster: a newly created initiator may use every key.
-      if (!Object.hasOwn(next.policy.initiators, id)) next.policy.initiators[id] = { keygen: true, keys: ['*'] };
+      // Only a cluster being created grants its initiators every key; an identity added
+      // later is pinned but may do nothing until the operator edits the policy.
+      if (file === undefined && !Object.hasOwn(next.policy.initiators, id)) next.policy.initiators[id] = { keygen: true, keys: ['*'] };
     }
     for (const id of approverIds) {
       const approvers = next.approvers ?? {};
