@@ -12,7 +12,7 @@ export default defineConfig({
       {
         test: {
           name: 'local',
-          include: ['test/unit/**/*.test.ts', 'test/e2e/**/*.test.ts'],
+          include: ['test/unit/**/*.test.ts', 'test/e2e/**/*.test.ts', 'test/cdk/**/*.test.ts'],
           testTimeout: 120_000,
         },
       },

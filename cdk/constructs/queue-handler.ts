@@ -1,0 +1,170 @@
+/**
+ * Lambda plumbing shared by every frostline function:
+ * - `HandlerRole`: an execution role with a deterministic name (peer accounts name it in
+ *   their policies) and only the log permissions of its own log group — no managed policy.
+ * - `FrostlineFunction`: a NodejsFunction bundled by the local esbuild (ESM, ARM64,
+ *   Node.js 22, AWS SDK bundled at our pinned version), with bounded reserved
+ *   concurrency, a timeout, a retained log group, and alarms on errors and throttles.
+ * - `QueueHandler`: a FrostlineFunction fed by an SQS event source that reports batch
+ *   item failures.
+ */
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { LOCK_FILE, PROJECT_ROOT } from '../paths.js';
+
+export const HANDLER_RUNTIME = lambda.Runtime.NODEJS_22_X;
+export const HANDLER_ARCHITECTURE = lambda.Architecture.ARM_64;
+
+export interface HandlerRoleProps {
+  readonly roleName: string;
+  readonly description: string;
+}
+
+export class HandlerRole extends Construct {
+  readonly role: iam.Role;
+
+  constructor(scope: Construct, id: string, props: HandlerRoleProps) {
+    super(scope, id);
+    this.role = new iam.Role(this, 'Role', {
+      roleName: props.roleName,
+      description: props.description,
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      maxSessionDuration: Duration.hours(1),
+    });
+  }
+}
+
+export interface FrostlineFunctionProps {
+  readonly functionName: string;
+  /** The TypeScript entry file under functions/. */
+  readonly entry: string;
+  readonly role: iam.Role;
+  readonly environment: Readonly<Record<string, string>>;
+  readonly timeout: Duration;
+  /** Upper bound on concurrent executions (also protects the account's other functions). */
+  readonly reservedConcurrency: number;
+  readonly logRetention: logs.RetentionDays;
+  /** @default 512 */
+  readonly memorySize?: number;
+  readonly alarmAction?: cloudwatch.IAlarmAction;
+}
+
+export class FrostlineFunction extends Construct {
+  readonly function: nodejs.NodejsFunction;
+  readonly logGroup: logs.LogGroup;
+  readonly errorsAlarm: cloudwatch.Alarm;
+  readonly throttlesAlarm: cloudwatch.Alarm;
+
+  constructor(scope: Construct, id: string, props: FrostlineFunctionProps) {
+    super(scope, id);
+    this.logGroup = new logs.LogGroup(this, 'Logs', {
+      retention: props.logRetention,
+      // Kept after the stack is gone: the record of what the signer did.
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    // Lambda writes to the group given in loggingConfig; it needs no logs:CreateLogGroup.
+    props.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [this.logGroup.logGroupArn],
+      }),
+    );
+    this.function = new nodejs.NodejsFunction(this, 'Function', {
+      functionName: props.functionName,
+      entry: props.entry,
+      handler: 'handler',
+      runtime: HANDLER_RUNTIME,
+      architecture: HANDLER_ARCHITECTURE,
+      memorySize: props.memorySize ?? 512,
+      timeout: props.timeout,
+      reservedConcurrentExecutions: props.reservedConcurrency,
+      role: props.role,
+      logGroup: this.logGroup,
+      loggingFormat: lambda.LoggingFormat.JSON,
+      environment: { ...props.environment, NODE_OPTIONS: '--enable-source-maps' },
+      projectRoot: PROJECT_ROOT,
+      depsLockFilePath: LOCK_FILE,
+      bundling: {
+        forceDockerBundling: false,
+        format: nodejs.OutputFormat.ESM,
+        target: 'node22',
+        mainFields: ['module', 'main'],
+        // ESM bundles of CommonJS dependencies still call require() for Node built-ins.
+        banner: "import { createRequire as __frostlineCreateRequire } from 'node:module'; const require = __frostlineCreateRequire(import.meta.url);",
+        // Bundle the AWS SDK too: the version we tested, not whatever the runtime ships.
+        externalModules: [],
+        minify: true,
+        sourceMap: true,
+        sourcesContent: false,
+      },
+    });
+    // On the CfnFunction itself, so the acknowledgement covers this one resource only.
+    const cfnFunction = this.function.node.defaultChild;
+    if (cfnFunction === undefined) throw new Error(`${this.node.path}: NodejsFunction without a CfnFunction`);
+    Validations.of(cfnFunction).acknowledge({
+      id: 'AwsSolutions-L1',
+      reason:
+        'Pinned to nodejs22.x on purpose: the bundles are built and tested for Node 22 (esbuild target node22) and the ' +
+        'runtime is supported until 2027-04; moving to a newer runtime is a tested change of HANDLER_RUNTIME, not drift.',
+    });
+    this.errorsAlarm = new cloudwatch.Alarm(this, 'ErrorsAlarm', {
+      alarmDescription: `${props.functionName} failed as a whole (cold-start configuration error, timeout or crash)`,
+      metric: this.function.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    this.throttlesAlarm = new cloudwatch.Alarm(this, 'ThrottlesAlarm', {
+      alarmDescription: `${props.functionName} was throttled at its reserved concurrency of ${props.reservedConcurrency}`,
+      metric: this.function.metricThrottles({ period: Duration.minutes(5), statistic: 'Sum' }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    if (props.alarmAction !== undefined) {
+      this.errorsAlarm.addAlarmAction(props.alarmAction);
+      this.throttlesAlarm.addAlarmAction(props.alarmAction);
+    }
+  }
+}
+
+export interface QueueHandlerProps extends FrostlineFunctionProps {
+  readonly queue: sqs.IQueue;
+  /** @default 10 */
+  readonly batchSize?: number;
+}
+
+export class QueueHandler extends FrostlineFunction {
+  constructor(scope: Construct, id: string, props: QueueHandlerProps) {
+    super(scope, id, props);
+    this.function.addEventSource(
+      new SqsEventSource(props.queue, {
+        batchSize: props.batchSize ?? 10,
+        reportBatchItemFailures: true,
+        // The poller never asks for more than the function may run.
+        maxConcurrency: props.reservedConcurrency,
+      }),
+    );
+  }
+}
+
+/** The visibility timeout for a queue consumed by a function with this timeout (AWS: 6x). */
+export function visibilityTimeoutFor(functionTimeout: Duration): Duration {
+  return Duration.seconds(functionTimeout.toSeconds() * 6);
+}
+
+/** Configured retention in days, as the CDK enum. */
+export function retentionDays(days: number): logs.RetentionDays {
+  const match = Object.values(logs.RetentionDays).find((value) => value === days);
+  if (match === undefined) throw new Error(`unsupported log retention: ${days} days`);
+  return match as logs.RetentionDays;
+}
