@@ -91,6 +91,46 @@ export class Coordinator {
     return (await this.#tables.sessions.get(coordinatorKeys.session(session)))?.value;
   }
 
+  /**
+   * Fails every session still open `stalledAfterMs` after it started and tells its
+   * initiator why (code `timeout`, naming the phase and the parties that never answered).
+   * Run by the scheduled sweeper. A session that finishes concurrently wins: the
+   * transition is the same conditional write as every other.
+   */
+  async expireStalled(stalledAfterMs: number): Promise<Session[]> {
+    const now = this.#deps.clock.now();
+    const expired: Session[] = [];
+    for (const candidate of await this.#tables.sessions.listByPrefix('session#')) {
+      if (candidate.phase === 'done' || candidate.phase === 'failed' || now - candidate.createdAt < stalledAfterMs) continue;
+      const sessionKey = coordinatorKeys.session(deriveSessionId(candidate.initiator, candidate.requestId));
+      const failed = await retryOnConflict(async () => {
+        const stored = await this.#tables.sessions.get(sessionKey);
+        if (stored === undefined || stored.value.phase === 'done' || stored.value.phase === 'failed') return undefined;
+        const next = { ...stored.value, phase: 'failed' as const, error: this.#timeoutError(stored.value, now) };
+        await this.#tables.sessions.replace(sessionKey, next, stored.version, this.#limits.sessionTtlSeconds);
+        return next;
+      });
+      if (failed === undefined) continue;
+      this.#log.warn('session timed out', { session: sessionKey.pk, kind: failed.kind, keyId: failed.keyId, reason: failed.error?.message });
+      await this.#sendOutcome(failed, false);
+      expired.push(failed);
+    }
+    return expired;
+  }
+
+  #timeoutError(session: Session, now: number): ResultError {
+    const waitingFor = (() => {
+      if (session.kind === 'keygen') {
+        const field = session.phase === 'round1' ? session.round1 : session.phase === 'round2' ? session.shares : session.done;
+        return session.parties.filter((p) => !Object.hasOwn(field, p));
+      }
+      return session.phase === 'sign' ? session.signers.filter((p) => !Object.hasOwn(session.shares, p)) : [];
+    })();
+    const minutes = Math.floor((now - session.createdAt) / 60_000);
+    const missing = waitingFor.length > 0 ? `; no answer from ${waitingFor.join(', ')}` : '';
+    return { code: 'timeout', message: `${session.kind} session stalled in phase ${session.phase} for ${minutes} min${missing}` };
+  }
+
   async handle(raw: string): Promise<HandleOutcome> {
     let envelope: Envelope | undefined;
     try {
