@@ -67,17 +67,14 @@ export type KeyRecord = z.infer<typeof KeyRecord>;
 export const coordinatorKeys = {
   session: (session: string): ItemKey => ({ pk: `session#${session}`, sk: 'state' }),
   key: (keyId: string): ItemKey => ({ pk: `key#${keyId}`, sk: 'public' }),
-  seen: (messageId: string): ItemKey => ({ pk: `seen#${messageId}`, sk: 'message' }),
 };
 
 export class CoordinatorTables {
   readonly sessions: ItemTable<Session>;
   readonly keys: ItemTable<KeyRecord>;
-  readonly seen: ItemTable<{ type: string; from: string }>;
 
   constructor(readonly backend: ItemBackend, nowSeconds: () => number) {
     this.sessions = new ItemTable(backend, recordParser(Session, 'session'), nowSeconds);
     this.keys = new ItemTable(backend, recordParser(KeyRecord, 'key record'), nowSeconds);
-    this.seen = new ItemTable(backend, recordParser(z.strictObject({ type: z.string(), from: z.string() }), 'seen message'), nowSeconds);
   }
 }

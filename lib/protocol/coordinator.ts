@@ -32,6 +32,7 @@ import {
 } from './messages.js';
 import type { HandleOutcome } from './party.js';
 import { assertKeygenShape, requestFingerprint } from './requests.js';
+import { ReplayGuard } from './replay-guard.js';
 import { ed25519Suite, type Suite } from './suite.js';
 
 export interface CoordinatorDeps {
@@ -67,6 +68,7 @@ interface Step<S extends Session> {
 export class Coordinator {
   readonly #deps: CoordinatorDeps;
   readonly #tables: CoordinatorTables;
+  readonly #replays: ReplayGuard;
   readonly #limits: Limits;
   readonly #suite: Suite;
   readonly #log: Logger;
@@ -76,7 +78,9 @@ export class Coordinator {
     this.#limits = deps.limits ?? DEFAULT_LIMITS;
     this.#suite = deps.suite ?? ed25519Suite;
     this.#log = deps.logger ?? silentLogger;
-    this.#tables = new CoordinatorTables(deps.store, () => Math.floor(deps.clock.now() / 1000));
+    const nowSeconds = () => Math.floor(deps.clock.now() / 1000);
+    this.#tables = new CoordinatorTables(deps.store, nowSeconds);
+    this.#replays = new ReplayGuard(deps.store, this.#limits, nowSeconds);
   }
 
   async getKey(keyId: string): Promise<KeyRecord | undefined> {
@@ -141,18 +145,16 @@ export class Coordinator {
         now: this.#deps.clock.now(),
         senderRole: (type) => (FROM_INITIATOR.has(type) ? 'initiator' : FROM_PARTY.has(type) ? 'party' : undefined),
       });
-      if ((await this.#tables.seen.get(coordinatorKeys.seen(envelope.id))) !== undefined) {
-        throw new RefusedError(RefusalCode.replayed, `message ${envelope.id} was already processed`);
-      }
+      await this.#replays.assertNotSeen(envelope);
       if (FROM_INITIATOR.has(envelope.type)) await this.#onRequest(envelope);
       else await this.#onPartyMessage(envelope);
     } catch (error) {
       if (!(error instanceof RefusedError)) throw error;
       this.#log.warn('message refused', { code: error.code, reason: error.message, type: envelope?.type, from: envelope?.from, blame: error.blame });
-      if (envelope !== undefined && error.code !== RefusalCode.replayed) await this.#rememberSeen(envelope);
+      if (envelope !== undefined && error.code !== RefusalCode.replayed) await this.#replays.remember(envelope);
       return { status: 'refused', code: error.code, reason: error.message, type: envelope?.type, session: envelope?.session };
     }
-    await this.#rememberSeen(envelope);
+    await this.#replays.remember(envelope);
     return { status: 'processed', type: envelope.type, session: envelope.session };
   }
 
@@ -642,12 +644,4 @@ export class Coordinator {
     return value;
   }
 
-  async #rememberSeen(envelope: Envelope): Promise<void> {
-    const ttl = Math.ceil((this.#limits.maxMessageAgeMs + this.#limits.maxClockSkewMs) / 1000) + 60;
-    try {
-      await this.#tables.seen.create(coordinatorKeys.seen(envelope.id), { type: envelope.type, from: envelope.from }, ttl);
-    } catch (error) {
-      if (!(error instanceof ConditionFailedError)) throw error;
-    }
-  }
 }

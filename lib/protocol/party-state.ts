@@ -58,14 +58,11 @@ export const ConsumedNonceRecord = z.strictObject({
 });
 export type ConsumedNonceRecord = z.infer<typeof ConsumedNonceRecord>;
 
-export const SeenRecord = z.strictObject({ type: z.string(), from: z.string() });
-
 export const partyKeys = {
   keyShare: (keyId: string): ItemKey => ({ pk: `key#${keyId}`, sk: 'share' }),
   dkgState: (session: string): ItemKey => ({ pk: `dkg#${session}`, sk: 'state' }),
   nonce: (session: string, attempt: number): ItemKey => ({ pk: `nonce#${session}#${attempt}`, sk: 'nonce' }),
   consumed: (session: string, attempt: number): ItemKey => ({ pk: `nonce#${session}#${attempt}`, sk: 'consumed' }),
-  seen: (messageId: string): ItemKey => ({ pk: `seen#${messageId}`, sk: 'message' }),
 };
 
 function parser<T>(schema: z.ZodType<T>, what: string): (data: unknown) => T {
@@ -82,14 +79,12 @@ export class PartyTables {
   readonly dkgStates: ItemTable<DkgStateRecord>;
   readonly nonces: ItemTable<NonceRecord>;
   readonly consumed: ItemTable<ConsumedNonceRecord>;
-  readonly seen: ItemTable<z.infer<typeof SeenRecord>>;
 
   constructor(readonly backend: ItemBackend, nowSeconds: () => number) {
     this.keyShares = new ItemTable(backend, parser(KeyShareRecord, 'key share'), nowSeconds);
     this.dkgStates = new ItemTable(backend, parser(DkgStateRecord, 'DKG state'), nowSeconds);
     this.nonces = new ItemTable(backend, parser(NonceRecord, 'nonce'), nowSeconds);
     this.consumed = new ItemTable(backend, parser(ConsumedNonceRecord, 'consumed nonce'), nowSeconds);
-    this.seen = new ItemTable(backend, parser(SeenRecord, 'seen message'), nowSeconds);
   }
 }
 

@@ -42,6 +42,7 @@ import {
 } from './messages.js';
 import { partyKeys, PartyTables, type DkgStateRecord, type KeyShareRecord } from './party-state.js';
 import { RateLimiter } from './rate-limit.js';
+import { ReplayGuard } from './replay-guard.js';
 import {
   assertMayKeygen,
   assertMaySign,
@@ -93,6 +94,7 @@ export class Party {
   readonly #tables: PartyTables;
   readonly #audit: AuditLog;
   readonly #rates: RateLimiter;
+  readonly #replays: ReplayGuard;
   readonly #limits: Limits;
   readonly #suite: Suite;
   readonly #log: Logger;
@@ -108,6 +110,7 @@ export class Party {
     this.#tables = new PartyTables(deps.store, nowSeconds);
     this.#audit = new AuditLog(deps.store, deps.id, nowSeconds);
     this.#rates = new RateLimiter(deps.store, nowSeconds);
+    this.#replays = new ReplayGuard(deps.store, this.#limits, nowSeconds);
   }
 
   /** This party's audit trail (hash-chained decisions). */
@@ -139,9 +142,7 @@ export class Party {
         now: this.#deps.clock.now(),
         senderRole: (type) => (PARTY_INBOUND.has(type) ? 'coordinator' : undefined),
       });
-      if ((await this.#tables.seen.get(partyKeys.seen(envelope.id))) !== undefined) {
-        throw new RefusedError(RefusalCode.replayed, `message ${envelope.id} was already processed`);
-      }
+      await this.#replays.assertNotSeen(envelope);
     } catch (error) {
       if (!(error instanceof RefusedError)) throw error;
       this.#log.warn('message refused', { party: this.id, code: error.code, reason: error.message, type: envelope?.type });
@@ -153,10 +154,10 @@ export class Party {
     } catch (error) {
       if (!(error instanceof RefusedError)) throw error;
       await this.#reportRefusal(envelope, error);
-      await this.#rememberSeen(envelope);
+      await this.#replays.remember(envelope);
       return { status: 'refused', code: error.code, reason: error.message, type: envelope.type, session: envelope.session };
     }
-    await this.#rememberSeen(envelope);
+    await this.#replays.remember(envelope);
     this.#log.info('message processed', { party: this.id, type: envelope.type, session: envelope.session });
     return { status: 'processed', type: envelope.type, session: envelope.session };
   }
@@ -735,13 +736,4 @@ export class Party {
     });
   }
 
-  async #rememberSeen(envelope: Envelope): Promise<void> {
-    const ttl = Math.ceil((this.#limits.maxMessageAgeMs + this.#limits.maxClockSkewMs) / 1000) + 60;
-    try {
-      await this.#tables.seen.create(partyKeys.seen(envelope.id), { type: envelope.type, from: envelope.from }, ttl);
-    } catch (error) {
-      // A concurrent duplicate finished first: the work is done either way.
-      if (!(error instanceof ConditionFailedError)) throw error;
-    }
-  }
 }

@@ -22,7 +22,7 @@ import { mkdir, open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError, FrostlineError, InfrastructureError } from '../../ports/errors.js';
 import type { DataKey, EncryptionContext, IdentityAlgorithm, IdentityPublicKey, KeyVault } from '../../ports/key-vault.js';
-import { canonicalBytes } from '../../protocol/encoding.js';
+import { canonicalBytes, concatBytes } from '../../protocol/encoding.js';
 
 const MASTER_KEY_FILE = 'master.key';
 const IDENTITY_FILE = 'identity.pem';
@@ -95,8 +95,8 @@ export class FileKeyVault implements KeyVault {
       const iv = randomBytes(IV_BYTES);
       const cipher = createCipheriv('aes-256-gcm', masterKey, iv, { authTagLength: TAG_BYTES });
       cipher.setAAD(aad);
-      const ciphertext = concat(cipher.update(plaintext), cipher.final());
-      const encrypted = concat(Uint8Array.of(BLOB_VERSION), iv, ciphertext, cipher.getAuthTag());
+      const ciphertext = concatBytes(cipher.update(plaintext), cipher.final());
+      const encrypted = concatBytes(Uint8Array.of(BLOB_VERSION), iv, ciphertext, cipher.getAuthTag());
       return { plaintext, encrypted };
     } catch (error) {
       plaintext.fill(0);
@@ -125,7 +125,7 @@ export class FileKeyVault implements KeyVault {
       decipher.setAuthTag(tag);
       head = decipher.update(ciphertext);
       tail = decipher.final();
-      return concat(head, tail);
+      return concatBytes(head, tail);
     } catch {
       // No cause: OpenSSL's message adds nothing and the context must not be echoed.
       throw decryptFailed();
@@ -198,15 +198,6 @@ function randomBytes(length: number): Uint8Array {
   return randomFillSync(new Uint8Array(length));
 }
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
-}
 
 function newIdentityPem(algorithm: IdentityAlgorithm): Uint8Array {
   const { privateKey } =
