@@ -10,7 +10,9 @@
  * per request from the `x-moto-account-id` header (moto/core/responses.py
  * `get_current_account`: env `MOTO_ACCOUNT_ID` first, then that header, then the account
  * of an IAM-created access key, else 123456789012). So each emulated party is a client
- * that sends its own account id in that header.
+ * that sends its own account id in that header. LocalStack picks the account from a
+ * 12-digit access key id instead, so emulator clients also use the account id as their
+ * (fake) access key: the same client works on both emulators.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
@@ -40,8 +42,8 @@ export interface AwsClientOptions {
 
 export const EMULATOR_ACCOUNT_HEADER = 'x-moto-account-id';
 
-/** Fake credentials for emulator clients: real ones must never be sent to a local emulator. */
-const EMULATOR_CREDENTIALS = { accessKeyId: 'AKIAFROSTLINEEMULATOR', secretAccessKey: 'frostline-emulator' } as const;
+/** Fake secret for emulator clients: real credentials must never be sent to a local emulator. */
+const EMULATOR_SECRET = 'frostline-emulator';
 
 interface ClientConfig {
   region: string;
@@ -77,7 +79,7 @@ function clientConfig(options: AwsClientOptions): ClientConfig {
     retryMode: 'standard',
   };
   if (options.endpoint !== undefined) config.endpoint = options.endpoint;
-  if (options.accountId !== undefined) config.credentials = { ...EMULATOR_CREDENTIALS };
+  if (options.accountId !== undefined) config.credentials = { accessKeyId: options.accountId, secretAccessKey: EMULATOR_SECRET };
   return config;
 }
 
