@@ -2,10 +2,17 @@
  * The coordinator, in the operator's account: request queue (initiators send), inbox
  * (parties send), one result queue per initiator (only that initiator receives), the
  * sessions table, the coordinator's identity key, its two queue handlers, and a scheduled
- * sweeper that reports stalled sessions.
+ * sweeper that times out stalled sessions.
  *
  * The coordinator holds public data only; it can delay or refuse, never forge. Its
- * handlers are deployed once every identity key is pinned (see PartyStack).
+ * functions are deployed once every identity key is pinned (see PartyStack).
+ *
+ * Three roles, each with only what its function calls:
+ * - inbox and intake handlers: sign envelopes, read and write the table, send to every
+ *   party inbox and every result queue (both start or advance sessions);
+ * - sweeper: sign envelopes, read (Scan, GetItem) and conditionally write (PutItem) the
+ *   table, send to the result queues — `Coordinator.expireStalled` only tells initiators,
+ *   never parties, so no party inbox names the sweeper and no party stack changes.
  */
 import { Annotations, CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
@@ -18,7 +25,8 @@ import type { Construct } from 'constructs';
 import { type DeploymentConfig, directoryOf, missingPins } from '../lib/config/deployment.js';
 import { coordinatorNames, initiatorNames, partyNames } from '../lib/config/names.js';
 import { Role, RuntimeEnv, runtimeEnvironment } from '../lib/config/runtime.js';
-import { SweeperEnv, SweeperMetric } from '../lib/config/sweeper.js';
+import { MetricName, METRICS_NAMESPACE, SERVICE_DIMENSION, ServiceName } from '../lib/config/observability.js';
+import { SweeperEnv } from '../lib/config/sweeper.js';
 import { FrostlineFunction, HandlerRole, QueueHandler, retentionDays, visibilityTimeoutFor } from './constructs/queue-handler.js';
 import { ItemTable } from './constructs/item-table.js';
 import { IdentityKey } from './constructs/keys.js';
@@ -42,7 +50,7 @@ export class CoordinatorStack extends Stack {
   /** Absent until every identity key is pinned. */
   readonly inboxHandler: QueueHandler | undefined;
   readonly intakeHandler: QueueHandler | undefined;
-  readonly sweeper: FrostlineFunction;
+  readonly sweeper: FrostlineFunction | undefined;
 
   constructor(scope: Construct, id: string, props: CoordinatorStackProps) {
     const { config } = props;
@@ -64,7 +72,7 @@ export class CoordinatorStack extends Stack {
 
     this.inboxRole = new HandlerRole(this, 'InboxRole', { roleName: names.inboxRole, description: 'frostline coordinator: inbox handler (party messages)' }).role;
     this.intakeRole = new HandlerRole(this, 'IntakeRole', { roleName: names.intakeRole, description: 'frostline coordinator: request intake (initiator requests)' }).role;
-    this.sweeperRole = new HandlerRole(this, 'SweeperRole', { roleName: names.sweeperRole, description: 'frostline coordinator: stalled-session sweeper' }).role;
+    this.sweeperRole = new HandlerRole(this, 'SweeperRole', { roleName: names.sweeperRole, description: 'frostline coordinator: times out stalled sessions' }).role;
     const handlerRoles = [this.inboxRole, this.intakeRole];
 
     this.identityKey = new IdentityKey(this, 'IdentityKey', {
@@ -72,13 +80,14 @@ export class CoordinatorStack extends Stack {
       algorithm: config.identityKeySpec,
       version: config.coordinator.identityKeyVersion,
       description: `frostline coordinator: identity key v${config.coordinator.identityKeyVersion} (signs every envelope)`,
-      signers: handlerRoles,
+      // The sweeper signs the timeout results it sends to initiators.
+      signers: [...handlerRoles, this.sweeperRole],
       readerAccounts: [account, ...config.parties.map((p) => p.account)],
     });
 
     this.table = new ItemTable(this, 'Sessions', { tableName: names.table });
     for (const role of handlerRoles) this.table.grantItemAccess(role);
-    this.sweeperRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['dynamodb:Scan'], resources: [this.table.table.tableArn] }));
+    this.table.table.grant(this.sweeperRole, ...SWEEPER_TABLE_ACTIONS);
 
     this.inbox = new SecureQueue(this, 'Inbox', { queueName: names.inbox.name, deadLetterQueueName: names.inboxDlq.name, ...queueDefaults });
     this.inbox.allowSendFrom('PartyHandlersSend', config.parties.map((party) => partyNames(config, party).handlerRoleArn));
@@ -103,6 +112,9 @@ export class CoordinatorStack extends Stack {
       results.set(initiator.id, queue);
     }
     this.results = results;
+    this.sweeperRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [...results.values()].map((queue) => queue.queue.queueArn) }),
+    );
 
     // Both handlers start or advance sessions, so both send to every party inbox.
     const partyInboxArns = config.parties.map((party) => partyNames(config, party).inbox.arn);
@@ -114,20 +126,18 @@ export class CoordinatorStack extends Stack {
     if (directory === undefined) {
       this.inboxHandler = undefined;
       this.intakeHandler = undefined;
+      this.sweeper = undefined;
       Annotations.of(this).addWarningV2(
         'frostline:unpinned',
         `identity keys not pinned yet (${missingPins(config).join(', ')}): the coordinator handlers are not deployed. ` +
           'Deploy every account, run `frostline config pin`, then deploy again.',
       );
     } else {
+      // No masterKeyId: the coordinator never wraps data keys (it holds public data only).
       const environment = runtimeEnvironment({
         role: Role.coordinator,
         region,
         tableName: names.table,
-        // The coordinator never wraps data keys (it holds public data only), but the runtime
-        // contract requires a value. Its identity key fails closed if ever used for that:
-        // it is SIGN_VERIFY, and no coordinator role has GenerateDataKey/Decrypt anywhere.
-        masterKeyId: names.identityKeyAliasArn,
         identityKeyId: names.identityKeyAliasArn,
         identityAlgorithm: config.identityKeySpec,
         directory,
@@ -151,6 +161,7 @@ export class CoordinatorStack extends Stack {
         entry: Entry.coordinatorInbox,
         role: this.inboxRole,
         queue: this.inbox.queue,
+        metricsService: ServiceName.coordinatorInbox,
       });
       this.intakeHandler = new QueueHandler(this, 'IntakeHandler', {
         ...common,
@@ -158,37 +169,46 @@ export class CoordinatorStack extends Stack {
         entry: Entry.requestIntake,
         role: this.intakeRole,
         queue: this.requests.queue,
+        metricsService: ServiceName.requestIntake,
       });
+      this.sweeper = this.addSweeper(config, { ...environment, [SweeperEnv.stalledAfterMinutes]: String(limits.stalledAfterMinutes) }, alarmAction);
     }
 
-    this.sweeper = new FrostlineFunction(this, 'Sweeper', {
+    new CfnOutput(this, 'IdentityKeyAliasArn', { value: names.identityKeyAliasArn, description: 'pinned by `frostline config pin`' });
+    new CfnOutput(this, 'RequestQueueUrl', { value: this.requests.queue.queueUrl });
+    new CfnOutput(this, 'InboxQueueUrl', { value: this.inbox.queue.queueUrl });
+  }
+
+  /** The scheduled sweeper, its schedule and the alarm on the sessions it timed out. */
+  private addSweeper(config: DeploymentConfig, environment: Record<string, string>, alarmAction: actions.SnsAction | undefined): FrostlineFunction {
+    const names = coordinatorNames(config);
+    const limits = config.limits;
+    const sweeper = new FrostlineFunction(this, 'Sweeper', {
       functionName: names.sweeperFunction,
       entry: Entry.sweeper,
       role: this.sweeperRole,
-      environment: {
-        [SweeperEnv.tableName]: names.table,
-        [SweeperEnv.stalledAfterMinutes]: String(limits.stalledAfterMinutes),
-      },
+      environment,
       timeout: Duration.minutes(2),
       // One run at a time is all it needs.
       reservedConcurrency: 1,
       logRetention: retentionDays(limits.logRetentionDays),
-      memorySize: 256,
-      ...withAlarm,
+      ...(alarmAction !== undefined ? { alarmAction } : {}),
     });
     new events.Rule(this, 'SweepSchedule', {
-      description: 'frostline: report sessions stalled past their deadline',
+      description: 'frostline: time out sessions stalled past their deadline',
       schedule: events.Schedule.rate(Duration.minutes(limits.sweepEveryMinutes)),
-      targets: [new targets.LambdaFunction(this.sweeper.function, { retryAttempts: 0 })],
+      targets: [new targets.LambdaFunction(sweeper.function, { retryAttempts: 0 })],
     });
     const stalledAlarm = new cloudwatch.Alarm(this, 'StalledSessionsAlarm', {
-      alarmDescription: `sessions open longer than ${limits.stalledAfterMinutes} minutes: see the sweeper's log for their ids`,
+      alarmDescription:
+        `sessions were still open ${limits.stalledAfterMinutes} minutes after they started and were timed out ` +
+        '(initiators told): see the sweeper log, "session expired", for their ids and who never answered',
       metric: new cloudwatch.Metric({
-        namespace: SweeperMetric.namespace,
-        metricName: SweeperMetric.stalledSessions,
-        dimensionsMap: { service: SweeperMetric.service },
+        namespace: METRICS_NAMESPACE,
+        metricName: MetricName.stalledSessions,
+        dimensionsMap: { [SERVICE_DIMENSION]: ServiceName.sweeper },
         period: Duration.minutes(Math.max(5, limits.sweepEveryMinutes)),
-        statistic: 'Maximum',
+        statistic: 'Sum',
       }),
       threshold: 1,
       evaluationPeriods: 1,
@@ -196,9 +216,13 @@ export class CoordinatorStack extends Stack {
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
     if (alarmAction !== undefined) stalledAlarm.addAlarmAction(alarmAction);
-
-    new CfnOutput(this, 'IdentityKeyAliasArn', { value: names.identityKeyAliasArn, description: 'pinned by `frostline config pin`' });
-    new CfnOutput(this, 'RequestQueueUrl', { value: this.requests.queue.queueUrl });
-    new CfnOutput(this, 'InboxQueueUrl', { value: this.inbox.queue.queueUrl });
+    return sweeper;
   }
 }
+
+/**
+ * What `Coordinator.expireStalled` calls on the table: Scan (listing sessions), GetItem
+ * (re-reading a session, and a sign session's key record) and PutItem (the conditional
+ * transition to failed). No DeleteItem, Query or transactions.
+ */
+export const SWEEPER_TABLE_ACTIONS = ['dynamodb:Scan', 'dynamodb:GetItem', 'dynamodb:PutItem'] as const;

@@ -11,8 +11,9 @@ import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
-import { type DeploymentConfig, directoryOf, missingPins, type PartyConfig, partyPolicyOf } from '../lib/config/deployment.js';
+import { type DeploymentConfig, missingPins, type PartyConfig, partyDirectoryOf, partyPolicyOf } from '../lib/config/deployment.js';
 import { coordinatorNames, coordinatorSenderRoleArns, partyNames } from '../lib/config/names.js';
+import { ServiceName } from '../lib/config/observability.js';
 import { Role, RuntimeEnv, runtimeEnvironment } from '../lib/config/runtime.js';
 import { HandlerRole, QueueHandler, retentionDays, visibilityTimeoutFor } from './constructs/queue-handler.js';
 import { ItemTable } from './constructs/item-table.js';
@@ -82,7 +83,7 @@ export class PartyStack extends Stack {
       new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [coordinator.inbox.arn] }),
     );
 
-    const directory = directoryOf(config);
+    const directory = partyDirectoryOf(config, party);
     if (directory === undefined) {
       this.handler = undefined;
       Annotations.of(this).addWarningV2(
@@ -100,7 +101,7 @@ export class PartyStack extends Stack {
         identityKeyId: names.identityKeyAliasArn,
         identityAlgorithm: config.identityKeySpec,
         directory,
-        policy: partyPolicyOf(config),
+        policy: partyPolicyOf(config, party),
         queueUrls: { coordinator: coordinator.inbox.url, parties: {}, initiators: {} },
       });
       // Lambda sets AWS_REGION itself and refuses it as a configured variable.
@@ -115,6 +116,7 @@ export class PartyStack extends Stack {
         logRetention: retentionDays(limits.logRetentionDays),
         memorySize: 1024,
         queue: this.inbox.queue,
+        metricsService: ServiceName.partyInbox,
         ...(alarmAction !== undefined ? { alarmAction } : {}),
       });
     }

@@ -6,9 +6,12 @@
  *   Node.js 22, AWS SDK bundled at our pinned version), with bounded reserved
  *   concurrency, a timeout, a retained log group, and alarms on errors and throttles.
  * - `QueueHandler`: a FrostlineFunction fed by an SQS event source that reports batch
- *   item failures.
+ *   item failures, with an alarm on the `Failed` metric its inbox handler publishes.
+ *
+ * A function's environment is measured before anything is built: Lambda refuses more than
+ * 4 KB of variables, and CloudFormation would only say so mid-deployment.
  */
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Token, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -17,6 +20,9 @@ import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { MetricName, METRICS_NAMESPACE, SERVICE_DIMENSION } from '../../lib/config/observability.js';
+import { environmentSize, LAMBDA_ENVIRONMENT_LIMIT_BYTES } from '../../lib/config/runtime.js';
+import { ConfigError } from '../../lib/ports/errors.js';
 import { LOCK_FILE, PROJECT_ROOT } from '../paths.js';
 
 export const HANDLER_RUNTIME = lambda.Runtime.NODEJS_22_X;
@@ -56,6 +62,29 @@ export interface FrostlineFunctionProps {
   readonly alarmAction?: cloudwatch.IAlarmAction;
 }
 
+/** Every function also gets this variable (source maps for stack traces). */
+const NODE_OPTIONS = { NODE_OPTIONS: '--enable-source-maps' } as const;
+
+/**
+ * Counted for a value only known at deploy time (a token, e.g. the shares key's ARN):
+ * no ARN or name frostline puts into an environment is longer.
+ */
+const UNRESOLVED_VALUE_BYTES = 256;
+
+/** The function's environment against Lambda's 4 KB limit; a problem naming the largest variables, or undefined. */
+export function environmentLimitProblem(functionName: string, environment: Readonly<Record<string, string>>): string | undefined {
+  const measured = Object.fromEntries(
+    Object.entries({ ...environment, ...NODE_OPTIONS }).map(([name, value]) => [name, Token.isUnresolved(value) ? 'x'.repeat(UNRESOLVED_VALUE_BYTES) : value]),
+  );
+  const { bytes, largest } = environmentSize(measured);
+  if (bytes <= LAMBDA_ENVIRONMENT_LIMIT_BYTES) return undefined;
+  return (
+    `function ${functionName}: its environment is ${bytes} bytes, over Lambda's limit of ${LAMBDA_ENVIRONMENT_LIMIT_BYTES} bytes ` +
+    `(largest: ${largest.map(([name, size]) => `${name} ${size}`).join(', ')}). Fewer or shorter initiators, approvers or key rules ` +
+    '(approvers reach a party only if its policy names them), or shorter ids, bring it down.'
+  );
+}
+
 export class FrostlineFunction extends Construct {
   readonly function: nodejs.NodejsFunction;
   readonly logGroup: logs.LogGroup;
@@ -63,6 +92,8 @@ export class FrostlineFunction extends Construct {
   readonly throttlesAlarm: cloudwatch.Alarm;
 
   constructor(scope: Construct, id: string, props: FrostlineFunctionProps) {
+    const tooLarge = environmentLimitProblem(props.functionName, props.environment);
+    if (tooLarge !== undefined) throw new ConfigError(tooLarge);
     super(scope, id);
     this.logGroup = new logs.LogGroup(this, 'Logs', {
       retention: props.logRetention,
@@ -88,7 +119,7 @@ export class FrostlineFunction extends Construct {
       role: props.role,
       logGroup: this.logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
-      environment: { ...props.environment, NODE_OPTIONS: '--enable-source-maps' },
+      environment: { ...props.environment, ...NODE_OPTIONS },
       projectRoot: PROJECT_ROOT,
       depsLockFilePath: LOCK_FILE,
       bundling: {
@@ -139,13 +170,38 @@ export class FrostlineFunction extends Construct {
 
 export interface QueueHandlerProps extends FrostlineFunctionProps {
   readonly queue: sqs.IQueue;
+  /**
+   * The Powertools service name the handler publishes its metrics under (the `service`
+   * dimension; lib/config/observability.ts `ServiceName`).
+   */
+  readonly metricsService: string;
   /** @default 10 */
   readonly batchSize?: number;
 }
 
 export class QueueHandler extends FrostlineFunction {
+  /** Messages whose handling threw (left for redelivery): infrastructure trouble or a bug, never a refusal. */
+  readonly failedAlarm: cloudwatch.Alarm;
+
   constructor(scope: Construct, id: string, props: QueueHandlerProps) {
     super(scope, id, props);
+    this.failedAlarm = new cloudwatch.Alarm(this, 'FailedAlarm', {
+      alarmDescription:
+        `${props.functionName} failed to handle messages; they are redelivered and reach the dead-letter queue after ` +
+        'maxReceiveCount attempts. See the log for "message failed".',
+      metric: new cloudwatch.Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName: MetricName.failed,
+        dimensionsMap: { [SERVICE_DIMENSION]: props.metricsService },
+        period: Duration.minutes(5),
+        statistic: 'Sum',
+      }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    if (props.alarmAction !== undefined) this.failedAlarm.addAlarmAction(props.alarmAction);
     this.function.addEventSource(
       new SqsEventSource(props.queue, {
         batchSize: props.batchSize ?? 10,

@@ -9,23 +9,11 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
+import { METRICS_NAMESPACE } from '../../lib/config/observability.js';
 import type { Logger as ProtocolLogger } from '../../lib/protocol/logger.js';
 
-/** The CloudWatch namespace of every frostline metric. */
-export const METRICS_NAMESPACE = 'Frostline';
-
-/** Metric names, shared with the CDK alarms. */
-export const MetricName = {
-  /** Messages handled and acknowledged. */
-  processed: 'Processed',
-  /** Messages refused (bad signature, replay, policy, ...): acknowledged, never retried. */
-  refused: 'Refused',
-  /** Messages whose handling threw: left for redelivery, then the dead-letter queue. */
-  failed: 'Failed',
-  /** Time to handle one message, in milliseconds. */
-  handlerLatency: 'HandlerLatency',
-} as const;
-export type MetricName = (typeof MetricName)[keyof typeof MetricName];
+// The names live in lib/config (the CDK stacks alarm on them); re-exported for the functions.
+export { METRICS_NAMESPACE, MetricName, ServiceName } from '../../lib/config/observability.js';
 
 export interface Observability {
   readonly logger: Logger;

@@ -16,6 +16,7 @@ import {
 } from '../../lib/config/runtime.js';
 import { systemClock } from '../../lib/ports/clock.js';
 import { ConfigError } from '../../lib/ports/errors.js';
+import type { KeyVault } from '../../lib/ports/key-vault.js';
 import type { Transport } from '../../lib/ports/transport.js';
 import { Coordinator } from '../../lib/protocol/coordinator.js';
 import type { Logger } from '../../lib/protocol/logger.js';
@@ -47,14 +48,39 @@ export interface WiringOptions {
   readonly transport?: (transport: Transport) => Transport;
 }
 
-function adapters(config: RuntimeConfig, options: WiringOptions) {
-  const { clients } = options;
-  const vault = new KmsKeyVault({
+/**
+ * The coordinator's vault: signs envelopes with its identity key and wraps nothing. The
+ * coordinator holds public data only, so a data-key request is a wiring bug; it is refused
+ * here, before any KMS call, with an error that says so.
+ */
+export function identityOnlyVault(signer: Pick<KeyVault, 'signIdentity' | 'identityPublicKey'>): KeyVault {
+  const refuse = (operation: string) =>
+    Promise.reject(new ConfigError(`${operation}: the coordinator has no master key; it holds public data only and never wraps data keys`));
+  return {
+    generateDataKey: () => refuse('generateDataKey'),
+    decryptDataKey: () => refuse('decryptDataKey'),
+    signIdentity: (message) => signer.signIdentity(message),
+    identityPublicKey: () => signer.identityPublicKey(),
+  };
+}
+
+/**
+ * KmsKeyVault requires a master key id; the coordinator's wrapper never passes a data-key
+ * call through, and were it ever to, KMS would reject this id (not a key, ARN or alias).
+ */
+const NO_MASTER_KEY = 'frostline:coordinator-has-no-master-key';
+
+function kmsVault(config: RuntimeConfig, clients: AwsClients, masterKeyId: string): KmsKeyVault {
+  return new KmsKeyVault({
     client: clients.kms,
-    masterKeyId: config.masterKeyId,
+    masterKeyId,
     identityKeyId: config.identityKeyId,
     identityAlgorithm: config.identityAlgorithm,
   });
+}
+
+function adapters(config: RuntimeConfig, vault: KeyVault, options: WiringOptions) {
+  const { clients } = options;
   const store = new DynamoItemBackend(clients.dynamodb, config.tableName);
   const sqs = new SqsTransport(clients.sqs, queueUrlResolver(config.queueUrls));
   const transport = options.transport?.(sqs) ?? sqs;
@@ -62,11 +88,14 @@ function adapters(config: RuntimeConfig, options: WiringOptions) {
 }
 
 export function createParty(config: PartyRuntimeConfig, options: WiringOptions): Party {
-  return new Party({ id: config.partyId, policy: config.policy, ...adapters(config, options) });
+  const vault = kmsVault(config, options.clients, config.masterKeyId);
+  return new Party({ id: config.partyId, policy: config.policy, ...adapters(config, vault, options) });
 }
 
 export function createCoordinator(config: CoordinatorRuntimeConfig, options: WiringOptions): Coordinator {
-  return new Coordinator(adapters(config, options));
+  // Any configured masterKeyId is ignored: the coordinator never wraps data keys.
+  const vault = identityOnlyVault(kmsVault(config, options.clients, NO_MASTER_KEY));
+  return new Coordinator(adapters(config, vault, options));
 }
 
 /** The environment's party configuration; any other role is a mis-wired function, stopped at cold start. */

@@ -5,15 +5,22 @@
  * `loadDeploymentConfig` reports every problem in it at once.
  *
  * Everything in it is public: account ids, regions, principal ARNs, public keys, policy.
+ *
+ * Policy: every party enforces the initiators' grants and `limits.maxMessageBytes`, plus
+ * per-key rules (`policy.keys`: message size, m-of-k approvals, rate limits) given once for
+ * all parties and optionally per party (`parties[].policy.keys`, whose rule for a key id
+ * replaces the global rule for that id). Approvers' public keys are pinned in `approvers`;
+ * a party's directory carries only the approvers its rules name.
  */
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { ConfigError } from '../ports/errors.js';
 import { IdentityAlgorithm, type IdentityPublicKey } from '../ports/key-vault.js';
+import { IdentityPublicKeySchema, KeyRulesSchema } from '../protocol/config-schemas.js';
 import type { Directory } from '../protocol/directory.js';
 import { assertUsablePublicKey } from '../protocol/identity.js';
 import { COORDINATOR, Name } from '../protocol/messages.js';
-import { DEFAULT_MAX_MESSAGE_BYTES, type PartyPolicy } from '../protocol/requests.js';
+import { DEFAULT_MAX_MESSAGE_BYTES, type KeyRules, type PartyPolicy } from '../protocol/requests.js';
 import { nameLengthProblems } from './names.js';
 
 const Account = z.string().regex(/^\d{12}$/, 'expected a 12-digit AWS account id');
@@ -28,9 +35,18 @@ const KmsKeyArn = z
   .string()
   .regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(?:key\/[0-9a-f-]{36}|alias\/[\w/-]+)$/, 'expected a KMS key or alias ARN');
 
-export const PublicKeySchema = z.strictObject({
-  alg: z.enum([IdentityAlgorithm.ed25519, IdentityAlgorithm.p256]),
-  spki: z.string().regex(/^(?:[0-9a-f]{2})+$/, 'expected DER SPKI as lower-case hex'),
+/** A pinned public key: the protocol's own schema, so config and runtime accept the same keys. */
+export const PublicKeySchema = IdentityPublicKeySchema;
+
+/** Largest message any rule may allow (as `limits.maxMessageBytes`). */
+const MAX_MESSAGE_BYTES = 128 * 1024;
+
+/**
+ * Per-key rules, by key id ("*": every key without its own entry). The protocol's schema;
+ * the one of a key id applies whole (rules are not merged field by field).
+ */
+const PolicySchema = z.strictObject({
+  keys: z.record(z.union([Name, z.literal('*')]), KeyRulesSchema).default({}),
 });
 
 const PartySchema = z.strictObject({
@@ -44,6 +60,8 @@ const PartySchema = z.strictObject({
   identityKeyVersion: z.number().int().min(1).max(999).default(1),
   /** Alarms of this party's stack notify this topic (in the party's account). */
   alarmTopicArn: TopicArn.optional(),
+  /** This party's own key rules: each replaces the global `policy.keys` rule of the same key id. */
+  policy: PolicySchema.optional(),
 });
 
 const CoordinatorSchema = z.strictObject({
@@ -72,8 +90,8 @@ const InitiatorSchema = z
   });
 
 const LimitsSchema = z.strictObject({
-  /** Largest message (bytes to sign) any party will sign. */
-  maxMessageBytes: z.number().int().min(1).max(128 * 1024).default(DEFAULT_MAX_MESSAGE_BYTES),
+  /** Largest message (bytes to sign) any party will sign, unless a key's rule says otherwise. */
+  maxMessageBytes: z.number().int().min(1).max(MAX_MESSAGE_BYTES).default(DEFAULT_MAX_MESSAGE_BYTES),
   /** Reserved concurrency of each party's inbox handler. */
   partyConcurrency: z.number().int().min(2).max(100).default(5),
   /** Reserved concurrency of each coordinator handler. */
@@ -88,7 +106,7 @@ const LimitsSchema = z.strictObject({
     .default(90),
   /** How often the sweeper runs, in minutes. */
   sweepEveryMinutes: z.number().int().min(1).max(60).default(5),
-  /** A session not done or failed this many minutes after it started is reported as stalled. */
+  /** A session not done or failed this many minutes after it started is timed out by the sweeper. */
   stalledAfterMinutes: z.number().int().min(1).max(24 * 60).default(15),
 });
 
@@ -112,6 +130,10 @@ export const DeploymentConfigSchema = z.strictObject({
   parties: z.array(PartySchema).min(2).max(32),
   initiators: z.array(InitiatorSchema).min(1).max(32),
   limits: LimitsSchema.default(LimitsSchema.parse({})),
+  /** Key rules every party enforces (per-party additions in `parties[].policy`). */
+  policy: PolicySchema.default(PolicySchema.parse({})),
+  /** People or systems whose signatures count towards approval quorums: id -> pinned public key. */
+  approvers: z.record(Name, PublicKeySchema).default({}),
   /** Written by `frostline config pin`; receivers verify every message against these keys. */
   pinned: PinnedSchema.default(PinnedSchema.parse({})),
 });
@@ -126,7 +148,7 @@ export type DeploymentLimits = DeploymentConfig['limits'];
 /** Checks between fields, each reported with its path. */
 function crossChecks(config: DeploymentConfig): string[] {
   const problems: string[] = [];
-  const duplicates = (values: string[]) => [...new Set(values.filter((v, i) => values.indexOf(v) !== i))];
+  const duplicates = (values: readonly string[]) => [...new Set(values.filter((v, i) => values.indexOf(v) !== i))];
   for (const id of duplicates(config.parties.map((p) => p.id))) problems.push(`parties: id "${id}" appears more than once`);
   for (const id of duplicates(config.initiators.map((i) => i.id))) problems.push(`initiators: id "${id}" appears more than once`);
   for (const account of duplicates(config.parties.map((p) => p.account))) {
@@ -161,6 +183,23 @@ function crossChecks(config: DeploymentConfig): string[] {
     if (key === undefined) continue;
     if (key.alg !== config.identityKeySpec) problems.push(`${where}: is ${key.alg} but identityKeySpec is ${config.identityKeySpec}`);
     problems.push(...keyProblems(where, key));
+  }
+  for (const [id, key] of Object.entries(config.approvers)) problems.push(...keyProblems(`approvers.${id}`, key));
+  const rulesAt: [string, Readonly<Record<string, KeyRules>>][] = [
+    ['policy.keys', config.policy.keys],
+    ...config.parties.map((party): [string, Readonly<Record<string, KeyRules>>] => [`parties.${party.id}.policy.keys`, party.policy?.keys ?? {}]),
+  ];
+  for (const [where, rules] of rulesAt) {
+    for (const [keyId, rule] of Object.entries(rules)) {
+      if (rule.maxMessageBytes !== undefined && rule.maxMessageBytes > MAX_MESSAGE_BYTES) {
+        problems.push(`${where}.${keyId}.maxMessageBytes: at most ${MAX_MESSAGE_BYTES}`);
+      }
+      const approvers = rule.approvals?.approvers ?? [];
+      for (const id of duplicates(approvers)) problems.push(`${where}.${keyId}.approvals.approvers: "${id}" appears more than once`);
+      for (const id of new Set(approvers)) {
+        if (!Object.hasOwn(config.approvers, id)) problems.push(`${where}.${keyId}.approvals.approvers: "${id}" is not in approvers (no pinned key)`);
+      }
+    }
   }
   problems.push(...nameLengthProblems(config));
   return problems;
@@ -229,7 +268,10 @@ export function missingPins(config: DeploymentConfig): string[] {
   return missing;
 }
 
-/** The runtime Directory, or undefined until every identity key is pinned. */
+/**
+ * The coordinator's runtime Directory, or undefined until every identity key is pinned.
+ * No approvers: the parties check approvals, the coordinator relays them.
+ */
 export function directoryOf(config: DeploymentConfig): Directory | undefined {
   const coordinator = config.pinned.coordinator;
   if (coordinator === undefined || missingPins(config).length > 0) return undefined;
@@ -248,9 +290,26 @@ export function directoryOf(config: DeploymentConfig): Directory | undefined {
   return { coordinator, parties, initiators };
 }
 
-/** Every party enforces the same policy: the initiators' grants and the message limit. */
-export function partyPolicyOf(config: DeploymentConfig): PartyPolicy {
+/** A party's Directory: the common one plus the approvers its policy names (and no others). */
+export function partyDirectoryOf(config: DeploymentConfig, party: PartyConfig): Directory | undefined {
+  const directory = directoryOf(config);
+  if (directory === undefined) return undefined;
+  const named = new Set(Object.values(partyPolicyOf(config, party).keys ?? {}).flatMap((rule) => rule.approvals?.approvers ?? []));
+  const approvers: Record<string, IdentityPublicKey> = {};
+  for (const id of [...named].sort()) {
+    const key = Object.hasOwn(config.approvers, id) ? config.approvers[id] : undefined;
+    if (key !== undefined) approvers[id] = key;
+  }
+  return Object.keys(approvers).length > 0 ? { ...directory, approvers } : directory;
+}
+
+/**
+ * What one party enforces: the initiators' grants, the message limit, and the key rules
+ * (global, with this party's own rule replacing the global one of the same key id).
+ */
+export function partyPolicyOf(config: DeploymentConfig, party: PartyConfig): PartyPolicy {
   const initiators: Record<string, { keygen: boolean; keys: string[] }> = {};
   for (const initiator of config.initiators) initiators[initiator.id] = { keygen: initiator.keygen, keys: [...initiator.keys] };
-  return { maxMessageBytes: config.limits.maxMessageBytes, initiators };
+  const keys: Record<string, KeyRules> = { ...config.policy.keys, ...(party.policy?.keys ?? {}) };
+  return { maxMessageBytes: config.limits.maxMessageBytes, initiators, ...(Object.keys(keys).length > 0 ? { keys } : {}) };
 }

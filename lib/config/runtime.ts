@@ -6,8 +6,10 @@
  *
  * Values are public data only (key ids, queue URLs, pinned public keys, policy); nothing
  * secret is ever configured through the environment. Lambda limits all variables of a
- * function to 4 KB together: with P-256/Ed25519 SPKIs (~180 hex characters each) and queue
- * URLs that fits roughly ten parties and initiators.
+ * function to 4 KB together: with P-256/Ed25519 SPKIs (~180/~90 hex characters each) and
+ * queue URLs that fits roughly ten parties, initiators and approvers. The CDK stacks measure
+ * every function's environment at synth (`environmentSize`) and stop with the largest
+ * variables named, rather than fail in CloudFormation.
  */
 import { z } from 'zod';
 import { ConfigError } from '../ports/errors.js';
@@ -27,7 +29,7 @@ export const RuntimeEnv = {
   /** Set by Lambda itself. */
   region: 'AWS_REGION',
   tableName: 'FROSTLINE_TABLE_NAME',
-  /** Symmetric KMS key that wraps data keys (id, ARN or alias). */
+  /** Symmetric KMS key that wraps data keys (id, ARN or alias); party role only. */
   masterKeyId: 'FROSTLINE_MASTER_KEY_ID',
   /** Asymmetric KMS SIGN_VERIFY key for envelope signatures. */
   identityKeyId: 'FROSTLINE_IDENTITY_KEY_ID',
@@ -35,7 +37,7 @@ export const RuntimeEnv = {
   identityAlgorithm: 'FROSTLINE_IDENTITY_ALGORITHM',
   /** JSON `Directory`: `{ coordinator, parties: {id: key}, initiators: {id: key} }`. */
   directory: 'FROSTLINE_DIRECTORY',
-  /** JSON `PartyPolicy` (party role only): `{ maxMessageBytes, initiators: {id: {keygen, keys}} }`. */
+  /** JSON `PartyPolicy` (party role only): `{ maxMessageBytes, initiators: {id: {keygen, keys}}, keys?: {keyId: rules} }`. */
   policy: 'FROSTLINE_PARTY_POLICY',
   /** JSON `{ coordinator: url, parties: {id: url}, initiators: {id: url} }`. */
   queueUrls: 'FROSTLINE_QUEUE_URLS',
@@ -60,7 +62,6 @@ export interface QueueUrls {
 interface CommonConfig {
   readonly region: string;
   readonly tableName: string;
-  readonly masterKeyId: string;
   readonly identityKeyId: string;
   readonly identityAlgorithm: IdentityAlgorithm;
   readonly directory: Directory;
@@ -69,8 +70,24 @@ interface CommonConfig {
   readonly emulatorAccountId?: string;
 }
 
-export type PartyRuntimeConfig = CommonConfig & { readonly role: 'party'; readonly partyId: string; readonly policy: PartyPolicy };
-export type CoordinatorRuntimeConfig = CommonConfig & { readonly role: 'coordinator'; readonly partyId?: never; readonly policy?: never };
+export type PartyRuntimeConfig = CommonConfig & {
+  readonly role: 'party';
+  readonly partyId: string;
+  readonly policy: PartyPolicy;
+  /** Wraps the data keys that seal the party's shares, nonces and DKG state. */
+  readonly masterKeyId: string;
+};
+export type CoordinatorRuntimeConfig = CommonConfig & {
+  readonly role: 'coordinator';
+  readonly partyId?: never;
+  readonly policy?: never;
+  /**
+   * Not used: the coordinator holds public data only and never wraps a data key (its vault
+   * refuses to; see functions/shared/wiring.ts). Accepted so that set-ups which provision
+   * one per account keep loading; the CDK stack does not set it.
+   */
+  readonly masterKeyId?: string;
+};
 export type RuntimeConfig = PartyRuntimeConfig | CoordinatorRuntimeConfig;
 
 // ---- schemas ------------------------------------------------------------------------
@@ -104,7 +121,7 @@ const FIELDS = {
   partyId: Name.optional(),
   region: z.string().regex(/^[a-z]{2}(?:-[a-z]+)+-\d+$/, 'expected an AWS region such as eu-west-1'),
   tableName: required.regex(/^[A-Za-z0-9_.-]{3,255}$/, 'expected a DynamoDB table name'),
-  masterKeyId: required,
+  masterKeyId: required.optional(),
   identityKeyId: required,
   identityAlgorithm: z.enum([IdentityAlgorithm.ed25519, IdentityAlgorithm.p256]).default(IdentityAlgorithm.ed25519),
   directory: json(DirectorySchema),
@@ -122,6 +139,16 @@ type Parsed = { -readonly [K in keyof typeof FIELDS]?: z.output<(typeof FIELDS)[
  * values are never echoed, in case a secret was pasted into the wrong variable.
  */
 export function loadRuntimeConfig(env: Readonly<Record<string, string | undefined>> = process.env): RuntimeConfig {
+  const result = checkRuntimeConfig(env);
+  if (result.config === undefined) throw new ConfigError(configErrorMessage('runtime', result.problems));
+  return result.config;
+}
+
+/** `loadRuntimeConfig` without the throw: the configuration, or every problem with it. */
+export function checkRuntimeConfig(env: Readonly<Record<string, string | undefined>> = process.env): {
+  readonly config: RuntimeConfig | undefined;
+  readonly problems: readonly string[];
+} {
   const problems: string[] = [];
   const parsed: Parsed = {};
   const invalid = new Set<keyof typeof FIELDS>();
@@ -142,10 +169,13 @@ export function loadRuntimeConfig(env: Readonly<Record<string, string | undefine
     }
   }
   problems.push(...crossChecks(parsed, invalid));
-  if (problems.length > 0) {
-    throw new ConfigError(`invalid runtime configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n  - ${problems.join('\n  - ')}`);
-  }
-  return assemble(parsed);
+  if (problems.length > 0) return { config: undefined, problems };
+  return { config: assemble(parsed), problems: [] };
+}
+
+/** The one-line-per-problem message of a ConfigError (`what`: runtime, sweeper, ...). */
+export function configErrorMessage(what: string, problems: readonly string[]): string {
+  return `invalid ${what} configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n  - ${problems.join('\n  - ')}`;
 }
 
 /** Checks between variables; each runs only when the variables it needs parsed. */
@@ -159,6 +189,7 @@ function crossChecks(config: Parsed, invalid: ReadonlySet<keyof typeof FIELDS>):
       problems.push(`${RuntimeEnv.partyId}: party "${partyId}" is not in ${RuntimeEnv.directory}.parties`);
     }
     if (policy === undefined && !invalid.has('policy')) problems.push(`${RuntimeEnv.policy}: is required for role party`);
+    if (config.masterKeyId === undefined && !invalid.has('masterKeyId')) problems.push(`${RuntimeEnv.masterKeyId}: is required for role party`);
   }
   if (role === Role.coordinator) {
     if (partyId !== undefined && partyId !== COORDINATOR) problems.push(`${RuntimeEnv.partyId}: must be unset for role coordinator`);
@@ -203,7 +234,6 @@ function assemble(config: Parsed): RuntimeConfig {
     role === undefined ||
     region === undefined ||
     tableName === undefined ||
-    masterKeyId === undefined ||
     identityKeyId === undefined ||
     identityAlgorithm === undefined ||
     directory === undefined ||
@@ -215,18 +245,17 @@ function assemble(config: Parsed): RuntimeConfig {
   const common: CommonConfig = {
     region,
     tableName,
-    masterKeyId,
     identityKeyId,
     identityAlgorithm,
     directory,
     queueUrls,
     ...(config.emulatorAccountId !== undefined ? { emulatorAccountId: config.emulatorAccountId } : {}),
   };
-  if (role === Role.coordinator) return { ...common, role };
-  if (config.partyId === undefined || config.policy === undefined) {
-    throw new ConfigError('invalid runtime configuration: party id or policy missing');
+  if (role === Role.coordinator) return { ...common, role, ...(masterKeyId !== undefined ? { masterKeyId } : {}) };
+  if (config.partyId === undefined || config.policy === undefined || masterKeyId === undefined) {
+    throw new ConfigError('invalid runtime configuration: party id, policy or master key missing');
   }
-  return { ...common, role, partyId: config.partyId, policy: config.policy };
+  return { ...common, role, partyId: config.partyId, policy: config.policy, masterKeyId };
 }
 
 /** The environment for a configuration: what the CDK stacks (and tests) set. */
@@ -235,7 +264,6 @@ export function runtimeEnvironment(config: RuntimeConfig): Record<string, string
     [RuntimeEnv.role]: config.role,
     [RuntimeEnv.region]: config.region,
     [RuntimeEnv.tableName]: config.tableName,
-    [RuntimeEnv.masterKeyId]: config.masterKeyId,
     [RuntimeEnv.identityKeyId]: config.identityKeyId,
     [RuntimeEnv.identityAlgorithm]: config.identityAlgorithm,
     [RuntimeEnv.directory]: JSON.stringify(config.directory),
@@ -245,6 +273,19 @@ export function runtimeEnvironment(config: RuntimeConfig): Record<string, string
     env[RuntimeEnv.partyId] = config.partyId;
     env[RuntimeEnv.policy] = JSON.stringify(config.policy);
   }
+  if (config.masterKeyId !== undefined) env[RuntimeEnv.masterKeyId] = config.masterKeyId;
   if (config.emulatorAccountId !== undefined) env[RuntimeEnv.emulatorAccountId] = config.emulatorAccountId;
   return env;
+}
+
+// ---- Lambda's environment size limit -------------------------------------------------
+
+/** Lambda refuses a function whose variables (names and values, UTF-8) exceed 4 KB together. */
+export const LAMBDA_ENVIRONMENT_LIMIT_BYTES = 4096;
+
+/** Bytes an environment counts against `LAMBDA_ENVIRONMENT_LIMIT_BYTES`, and its largest variables. */
+export function environmentSize(env: Readonly<Record<string, string>>): { readonly bytes: number; readonly largest: readonly (readonly [string, number])[] } {
+  const utf8 = new TextEncoder();
+  const sizes = Object.entries(env).map(([name, value]): [string, number] => [name, utf8.encode(name).length + utf8.encode(value).length]);
+  return { bytes: sizes.reduce((sum, [, bytes]) => sum + bytes, 0), largest: sizes.sort((a, b) => b[1] - a[1]).slice(0, 3) };
 }

@@ -58,6 +58,12 @@ const FROM_PARTY = new Set<string>([
 
 type ContributionField = 'round1' | 'shares' | 'done' | 'commitments';
 
+/** A session the sweeper failed, and the phase it had stalled in. */
+export interface StalledSession {
+  readonly session: Session;
+  readonly stalledIn: Session['phase'];
+}
+
 /** The outcome of applying one message: a new session to store, and whether to send again. */
 interface Step<S extends Session> {
   readonly next?: S;
@@ -101,9 +107,9 @@ export class Coordinator {
    * Run by the scheduled sweeper. A session that finishes concurrently wins: the
    * transition is the same conditional write as every other.
    */
-  async expireStalled(stalledAfterMs: number): Promise<Session[]> {
+  async expireStalled(stalledAfterMs: number): Promise<StalledSession[]> {
     const now = this.#deps.clock.now();
-    const expired: Session[] = [];
+    const expired: StalledSession[] = [];
     for (const candidate of await this.#tables.sessions.listByPrefix('session#')) {
       if (candidate.phase === 'done' || candidate.phase === 'failed' || now - candidate.createdAt < stalledAfterMs) continue;
       const sessionKey = coordinatorKeys.session(deriveSessionId(candidate.initiator, candidate.requestId));
@@ -112,11 +118,13 @@ export class Coordinator {
         if (stored === undefined || stored.value.phase === 'done' || stored.value.phase === 'failed') return undefined;
         const next = { ...stored.value, phase: 'failed' as const, error: this.#timeoutError(stored.value, now) };
         await this.#tables.sessions.replace(sessionKey, next, stored.version, this.#limits.sessionTtlSeconds);
-        return next;
+        return { session: next, stalledIn: stored.value.phase };
       });
       if (failed === undefined) continue;
-      this.#log.warn('session timed out', { session: sessionKey.pk, kind: failed.kind, keyId: failed.keyId, reason: failed.error?.message });
-      await this.#sendOutcome(failed, false);
+      this.#log.warn('session timed out', { session: sessionKey.pk, kind: failed.session.kind, stalledIn: failed.stalledIn, reason: failed.session.error?.message });
+      // If this send fails the sweep fails (and alarms); the initiator can still fetch the
+      // outcome by repeating its request id, which answers from the stored session.
+      await this.#sendOutcome(failed.session, false);
       expired.push(failed);
     }
     return expired;

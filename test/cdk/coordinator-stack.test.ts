@@ -1,7 +1,7 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, test } from 'vitest';
 import { loadRuntimeConfig, RuntimeEnv } from '../../lib/config/runtime.js';
-import { loadSweeperConfig } from '../../lib/config/sweeper.js';
+import { loadSweeperConfig, SweeperEnv } from '../../lib/config/sweeper.js';
 import { actionsOf, appWithoutBundling, exampleConfig, plain, resourcesOf, statementsOf, templateOf, unpinnedConfig } from './support.js';
 
 const config = exampleConfig();
@@ -42,8 +42,8 @@ describe('CoordinatorStack', () => {
       'AWS::Lambda::EventSourceMapping': 2,
       'AWS::Lambda::Permission': 1,
       'AWS::Events::Rule': 1,
-      // 4 DLQs + errors/throttles of 3 functions + stalled sessions
-      'AWS::CloudWatch::Alarm': 11,
+      // 4 DLQs + errors/throttles of 3 functions + Failed of 2 queue handlers + stalled sessions
+      'AWS::CloudWatch::Alarm': 13,
     };
     for (const [type, count] of Object.entries(counts)) template.resourceCountIs(type, count);
     const types = new Set(Object.values(template.toJSON().Resources as Record<string, { Type: string }>).map((r) => r.Type));
@@ -112,17 +112,34 @@ describe('CoordinatorStack', () => {
         ]),
       },
     });
-    // The sweeper reads the table and nothing else (plus its logs).
-    const sweeper = resourcesOf(template, 'AWS::IAM::Policy').find(([id]) => id.startsWith('SweeperRole'));
-    expect(statementsOf(sweeper?.[1].PolicyDocument).map((s) => actionsOf(s).sort())).toEqual([['dynamodb:Scan'], ['logs:CreateLogStream', 'logs:PutLogEvents']]);
   });
 
-  test('identity key: Sign for the two handler roles only; GetPublicKey for the four accounts', () => {
+  test('sweeper role: exactly what expireStalled calls (table Scan/GetItem/PutItem, send to result queues, its logs)', () => {
+    const sweeper = resourcesOf(template, 'AWS::IAM::Policy').find(([id]) => id.startsWith('SweeperRole'));
+    const statements = statementsOf(sweeper?.[1].PolicyDocument);
+    const single = (resource: unknown) => (Array.isArray(resource) && resource.length === 1 ? resource[0] : resource);
+    expect(statements.map((s) => [s.Effect, actionsOf(s).sort(), single(s.Resource)])).toEqual([
+      ['Allow', ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Scan'], { 'Fn::GetAtt': [expect.stringMatching(/^SessionsTable/), 'Arn'] }],
+      [
+        'Allow',
+        ['sqs:SendMessage'],
+        [
+          { 'Fn::GetAtt': [expect.stringMatching(/^ResultspaymentsQueue/), 'Arn'] },
+          { 'Fn::GetAtt': [expect.stringMatching(/^ResultstreasuryQueue/), 'Arn'] },
+        ],
+      ],
+      ['Allow', ['logs:CreateLogStream', 'logs:PutLogEvents'], { 'Fn::GetAtt': [expect.stringMatching(/^SweeperLogs/), 'Arn'] }],
+    ]);
+    // Never a party inbox: timeouts go to initiators only, so no party stack names the sweeper.
+    expect(JSON.stringify(statements)).not.toContain('-inbox');
+  });
+
+  test('identity key: Sign for the two handler roles and the sweeper only; GetPublicKey for the four accounts', () => {
     const [[, key]] = [resourcesOf(template, 'AWS::KMS::Key')[0] ?? ['', {}]];
     const statements = statementsOf(plain(key.KeyPolicy));
     const sign = statements.filter((s) => actionsOf(s).includes('kms:Sign'));
     expect(sign).toHaveLength(1);
-    expect(sign[0]?.Principal).toEqual({ AWS: [roleArnRef('InboxRole'), roleArnRef('IntakeRole')] });
+    expect(sign[0]?.Principal).toEqual({ AWS: [roleArnRef('InboxRole'), roleArnRef('IntakeRole'), roleArnRef('SweeperRole')] });
     expect(statements.find((s) => s.Sid === 'PeersReadPublicKey')?.Principal).toEqual({
       AWS: ['111111111111', '222222222222', '333333333333', '444444444444'].map((a) => `arn:aws:iam::${a}:root`),
     });
@@ -153,6 +170,9 @@ describe('CoordinatorStack', () => {
       const variables = (fn.Environment as { Variables: Record<string, string> }).Variables;
       const runtime = loadRuntimeConfig({ ...variables, [RuntimeEnv.region]: 'eu-west-1' });
       expect(runtime.role).toBe('coordinator');
+      // The coordinator wraps no data keys: no master key is configured.
+      expect(variables).not.toHaveProperty(RuntimeEnv.masterKeyId);
+      expect(runtime.directory.approvers).toBeUndefined();
       expect(runtime.queueUrls.parties).toEqual({
         p1: 'https://sqs.eu-west-1.amazonaws.com/111111111111/frostline-p1-inbox',
         p2: 'https://sqs.eu-central-1.amazonaws.com/222222222222/frostline-p2-inbox',
@@ -160,11 +180,14 @@ describe('CoordinatorStack', () => {
       });
       expect(Object.keys(runtime.queueUrls.initiators).sort()).toEqual(['payments', 'treasury']);
     }
-    const [, sweeper] = functions.find(([, p]) => p.FunctionName === 'frostline-coordinator-sweeper') ?? ['', {}];
-    expect(loadSweeperConfig((sweeper.Environment as { Variables: Record<string, string> }).Variables)).toEqual({
-      tableName: 'frostline-coordinator-sessions',
-      stalledAfterMs: 15 * 60_000,
-    });
+    const variablesOf = (name: string) => (functions.find(([, p]) => p.FunctionName === name)?.[1].Environment as { Variables: Record<string, string> }).Variables;
+    // The sweeper runs a Coordinator: the handlers' environment plus the stall deadline.
+    const sweeper = loadSweeperConfig({ ...variablesOf('frostline-coordinator-sweeper'), [RuntimeEnv.region]: 'eu-west-1' });
+    expect(sweeper.stalledAfterMs).toBe(15 * 60_000);
+    expect(sweeper.coordinator).toEqual(loadRuntimeConfig({ ...variablesOf('frostline-coordinator-inbox'), [RuntimeEnv.region]: 'eu-west-1' }));
+    expect(Object.keys(variablesOf('frostline-coordinator-sweeper')).sort()).toEqual(
+      [...Object.keys(variablesOf('frostline-coordinator-inbox')), SweeperEnv.stalledAfterMinutes].sort(),
+    );
     const mappings = resourcesOf(template, 'AWS::Lambda::EventSourceMapping');
     expect(mappings).toHaveLength(2);
     for (const [, mapping] of mappings) {
@@ -176,13 +199,39 @@ describe('CoordinatorStack', () => {
       Namespace: 'Frostline',
       MetricName: 'StalledSessions',
       Dimensions: [{ Name: 'service', Value: 'frostline-sweeper' }],
+      Statistic: 'Sum',
+      Threshold: 1,
     });
   });
 
-  test('before pinning: queues, table, key and sweeper, but no queue handlers', () => {
+  test('alarms: DLQ depth, errors and throttles of every function, Failed of both queue handlers, timed-out sessions', () => {
+    const alarms = resourcesOf(template, 'AWS::CloudWatch::Alarm');
+    const failed = alarms.filter(([, p]) => p.Namespace === 'Frostline' && p.MetricName === 'Failed');
+    expect(failed.map(([, p]) => p.Dimensions).sort()).toEqual([
+      [{ Name: 'service', Value: 'frostline-coordinator' }],
+      [{ Name: 'service', Value: 'frostline-request-intake' }],
+    ]);
+    for (const [, alarm] of failed) {
+      expect(alarm).toMatchObject({ Statistic: 'Sum', Period: 300, Threshold: 1, EvaluationPeriods: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold', TreatMissingData: 'notBreaching' });
+    }
+    const metrics = alarms.map(([, p]) => `${String(p.Namespace)}/${String(p.MetricName)}`).sort();
+    expect(metrics).toEqual([
+      ...Array<string>(4).fill('AWS/SQS/ApproximateNumberOfMessagesVisible'),
+      ...Array<string>(3).fill('AWS/Lambda/Errors'),
+      ...Array<string>(3).fill('AWS/Lambda/Throttles'),
+      'Frostline/Failed',
+      'Frostline/Failed',
+      'Frostline/StalledSessions',
+    ].sort());
+  });
+
+  test('before pinning: queues, table, key and roles, but no functions (the sweeper runs a Coordinator too)', () => {
     const unpinned = templateOf(appWithoutBundling(unpinnedConfig(), { kind: 'coordinator' }).coordinator ?? stack);
-    unpinned.resourceCountIs('AWS::Lambda::Function', 1);
+    unpinned.resourceCountIs('AWS::Lambda::Function', 0);
     unpinned.resourceCountIs('AWS::Lambda::EventSourceMapping', 0);
+    unpinned.resourceCountIs('AWS::Events::Rule', 0);
     unpinned.resourceCountIs('AWS::SQS::Queue', 8);
+    unpinned.resourceCountIs('AWS::IAM::Role', 3);
+    unpinned.resourceCountIs('AWS::CloudWatch::Alarm', 4);
   });
 });

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { directoryOf, loadDeploymentConfig, missingPins, parseDeploymentConfig, partyPolicyOf } from '../../lib/config/deployment.js';
+import { directoryOf, loadDeploymentConfig, missingPins, parseDeploymentConfig, partyDirectoryOf, partyPolicyOf } from '../../lib/config/deployment.js';
 import { coordinatorNames, initiatorNames, partyNames } from '../../lib/config/names.js';
 import { ConfigError } from '../../lib/ports/errors.js';
 import { EXAMPLE_CONFIG_PATH, exampleInput, p256Key } from './support.js';
@@ -28,10 +28,53 @@ describe('deployment config', () => {
     expect(config.identityKeySpec).toBe('ed25519');
     expect(missingPins(config)).toEqual([]);
     expect(Object.keys(directoryOf(config)?.initiators ?? {}).sort()).toEqual(['payments', 'treasury']);
-    expect(partyPolicyOf(config)).toEqual({
+    const p1 = config.parties[0];
+    if (p1 === undefined) throw new Error('no p1');
+    expect(partyPolicyOf(config, p1)).toEqual({
       maxMessageBytes: 65536,
       initiators: { payments: { keygen: false, keys: ['payments-hot'] }, treasury: { keygen: true, keys: ['*'] } },
+      keys: { 'treasury-cold': { approvals: { quorum: 2, approvers: ['alice', 'bob', 'carol'] } } },
     });
+    expect(Object.keys(partyDirectoryOf(config, p1)?.approvers ?? {})).toEqual(['alice', 'bob', 'carol']);
+    // The coordinator relays approvals; it never checks them.
+    expect(directoryOf(config)?.approvers).toBeUndefined();
+  });
+
+  test('without key rules a party gets no keys section and no approvers', () => {
+    const { policy: _policy, approvers: _approvers, ...input } = exampleInput();
+    const config = parseDeploymentConfig(input);
+    const p1 = config.parties[0];
+    if (p1 === undefined) throw new Error('no p1');
+    expect(partyPolicyOf(config, p1)).not.toHaveProperty('keys');
+    expect(partyDirectoryOf(config, p1)).not.toHaveProperty('approvers');
+  });
+
+  test('key rules: approvers must be pinned, listed once, and reach the quorum; every problem with its path', () => {
+    const input = exampleInput();
+    const message = problemsOf({
+      ...input,
+      approvers: { ...input.approvers, mallory: { alg: 'ed25519', spki: 'abcd' } },
+      policy: {
+        keys: {
+          'treasury-cold': { approvals: { quorum: 4, approvers: ['alice', 'bob', 'carol'] } },
+          '*': { approvals: { quorum: 1, approvers: ['alice', 'alice', 'zed'] }, maxMessageBytes: 1_000_000 },
+        },
+      },
+      parties: (input.parties ?? []).map((p) => (p.id === 'p3' ? { ...p, policy: { keys: { hot: { approvals: { quorum: 1, approvers: ['yuri'] } } } } } : p)),
+    });
+    expect(message).toMatch(/policy\.keys\.treasury-cold\.approvals: quorum exceeds the number of approvers/);
+    // Cross checks run once the schema passes.
+    const crossChecked = problemsOf({
+      ...input,
+      approvers: { ...input.approvers, mallory: { alg: 'ed25519', spki: 'abcd' } },
+      policy: { keys: { '*': { approvals: { quorum: 1, approvers: ['alice', 'alice', 'zed'] }, maxMessageBytes: 1_000_000 } } },
+      parties: (input.parties ?? []).map((p) => (p.id === 'p3' ? { ...p, policy: { keys: { hot: { approvals: { quorum: 1, approvers: ['yuri'] } } } } } : p)),
+    });
+    expect(crossChecked).toMatch(/approvers\.mallory: not a usable ed25519 public key/);
+    expect(crossChecked).toMatch(/policy\.keys\.\*\.approvals\.approvers: "alice" appears more than once/);
+    expect(crossChecked).toMatch(/policy\.keys\.\*\.approvals\.approvers: "zed" is not in approvers/);
+    expect(crossChecked).toMatch(/policy\.keys\.\*\.maxMessageBytes: at most 131072/);
+    expect(crossChecked).toMatch(/parties\.p3\.policy\.keys\.hot\.approvals\.approvers: "yuri" is not in approvers/);
   });
 
   test('every problem is reported at once, with its path', () => {

@@ -1,8 +1,8 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, test } from 'vitest';
-import { partyPolicyOf } from '../../lib/config/deployment.js';
+import { parseDeploymentConfig, partyPolicyOf } from '../../lib/config/deployment.js';
 import { loadRuntimeConfig, RuntimeEnv } from '../../lib/config/runtime.js';
-import { actionsOf, appWithoutBundling, exampleConfig, p256Key, plain, resourcesOf, statementsOf, templateOf, unpinnedConfig } from './support.js';
+import { actionsOf, appWithoutBundling, ed25519Key, exampleConfig, exampleInput, p256Key, plain, resourcesOf, statementsOf, templateOf, unpinnedConfig } from './support.js';
 
 const config = exampleConfig();
 const { parties } = appWithoutBundling(config, { kind: 'party', party: 'p1' });
@@ -40,7 +40,7 @@ describe('PartyStack', () => {
       'AWS::Logs::LogGroup': 1,
       'AWS::Lambda::Function': 1,
       'AWS::Lambda::EventSourceMapping': 1,
-      'AWS::CloudWatch::Alarm': 3,
+      'AWS::CloudWatch::Alarm': 4,
     };
     for (const [type, count] of Object.entries(counts)) template.resourceCountIs(type, count);
     const types = new Set(Object.values(template.toJSON().Resources as Record<string, { Type: string }>).map((r) => r.Type));
@@ -191,8 +191,12 @@ describe('PartyStack', () => {
     expect(runtime.identityKeyId).toBe('arn:aws:kms:eu-west-1:111111111111:alias/frostline/p1/identity');
     expect(runtime.tableName).toBe('frostline-p1-store');
     expect(runtime.queueUrls.coordinator).toBe('https://sqs.eu-west-1.amazonaws.com/444444444444/frostline-coordinator-inbox');
-    expect(runtime.policy).toEqual(partyPolicyOf(config));
+    const p1 = config.parties[0];
+    if (p1 === undefined) throw new Error('no p1');
+    expect(runtime.policy).toEqual(partyPolicyOf(config, p1));
+    expect(runtime.policy.keys).toEqual({ 'treasury-cold': { approvals: { quorum: 2, approvers: ['alice', 'bob', 'carol'] } } });
     expect(Object.keys(runtime.directory.parties).sort()).toEqual(['p1', 'p2', 'p3']);
+    expect(runtime.directory.approvers).toEqual(config.approvers);
     expect(variables[RuntimeEnv.masterKeyId]).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^SharesKey/), 'Arn'] });
     expect(variables).not.toHaveProperty(RuntimeEnv.region);
   });
@@ -220,9 +224,71 @@ describe('PartyStack', () => {
     template.hasResourceProperties('AWS::IAM::Role', { ManagedPolicyArns: Match.absent() });
   });
 
-  test('alarms on DLQ depth, handler errors and throttles', () => {
+  test('alarms on DLQ depth, handler errors and throttles, and messages the handler failed', () => {
     const metrics = resourcesOf(template, 'AWS::CloudWatch::Alarm').map(([, p]) => `${String(p.Namespace)}/${String(p.MetricName)}`).sort();
-    expect(metrics).toEqual(['AWS/Lambda/Errors', 'AWS/Lambda/Throttles', 'AWS/SQS/ApproximateNumberOfMessagesVisible']);
+    expect(metrics).toEqual(['AWS/Lambda/Errors', 'AWS/Lambda/Throttles', 'AWS/SQS/ApproximateNumberOfMessagesVisible', 'Frostline/Failed']);
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'Frostline',
+      MetricName: 'Failed',
+      Dimensions: [{ Name: 'service', Value: 'frostline-party' }],
+      Statistic: 'Sum',
+      Period: 300,
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+    });
+  });
+
+  test('alarms notify the party\'s topic when configured', () => {
+    const topic = 'arn:aws:sns:eu-west-1:111111111111:frostline-alarms';
+    const base = exampleConfig();
+    const withTopic = exampleConfig({ parties: base.parties.map((p) => (p.id === 'p1' ? { ...p, alarmTopicArn: topic } : p)) });
+    const t = templateOf(appWithoutBundling(withTopic, { kind: 'party', party: 'p1' }).parties.get('p1') ?? stack);
+    for (const [, alarm] of resourcesOf(t, 'AWS::CloudWatch::Alarm')) expect(alarm.AlarmActions).toEqual([topic]);
+  });
+
+  test('policy: per-party key rules replace the global rule of the same key; only named approvers reach the directory', () => {
+    const base = exampleInput();
+    const dave = ed25519Key();
+    const input = {
+      ...base,
+      approvers: { ...base.approvers, dave },
+      policy: { keys: { 'treasury-cold': { approvals: { quorum: 2, approvers: ['alice', 'bob', 'carol'] } }, '*': { rateLimit: { max: 100, windowSeconds: 3600 } } } },
+      parties: (base.parties ?? []).map((p) => (p.id === 'p2' ? { ...p, policy: { keys: { 'treasury-cold': { approvals: { quorum: 1, approvers: ['dave'] } } } } } : p)),
+    };
+    const custom = parseDeploymentConfig(input);
+    const envOf = (party: string) => {
+      const t = templateOf(appWithoutBundling(custom, { kind: 'party', party }).parties.get(party) ?? stack);
+      const [[, fn]] = [resourcesOf(t, 'AWS::Lambda::Function')[0] ?? ['', {}]];
+      const variables = (fn.Environment as { Variables: Record<string, string> }).Variables;
+      return {
+        policy: JSON.parse(variables[RuntimeEnv.policy] ?? '{}') as { keys?: unknown },
+        approvers: Object.keys((JSON.parse(variables[RuntimeEnv.directory] ?? '{}') as { approvers?: object }).approvers ?? {}),
+      };
+    };
+    expect(envOf('p1')).toEqual({
+      policy: expect.objectContaining({
+        keys: { 'treasury-cold': { approvals: { quorum: 2, approvers: ['alice', 'bob', 'carol'] } }, '*': { rateLimit: { max: 100, windowSeconds: 3600 } } },
+      }),
+      approvers: ['alice', 'bob', 'carol'],
+    });
+    expect(envOf('p2')).toEqual({
+      policy: expect.objectContaining({
+        keys: { 'treasury-cold': { approvals: { quorum: 1, approvers: ['dave'] } }, '*': { rateLimit: { max: 100, windowSeconds: 3600 } } },
+      }),
+      approvers: ['dave'],
+    });
+  });
+
+  test('an environment over Lambda\'s 4 KB limit stops the synthesis, naming the function and the largest variables', () => {
+    const base = exampleInput();
+    const many = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`approver-${String(i).padStart(2, '0')}`, p256Key()]));
+    const big = parseDeploymentConfig({ ...base, approvers: many, policy: { keys: { '*': { approvals: { quorum: 2, approvers: Object.keys(many) } } } } });
+    expect(() => appWithoutBundling(big, { kind: 'party', party: 'p1' })).toThrow(
+      /function frostline-p1-inbox: its environment is \d+ bytes, over Lambda's limit of 4096 bytes \(largest: FROSTLINE_DIRECTORY \d+/,
+    );
+    // The coordinator carries no approvers, so the same config still fits there.
+    expect(() => appWithoutBundling(big, { kind: 'coordinator' })).not.toThrow();
   });
 
   test('before pinning: keys, table, queues and role, but no handler', () => {

@@ -1,6 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { loadRuntimeConfig, RuntimeEnv, runtimeEnvironment, type RuntimeConfig } from '../../../lib/config/runtime.js';
+import { environmentSize, LAMBDA_ENVIRONMENT_LIMIT_BYTES, loadRuntimeConfig, RuntimeEnv, runtimeEnvironment, type RuntimeConfig } from '../../../lib/config/runtime.js';
 import { ConfigError } from '../../../lib/ports/errors.js';
 
 const spki = (type: 'ed25519' | 'p256') =>
@@ -79,6 +79,31 @@ describe('loadRuntimeConfig', () => {
     const message = problemsOf(env);
     expect(message).toContain('no inbox for party "p2"');
     expect(message).toContain('no result queue for initiator "app"');
+  });
+
+  it('needs a master key for a party only: the coordinator wraps no data keys', () => {
+    const env = runtimeEnvironment(party);
+    delete env[RuntimeEnv.masterKeyId];
+    expect(problemsOf(env)).toContain(`${RuntimeEnv.masterKeyId}: is required for role party`);
+    const coordinator: RuntimeConfig = {
+      role: 'coordinator',
+      region: 'eu-west-1',
+      tableName: 'frostline-coordinator-sessions',
+      identityKeyId: 'alias/frostline-coordinator-identity',
+      identityAlgorithm: 'p256',
+      directory,
+      queueUrls: { coordinator: queue('c'), parties: { p1: queue('p1'), p2: queue('p2') }, initiators: { app: queue('app') } },
+    };
+    const coordinatorEnv = runtimeEnvironment(coordinator);
+    expect(coordinatorEnv).not.toHaveProperty(RuntimeEnv.masterKeyId);
+    expect(loadRuntimeConfig(coordinatorEnv)).toEqual(coordinator);
+    // Still accepted (and unused) when a set-up provisions one anyway.
+    expect(loadRuntimeConfig({ ...coordinatorEnv, [RuntimeEnv.masterKeyId]: 'alias/x' })).toEqual({ ...coordinator, masterKeyId: 'alias/x' });
+  });
+
+  it('measures an environment as Lambda does: names and values, UTF-8 bytes', () => {
+    expect(environmentSize({ AB: 'cd', E: '\u00e9' })).toEqual({ bytes: 7, largest: [['AB', 4], ['E', 3]] });
+    expect(LAMBDA_ENVIRONMENT_LIMIT_BYTES).toBe(4096);
   });
 
   it('refuses a pinned key that does not hold what it declares', () => {
