@@ -1,6 +1,6 @@
 /**
- * Lambda entry point: the request queue that initiators write to. Admits `keygen.request`
- * and `sign.request` only, then hands them to the same Coordinator as the inbox.
+ * Lambda entry point: the request queue that initiators write to. Admits `keygen.request`,
+ * `sign.request` and `key.request` only, then hands them to the same Coordinator as the inbox.
  */
 import { requestIntakeHandlerFromEnvironment } from './shared/handlers.js';
 

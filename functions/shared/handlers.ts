@@ -16,12 +16,10 @@ import {
   createParty,
   partyConfigFromEnvironment,
 } from './wiring.js';
+import { ServiceName } from './observability.js';
 
-export const ServiceName = {
-  partyInbox: 'frostline-party',
-  coordinatorInbox: 'frostline-coordinator',
-  requestIntake: 'frostline-request-intake',
-} as const;
+// One list of service names (lib/config), which the stacks' alarms also use.
+export { ServiceName } from './observability.js';
 
 export interface HandlerDeps {
   readonly processor: InboxProcessor;
@@ -48,7 +46,8 @@ export function createCoordinatorInboxHandler(deps: HandlerDeps): SqsInboxHandle
   return createInboxHandler(observed(ServiceName.coordinatorInbox, deps));
 }
 
-const REQUEST_TYPES = new Set<string>([MessageType.keygenRequest, MessageType.signRequest]);
+/** What initiators send: keygen and sign requests, and public-key lookups (`FrostlineClient.getKey`). */
+const REQUEST_TYPES = new Set<string>([MessageType.keygenRequest, MessageType.signRequest, MessageType.keyRequest]);
 
 /**
  * Intake admits initiator requests only. Its queue is the one applications may write to, so
@@ -61,7 +60,7 @@ export function admitRequestsOnly(peek: EnvelopePeek): RefusedError | undefined 
   return undefined;
 }
 
-/** The request queue: `keygen.request` and `sign.request` from initiators, handled by `Coordinator`. */
+/** The request queue: `keygen.request`, `sign.request` and `key.request` from initiators, handled by `Coordinator`. */
 export function createRequestIntakeHandler(deps: HandlerDeps): SqsInboxHandler {
   return createInboxHandler({ ...observed(ServiceName.requestIntake, deps), admit: admitRequestsOnly });
 }
