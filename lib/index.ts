@@ -2,8 +2,20 @@
 export { FrostlineClient, type FrostlineClientOptions, type CallOptions, type KeyInfo, type KeygenResult, type SignatureResult } from './client/client.js';
 export * from './client/errors.js';
 export { LocalKeySigner } from './client/signers.js';
+export { KmsSigner, type KmsSignerOptions } from './adapters/aws/kms-signer.js';
+export { SqsTransport, type QueueUrlResolver } from './adapters/aws/sqs-transport.js';
+export { SqsResultInbox } from './adapters/aws/sqs-result-inbox.js';
+export { createAwsClients, createKmsClient, createSqsClient, createDynamoDbClient, type AwsClientOptions } from './adapters/aws/clients.js';
+// The client side of `frostline dev up` (the provisioning side runs in the CLI).
+export {
+  DevDeploymentConnection,
+  openDevDeployment,
+  readDevDeploymentFile,
+  type DevClientOptions,
+  type DevDeploymentFile,
+} from './adapters/aws/dev-deployment-file.js';
 export type { ResultInbox, ReceivedMessage } from './client/result-inbox.js';
-export { signApproval, type Approval, type ApprovalRule } from './protocol/approvals.js';
+export { signApproval, type Approval, type ApprovalRule, type ApprovedRequest } from './protocol/approvals.js';
 export { verifyAuditChain, type AuditRecord, type ChainVerdict } from './protocol/audit.js';
 export { type KeyRules } from './protocol/requests.js';
 export { Initiator, type IdentitySigner, type InitiatorDeps, type InitiatorResult, type KeygenOptions, type SignOptions } from './client/initiator.js';

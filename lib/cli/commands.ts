@@ -169,3 +169,22 @@ export async function runKeys(options: { dataDir: string; json: boolean }): Prom
     await cluster.close();
   }
 }
+
+/** `frostline key --key ID` on the local cluster: the coordinator's record of the key. */
+export async function runKey(options: { dataDir: string; keyId: string; json: boolean }): Promise<void> {
+  const out = createOutput(options.json);
+  const cluster = await LocalCluster.open({ dataDir: options.dataDir });
+  try {
+    const key = await cluster.coordinator.getKey(options.keyId);
+    if (key === undefined) throw new FrostlineError('unknown-key', `no key "${options.keyId}" in ${options.dataDir}`);
+    out.result(`key        ${key.keyId}\npublic key ${key.publicKey}\nthreshold  ${key.threshold}-of-${key.parties.length} (${key.parties.join(', ')})`, {
+      ok: true,
+      keyId: key.keyId,
+      publicKey: key.publicKey,
+      threshold: key.threshold,
+      parties: key.parties,
+    });
+  } finally {
+    await cluster.close();
+  }
+}

@@ -1,4 +1,7 @@
 /** Human progress on stderr (so stdout stays machine-readable with --json), results on stdout. */
+import { FrostlineError } from '../ports/errors.js';
+import { RequestError } from '../client/errors.js';
+
 export interface Output {
   step(text: string): void;
   result(human: string, json: Record<string, unknown>): void;
@@ -20,4 +23,64 @@ export async function timed<T>(work: () => Promise<T>): Promise<[T, number]> {
   const started = performance.now();
   const value = await work();
   return [value, Math.round(performance.now() - started)];
+}
+
+export interface Progress {
+  /** Ends the ticker; on a terminal, replaces it with how it ended. */
+  stop(outcome: string): void;
+}
+
+/** Where a ticker writes: process.stderr, or a fake in tests. */
+export interface ProgressStream {
+  readonly isTTY?: boolean;
+  write(text: string): boolean;
+}
+
+/**
+ * Shows that the CLI is waiting: on a terminal, `label … 3s` rewritten in place every
+ * second; elsewhere (CI logs, pipes) a single line, since a ticker there is only noise.
+ */
+export function startProgress(label: string, stream: ProgressStream = process.stderr): Progress {
+  const started = performance.now();
+  const seconds = () => Math.floor((performance.now() - started) / 1000);
+  if (stream.isTTY !== true) {
+    stream.write(`${label} …\n`);
+    return { stop() {} };
+  }
+  const render = () => stream.write(`\r\x1b[2K${label} … ${seconds()}s`);
+  render();
+  const timer = setInterval(render, 1000);
+  // The ticker alone must never keep the process alive.
+  timer.unref();
+  let stopped = false;
+  return {
+    stop(outcome) {
+      if (stopped) return;
+      stopped = true;
+      clearInterval(timer);
+      stream.write(`\r\x1b[2K${label} … ${outcome} after ${((performance.now() - started) / 1000).toFixed(1)}s\n`);
+    },
+  };
+}
+
+/**
+ * The one line the CLI prints for a failure: the error's code and message, and the request
+ * id of a failed request. Messages of frostline errors carry no secrets by contract.
+ */
+export function failureLine(error: unknown): string {
+  const oneLine = (text: string) => text.replace(/\s*\n\s*/g, '; ');
+  if (error instanceof RequestError) return `frostline: ${error.code}: ${oneLine(error.message)} (request ${error.requestId})`;
+  if (error instanceof FrostlineError) return `frostline: ${error.code}: ${oneLine(error.message)}`;
+  if (error instanceof Error) return `frostline: ${error.name}: ${oneLine(error.message)}`;
+  return 'frostline: failed';
+}
+
+/** The failure as JSON, for --json callers that read stdout only. */
+export function failureJson(error: unknown): Record<string, unknown> {
+  const code = error instanceof FrostlineError ? error.code : 'error';
+  const message = error instanceof Error ? error.message : 'failed';
+  return {
+    ok: false,
+    error: { code, message, ...(error instanceof RequestError ? { requestId: error.requestId, name: error.name } : {}) },
+  };
 }

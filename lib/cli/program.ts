@@ -4,7 +4,15 @@ import { FrostlineError } from '../ports/errors.js';
 import { decodeHex, utf8ToBytes } from '../protocol/encoding.js';
 import { NAME_PATTERN } from '../protocol/messages.js';
 import { runAuditVerify } from './audit.js';
-import { defaultDataDir, publicKeyOf, runDemo, runKeygen, runKeys, runSign, runVerify } from './commands.js';
+import { configCommand } from './config-pin.js';
+import { defaultDataDir, publicKeyOf, runDemo, runKey, runKeygen, runKeys, runSign, runVerify } from './commands.js';
+import {
+  type DeploymentTarget,
+  runDeploymentAuditVerify,
+  runDeploymentKey,
+  runDeploymentKeygen,
+  runDeploymentSign,
+} from './deployment-commands.js';
 
 function integer(min: number, max: number) {
   return (value: string): number => {
@@ -32,6 +40,53 @@ function assertThreshold(threshold: number, parties: number): void {
   if (threshold > parties) throw new FrostlineError('usage', `--threshold ${threshold} is larger than --parties ${parties}`);
 }
 
+function names(value: string): string[] {
+  const list = value.split(',').map((item) => item.trim()).filter((item) => item.length > 0);
+  for (const item of list) name(item);
+  if (new Set(list).size !== list.length) throw new InvalidArgumentError('names repeat');
+  return list;
+}
+
+function endpointUrl(value: string): string {
+  if (!/^https?:\/\/\S+$/.test(value)) throw new InvalidArgumentError('expected an http(s) URL');
+  return value;
+}
+
+/** Local parties when none are asked for (a deployment uses all of its own). */
+const DEFAULT_LOCAL_PARTIES = 3;
+
+interface DeploymentFlags {
+  deployment?: string;
+  initiator?: string;
+  endpoint?: string;
+  timeout?: number;
+  json?: boolean;
+}
+
+/** The --deployment options every request command shares. */
+function addDeploymentOptions(command: Command): Command {
+  return command
+    .option('--deployment <file>', 'use the development deployment in FILE (from `frostline dev up`) instead of the local cluster')
+    .addOption(new Option('--initiator <id>', "initiator to act as (default: the deployment file's first)").argParser(name))
+    .addOption(new Option('--endpoint <url>', "emulator endpoint, overriding the deployment file's").argParser(endpointUrl))
+    .addOption(new Option('--timeout <seconds>', 'give up waiting for the result after this long').argParser(integer(1, 3600)).default(120));
+}
+
+/** The deployment target if --deployment was given; deployment-only options without it are a usage error. */
+function deploymentTarget(o: DeploymentFlags): DeploymentTarget | undefined {
+  if (o.deployment === undefined) {
+    if (o.initiator !== undefined || o.endpoint !== undefined) throw new FrostlineError('usage', '--initiator and --endpoint need --deployment FILE');
+    return undefined;
+  }
+  return {
+    deployment: o.deployment,
+    json: o.json === true,
+    ...(o.initiator !== undefined ? { initiator: o.initiator } : {}),
+    ...(o.endpoint !== undefined ? { endpoint: o.endpoint } : {}),
+    ...(o.timeout !== undefined ? { timeoutMs: o.timeout * 1000 } : {}),
+  };
+}
+
 const dataDirOption = () => new Option('--data-dir <dir>', 'where vaults, stores and pinned keys live').default(defaultDataDir(), '$FROSTLINE_HOME or ~/.frostline');
 const jsonOption = () => new Option('--json', 'print one JSON object on stdout (progress goes to stderr)');
 
@@ -54,31 +109,71 @@ export function buildProgram(): Command {
       await runDemo({ threshold: o.threshold, parties: o.parties, message: o.message, json: o.json === true, ...(o.dataDir !== undefined ? { dataDir: o.dataDir } : {}) });
     });
 
-  program
-    .command('keygen')
-    .description('generate a new group key by DKG among the local parties')
-    .requiredOption('-k, --key-id <id>', 'name of the new key', name)
-    .addOption(new Option('-t, --threshold <t>', 'signers needed').argParser(integer(2, 255)).default(2))
-    .addOption(new Option('-n, --parties <n>', 'parties holding shares').argParser(integer(2, 255)).default(3))
-    .addOption(dataDirOption())
-    .addOption(jsonOption())
-    .action(async (o: { keyId: string; threshold: number; parties: number; dataDir: string; json?: boolean }) => {
-      assertThreshold(o.threshold, o.parties);
-      await runKeygen({ dataDir: o.dataDir, keyId: o.keyId, threshold: o.threshold, parties: o.parties, json: o.json === true });
-    });
+  addDeploymentOptions(
+    program
+      .command('keygen')
+      .description('generate a new group key by DKG among the local parties (or a deployment\'s)')
+      .requiredOption('-k, --key-id <id>', 'name of the new key', name)
+      .addOption(new Option('-t, --threshold <t>', 'signers needed').argParser(integer(2, 255)).default(2))
+      .addOption(new Option('-n, --parties <n>', `parties holding shares (default: ${DEFAULT_LOCAL_PARTIES} locally, all of a deployment's)`).argParser(integer(2, 255)))
+      .option('--request-id <id>', 'idempotency key (deployment): repeating it returns the first result')
+      .addOption(dataDirOption())
+      .addOption(jsonOption()),
+  ).action(async (o: { keyId: string; threshold: number; parties?: number; requestId?: string; dataDir: string; json?: boolean } & DeploymentFlags) => {
+    const target = deploymentTarget(o);
+    if (target !== undefined) {
+      await runDeploymentKeygen(target, {
+        keyId: o.keyId,
+        threshold: o.threshold,
+        ...(o.parties !== undefined ? { parties: o.parties } : {}),
+        ...(o.requestId !== undefined ? { requestId: o.requestId } : {}),
+      });
+      return;
+    }
+    const parties = o.parties ?? DEFAULT_LOCAL_PARTIES;
+    assertThreshold(o.threshold, parties);
+    await runKeygen({ dataDir: o.dataDir, keyId: o.keyId, threshold: o.threshold, parties, json: o.json === true });
+  });
 
-  program
-    .command('sign')
-    .description('sign a message with a key made by `frostline keygen`')
-    .requiredOption('-k, --key <id>', 'key id', name)
-    .option('-m, --message <text>', 'message (UTF-8)')
-    .option('--message-hex <hex>', 'message (hex bytes)')
-    .option('--request-id <id>', 'idempotency key: repeating it returns the first result')
-    .addOption(dataDirOption())
-    .addOption(jsonOption())
-    .action(async (o: { key: string; message?: string; messageHex?: string; requestId?: string; dataDir: string; json?: boolean }) => {
-      await runSign({ dataDir: o.dataDir, keyId: o.key, message: messageBytes(o), json: o.json === true, ...(o.requestId !== undefined ? { requestId: o.requestId } : {}) });
-    });
+  addDeploymentOptions(
+    program
+      .command('sign')
+      .description('sign a message with a key made by `frostline keygen`')
+      .requiredOption('-k, --key <id>', 'key id', name)
+      .option('-m, --message <text>', 'message (UTF-8)')
+      .option('--message-hex <hex>', 'message (hex bytes)')
+      .option('--request-id <id>', 'idempotency key: repeating it returns the first result')
+      .addOption(new Option('--approvers <ids>', "deployment: attach approvals signed with these approvers' local keys (comma-separated)").argParser(names))
+      .addOption(dataDirOption())
+      .addOption(jsonOption()),
+  ).action(async (o: { key: string; message?: string; messageHex?: string; requestId?: string; approvers?: string[]; dataDir: string; json?: boolean } & DeploymentFlags) => {
+    const target = deploymentTarget(o);
+    const message = messageBytes(o);
+    if (target !== undefined) {
+      await runDeploymentSign(target, {
+        keyId: o.key,
+        message,
+        ...(o.requestId !== undefined ? { requestId: o.requestId } : {}),
+        ...(o.approvers !== undefined ? { approvers: o.approvers } : {}),
+      });
+      return;
+    }
+    if (o.approvers !== undefined) throw new FrostlineError('usage', '--approvers needs --deployment FILE');
+    await runSign({ dataDir: o.dataDir, keyId: o.key, message, json: o.json === true, ...(o.requestId !== undefined ? { requestId: o.requestId } : {}) });
+  });
+
+  addDeploymentOptions(
+    program
+      .command('key')
+      .description("show a key's group public key, threshold and parties")
+      .requiredOption('-k, --key <id>', 'key id', name)
+      .addOption(dataDirOption())
+      .addOption(jsonOption()),
+  ).action(async (o: { key: string; dataDir: string; json?: boolean } & DeploymentFlags) => {
+    const target = deploymentTarget(o);
+    if (target !== undefined) await runDeploymentKey(target, o.key);
+    else await runKey({ dataDir: o.dataDir, keyId: o.key, json: o.json === true });
+  });
 
   program
     .command('verify')
@@ -109,10 +204,43 @@ export function buildProgram(): Command {
     .command('verify')
     .description('verify the hash chain of one party\'s decisions; exit 1 and name the first broken record')
     .requiredOption('-p, --party <id>', 'party id, e.g. p1', name)
+    .option('--deployment <file>', "read the party's table in the development deployment in FILE")
+    .addOption(new Option('--endpoint <url>', "emulator endpoint, overriding the deployment file's").argParser(endpointUrl))
     .addOption(dataDirOption())
     .addOption(jsonOption())
-    .action(async (o: { party: string; dataDir: string; json?: boolean }) => {
-      if (!(await runAuditVerify({ dataDir: o.dataDir, party: o.party, json: o.json === true }))) process.exitCode = 1;
+    .action(async (o: { party: string; dataDir: string; json?: boolean; deployment?: string; endpoint?: string }) => {
+      const target = deploymentTarget(o);
+      const ok =
+        target !== undefined
+          ? await runDeploymentAuditVerify(target, o.party)
+          : await runAuditVerify({ dataDir: o.dataDir, party: o.party, json: o.json === true });
+      if (!ok) process.exitCode = 1;
+    });
+
+  const dev = program.command('dev').description('a development deployment on an AWS API emulator');
+  dev
+    .command('up')
+    .description('provision parties, coordinator and initiators in emulated accounts, write the deployment file, run the handlers until Ctrl-C')
+    .addOption(new Option('--endpoint <url>', 'a running emulator (default: start the pinned moto from scripts/emulator.mjs)').argParser(endpointUrl))
+    .addOption(new Option('-n, --parties <n>', 'parties p1..pN').argParser(integer(2, 32)).default(3))
+    .addOption(new Option('--initiators <ids>', 'initiators, comma-separated; each gets a result queue and a local key').argParser(names).default(['cli'], 'cli'))
+    .addOption(new Option('--approvers <ids>', 'approvers, comma-separated; each gets a local key').argParser(names).default([], 'none'))
+    .option('--policy <file>', "every party's policy as JSON (default: each initiator may run keygen and use every key)")
+    .option('-o, --out <file>', 'deployment file to write (keys go to <name>.keys/ beside it)', 'frostline-dev.json')
+    .addOption(new Option('--log-level <level>', "handlers' log level (JSON lines on stdout)").choices(['SILENT', 'ERROR', 'WARN', 'INFO', 'DEBUG']).default('SILENT'))
+    .action(async (o: { endpoint?: string; parties: number; initiators: string[]; approvers: string[]; policy?: string; out: string; logLevel: 'SILENT' | 'ERROR' | 'WARN' | 'INFO' | 'DEBUG' }) => {
+      if (o.initiators.length === 0) throw new FrostlineError('usage', '--initiators needs at least one name');
+      // Loaded on demand: it brings the Lambda handlers and Powertools, which no other command needs.
+      const { runDevUp } = await import('./dev.js');
+      await runDevUp({
+        parties: o.parties,
+        initiators: o.initiators,
+        approvers: o.approvers,
+        out: o.out,
+        logLevel: o.logLevel,
+        ...(o.policy !== undefined ? { policyFile: o.policy } : {}),
+        ...(o.endpoint !== undefined ? { endpoint: o.endpoint } : {}),
+      });
     });
 
   return program;

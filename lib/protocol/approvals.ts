@@ -38,8 +38,9 @@ export function approvalSigningInput(request: ApprovedRequest): Uint8Array {
   return concatBytes(APPROVAL_DOMAIN, sha256(canonicalBytes({ initiator, requestId, keyId, message })));
 }
 
-export async function signApproval(vault: KeyVault, approver: string, request: ApprovedRequest): Promise<Approval> {
-  return { approver, sig: bytesToHex(await vault.signIdentity(approvalSigningInput(request))) };
+/** Signs an approval with any identity signer: a vault, a `LocalKeySigner` or a `KmsSigner`. */
+export async function signApproval(signer: Pick<KeyVault, 'signIdentity'>, approver: string, request: ApprovedRequest): Promise<Approval> {
+  return { approver, sig: bytesToHex(await signer.signIdentity(approvalSigningInput(request))) };
 }
 
 /** Refuses unless at least `rule.quorum` distinct listed approvers signed this exact request. */

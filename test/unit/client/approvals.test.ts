@@ -1,0 +1,32 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { signApproval } from '../../../lib/protocol/approvals.js';
+import { LocalKeySigner } from '../../../lib/client/signers.js';
+import { assertApprovalQuorum } from '../../../lib/protocol/approvals.js';
+import type { Directory } from '../../../lib/protocol/directory.js';
+
+function signer(type: 'ed25519' | 'p256'): LocalKeySigner {
+  const { privateKey } = type === 'ed25519' ? generateKeyPairSync('ed25519') : generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  return new LocalKeySigner(privateKey.export({ format: 'pem', type: 'pkcs8' }).toString());
+}
+
+describe('signApproval', () => {
+  const request = { initiator: 'payments', requestId: 'order-42', keyId: 'treasury', message: '0a0b' };
+  const rule = { quorum: 2, approvers: ['alice', 'bob', 'carol'] };
+
+  it('approvals from application-held keys meet a 2-of-3 quorum the parties check', async () => {
+    const alice = signer('ed25519');
+    const bob = signer('p256');
+    const directory: Directory = {
+      coordinator: await signer('ed25519').identityPublicKey(),
+      parties: {},
+      initiators: {},
+      approvers: { alice: await alice.identityPublicKey(), bob: await bob.identityPublicKey(), carol: await signer('ed25519').identityPublicKey() },
+    };
+    const approvals = [await signApproval(alice, 'alice', request), await signApproval(bob, 'bob', request)];
+    expect(() => assertApprovalQuorum(rule, request, approvals, directory)).not.toThrow();
+    // Signed for another message, bob's approval does not count.
+    const other = await signApproval(bob, 'bob', { ...request, message: '0a0c' });
+    expect(() => assertApprovalQuorum(rule, request, [approvals[0] ?? other, other], directory)).toThrow(/quorum not met: 1 of 2/);
+  });
+});
