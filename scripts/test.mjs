@@ -36,7 +36,11 @@ const report = JSON.parse(readFileSync(reportFile, 'utf8'));
 rmSync(reportDir, { recursive: true, force: true });
 
 const passed = report.numPassedTests ?? 0;
-const failed = (report.numFailedTests ?? 0) + (report.numFailedTestSuites ?? 0);
+// A file that failed without a failing test (an import or setup error) counts as one failure.
+const brokenFiles = (report.testResults ?? []).filter(
+  (file) => file.status === 'failed' && !(file.assertionResults ?? []).some((test) => test.status === 'failed'),
+).length;
+const failed = (report.numFailedTests ?? 0) + brokenFiles;
 const skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
 const emulator = (report.testResults ?? [])
   .filter((file) => file.name.includes(`${join('test', 'integration')}`))

@@ -2,7 +2,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { describe, expect, it, vi } from 'vitest';
-import { ServiceName as HandlerServiceName } from '../../../functions/shared/handlers.js';
 import { MetricName, METRICS_NAMESPACE, ServiceName } from '../../../functions/shared/observability.js';
 import { createSweeper, expiredSession } from '../../../functions/shared/sweeper.js';
 import { identityOnlyVault } from '../../../functions/shared/wiring.js';
@@ -106,12 +105,5 @@ describe('coordinator vault', () => {
     await expect(vault.generateDataKey({ service: 'frostline' })).rejects.toThrow(/coordinator has no master key/);
     await expect(vault.decryptDataKey(new Uint8Array([1]), { service: 'frostline' })).rejects.toBeInstanceOf(ConfigError);
     expect(signer.signIdentity).toHaveBeenCalledTimes(1);
-  });
-});
-
-describe('metric names', () => {
-  it('the handlers publish under the service names the stacks alarm on', () => {
-    // handlers.ts keeps its own ServiceName for now; it must not drift from lib/config's.
-    expect(HandlerServiceName).toEqual({ partyInbox: ServiceName.partyInbox, coordinatorInbox: ServiceName.coordinatorInbox, requestIntake: ServiceName.requestIntake });
   });
 });
