@@ -590,7 +590,9 @@ export class Party {
       const nonceBytes = await openSecret(this.#deps.vault, this.#context(sign.keyId, 'nonce'), nonceKey, nonce.value.nonces, scope);
       const nonces = { hiding: nonceBytes.subarray(0, SCALAR_BYTES), binding: nonceBytes.subarray(SCALAR_BYTES) };
       try {
-        return bytesToHex(
+        // Registered for wiping: if a concurrent delivery spends the nonce first, this share
+        // (same nonce, maybe another package) must never be sent, and should not linger.
+        const signatureShareBytes = scope.track(
           this.#suite.frost.signShare(
             { identifier: share.identifier, signingShare },
             publicFromWire(share.publicPackage),
@@ -599,6 +601,7 @@ export class Party {
             message,
           ),
         );
+        return bytesToHex(signatureShareBytes);
       } catch (error) {
         throw new RefusedError(RefusalCode.protocol, `signing package rejected: ${(error as Error).message}`);
       }
