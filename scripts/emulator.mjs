@@ -1,31 +1,52 @@
 #!/usr/bin/env node
-// The AWS API emulator for integration tests and local development: moto server from PyPI,
-// pinned, in a project-local venv (.venv/), bound to 127.0.0.1 on a free port.
+// The AWS API emulators for integration tests and local development, each from PyPI,
+// pinned, in a project-local venv, bound to 127.0.0.1 on a free port:
 //
-//   node scripts/emulator.mjs setup   # create/refresh .venv only
-//   node scripts/emulator.mjs start   # print the endpoint, run until SIGINT/SIGTERM
+//   moto server  (.venv/)            KMS, DynamoDB, SQS for the adapters and dev deployments;
+//   ministack    (.venv-ministack/)  the same services plus Ed25519 KMS keys (with the
+//                                    `cryptography` package), CloudFormation and Lambda.
 //
-// Programmatic: `import { startEmulator } from './scripts/emulator.mjs'`.
+//   node scripts/emulator.mjs setup             # create/refresh both venvs only
+//   node scripts/emulator.mjs start             # moto: print the endpoint, run until SIGINT/SIGTERM
+//   node scripts/emulator.mjs start ministack   # the same for ministack
+//
+// Programmatic: `import { startEmulator, startMinistack } from './scripts/emulator.mjs'`.
 // Plain Node ESM with no dependencies, so it runs before `npm ci` has built anything.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The one place the emulator version is pinned. Bump deliberately and rerun the integration tests. */
+// The one place the emulator versions are pinned. Bump deliberately and rerun the integration tests.
 export const MOTO_REQUIREMENT = 'moto[server]==5.2.5';
+/** ministack's asymmetric KMS keys (Ed25519 among them) need `cryptography`, which it does not require itself. */
+export const MINISTACK_REQUIREMENTS = ['ministack==1.5.33', 'cryptography==50.0.2'];
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const VENV = join(ROOT, '.venv');
-const MARKER = join(VENV, '.frostline-moto');
-const BIN = process.platform === 'win32' ? join(VENV, 'Scripts') : join(VENV, 'bin');
-const PYTHON = join(BIN, process.platform === 'win32' ? 'python.exe' : 'python');
-const MOTO_SERVER = join(BIN, process.platform === 'win32' ? 'moto_server.exe' : 'moto_server');
+const IS_WINDOWS = process.platform === 'win32';
 const START_TIMEOUT_MS = 30_000;
 
+/** One emulator's venv: where it lives, what it holds, the executable that proves it is installed. */
+function venvSpec(dirName, requirements, executable) {
+  const dir = join(ROOT, dirName);
+  const bin = IS_WINDOWS ? join(dir, 'Scripts') : join(dir, 'bin');
+  return {
+    dir,
+    requirements,
+    marker: join(dir, `.frostline-${executable}`),
+    python: join(bin, IS_WINDOWS ? 'python.exe' : 'python'),
+    executable: join(bin, IS_WINDOWS ? `${executable}.exe` : executable),
+  };
+}
+
+// The moto marker keeps its old name and content, so existing venvs are reused.
+const MOTO_VENV = { ...venvSpec('.venv', [MOTO_REQUIREMENT], 'moto_server'), marker: join(ROOT, '.venv', '.frostline-moto') };
+const MINISTACK_VENV = venvSpec('.venv-ministack', MINISTACK_REQUIREMENTS, 'ministack');
+
 const INSTALL_HELP = [
-  'frostline integration tests need Python 3 (3.10 or newer) with the venv module, to run the moto AWS emulator.',
+  'frostline integration tests need Python 3 (3.10 or newer) with the venv module, to run the AWS emulators (moto, ministack).',
   'Install them, then run again:',
   '  Debian/Ubuntu:  apt-get install python3 python3-venv',
   '  Fedora/RHEL:    dnf install python3',
@@ -59,41 +80,47 @@ function findPython() {
 }
 
 /**
- * Makes sure .venv holds the pinned moto. Reuses the venv when its marker names the pinned
- * requirement and moto_server is present; otherwise (re)creates it. Throws with install
+ * Makes sure the venv holds exactly the pinned requirements. Reuses it when its marker
+ * names them and the executable is present; otherwise (re)creates it. Throws with install
  * instructions when Python or its venv module is missing — never skips silently.
- * @returns {{ reused: boolean, ms: number }}
  */
-export function ensureVenv() {
+function ensurePinnedVenv(spec) {
   const started = performance.now();
-  const markerOk =
-    existsSync(MARKER) && readFileSync(MARKER, 'utf8').trim() === MOTO_REQUIREMENT && existsSync(MOTO_SERVER);
+  const pinned = spec.requirements.join('\n');
+  const markerOk = existsSync(spec.marker) && readFileSync(spec.marker, 'utf8').trim() === pinned && existsSync(spec.executable);
   if (markerOk) return { reused: true, ms: performance.now() - started };
 
   const python = findPython();
   // A venv without pip is left behind when ensurepip is missing (Debian ships it in
   // python3-venv): rebuild it rather than trust it.
-  if (existsSync(VENV) && !run(PYTHON, ['-m', 'pip', '--version'], 'checking pip in the venv').ok) {
-    rmSync(VENV, { recursive: true, force: true });
+  if (existsSync(spec.dir) && !run(spec.python, ['-m', 'pip', '--version'], 'checking pip in the venv').ok) {
+    rmSync(spec.dir, { recursive: true, force: true });
   }
-  if (!existsSync(PYTHON)) {
-    const venv = run(python, ['-m', 'venv', VENV], 'creating the venv');
+  if (!existsSync(spec.python)) {
+    const venv = run(python, ['-m', 'venv', spec.dir], 'creating the venv');
     if (!venv.ok) throw new Error(`${venv.detail}\n\n${INSTALL_HELP}`);
   }
-  const pip = run(PYTHON, ['-m', 'pip', '--version'], 'checking pip in the venv');
+  const pip = run(spec.python, ['-m', 'pip', '--version'], 'checking pip in the venv');
   if (!pip.ok) throw new Error(`${pip.detail}\n\n${INSTALL_HELP}`);
-  const install = run(
-    PYTHON,
-    ['-m', 'pip', 'install', '--disable-pip-version-check', '--quiet', MOTO_REQUIREMENT],
-    `pip install ${MOTO_REQUIREMENT}`,
-  );
+  const what = spec.requirements.join(' ');
+  const install = run(spec.python, ['-m', 'pip', 'install', '--disable-pip-version-check', '--quiet', ...spec.requirements], `pip install ${what}`);
   if (!install.ok) throw new Error(install.detail);
-  if (!existsSync(MOTO_SERVER)) throw new Error(`${MOTO_REQUIREMENT} installed but ${MOTO_SERVER} is missing`);
-  writeFileSync(MARKER, `${MOTO_REQUIREMENT}\n`);
+  if (!existsSync(spec.executable)) throw new Error(`${what} installed but ${spec.executable} is missing`);
+  writeFileSync(spec.marker, `${pinned}\n`);
   return { reused: false, ms: performance.now() - started };
 }
 
-/** A port that was free a moment ago (the OS picks it; we close and hand it to moto). */
+/** Makes sure .venv holds the pinned moto. @returns {{ reused: boolean, ms: number }} */
+export function ensureVenv() {
+  return ensurePinnedVenv(MOTO_VENV);
+}
+
+/** Makes sure .venv-ministack holds the pinned ministack and cryptography. @returns {{ reused: boolean, ms: number }} */
+export function ensureMinistackVenv() {
+  return ensurePinnedVenv(MINISTACK_VENV);
+}
+
+/** A port that was free a moment ago (the OS picks it; we close and hand it to the emulator). */
 function freePort() {
   return new Promise((resolve, reject) => {
     const server = createServer();
@@ -111,52 +138,58 @@ function freePort() {
  * moto picks the account per request from MOTO_ACCOUNT_ID first, then the
  * x-moto-account-id header; a stray MOTO_ACCOUNT_ID would put every party in one account.
  */
-function emulatorEnv() {
+function motoEnv() {
   const env = { ...process.env, PYTHONUNBUFFERED: '1' };
   delete env.MOTO_ACCOUNT_ID;
   return env;
 }
 
+/**
+ * ministack reads its settings from the environment: drop every one a developer's shell
+ * may carry (persistence, TLS, auth, service lists, ports) and any AWS credentials (its
+ * Lambda executor hands its environment on to functions), then set what we need.
+ */
+function ministackEnv(port, scratch) {
+  const env = { ...process.env };
+  for (const name of Object.keys(env)) {
+    if (/^(MINISTACK_|AWS_|LOCALSTACK_|S3_|LAMBDA_)/.test(name)) delete env[name];
+  }
+  for (const name of ['SERVICES', 'AUTH', 'USE_SSL', 'PERSIST_STATE', 'STATE_DIR', 'EDGE_PORT', 'DOCKER_HOST']) delete env[name];
+  // Its pid file and the unpacked code of every Lambda function go to TMPDIR: one of our own, removed on stop.
+  return { ...env, PYTHONUNBUFFERED: '1', BIND_HOST: '127.0.0.1', GATEWAY_PORT: String(port), MINISTACK_HOST: '127.0.0.1', LOG_LEVEL: 'WARNING', TMPDIR: scratch };
+}
+
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function waitUntilUp(endpoint, child, output) {
+async function waitUntilUp(name, url, child, output) {
   const deadline = Date.now() + START_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`moto_server exited (${child.exitCode ?? child.signalCode}) before answering:\n${output()}`);
+      throw new Error(`${name} exited (${child.exitCode ?? child.signalCode}) before answering:\n${output()}`);
     }
     try {
-      const response = await fetch(`${endpoint}/moto-api/data.json`, { signal: AbortSignal.timeout(1_000) });
+      const response = await fetch(url, { signal: AbortSignal.timeout(1_000) });
       if (response.ok) return;
     } catch {
       // not listening yet
     }
     await sleep(100);
   }
-  throw new Error(`moto_server did not answer on ${endpoint} within ${START_TIMEOUT_MS} ms:\n${output()}`);
+  throw new Error(`${name} did not answer on ${url} within ${START_TIMEOUT_MS} ms:\n${output()}`);
 }
 
 /**
- * Starts moto server on 127.0.0.1 and resolves once it answers.
- * @param {{ log?: (line: string) => void }} [options]
- * @returns {Promise<{ endpoint: string, setupMs: number, startMs: number, stop(): Promise<void> }>}
+ * Spawns an emulator on a free 127.0.0.1 port and resolves once `readyPath` answers.
+ * @returns {Promise<{ endpoint: string, startMs: number, stop(): Promise<void> }>}
  */
-export async function startEmulator(options = {}) {
-  const log = options.log ?? (() => {});
-  const venv = ensureVenv();
-  log(`emulator: venv ${venv.reused ? 'reused' : 'created'} (${MOTO_REQUIREMENT}) in ${Math.round(venv.ms)} ms`);
-
+async function startServer({ name, executable, args, env, readyPath, log }) {
   const started = performance.now();
-  // A port can be taken between our probe and moto's bind; try a few.
+  // A port can be taken between our probe and the emulator's bind; try a few.
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
     const endpoint = `http://127.0.0.1:${port}`;
     let output = '';
-    const child = spawn(MOTO_SERVER, ['-H', '127.0.0.1', '-p', String(port)], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: emulatorEnv(),
-    });
+    const child = spawn(executable, args(port), { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: env(port) });
     const keep = (chunk) => {
       output = (output + chunk.toString()).slice(-8_000);
     };
@@ -165,14 +198,14 @@ export async function startEmulator(options = {}) {
     const spawnFailed = new Promise((_, reject) => child.once('error', reject));
     spawnFailed.catch(() => {});
     try {
-      await Promise.race([waitUntilUp(endpoint, child, () => output), spawnFailed]);
+      await Promise.race([waitUntilUp(name, `${endpoint}${readyPath}`, child, () => output), spawnFailed]);
     } catch (error) {
       child.kill('SIGKILL');
-      if (attempt < 3 && /address already in use/i.test(output)) continue;
+      if (attempt < 3 && /already in use/i.test(output)) continue;
       throw error;
     }
     const startMs = performance.now() - started;
-    log(`emulator: moto_server answering on ${endpoint} after ${Math.round(startMs)} ms`);
+    log(`emulator: ${name} answering on ${endpoint} after ${Math.round(startMs)} ms`);
 
     const exited = new Promise((resolve) => {
       if (child.exitCode !== null || child.signalCode !== null) resolve();
@@ -190,20 +223,76 @@ export async function startEmulator(options = {}) {
       })();
       return stopping;
     };
-    return { endpoint, setupMs: venv.ms, startMs, stop };
+    return { endpoint, startMs, stop, output: () => output };
   }
 }
 
-async function main(command) {
+/**
+ * Starts moto server on 127.0.0.1 and resolves once it answers.
+ * @param {{ log?: (line: string) => void }} [options]
+ * @returns {Promise<{ endpoint: string, setupMs: number, startMs: number, stop(): Promise<void> }>}
+ */
+export async function startEmulator(options = {}) {
+  const log = options.log ?? (() => {});
+  const venv = ensureVenv();
+  log(`emulator: venv ${venv.reused ? 'reused' : 'created'} (${MOTO_REQUIREMENT}) in ${Math.round(venv.ms)} ms`);
+  const server = await startServer({
+    name: 'moto_server',
+    executable: MOTO_VENV.executable,
+    args: (port) => ['-H', '127.0.0.1', '-p', String(port)],
+    env: motoEnv,
+    readyPath: '/moto-api/data.json',
+    log,
+  });
+  return { endpoint: server.endpoint, setupMs: venv.ms, startMs: server.startMs, stop: server.stop };
+}
+
+/**
+ * Starts ministack on 127.0.0.1 and resolves once it answers. It selects the emulated
+ * account by a 12-digit access key id (what `createAwsClients({ accountId })` sends).
+ * @param {{ log?: (line: string) => void }} [options]
+ * @returns {Promise<{ endpoint: string, setupMs: number, startMs: number, stop(): Promise<void>, output(): string }>}
+ */
+export async function startMinistack(options = {}) {
+  const log = options.log ?? (() => {});
+  const venv = ensureMinistackVenv();
+  log(`emulator: venv ${venv.reused ? 'reused' : 'created'} (${MINISTACK_REQUIREMENTS.join(' ')}) in ${Math.round(venv.ms)} ms`);
+  const scratch = mkdtempSync(join(tmpdir(), 'frostline-ministack-'));
+  const removeScratch = () => rmSync(scratch, { recursive: true, force: true });
+  let server;
+  try {
+    server = await startServer({
+      name: 'ministack',
+      executable: MINISTACK_VENV.executable,
+      args: () => [],
+      env: (port) => ministackEnv(port, scratch),
+      readyPath: '/_ministack/health',
+      log,
+    });
+  } catch (error) {
+    removeScratch();
+    throw error;
+  }
+  const stop = async () => {
+    await server.stop();
+    removeScratch();
+  };
+  return { ...server, stop, setupMs: venv.ms };
+}
+
+async function main(command, which = 'moto') {
   const log = (line) => process.stderr.write(`${line}\n`);
   switch (command) {
     case 'setup': {
-      const venv = ensureVenv();
-      log(`emulator: venv ${venv.reused ? 'already up to date' : 'created'} (${MOTO_REQUIREMENT}) in ${Math.round(venv.ms)} ms`);
+      const moto = ensureVenv();
+      log(`emulator: .venv ${moto.reused ? 'already up to date' : 'created'} (${MOTO_REQUIREMENT}) in ${Math.round(moto.ms)} ms`);
+      const ministack = ensureMinistackVenv();
+      log(`emulator: .venv-ministack ${ministack.reused ? 'already up to date' : 'created'} (${MINISTACK_REQUIREMENTS.join(' ')}) in ${Math.round(ministack.ms)} ms`);
       return;
     }
     case 'start': {
-      const emulator = await startEmulator({ log });
+      if (which !== 'moto' && which !== 'ministack') break;
+      const emulator = which === 'ministack' ? await startMinistack({ log }) : await startEmulator({ log });
       process.stdout.write(`${emulator.endpoint}\n`);
       log(`emulator: export AWS_ENDPOINT_URL=${emulator.endpoint}  (Ctrl-C to stop)`);
       const shutdown = () => {
@@ -213,14 +302,13 @@ async function main(command) {
       process.once('SIGTERM', shutdown);
       return;
     }
-    default:
-      log('usage: node scripts/emulator.mjs setup|start');
-      process.exitCode = 2;
   }
+  log('usage: node scripts/emulator.mjs setup | start [moto|ministack]');
+  process.exitCode = 2;
 }
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
-  main(process.argv[2]).catch((error) => {
+  main(process.argv[2], process.argv[3]).catch((error) => {
     process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(1);
   });

@@ -47,7 +47,7 @@ const emulator = (report.testResults ?? [])
   .flatMap((file) => file.assertionResults ?? [])
   .filter((test) => test.status === 'passed').length;
 
-console.log(`emulator: ${emulator} tests passed against the moto AWS emulator`);
+console.log(`emulator: ${emulator} tests passed against the AWS emulators (moto, ministack)`);
 console.log(`tests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
 if (passed === 0) {
   console.error('no test ran');
