@@ -1,7 +1,9 @@
 /** Shared fixtures for the CDK tests: configs and apps synthesized without bundling. */
 import { generateKeyPairSync } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll } from 'vitest';
 import { App, type Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { buildApp, type FrostlineApp, type Selection } from '../../cdk/app-builder.js';
@@ -38,7 +40,25 @@ export function p256Key(): { alg: 'p256'; spki: string } {
  * The real bundling is covered once, in synth.test.ts.
  */
 export function appWithoutBundling(config: DeploymentConfig, selection?: Selection): FrostlineApp {
-  return buildApp({ config, ...(selection !== undefined ? { selection } : {}), appProps: { context: { 'aws:cdk:bundling-stacks': [] } } });
+  return buildApp({
+    config,
+    ...(selection !== undefined ? { selection } : {}),
+    appProps: { outdir: assemblyDir(), context: { 'aws:cdk:bundling-stacks': [] } },
+  });
+}
+
+// Without an outdir CDK writes each assembly to a fresh os.tmpdir()/cdk.out* and never
+// removes it; these go under one directory per test file, removed when the file ends.
+// (This module is imported while a test file is collected, so the hook belongs to that file.)
+let assemblies: string | undefined;
+let assemblyCount = 0;
+afterAll(() => {
+  if (assemblies !== undefined) rmSync(assemblies, { recursive: true, force: true });
+  assemblies = undefined;
+});
+function assemblyDir(): string {
+  assemblies ??= mkdtempSync(join(tmpdir(), 'frostline-cdk-test-'));
+  return join(assemblies, String(assemblyCount++));
 }
 
 export function templateOf(stack: Stack): Template {
