@@ -15,28 +15,19 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { build } from 'esbuild';
+import { bundleAndImport } from './bundle-node.mjs';
 import { startMinistack } from './emulator.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const log = (line) => process.stderr.write(`${line}\n`);
 const { values } = parseArgs({ options: { endpoint: { type: 'string' }, keep: { type: 'string' } } });
 
-const outfile = join(root, 'dist', 'scripts', 'ministack-deploy-e2e.mjs');
-await build({
-  entryPoints: [join(root, 'test', 'support', 'ministack-deploy.ts')],
-  outfile,
-  bundle: true,
-  packages: 'external',
-  platform: 'node',
-  format: 'esm',
-  target: 'node20',
-  sourcemap: 'inline',
-  logLevel: 'warning',
-});
-const { runDeployE2e } = await import(pathToFileURL(outfile).href);
+const { runDeployE2e } = await bundleAndImport(
+  join(root, 'test', 'support', 'ministack-deploy.ts'),
+  join(root, 'dist', 'scripts', 'ministack-deploy-e2e.mjs'),
+);
 
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 const started = performance.now();

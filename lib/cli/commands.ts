@@ -10,7 +10,7 @@ import { FrostlineError } from '../ports/errors.js';
 import { bytesToHex, decodeHex, utf8ToBytes } from '../protocol/encoding.js';
 import type { KeygenResultBody, SignResultBody } from '../protocol/messages.js';
 import { verifyEd25519WithOpenSSL } from '../protocol/suite.js';
-import { createOutput, timed } from './output.js';
+import { createOutput, printKey, timed } from './output.js';
 
 export function defaultDataDir(): string {
   return process.env.FROSTLINE_HOME ?? join(homedir(), '.frostline');
@@ -177,13 +177,7 @@ export async function runKey(options: { dataDir: string; keyId: string; json: bo
   try {
     const key = await cluster.coordinator.getKey(options.keyId);
     if (key === undefined) throw new FrostlineError('unknown-key', `no key "${options.keyId}" in ${options.dataDir}`);
-    out.result(`key        ${key.keyId}\npublic key ${key.publicKey}\nthreshold  ${key.threshold}-of-${key.parties.length} (${key.parties.join(', ')})`, {
-      ok: true,
-      keyId: key.keyId,
-      publicKey: key.publicKey,
-      threshold: key.threshold,
-      parties: key.parties,
-    });
+    printKey(out, key);
   } finally {
     await cluster.close();
   }

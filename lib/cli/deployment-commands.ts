@@ -14,7 +14,7 @@ import { signApproval, type Approval } from '../protocol/approvals.js';
 import { bytesToHex, decodeHex } from '../protocol/encoding.js';
 import { verifyEd25519WithOpenSSL } from '../protocol/suite.js';
 import { reportAudit, verifyPartyAudit } from './audit.js';
-import { createOutput, failureJson, type Output, startProgress, timed } from './output.js';
+import { createOutput, failureJson, type Output, printKey, startProgress, timed } from './output.js';
 
 export interface DeploymentTarget {
   /** Path of the deployment file written by `frostline dev up`. */
@@ -131,13 +131,7 @@ async function approvalsFor(
 export async function runDeploymentKey(target: DeploymentTarget, keyId: string): Promise<void> {
   const out = createOutput(target.json);
   const [key] = await request(await connect(target), target, out, `looking up key "${keyId}"`, (client, signal) => client.getKey(keyId, { signal }));
-  out.result(`key        ${key.keyId}\npublic key ${key.publicKey}\nthreshold  ${key.threshold}-of-${key.parties.length} (${key.parties.join(', ')})`, {
-    ok: true,
-    keyId: key.keyId,
-    publicKey: key.publicKey,
-    threshold: key.threshold,
-    parties: key.parties,
-  });
+  printKey(out, key);
 }
 
 /** Verifies a party's audit chain in its table in the emulated account; false if broken. */

@@ -84,3 +84,14 @@ export function failureJson(error: unknown): Record<string, unknown> {
     error: { code, message, ...(error instanceof RequestError ? { requestId: error.requestId, name: error.name } : {}) },
   };
 }
+
+/** One key's public data, as `frostline key` prints it (local cluster or deployment). */
+export function printKey(out: Output, key: { keyId: string; publicKey: string; threshold: number; parties: readonly string[] }): void {
+  out.result(`key        ${key.keyId}\npublic key ${key.publicKey}\nthreshold  ${key.threshold}-of-${key.parties.length} (${key.parties.join(', ')})`, {
+    ok: true,
+    keyId: key.keyId,
+    publicKey: key.publicKey,
+    threshold: key.threshold,
+    parties: key.parties,
+  });
+}
