@@ -389,7 +389,11 @@ export class Coordinator {
             ...session,
             refused: { ...session.refused, [envelope.from]: { code: body.code, reason: body.reason } },
             phase: 'failed',
-            error: { code: body.code, message: `party "${envelope.from}" refused: ${body.reason}` },
+            error: {
+              code: body.code,
+              message: `party "${envelope.from}" refused: ${body.reason}`,
+              ...(body.blame !== undefined ? { blame: body.blame } : {}),
+            },
           },
           resend: false,
         };

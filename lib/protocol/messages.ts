@@ -172,6 +172,8 @@ export const PartyRefusedBody = z.strictObject({
   attempt: z.number().int().min(1).max(255).optional(),
   code: z.string().max(64),
   reason: z.string().max(500),
+  /** Parties the refusing party can prove misbehaved (e.g. sent a share that fails vss_verify). */
+  blame: z.array(Name).max(255).optional(),
 });
 
 // ---- results to initiators ------------------------------------------------------------

@@ -397,9 +397,10 @@ export class Party {
           if (share === undefined) {
             throw new RefusedError(RefusalCode.protocol, `sealed share from "${sender}" does not open`, { blame: sender });
           }
+          this.#assertShareMatchesCommitment(sender, share, round1, state);
           return { identifier: this.identifierOf(sender), signingShare: share };
         });
-        let key: ReturnType<Suite["frost"]["DKG"]["round3"]>;
+        let key: ReturnType<Suite['frost']['DKG']['round3']>;
         try {
           key = this.#suite.frost.DKG.round3(dkgSecret, others, received);
         } catch (error) {
@@ -444,6 +445,23 @@ export class Party {
       return this.#sendDone(envelope.session, winner);
     }
     await this.#sendDone(envelope.session, record);
+  }
+
+  /**
+   * RFC 9591 App. C.2 `vss_verify`, per sender, before round 3 combines the shares: a share
+   * that does not match its sender's round-1 commitment names that sender (round 3 itself
+   * would only say that some share was wrong).
+   */
+  #assertShareMatchesCommitment(sender: string, share: Uint8Array, round1: Record<string, DkgRound1Body>, state: DkgStateRecord): void {
+    const commitments = this.#required(round1, sender).package.commitment.map((c, i) => decodeHex(c, `commitment[${i}]`, 32));
+    try {
+      this.#suite.frost.validateSecret(
+        { identifier: this.identifierOf(this.id), signingShare: share },
+        { signers: { min: state.threshold, max: state.parties.length }, commitments, verifyingShares: {} },
+      );
+    } catch {
+      throw new RefusedError(RefusalCode.protocol, `round-2 share from "${sender}" does not match its round-1 commitment`, { blame: sender });
+    }
   }
 
   /** One signed `dkg.shares` from every other party, each carrying a share sealed to us. */
@@ -736,6 +754,7 @@ export class Party {
       ...(typeof attempt === 'number' ? { attempt } : {}),
       code: error.code,
       reason: error.message.slice(0, 500),
+      ...(error.blame !== undefined ? { blame: [error.blame] } : {}),
     });
   }
 

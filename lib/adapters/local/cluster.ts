@@ -22,6 +22,7 @@ import { COORDINATOR, type KeygenResultBody, type SignResultBody } from '../../p
 import { Party, type HandleOutcome } from '../../protocol/party.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, type PartyPolicy } from '../../protocol/requests.js';
 import type { SecretScopeObserver } from '../../protocol/secret-scope.js';
+import type { Suite } from '../../protocol/suite.js';
 import type { Approval } from '../../protocol/approvals.js';
 import { drainAll, LocalEventSource, type MessageHandler } from './event-source.js';
 import { FileKeyVault } from './file-key-vault.js';
@@ -61,6 +62,8 @@ export interface LocalClusterOptions {
   /** Overrides every party's policy (tests of refusals). */
   readonly policy?: PartyPolicy;
   readonly onSecretsWiped?: SecretScopeObserver;
+  /** Test hook: a party's ciphersuite (a misbehaving implementation, to test blame). */
+  readonly suiteFor?: (party: string) => Suite | undefined;
   readonly intercept?: Interceptor;
   /** Wraps a node's inbox handler (tests: crash once, go offline). */
   readonly wrapHandler?: (node: string, handler: MessageHandler) => MessageHandler;
@@ -227,6 +230,7 @@ export class LocalCluster {
 
     const parties = new Map<string, Party>();
     for (const id of sortedParties) {
+      const suite = options.suiteFor?.(id);
       parties.set(
         id,
         new Party({
@@ -240,6 +244,7 @@ export class LocalCluster {
           limits,
           logger,
           ...(options.onSecretsWiped !== undefined ? { onSecretsWiped: options.onSecretsWiped } : {}),
+          ...(suite !== undefined ? { suite } : {}),
         }),
       );
     }
