@@ -6,6 +6,13 @@ export { KmsSigner, type KmsSignerOptions } from './adapters/aws/kms-signer.js';
 export { SqsTransport, type QueueUrlResolver } from './adapters/aws/sqs-transport.js';
 export { SqsResultInbox } from './adapters/aws/sqs-result-inbox.js';
 export { createAwsClients, createKmsClient, createSqsClient, createDynamoDbClient, type AwsClientOptions } from './adapters/aws/clients.js';
+// A real deployment from its pinned deployment config (what `frostline ... --config FILE` uses).
+export {
+  DeploymentConnection,
+  openDeployment,
+  type DeploymentClientOptions,
+  type DeploymentConnectionOptions,
+} from './adapters/aws/deployment-connection.js';
 // The client side of `frostline dev up` (the provisioning side runs in the CLI).
 export {
   DevDeploymentConnection,

@@ -1,35 +1,114 @@
 /**
- * `frostline keygen|sign|key|audit verify --deployment FILE`: the same commands against a
- * development deployment (`frostline dev up`) through the initiator SDK — requests on the
- * coordinator's request queue, results on the initiator's own result queue, signed with
- * the initiator's key from its vault directory. Progress goes to stderr; results to stdout
- * (JSON with --json); a failure throws, and the entry point prints its code and message on
- * one line and exits non-zero.
+ * `frostline keygen|sign|key|audit verify` against a deployment, through the initiator SDK —
+ * requests on the coordinator's request queue, results on the initiator's own result queue.
+ * Two kinds of target:
+ *
+ * - `--deployment FILE`: a development deployment (`frostline dev up`); requests are signed
+ *   with the initiator's key from its vault directory.
+ * - `--config FILE`: a real deployment, from its pinned deployment config (the file
+ *   `cdk deploy` uses); requests are signed with the initiator's KMS key or with
+ *   `--key-file PEM`, credentials from `--profile` or the SDK's default chain.
+ *
+ * Progress goes to stderr; results to stdout (JSON with --json); a failure throws, and the
+ * entry point prints its code and message on one line and exits non-zero.
  */
 import { randomUUID } from 'node:crypto';
-import { openDevDeployment, type DevDeploymentConnection } from '../adapters/aws/dev-deployment-file.js';
+import { readFile } from 'node:fs/promises';
+import { openDeployment } from '../adapters/aws/deployment-connection.js';
+import { openDevDeployment } from '../adapters/aws/dev-deployment-file.js';
 import type { FrostlineClient } from '../client/client.js';
-import { FrostlineError } from '../ports/errors.js';
+import type { IdentitySigner } from '../client/initiator.js';
+import { ConfigError, FrostlineError } from '../ports/errors.js';
+import type { ItemBackend } from '../ports/store.js';
 import { signApproval, type Approval } from '../protocol/approvals.js';
 import { bytesToHex, decodeHex } from '../protocol/encoding.js';
 import { verifyEd25519WithOpenSSL } from '../protocol/suite.js';
 import { reportAudit, verifyPartyAudit } from './audit.js';
 import { createOutput, failureJson, type Output, printKey, startProgress, timed } from './output.js';
 
-export interface DeploymentTarget {
-  /** Path of the deployment file written by `frostline dev up`. */
-  readonly deployment: string;
-  /** Overrides the file's endpoint (e.g. the emulator seen from a container). */
+interface TargetCommon {
+  /** Emulator endpoint; for a dev deployment it overrides the file's. */
   readonly endpoint?: string;
-  /** @default the file's default initiator */
+  /** @default the dev file's default initiator, or the config's only one */
   readonly initiator?: string;
   /** @default 120000 */
   readonly timeoutMs?: number;
   readonly json: boolean;
 }
 
-async function connect(target: DeploymentTarget): Promise<DevDeploymentConnection> {
-  return openDevDeployment(target.deployment, target.endpoint !== undefined ? { endpoint: target.endpoint } : {});
+/** A development deployment: the file written by `frostline dev up`. */
+export interface DevDeploymentTarget extends TargetCommon {
+  readonly deployment: string;
+}
+
+/** A real deployment: its pinned deployment config. */
+export interface ConfigDeploymentTarget extends TargetCommon {
+  readonly config: string;
+  /** PKCS#8 PEM file of the initiator's private key (initiators with a `publicKey`). */
+  readonly keyFile?: string;
+  /** AWS profile for every call (not with `endpoint`). */
+  readonly profile?: string;
+  /** Region of every client, overriding the config's. */
+  readonly region?: string;
+}
+
+export type DeploymentTarget = DevDeploymentTarget | ConfigDeploymentTarget;
+
+/** What the commands need of either kind of deployment. */
+interface Connection {
+  readonly parties: readonly string[];
+  /** The initiator requests are sent as. */
+  readonly initiator: string;
+  client(options: { timeoutMs?: number }): Promise<FrostlineClient>;
+  /** Development only: an approver's local key. */
+  approver(id: string): Promise<IdentitySigner>;
+  partyStore(party: string): ItemBackend;
+}
+
+async function connect(target: DeploymentTarget): Promise<Connection> {
+  if ('config' in target) return connectConfig(target);
+  const dev = await openDevDeployment(target.deployment, target.endpoint !== undefined ? { endpoint: target.endpoint } : {});
+  const initiator = target.initiator ?? dev.file.defaultInitiator;
+  return {
+    parties: Object.keys(dev.file.parties),
+    initiator,
+    client: (options) => dev.client(initiator, options),
+    approver: (id) => dev.approver(id),
+    partyStore: (party) => dev.partyStore(party),
+  };
+}
+
+async function connectConfig(target: ConfigDeploymentTarget): Promise<Connection> {
+  const deployment = await openDeployment(target.config, {
+    ...(target.endpoint !== undefined ? { endpoint: target.endpoint } : {}),
+    ...(target.profile !== undefined ? { profile: target.profile } : {}),
+    ...(target.region !== undefined ? { region: target.region } : {}),
+  });
+  const keyFile = target.keyFile;
+  return {
+    parties: deployment.partyIds,
+    get initiator() {
+      return deployment.initiator(target.initiator).id;
+    },
+    client: async (options) => {
+      const initiator = deployment.initiator(target.initiator).id;
+      const privateKeyPem = keyFile === undefined ? undefined : await readKeyFile(keyFile);
+      return deployment.client(initiator, { ...options, ...(privateKeyPem !== undefined ? { privateKeyPem } : {}) });
+    },
+    approver: async () => {
+      throw new FrostlineError('usage', '--approvers signs with local development keys and needs --deployment FILE; approvers of a real deployment sign on their own machines');
+    },
+    partyStore: (party) => deployment.partyStore(party),
+  };
+}
+
+async function readKeyFile(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    const code = error instanceof Error && 'code' in error ? String(error.code) : 'error';
+    throw new ConfigError(`cannot read --key-file ${path} (${code})`);
+  }
 }
 
 /**
@@ -38,13 +117,13 @@ async function connect(target: DeploymentTarget): Promise<DevDeploymentConnectio
  * printed as JSON on stdout, before the entry point prints its one line on stderr.
  */
 async function request<T>(
-  connection: DevDeploymentConnection,
+  connection: Connection,
   target: DeploymentTarget,
   out: Output,
   label: string,
   work: (client: FrostlineClient, signal: AbortSignal) => Promise<T>,
 ): Promise<[T, number]> {
-  const client = await connection.client(target.initiator, target.timeoutMs !== undefined ? { timeoutMs: target.timeoutMs } : {});
+  const client = await connection.client(target.timeoutMs !== undefined ? { timeoutMs: target.timeoutMs } : {});
   const abort = new AbortController();
   const onSignal = () => abort.abort();
   process.once('SIGINT', onSignal);
@@ -68,7 +147,7 @@ export async function runDeploymentKeygen(
 ): Promise<void> {
   const out = createOutput(target.json);
   const connection = await connect(target);
-  const all = Object.keys(connection.file.parties);
+  const all = connection.parties;
   const count = options.parties ?? all.length;
   if (count > all.length) throw new FrostlineError('usage', `--parties ${count}: the deployment has ${all.length} parties`);
   if (options.threshold > count) throw new FrostlineError('usage', `--threshold ${options.threshold} is larger than the ${count} parties`);
@@ -89,7 +168,7 @@ export async function runDeploymentSign(
   const out = createOutput(target.json);
   const connection = await connect(target);
   const requestId = options.requestId ?? randomUUID();
-  const approvals = await approvalsFor(connection, target, options.approvers ?? [], { keyId: options.keyId, message: options.message, requestId });
+  const approvals = await approvalsFor(connection, options.approvers ?? [], { keyId: options.keyId, message: options.message, requestId });
   const [result, ms] = await request(connection, target, out, `signing ${options.message.length} bytes with key "${options.keyId}"`, (client, signal) =>
     client.sign({ keyId: options.keyId, message: options.message, requestId, signal, ...(approvals.length > 0 ? { approvals } : {}) }),
   );
@@ -114,17 +193,16 @@ export async function runDeploymentSign(
 
 /** Approvals signed with approvers' local keys from the deployment (development only: real approvers sign on their own machines). */
 async function approvalsFor(
-  connection: DevDeploymentConnection,
-  target: DeploymentTarget,
+  connection: Connection,
   approvers: readonly string[],
   request: { keyId: string; message: Uint8Array; requestId: string },
 ): Promise<Approval[]> {
   if (approvers.length === 0) return [];
-  const initiator = target.initiator ?? connection.file.defaultInitiator;
   return Promise.all(
-    approvers.map(async (id) =>
-      signApproval(await connection.approver(id), id, { initiator, requestId: request.requestId, keyId: request.keyId, message: bytesToHex(request.message) }),
-    ),
+    approvers.map(async (id) => {
+      const approver = await connection.approver(id);
+      return signApproval(approver, id, { initiator: connection.initiator, requestId: request.requestId, keyId: request.keyId, message: bytesToHex(request.message) });
+    }),
   );
 }
 
@@ -134,7 +212,7 @@ export async function runDeploymentKey(target: DeploymentTarget, keyId: string):
   printKey(out, key);
 }
 
-/** Verifies a party's audit chain in its table in the emulated account; false if broken. */
+/** Verifies a party's audit chain in its table (in the party's account); false if broken. */
 export async function runDeploymentAuditVerify(target: DeploymentTarget, party: string): Promise<boolean> {
   const out = createOutput(target.json);
   const store = (await connect(target)).partyStore(party);

@@ -57,34 +57,77 @@ const DEFAULT_LOCAL_PARTIES = 3;
 
 interface DeploymentFlags {
   deployment?: string;
+  config?: string;
   initiator?: string;
+  keyFile?: string;
+  profile?: string;
+  region?: string;
   endpoint?: string;
   timeout?: number;
   json?: boolean;
 }
 
-/** The --deployment options every request command shares. */
-function addDeploymentOptions(command: Command): Command {
+function region(value: string): string {
+  if (!/^[a-z]{2}(?:-[a-z]+)+-\d+$/.test(value)) throw new InvalidArgumentError('expected an AWS region such as eu-west-1');
+  return value;
+}
+
+/** --config and the options only it takes (shared by the request commands and `audit verify`). */
+function addConfigOptions(command: Command): Command {
   return command
-    .option('--deployment <file>', 'use the development deployment in FILE (from `frostline dev up`) instead of the local cluster')
-    .addOption(new Option('--initiator <id>', "initiator to act as (default: the deployment file's first)").argParser(name))
-    .addOption(new Option('--endpoint <url>', "emulator endpoint, overriding the deployment file's").argParser(endpointUrl))
+    .option('--config <file>', 'use the real deployment described by this pinned deployment config (the file `cdk deploy` uses)')
+    .option('--profile <name>', 'with --config: AWS profile for every call (default: the SDK\'s default credential chain)')
+    .addOption(new Option('--region <region>', "with --config: region of every AWS client, overriding the config's").argParser(region));
+}
+
+/** The deployment options every request command shares. */
+function addDeploymentOptions(command: Command): Command {
+  return addConfigOptions(
+    command.option('--deployment <file>', 'use the development deployment in FILE (from `frostline dev up`) instead of the local cluster'),
+  )
+    .addOption(new Option('--initiator <id>', "initiator to act as (default: the deployment file's first, or the config's only one)").argParser(name))
+    .option('--key-file <pem>', "with --config: the initiator's PKCS#8 PEM private key (default: its KMS key from the config)")
+    .addOption(new Option('--endpoint <url>', "emulator endpoint (overrides the deployment file's; with --config: fake credentials, no --profile)").argParser(endpointUrl))
     .addOption(new Option('--timeout <seconds>', 'give up waiting for the result after this long').argParser(integer(1, 3600)).default(120));
 }
 
-/** The deployment target if --deployment was given; deployment-only options without it are a usage error. */
+/**
+ * The deployment target if --deployment or --config was given; both at once, or options
+ * of one kind with the other (or with neither), are a usage error.
+ */
 function deploymentTarget(o: DeploymentFlags): DeploymentTarget | undefined {
-  if (o.deployment === undefined) {
-    if (o.initiator !== undefined || o.endpoint !== undefined) throw new FrostlineError('usage', '--initiator and --endpoint need --deployment FILE');
-    return undefined;
-  }
-  return {
-    deployment: o.deployment,
+  const common = {
     json: o.json === true,
     ...(o.initiator !== undefined ? { initiator: o.initiator } : {}),
     ...(o.endpoint !== undefined ? { endpoint: o.endpoint } : {}),
     ...(o.timeout !== undefined ? { timeoutMs: o.timeout * 1000 } : {}),
   };
+  const configOnly = [
+    ['--key-file', o.keyFile],
+    ['--profile', o.profile],
+    ['--region', o.region],
+  ]
+    .filter(([, value]) => value !== undefined)
+    .map(([flag]) => flag);
+  if (o.deployment !== undefined && o.config !== undefined) {
+    throw new FrostlineError('usage', '--deployment FILE (a `frostline dev up` file) and --config FILE (a deployment config) are mutually exclusive: give one');
+  }
+  if (o.config !== undefined) {
+    if (o.profile !== undefined && o.endpoint !== undefined) {
+      throw new FrostlineError('usage', '--profile and --endpoint are mutually exclusive: an emulator endpoint gets fake credentials, never a profile\'s');
+    }
+    return {
+      ...common,
+      config: o.config,
+      ...(o.keyFile !== undefined ? { keyFile: o.keyFile } : {}),
+      ...(o.profile !== undefined ? { profile: o.profile } : {}),
+      ...(o.region !== undefined ? { region: o.region } : {}),
+    };
+  }
+  if (configOnly.length > 0) throw new FrostlineError('usage', `${configOnly.join(', ')} need${configOnly.length === 1 ? 's' : ''} --config FILE`);
+  if (o.deployment !== undefined) return { ...common, deployment: o.deployment };
+  if (o.initiator !== undefined || o.endpoint !== undefined) throw new FrostlineError('usage', '--initiator and --endpoint need --deployment FILE or --config FILE');
+  return undefined;
 }
 
 const dataDirOption = () => new Option('--data-dir <dir>', 'where vaults, stores and pinned keys live').default(defaultDataDir(), '$FROSTLINE_HOME or ~/.frostline');
@@ -143,7 +186,7 @@ export function buildProgram(): Command {
       .option('-m, --message <text>', 'message (UTF-8)')
       .option('--message-hex <hex>', 'message (hex bytes)')
       .option('--request-id <id>', 'idempotency key: repeating it returns the first result')
-      .addOption(new Option('--approvers <ids>', "deployment: attach approvals signed with these approvers' local keys (comma-separated)").argParser(names))
+      .addOption(new Option('--approvers <ids>', "--deployment only: attach approvals signed with these approvers' local keys (comma-separated)").argParser(names))
       .addOption(dataDirOption())
       .addOption(jsonOption()),
   ).action(async (o: { key: string; message?: string; messageHex?: string; requestId?: string; approvers?: string[]; dataDir: string; json?: boolean } & DeploymentFlags) => {
@@ -198,17 +241,19 @@ export function buildProgram(): Command {
     .addOption(jsonOption())
     .action(async (o: { dataDir: string; json?: boolean }) => runKeys({ dataDir: o.dataDir, json: o.json === true }));
 
-  program
-    .command('audit')
-    .description("check a party's audit trail")
-    .command('verify')
-    .description('verify the hash chain of one party\'s decisions; exit 1 and name the first broken record')
-    .requiredOption('-p, --party <id>', 'party id, e.g. p1', name)
-    .option('--deployment <file>', "read the party's table in the development deployment in FILE")
-    .addOption(new Option('--endpoint <url>', "emulator endpoint, overriding the deployment file's").argParser(endpointUrl))
+  addConfigOptions(
+    program
+      .command('audit')
+      .description("check a party's audit trail")
+      .command('verify')
+      .description('verify the hash chain of one party\'s decisions; exit 1 and name the first broken record')
+      .requiredOption('-p, --party <id>', 'party id, e.g. p1', name)
+      .option('--deployment <file>', "read the party's table in the development deployment in FILE"),
+  )
+    .addOption(new Option('--endpoint <url>', "emulator endpoint (overrides the deployment file's; with --config: fake credentials, no --profile)").argParser(endpointUrl))
     .addOption(dataDirOption())
     .addOption(jsonOption())
-    .action(async (o: { party: string; dataDir: string; json?: boolean; deployment?: string; endpoint?: string }) => {
+    .action(async (o: { party: string; dataDir: string; json?: boolean } & Pick<DeploymentFlags, 'deployment' | 'config' | 'profile' | 'region' | 'endpoint'>) => {
       const target = deploymentTarget(o);
       const ok =
         target !== undefined

@@ -4,6 +4,9 @@
  * a first `cdk deploy` pass without handlers, `pinIdentityKeys` (what `frostline config
  * pin` runs), a second pass with the handlers, then keygen and signatures requested by an
  * initiator through the deployed request queue and answered on its deployed result queue.
+ * The config has two initiators: `app` signs with a local Ed25519 key (its PEM is left in
+ * the work directory for `frostline ... --key-file`), `vault` with a KMS Ed25519 key in its
+ * own emulated account (pinned by `config pin` like the identity keys).
  * Everything in between — event source mappings, the Lambda functions bundled by
  * `cdk synth`, KMS Ed25519 identity keys, DynamoDB, SQS — is ministack's.
  *
@@ -13,6 +16,7 @@
 import { spawn } from 'node:child_process';
 import { createPublicKey, generateKeyPairSync, verify } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { CreateAliasCommand, CreateKeyCommand } from '@aws-sdk/client-kms';
 import { join } from 'node:path';
 import { createKmsClient, createSqsClient } from '../../lib/adapters/aws/clients.js';
 import { newEmulatorAccountId } from '../../lib/adapters/aws/dev-deployment.js';
@@ -40,6 +44,10 @@ export interface DeployE2eOptions {
 
 export interface DeployE2eResult {
   readonly accounts: Readonly<Record<string, string>>;
+  /** The pinned deployment config the stacks were deployed from. */
+  readonly configPath: string;
+  /** PKCS#8 PEM of the initiator `app` (a throwaway test key, mode 0600). */
+  readonly appKeyFile: string;
   readonly publicKey: string;
   readonly signatures: number;
   /** Milliseconds per step. */
@@ -48,6 +56,8 @@ export interface DeployE2eResult {
 
 const PARTIES = ['p1', 'p2', 'p3'] as const;
 const INITIATOR = 'app';
+/** An initiator whose request-signing key is in KMS. */
+const KMS_INITIATOR = 'vault';
 const REGION = 'eu-west-1';
 
 /** A failed step: which one, and the evidence (the command's last output lines). */
@@ -117,7 +127,7 @@ export async function runDeployE2e(options: DeployE2eOptions): Promise<DeployE2e
 
   // ---- accounts, initiator key, config ---------------------------------------------------
   const accounts: Record<string, string> = Object.fromEntries(
-    [...PARTIES, 'coordinator', INITIATOR].map((id) => [id, newEmulatorAccountId()]),
+    [...PARTIES, 'coordinator', INITIATOR, KMS_INITIATOR].map((id) => [id, newEmulatorAccountId()]),
   );
   const account = (id: string): string => {
     const value = accounts[id];
@@ -125,7 +135,18 @@ export async function runDeployE2e(options: DeployE2eOptions): Promise<DeployE2e
     return value;
   };
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  const signer = new LocalKeySigner(privateKey.export({ format: 'pem', type: 'pkcs8' }).toString());
+  const privateKeyPem = privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+  const signer = new LocalKeySigner(privateKeyPem);
+  const appKeyFile = join(workDir, `${INITIATOR}.key.pem`);
+  await writeFile(appKeyFile, privateKeyPem, { mode: 0o600 });
+  const kmsAlias = `alias/${KMS_INITIATOR}-request-signing`;
+  await timed(timings, 'initiator KMS key', log, async () => {
+    const kms = createKmsClient({ endpoint, region: REGION, accountId: account(KMS_INITIATOR) });
+    const created = await kms.send(new CreateKeyCommand({ KeySpec: 'ECC_NIST_EDWARDS25519', KeyUsage: 'SIGN_VERIFY', Description: 'frostline e2e initiator' }));
+    const keyId = created.KeyMetadata?.KeyId;
+    if (keyId === undefined) throw new DeployStepError('initiator KMS key', 'CreateKey returned no key id');
+    await kms.send(new CreateAliasCommand({ AliasName: kmsAlias, TargetKeyId: keyId }));
+  });
   const configPath = join(workDir, 'deploy.config.json');
   await writeFile(
     configPath,
@@ -142,6 +163,13 @@ export async function runDeployE2e(options: DeployE2eOptions): Promise<DeployE2e
             publicKey: { alg: 'ed25519', spki: publicKey.export({ format: 'der', type: 'spki' }).toString('hex') },
             keys: ['*'],
             keygen: true,
+          },
+          {
+            id: KMS_INITIATOR,
+            principalArn: `arn:aws:iam::${account(KMS_INITIATOR)}:role/${KMS_INITIATOR}`,
+            kmsKeyArn: `arn:aws:kms:${REGION}:${account(KMS_INITIATOR)}:${kmsAlias}`,
+            keys: ['*'],
+            keygen: false,
           },
         ],
         limits: {
@@ -204,7 +232,7 @@ export async function runDeployE2e(options: DeployE2eOptions): Promise<DeployE2e
   for (const [id, key] of Object.entries({ coordinator: coordinatorKey, ...config.pinned.parties })) {
     if (key.alg !== 'ed25519') throw new DeployStepError('pin identity keys', `${id}'s identity key is ${key.alg}, not ed25519`);
   }
-  const initiatorConfig = config.initiators[0];
+  const initiatorConfig = config.initiators.find((i) => i.id === INITIATOR);
   if (initiatorConfig === undefined) throw new ConfigError('no initiator');
   const names = coordinatorNames(config);
   const results = initiatorNames(config, initiatorConfig).results.url;
@@ -263,5 +291,5 @@ export async function runDeployE2e(options: DeployE2eOptions): Promise<DeployE2e
     if (!verify(null, message, groupKey, result.signature)) throw new DeployStepError('sign', `signature ${i} does not verify with node:crypto`);
     log(`deploy-e2e:   signature ${i} by ${result.signers.join('+')} verifies with node:crypto`);
   }
-  return { accounts, publicKey: key.publicKey, signatures: signatures.length, timings };
+  return { accounts, configPath, appKeyFile, publicKey: key.publicKey, signatures: signatures.length, timings };
 }

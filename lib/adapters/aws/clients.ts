@@ -33,6 +33,13 @@ export interface AwsClientOptions {
    */
   readonly accountId?: string;
   /**
+   * Real AWS only: the shared config/credentials profile the client takes its credentials
+   * from (the SDK client's own `profile` setting, like `AWS_PROFILE` for this client alone).
+   * Refused together with `accountId`: emulator clients use fake credentials.
+   * @default the SDK's default credential chain
+   */
+  readonly profile?: string;
+  /**
    * Total attempts per call in the SDK's `standard` retry mode (exponential backoff with
    * jitter; throttling, transient and 5xx errors are retried).
    * @default 5
@@ -51,6 +58,7 @@ interface ClientConfig {
   maxAttempts: number;
   retryMode: 'standard';
   credentials?: { accessKeyId: string; secretAccessKey: string };
+  profile?: string;
 }
 
 function validate(options: AwsClientOptions): void {
@@ -63,7 +71,9 @@ function validate(options: AwsClientOptions): void {
     if (!/^\d{12}$/.test(options.accountId)) problems.push('accountId must be 12 digits');
     const hasEndpoint = options.endpoint !== undefined || (process.env.AWS_ENDPOINT_URL ?? '') !== '';
     if (!hasEndpoint) problems.push('accountId is for emulators only and needs an endpoint override');
+    if (options.profile !== undefined) problems.push('profile is for real AWS; an emulator client (accountId) uses fake credentials');
   }
+  if (options.profile !== undefined && options.profile.trim() === '') problems.push('profile is empty');
   const maxAttempts = options.maxAttempts;
   if (maxAttempts !== undefined && (!Number.isInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > 20)) {
     problems.push('maxAttempts must be an integer from 1 to 20');
@@ -80,6 +90,7 @@ function clientConfig(options: AwsClientOptions): ClientConfig {
   };
   if (options.endpoint !== undefined) config.endpoint = options.endpoint;
   if (options.accountId !== undefined) config.credentials = { accessKeyId: options.accountId, secretAccessKey: EMULATOR_SECRET };
+  if (options.profile !== undefined) config.profile = options.profile;
   return config;
 }
 
