@@ -150,53 +150,53 @@ export class DynamoItemBackend implements ItemBackend {
     const prefixed = skPrefix !== undefined && skPrefix.length > 0;
     const values: Item = { ':pk': { S: pk } };
     if (prefixed) values[':prefix'] = { S: skPrefix };
-    const items: StoredItem[] = [];
-    let startKey: Item | undefined;
-    do {
-      let output;
-      try {
-        output = await this.client.send(
-          new QueryCommand({
-            TableName: this.tableName,
-            KeyConditionExpression: prefixed ? '#pk = :pk AND begins_with(#sk, :prefix)' : '#pk = :pk',
-            ExpressionAttributeNames: prefixed ? { '#pk': 'pk', '#sk': 'sk' } : { '#pk': 'pk' },
-            ExpressionAttributeValues: values,
-            ConsistentRead: true,
-            ExclusiveStartKey: startKey,
-          }),
-        );
-      } catch (error) {
-        throw infrastructureError('dynamodb:Query', error);
-      }
-      for (const item of output.Items ?? []) items.push(fromAttributes(item));
-      startKey = output.LastEvaluatedKey;
-    } while (startKey !== undefined);
-    return items;
+    return this.#allPages('dynamodb:Query', (startKey) =>
+      this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: prefixed ? '#pk = :pk AND begins_with(#sk, :prefix)' : '#pk = :pk',
+          ExpressionAttributeNames: prefixed ? { '#pk': 'pk', '#sk': 'sk' } : { '#pk': 'pk' },
+          ExpressionAttributeValues: values,
+          ConsistentRead: true,
+          ExclusiveStartKey: startKey,
+        }),
+      ),
+    );
   }
 
   /** A full-table Scan filtered by prefix: for listings, never for hot paths. */
   async scanPrefix(pkPrefix: string): Promise<StoredItem[]> {
+    return this.#allPages('dynamodb:Scan', (startKey) =>
+      this.client.send(
+        new ScanCommand({
+          TableName: this.tableName,
+          ...(pkPrefix.length > 0
+            ? {
+                FilterExpression: 'begins_with(#pk, :prefix)',
+                ExpressionAttributeNames: { '#pk': 'pk' },
+                ExpressionAttributeValues: { ':prefix': { S: pkPrefix } },
+              }
+            : {}),
+          ConsistentRead: true,
+          ExclusiveStartKey: startKey,
+        }),
+      ),
+    );
+  }
+
+  /** Follows LastEvaluatedKey until the last page (Query and Scan pages stop at 1 MB). */
+  async #allPages(
+    operation: string,
+    page: (startKey: Item | undefined) => Promise<{ Items?: Item[] | undefined; LastEvaluatedKey?: Item | undefined }>,
+  ): Promise<StoredItem[]> {
     const items: StoredItem[] = [];
     let startKey: Item | undefined;
     do {
       let output;
       try {
-        output = await this.client.send(
-          new ScanCommand({
-            TableName: this.tableName,
-            ...(pkPrefix.length > 0
-              ? {
-                  FilterExpression: 'begins_with(#pk, :prefix)',
-                  ExpressionAttributeNames: { '#pk': 'pk' },
-                  ExpressionAttributeValues: { ':prefix': { S: pkPrefix } },
-                }
-              : {}),
-            ConsistentRead: true,
-            ExclusiveStartKey: startKey,
-          }),
-        );
+        output = await page(startKey);
       } catch (error) {
-        throw infrastructureError('dynamodb:Scan', error);
+        throw infrastructureError(operation, error);
       }
       for (const item of output.Items ?? []) items.push(fromAttributes(item));
       startKey = output.LastEvaluatedKey;
