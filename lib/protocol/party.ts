@@ -397,13 +397,15 @@ export class Party {
           if (share === undefined) {
             throw new RefusedError(RefusalCode.protocol, `sealed share from "${sender}" does not open`, { blame: sender });
           }
-          this.#assertShareMatchesCommitment(sender, share, round1, state);
-          return { identifier: this.identifierOf(sender), signingShare: share };
+          return { sender, identifier: this.identifierOf(sender), signingShare: share };
         });
         let key: ReturnType<Suite['frost']['DKG']['round3']>;
         try {
           key = this.#suite.frost.DKG.round3(dkgSecret, others, received);
         } catch (error) {
+          // Round 3 says only that some share was wrong; find out whose (costs nothing on
+          // the happy path, where round 3 has already checked every share).
+          for (const { sender, signingShare } of received) this.#assertShareMatchesCommitment(sender, signingShare, round1, state);
           throw new RefusedError(RefusalCode.protocol, `round 3 failed: ${(error as Error).message}`);
         }
         const signingShare = scope.track(key.secret.signingShare);
@@ -448,9 +450,8 @@ export class Party {
   }
 
   /**
-   * RFC 9591 App. C.2 `vss_verify`, per sender, before round 3 combines the shares: a share
-   * that does not match its sender's round-1 commitment names that sender (round 3 itself
-   * would only say that some share was wrong).
+   * RFC 9591 App. C.2 `vss_verify` for one sender's share: a share that does not match its
+   * sender's round-1 commitment names that sender.
    */
   #assertShareMatchesCommitment(sender: string, share: Uint8Array, round1: Record<string, DkgRound1Body>, state: DkgStateRecord): void {
     const commitments = this.#required(round1, sender).package.commitment.map((c, i) => decodeHex(c, `commitment[${i}]`, 32));
