@@ -50,6 +50,7 @@ async function measure(threshold: number, parties: number): Promise<Row> {
       times.push(performance.now() - started);
       if (!signed.ok) throw new Error(`sign failed: ${signed.error?.message}`);
     }
+    global.gc?.(); // run with --expose-gc (npm run bench does) so this measures retained heap
     const heapDeltaMiB = (process.memoryUsage().heapUsed - heapBefore) / 2 ** 20;
     times.sort((a, b) => a - b);
     const signMedianMs = percentile(times, 0.5);
