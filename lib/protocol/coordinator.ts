@@ -286,22 +286,22 @@ export class Coordinator {
 
   async #onPartyMessage(envelope: Envelope): Promise<void> {
     const sessionKey = coordinatorKeys.session(envelope.session);
+    // Key records never change once written: read one at most once per message, not per retry.
+    let key: KeyRecord | undefined;
     await retryOnConflict(async () => {
       const stored = await this.#tables.sessions.get(sessionKey);
       if (stored === undefined) throw new RefusedError(RefusalCode.wrongSession, `unknown session ${envelope.session}`);
       const session = stored.value;
       let step: Step<Session>;
-      let key: KeyRecord | undefined;
       if (session.kind === 'keygen') {
         step = this.#applyKeygen(session, envelope);
       } else {
-        key = await this.getKey(session.keyId);
-        if (key === undefined) throw new Error(`key record "${session.keyId}" missing for a signing session`);
+        key ??= await this.#requiredKey(session.keyId);
         step = this.#applySign(session, key, envelope);
       }
       const next = step.next;
       if (next === undefined) {
-        if (step.resend) await this.#sendPhase(session);
+        if (step.resend) await this.#sendPhase(session, key);
         return;
       }
       const ttl = this.#limits.sessionTtlSeconds;
@@ -317,8 +317,14 @@ export class Coordinator {
       } else {
         await this.#tables.sessions.replace(sessionKey, next, stored.version, ttl);
       }
-      if (this.#moved(session, next) || step.resend) await this.#sendPhase(next);
+      if (this.#moved(session, next) || step.resend) await this.#sendPhase(next, key);
     });
+  }
+
+  async #requiredKey(keyId: string): Promise<KeyRecord> {
+    const key = await this.getKey(keyId);
+    if (key === undefined) throw new Error(`key record "${keyId}" missing for a signing session`);
+    return key;
   }
 
   #moved(before: Session, after: Session): boolean {
@@ -537,8 +543,8 @@ export class Coordinator {
 
   // ---- sending ---------------------------------------------------------------------
 
-  /** Sends what the session's current phase calls for. */
-  async #sendPhase(session: Session): Promise<void> {
+  /** Sends what the session's current phase calls for (`key`: the signing key, if already read). */
+  async #sendPhase(session: Session, key?: KeyRecord): Promise<void> {
     const sessionId = deriveSessionId(session.initiator, session.requestId);
     const toParty = <T extends MessageType>(party: string, type: T, body: BodyOf<T>) =>
       this.#send({ kind: 'party', id: party }, type, sessionId, party, body);
@@ -569,9 +575,8 @@ export class Coordinator {
     }
     switch (session.phase) {
       case 'commit': {
-        const key = await this.getKey(session.keyId);
-        if (key === undefined) throw new Error(`key record "${session.keyId}" missing`);
-        return this.#all(this.#eligible(session, key), (p) => toParty(p, MessageType.signCommit, { request, attempt: session.attempt }));
+        const signingKey = key ?? (await this.#requiredKey(session.keyId));
+        return this.#all(this.#eligible(session, signingKey), (p) => toParty(p, MessageType.signCommit, { request, attempt: session.attempt }));
       }
       case 'sign': {
         const commitments = session.signers.map((p) => this.#required(session.commitments, p));
@@ -579,11 +584,11 @@ export class Coordinator {
       }
       case 'done':
       case 'failed':
-        return this.#sendOutcome(session, false);
+        return this.#sendOutcome(session, false, key);
     }
   }
 
-  async #sendOutcome(session: Session, duplicate: boolean): Promise<void> {
+  async #sendOutcome(session: Session, duplicate: boolean, key?: KeyRecord): Promise<void> {
     if (session.kind === 'keygen') {
       return this.#sendResult(session.request, {
         kind: 'keygen',
@@ -595,14 +600,14 @@ export class Coordinator {
           : { error: session.error ?? { code: 'failed', message: 'keygen failed' } }),
       });
     }
-    const key = await this.getKey(session.keyId);
+    const signingKey = session.phase === 'done' ? (key ?? (await this.getKey(session.keyId))) : undefined;
     return this.#sendResult(session.request, {
       kind: 'sign',
       requestId: session.requestId,
       keyId: session.keyId,
       duplicate,
-      ...(session.phase === 'done' && session.signature !== undefined && key !== undefined
-        ? { signature: session.signature, publicKey: key.publicKey, message: this.#requestMessage(session), signers: session.signers }
+      ...(session.phase === 'done' && session.signature !== undefined && signingKey !== undefined
+        ? { signature: session.signature, publicKey: signingKey.publicKey, message: this.#requestMessage(session), signers: session.signers }
         : { error: session.error ?? { code: 'failed', message: 'signing failed' } }),
     });
   }

@@ -50,10 +50,3 @@ export function concatBytes(...parts: Uint8Array[]): Uint8Array {
   }
   return out;
 }
-
-export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= (a[i] ?? 0) ^ (b[i] ?? 0);
-  return diff === 0;
-}

@@ -185,40 +185,39 @@ export const ResultError = z.strictObject({
 });
 export type ResultError = z.infer<typeof ResultError>;
 
-export const KeygenResultBody = z.strictObject({
+/** Fields every result carries: which request, whether it succeeded, and why not. */
+const ResultFields = {
   requestId: RequestId,
   keyId: Name,
-  duplicate: z.boolean(),
   ok: z.boolean(),
+  error: ResultError.optional(),
+};
+
+/** A key's public description, in keygen and key results. */
+const KeyFields = {
   publicKey: hex(32).optional(),
   threshold: z.number().int().optional(),
   parties: z.array(Name).optional(),
-  error: ResultError.optional(),
+};
+
+export const KeygenResultBody = z.strictObject({
+  ...ResultFields,
+  ...KeyFields,
+  duplicate: z.boolean(),
 });
 export type KeygenResultBody = z.infer<typeof KeygenResultBody>;
 
 export const SignResultBody = z.strictObject({
-  requestId: RequestId,
-  keyId: Name,
+  ...ResultFields,
   duplicate: z.boolean(),
-  ok: z.boolean(),
   message: hexUpTo(1024 * 1024).optional(),
   publicKey: hex(32).optional(),
   signature: hex(64).optional(),
   signers: z.array(Name).optional(),
-  error: ResultError.optional(),
 });
 export type SignResultBody = z.infer<typeof SignResultBody>;
 
-export const KeyResultBody = z.strictObject({
-  requestId: RequestId,
-  keyId: Name,
-  ok: z.boolean(),
-  publicKey: hex(32).optional(),
-  threshold: z.number().int().optional(),
-  parties: z.array(Name).optional(),
-  error: ResultError.optional(),
-});
+export const KeyResultBody = z.strictObject({ ...ResultFields, ...KeyFields });
 export type KeyResultBody = z.infer<typeof KeyResultBody>;
 
 /** The body schema of every message type: checked before any handler sees the body. */

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileKeyVault } from '../../../lib/adapters/local/file-key-vault.js';
-import { RefusalCode, RefusedError } from '../../../lib/ports/errors.js';
+import { RefusalCode } from '../../../lib/ports/errors.js';
 import { DEFAULT_LIMITS, type Directory, type Role } from '../../../lib/protocol/directory.js';
 import {
   authenticateEnvelope,
@@ -13,6 +13,7 @@ import {
 } from '../../../lib/protocol/envelope.js';
 import { MessageType, type Envelope, type MessageType as MessageTypeT } from '../../../lib/protocol/messages.js';
 import { Scratch } from '../../support/harness.js';
+import { refusal } from '../../support/refusal.js';
 
 const scratch = new Scratch();
 let coordinator: FileKeyVault;
@@ -55,16 +56,6 @@ function signCommit(fields: Partial<{ from: string; to: string; ts: number; body
     to: fields.to ?? 'p1',
     body: (fields.body ?? { attempt: 1, request: { hello: 'world' } }) as never,
   });
-}
-
-function refusal(run: () => unknown): RefusedError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof RefusedError) return error;
-    throw error;
-  }
-  throw new Error('expected a RefusedError, but nothing was thrown');
 }
 
 /** Re-serialises with every object's keys in reverse order (same content, other bytes). */

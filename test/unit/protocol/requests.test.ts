@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileKeyVault } from '../../../lib/adapters/local/file-key-vault.js';
-import { RefusalCode, RefusedError } from '../../../lib/ports/errors.js';
+import { RefusalCode } from '../../../lib/ports/errors.js';
 import { DEFAULT_LIMITS, type Directory } from '../../../lib/protocol/directory.js';
 import { createEnvelope, deriveSessionId } from '../../../lib/protocol/envelope.js';
 import { MessageType, type Envelope } from '../../../lib/protocol/messages.js';
@@ -15,6 +15,7 @@ import {
 } from '../../../lib/protocol/requests.js';
 import { ed25519Suite } from '../../../lib/protocol/suite.js';
 import { Scratch } from '../../support/harness.js';
+import { refusal } from '../../support/refusal.js';
 
 const scratch = new Scratch();
 let initiator: FileKeyVault;
@@ -54,16 +55,6 @@ async function keygenRequest(body: Record<string, unknown> = {}) {
     to: 'coordinator',
     body: { requestId, keyId: 'k1', suite: ed25519Suite.id, threshold: 2, parties: ['p1', 'p2', 'p3'], ...body } as never,
   });
-}
-
-function refusal(run: () => unknown): RefusedError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof RefusedError) return error;
-    throw error;
-  }
-  throw new Error('expected a RefusedError, but nothing was thrown');
 }
 
 function alter(request: Envelope, body: Record<string, unknown>): Envelope {
