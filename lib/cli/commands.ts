@@ -10,6 +10,9 @@ import { FrostlineError } from '../ports/errors.js';
 import { bytesToHex, decodeHex, utf8ToBytes } from '../protocol/encoding.js';
 import type { KeygenResultBody, SignResultBody } from '../protocol/messages.js';
 import { verifyEd25519WithOpenSSL } from '../protocol/suite.js';
+import { FileKeyPins, pinOf, type KeyPins, type PinnedKey } from '../client/key-pins.js';
+import { attestedKeyOf, checkedSignature } from '../client/result-checks.js';
+import type { ExpectedKey } from '../protocol/attestation.js';
 import { createOutput, printKey, timed } from './output.js';
 
 export function defaultDataDir(): string {
@@ -24,9 +27,27 @@ function assertOk<T extends KeygenResultBody | SignResultBody>(result: T, what: 
   return result as T & { ok: true };
 }
 
-function required(value: string | undefined, what: string): string {
-  if (value === undefined) throw new FrostlineError('bad-result', `result lacks ${what}`);
-  return value;
+/** The pinned keys of a local data directory (public data). */
+function localPins(dataDir: string): FileKeyPins {
+  return new FileKeyPins(join(dataDir, 'pinned-keys.json'));
+}
+
+/** Verifies a keygen result's attestations against the parties' pinned identity keys, and pins the key. */
+async function pinKeygen(cluster: LocalCluster, pins: KeyPins, result: KeygenResultBody, expected: ExpectedKey): Promise<PinnedKey> {
+  const pin = pinOf(attestedKeyOf(result, cluster.directory.parties, expected, result.requestId));
+  await pins.pin(pin);
+  return pin;
+}
+
+/** The pinned key, or else the coordinator's record of it, accepted only as its parties attested it. */
+async function pinnedKey(cluster: LocalCluster, pins: KeyPins, keyId: string): Promise<PinnedKey> {
+  const existing = await pins.get(keyId);
+  if (existing !== undefined) return existing;
+  const record = await cluster.coordinator.getKey(keyId);
+  if (record === undefined) throw new FrostlineError('unknown-key', `no key "${keyId}"`);
+  const pin = pinOf(attestedKeyOf({ ...record, requestId: '-', ok: true }, cluster.directory.parties, { keyId }, '-'));
+  await pins.pin(pin);
+  return pin;
 }
 
 export interface DemoOptions {
@@ -50,13 +71,15 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       const keyId = `demo-${Date.now().toString(36)}`;
       const parties = [...cluster.parties.keys()].slice(0, options.parties);
       const [keygen, keygenMs] = await timed(() => cluster.keygen({ keyId, threshold: options.threshold, parties }));
-      const publicKey = required(assertOk(keygen, 'keygen').publicKey, 'publicKey');
-      out.step(`  [2/4] DKG complete, all ${options.parties} parties confirmed key "${keyId}"  ${keygenMs} ms`);
+      const pins = localPins(dataDir);
+      const pin = await pinKeygen(cluster, pins, assertOk(keygen, 'keygen'), { keyId, threshold: options.threshold, parties });
+      const publicKey = pin.publicKey;
+      out.step(`  [2/4] DKG complete, all ${options.parties} parties attested key "${keyId}" (signatures checked, key pinned)  ${keygenMs} ms`);
       out.step(`        group public key ${publicKey}`);
 
       const message = utf8ToBytes(options.message);
       const [signed, signMs] = await timed(() => cluster.sign({ keyId, message }));
-      const signature = required(assertOk(signed, 'signing').signature, 'signature');
+      const signature = bytesToHex(checkedSignature(assertOk(signed, 'signing'), pin, { keyId, message }, signed.requestId));
       out.step(`  [3/4] signed by ${signed.signers?.join(', ') ?? '?'}  ${signMs} ms`);
 
       const [valid, verifyMs] = await timed(async () => verifyEd25519WithOpenSSL(decodeHex(publicKey, 'publicKey', 32), message, decodeHex(signature, 'signature', 64)));
@@ -89,7 +112,7 @@ export async function runKeygen(options: KeygenOptions): Promise<void> {
     const parties = [...cluster.parties.keys()].slice(0, options.parties);
     out.step(`generating key "${options.keyId}": ${options.threshold}-of-${parties.length} among ${parties.join(', ')}`);
     const [result, ms] = await timed(() => cluster.keygen({ keyId: options.keyId, threshold: options.threshold, parties }));
-    const publicKey = required(assertOk(result, 'keygen').publicKey, 'publicKey');
+    const { publicKey } = await pinKeygen(cluster, localPins(options.dataDir), assertOk(result, 'keygen'), { keyId: options.keyId, threshold: options.threshold, parties });
     out.result(`key ${options.keyId}  ${publicKey}  (${ms} ms)`, { keyId: options.keyId, publicKey, threshold: options.threshold, parties });
   } finally {
     await cluster.close();
@@ -108,13 +131,14 @@ export async function runSign(options: SignOptions): Promise<void> {
   const out = createOutput(options.json);
   const cluster = await LocalCluster.open({ dataDir: options.dataDir });
   try {
+    const pin = await pinnedKey(cluster, localPins(options.dataDir), options.keyId);
     out.step(`signing ${options.message.length} bytes with key "${options.keyId}"`);
     const [result, ms] = await timed(() =>
       cluster.sign({ keyId: options.keyId, message: options.message, ...(options.requestId !== undefined ? { requestId: options.requestId } : {}) }),
     );
     const ok = assertOk(result, 'signing');
-    const signature = required(ok.signature, 'signature');
-    const publicKey = required(ok.publicKey, 'publicKey');
+    const signature = bytesToHex(checkedSignature(ok, pin, { keyId: options.keyId, message: options.message }, ok.requestId));
+    const publicKey = pin.publicKey;
     out.result(`signature ${signature}\nsigners   ${ok.signers?.join(', ') ?? '?'}${ok.duplicate ? ' (repeated request: first result)' : ''}  (${ms} ms)`, {
       keyId: options.keyId,
       publicKey,
@@ -150,9 +174,7 @@ export function runVerify(options: VerifyOptions): boolean {
 export async function publicKeyOf(dataDir: string, keyId: string): Promise<string> {
   const cluster = await LocalCluster.open({ dataDir });
   try {
-    const key = await cluster.coordinator.getKey(keyId);
-    if (key === undefined) throw new FrostlineError('unknown-key', `no key "${keyId}" in ${dataDir}`);
-    return key.publicKey;
+    return (await pinnedKey(cluster, localPins(dataDir), keyId)).publicKey;
   } finally {
     await cluster.close();
   }
@@ -170,14 +192,12 @@ export async function runKeys(options: { dataDir: string; json: boolean }): Prom
   }
 }
 
-/** `frostline key --key ID` on the local cluster: the coordinator's record of the key. */
+/** `frostline key --key ID` on the local cluster: the key as its parties attested it (and pinned). */
 export async function runKey(options: { dataDir: string; keyId: string; json: boolean }): Promise<void> {
   const out = createOutput(options.json);
   const cluster = await LocalCluster.open({ dataDir: options.dataDir });
   try {
-    const key = await cluster.coordinator.getKey(options.keyId);
-    if (key === undefined) throw new FrostlineError('unknown-key', `no key "${options.keyId}" in ${options.dataDir}`);
-    printKey(out, key);
+    printKey(out, await pinnedKey(cluster, localPins(options.dataDir), options.keyId));
   } finally {
     await cluster.close();
   }

@@ -17,6 +17,7 @@ import { readFile } from 'node:fs/promises';
 import { openDeployment } from '../adapters/aws/deployment-connection.js';
 import { openDevDeployment } from '../adapters/aws/dev-deployment-file.js';
 import type { FrostlineClient } from '../client/client.js';
+import { FileKeyPins } from '../client/key-pins.js';
 import type { IdentitySigner } from '../client/initiator.js';
 import { ConfigError, FrostlineError } from '../ports/errors.js';
 import type { ItemBackend } from '../ports/store.js';
@@ -65,6 +66,15 @@ interface Connection {
   partyStore(party: string): ItemBackend;
 }
 
+/**
+ * Where the CLI pins the group keys of a deployment: a file beside the deployment's own
+ * file, so every later command checks results against the key its parties attested.
+ */
+export function pinsFileFor(target: DeploymentTarget): string {
+  const file = 'config' in target ? target.config : target.deployment;
+  return `${file.replace(/\.json$/, '')}.pinned-keys.json`;
+}
+
 async function connect(target: DeploymentTarget): Promise<Connection> {
   if ('config' in target) return connectConfig(target);
   const dev = await openDevDeployment(target.deployment, target.endpoint !== undefined ? { endpoint: target.endpoint } : {});
@@ -72,7 +82,7 @@ async function connect(target: DeploymentTarget): Promise<Connection> {
   return {
     parties: Object.keys(dev.file.parties),
     initiator,
-    client: (options) => dev.client(initiator, options),
+    client: (options) => dev.client(initiator, { ...options, pins: new FileKeyPins(pinsFileFor(target)) }),
     approver: (id) => dev.approver(id),
     partyStore: (party) => dev.partyStore(party),
   };
@@ -93,7 +103,8 @@ async function connectConfig(target: ConfigDeploymentTarget): Promise<Connection
     client: async (options) => {
       const initiator = deployment.initiator(target.initiator).id;
       const privateKeyPem = keyFile === undefined ? undefined : await readKeyFile(keyFile);
-      return deployment.client(initiator, { ...options, ...(privateKeyPem !== undefined ? { privateKeyPem } : {}) });
+      const pins = new FileKeyPins(pinsFileFor(target));
+      return deployment.client(initiator, { ...options, pins, ...(privateKeyPem !== undefined ? { privateKeyPem } : {}) });
     },
     approver: async () => {
       throw new FrostlineError('usage', '--approvers signs with local development keys and needs --deployment FILE; approvers of a real deployment sign on their own machines');

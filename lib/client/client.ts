@@ -16,8 +16,11 @@ import { systemClock, type Clock } from '../ports/clock.js';
 import type { IdentityPublicKey } from '../ports/key-vault.js';
 import type { Transport } from '../ports/transport.js';
 import type { Approval } from '../protocol/approvals.js';
-import { decodeHex } from '../protocol/encoding.js';
-import { errorFromResult, RequestAbortedError, RequestError, RequestTimeoutError } from './errors.js';
+import type { AttestedKey } from '../protocol/attestation.js';
+import { bytesToHex } from '../protocol/encoding.js';
+import { errorFromResult, RequestAbortedError, RequestError, RequestTimeoutError, UntrustedResultError } from './errors.js';
+import { KeyPinMismatchError, MemoryKeyPins, pinOf, type KeyPins, type PinnedKey } from './key-pins.js';
+import { attestedKeyOf, checkedSignature } from './result-checks.js';
 import { Initiator, type IdentitySigner, type InitiatorResult } from './initiator.js';
 import type { ResultInbox } from './result-inbox.js';
 
@@ -27,6 +30,13 @@ export interface FrostlineClientOptions {
   readonly signer: IdentitySigner;
   /** The coordinator's pinned identity key: only results it signed are accepted. */
   readonly coordinatorKey: IdentityPublicKey;
+  /**
+   * Every party's pinned identity key (from the deployment config). A key is trusted only
+   * when all its parties attested it, each signed by its key here.
+   */
+  readonly partyKeys: Readonly<Record<string, IdentityPublicKey>>;
+  /** Where verified group keys are pinned per key id. @default in memory, for this client */
+  readonly pins?: KeyPins;
   /** Sends to the coordinator's request queue. */
   readonly requests: Transport;
   /** This initiator's own result queue. */
@@ -43,12 +53,14 @@ export interface CallOptions {
   readonly timeoutMs?: number;
 }
 
+/** A key as all of its parties attested it (and as it is now pinned). */
 export interface KeyInfo {
   readonly keyId: string;
   /** Group Ed25519 public key, hex. */
   readonly publicKey: string;
   readonly threshold: number;
   readonly parties: readonly string[];
+  readonly suite: string;
 }
 
 export interface KeygenResult extends KeyInfo {
@@ -62,7 +74,7 @@ export interface SignatureResult {
   readonly keyId: string;
   readonly publicKey: string;
   readonly message: Uint8Array;
-  /** 64-byte Ed25519 signature, verified with OpenSSL before it was handed over. */
+  /** 64-byte Ed25519 signature, verified with OpenSSL under the pinned key over the requested message. */
   readonly signature: Uint8Array;
   readonly signatureHex: string;
   readonly signers: readonly string[];
@@ -80,6 +92,8 @@ export class FrostlineClient {
   readonly #timeoutMs: number;
   readonly #pollWaitMs: number;
   readonly #waiting = new Map<string, Waiter>();
+  readonly #partyKeys: Readonly<Record<string, IdentityPublicKey>>;
+  readonly #pins: KeyPins;
   #polling = false;
 
   constructor(options: FrostlineClientOptions) {
@@ -92,6 +106,8 @@ export class FrostlineClient {
       directory: { coordinator: options.coordinatorKey, parties: {}, initiators: {} },
     });
     this.#results = options.results;
+    this.#partyKeys = options.partyKeys;
+    this.#pins = options.pins ?? new MemoryKeyPins();
     this.#timeoutMs = options.timeoutMs ?? 120_000;
     this.#pollWaitMs = options.pollWaitMs ?? 1000;
   }
@@ -104,13 +120,19 @@ export class FrostlineClient {
     );
     if (result.type !== 'keygen.result') throw new RequestError('bad-result', 'unexpected result type', requestId);
     const body = result.body;
-    if (!body.ok || body.publicKey === undefined) throw errorFromResult(requestId, body.error);
-    return { requestId, keyId: body.keyId, publicKey: body.publicKey, threshold: body.threshold ?? options.threshold, parties: body.parties ?? options.parties, duplicate: body.duplicate };
+    if (!body.ok) throw errorFromResult(requestId, body.error);
+    const key = await this.#pin(
+      attestedKeyOf(body, this.#partyKeys, { keyId: options.keyId, threshold: options.threshold, parties: options.parties }, requestId),
+      requestId,
+    );
+    return { ...key, requestId, duplicate: body.duplicate };
   }
 
   /** Requests a signature. Repeating a request id returns the first result (`duplicate: true`). */
   async sign(options: { keyId: string; message: Uint8Array; requestId?: string; approvals?: readonly Approval[] } & CallOptions): Promise<SignatureResult> {
     const requestId = options.requestId ?? randomUUID();
+    // The key is pinned before anything is signed: its attestations are fetched once.
+    const pinned = (await this.#pins.get(options.keyId)) ?? (await this.getKey(options.keyId, options));
     const result = await this.#call(requestId, 'sign.result', options, () =>
       this.#initiator.requestSignature({
         keyId: options.keyId,
@@ -121,29 +143,45 @@ export class FrostlineClient {
     );
     if (result.type !== 'sign.result') throw new RequestError('bad-result', 'unexpected result type', requestId);
     const body = result.body;
-    if (!body.ok || body.signature === undefined || body.publicKey === undefined || body.message === undefined) {
-      throw errorFromResult(requestId, body.error);
-    }
-    // Initiator.openResult has verified the signature with OpenSSL already.
+    if (!body.ok) throw errorFromResult(requestId, body.error);
+    const signature = checkedSignature(body, pinned, options, requestId);
     return {
       requestId,
-      keyId: body.keyId,
-      publicKey: body.publicKey,
-      message: decodeHex(body.message, 'message'),
-      signature: decodeHex(body.signature, 'signature', 64),
-      signatureHex: body.signature,
+      keyId: options.keyId,
+      publicKey: pinned.publicKey,
+      message: options.message,
+      signature,
+      signatureHex: bytesToHex(signature),
       signers: body.signers ?? [],
       duplicate: body.duplicate,
     };
   }
 
-  async getKey(keyId: string, options: CallOptions = {}): Promise<KeyInfo> {
+  /** The group key pinned for `keyId` in this client's pins, if any (no request is sent). */
+  async pinnedKey(keyId: string): Promise<KeyInfo | undefined> {
+    const pin = await this.#pins.get(keyId);
+    return pin === undefined ? undefined : { keyId: pin.keyId, publicKey: pin.publicKey, threshold: pin.threshold, parties: pin.parties, suite: pin.suite };
+  }
+
+  /** Looks a key up; accepted only as all its parties attested it, and pinned (a pinned key must match). */
+  async getKey(keyId: string, options: CallOptions = {}): Promise<KeyInfo & PinnedKey> {
     const requestId = randomUUID();
     const result = await this.#call(requestId, 'key.result', options, () => this.#initiator.requestKey({ keyId, requestId }));
     if (result.type !== 'key.result') throw new RequestError('bad-result', 'unexpected result type', requestId);
     const body = result.body;
-    if (!body.ok || body.publicKey === undefined) throw errorFromResult(requestId, body.error);
-    return { keyId: body.keyId, publicKey: body.publicKey, threshold: body.threshold ?? 0, parties: body.parties ?? [] };
+    if (!body.ok) throw errorFromResult(requestId, body.error);
+    return this.#pin(attestedKeyOf(body, this.#partyKeys, { keyId }, requestId), requestId);
+  }
+
+  async #pin(key: AttestedKey, requestId: string): Promise<PinnedKey> {
+    const pin = pinOf(key);
+    try {
+      await this.#pins.pin(pin);
+    } catch (error) {
+      if (error instanceof KeyPinMismatchError) throw new UntrustedResultError(error.message, requestId, { cause: error });
+      throw error;
+    }
+    return pin;
   }
 
   /** Registers the waiter before sending, so a fast result cannot be missed. */

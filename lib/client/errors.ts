@@ -36,6 +36,20 @@ export class RequestConflictError extends RequestError {
   override readonly name = 'RequestConflictError';
 }
 
+/**
+ * The coordinator answered with something the parties did not attest: a key without valid
+ * attestations, another key than the pinned one, or a signature that does not verify
+ * under the pinned key over the requested message. The coordinator is at fault.
+ */
+export class UntrustedResultError extends RequestError {
+  override readonly name = 'UntrustedResultError';
+  /** Who is to blame: always the coordinator, the only one that could have sent it. */
+  readonly culprit = 'coordinator';
+  constructor(message: string, requestId: string, options?: { cause?: unknown }) {
+    super('untrusted-result', `coordinator: ${message}`, requestId, options);
+  }
+}
+
 export class RequestTimeoutError extends RequestError {
   override readonly name = 'RequestTimeoutError';
 }

@@ -1,16 +1,15 @@
 /**
  * The initiator side: builds signed requests (every field covered by the initiator's
- * identity signature) and checks results (the coordinator's signature, and for a signature
- * result an independent OpenSSL verification before it is handed to the application).
+ * identity signature) and authenticates results as the coordinator's (result-checks.ts
+ * then decides whether the parties back them).
  */
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../ports/clock.js';
-import { FrostlineError, RefusalCode, RefusedError } from '../ports/errors.js';
 import type { KeyVault } from '../ports/key-vault.js';
 import type { Approval } from '../protocol/approvals.js';
 import type { Transport } from '../ports/transport.js';
 import { DEFAULT_LIMITS, type Directory, type Limits } from '../protocol/directory.js';
-import { bytesToHex, decodeHex } from '../protocol/encoding.js';
+import { bytesToHex } from '../protocol/encoding.js';
 import { authenticateEnvelope, createEnvelope, deriveSessionId, parseBody } from '../protocol/envelope.js';
 import { COORDINATOR, MessageType, type KeygenResultBody, type KeyResultBody, type SignResultBody } from '../protocol/messages.js';
 import { ed25519Suite } from '../protocol/suite.js';
@@ -98,8 +97,9 @@ export class Initiator {
   }
 
   /**
-   * Authenticates a result from this initiator's result queue. A signature result is
-   * verified with OpenSSL against the returned key before it is accepted.
+   * Authenticates a result from this initiator's result queue: signed by the pinned
+   * coordinator key and well-formed. Its content is the coordinator's word until checked
+   * against the parties' attestations and the pinned key (result-checks.ts).
    */
   openResult(raw: string): InitiatorResult {
     const envelope = authenticateEnvelope(raw, {
@@ -115,16 +115,9 @@ export class Initiator {
     if (envelope.type === MessageType.keyResult) {
       return { type: MessageType.keyResult, session: envelope.session, body: parseBody(envelope, MessageType.keyResult) };
     }
+    // What a result says is checked by the caller, which knows what it asked for and which
+    // key is pinned (lib/client/result-checks.ts): here only that the coordinator sent it.
     const body = parseBody(envelope, MessageType.signResult);
-    if (body.ok) {
-      const { publicKey, message, signature } = body;
-      if (publicKey === undefined || message === undefined || signature === undefined) {
-        throw new RefusedError(RefusalCode.malformed, 'successful sign.result lacks key, message or signature');
-      }
-      if (!ed25519Suite.verifyFinal(decodeHex(publicKey, 'publicKey', 32), decodeHex(message, 'message'), decodeHex(signature, 'signature', 64))) {
-        throw new FrostlineError('verification-failed', `signature for request "${body.requestId}" does not verify`);
-      }
-    }
     return { type: MessageType.signResult, session: envelope.session, body };
   }
 }

@@ -27,6 +27,8 @@ export const RefusalCode = {
   unknownKey: 'unknown-key',
   nonceReuse: 'nonce-reuse',
   conflict: 'conflict',
+  /** A signing package for another request than the one this party committed its nonce for. */
+  requestMismatch: 'request-mismatch',
   protocol: 'protocol',
 } as const;
 export type RefusalCode = (typeof RefusalCode)[keyof typeof RefusalCode];

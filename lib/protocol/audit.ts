@@ -85,6 +85,12 @@ export class AuditLog {
     });
   }
 
+  /** The newest record's sequence number and hash (genesis when the chain is empty). */
+  async head(): Promise<{ seq: number; hash: string }> {
+    const head = await this.#heads.get(auditKeys.head());
+    return head === undefined ? { seq: 0, hash: GENESIS_HASH } : { seq: head.value.seq, hash: head.value.hash };
+  }
+
   /** The raw chain as stored (unvalidated), for verification. */
   async readChain(): Promise<{ head: unknown; records: unknown[] }> {
     const head = await this.#backend.get(auditKeys.head());

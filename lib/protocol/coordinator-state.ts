@@ -58,6 +58,8 @@ export const KeyRecord = z.strictObject({
   publicKey: hex32,
   publicPackage: PublicPackage,
   publicPackageHash: hex32,
+  /** Every party's signed `dkg.done`: the evidence key results carry to applications. */
+  attestations: z.array(EnvelopeSchema),
   createdBy: z.string(),
   session: z.string(),
   createdAt: z.number(),

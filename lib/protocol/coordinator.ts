@@ -177,7 +177,7 @@ export class Coordinator {
       keyId: body.keyId,
       ok: key !== undefined,
       ...(key !== undefined
-        ? { publicKey: key.publicKey, threshold: key.threshold, parties: key.parties }
+        ? { publicKey: key.publicKey, threshold: key.threshold, parties: key.parties, attestations: key.attestations }
         : { error: { code: RefusalCode.unknownKey, message: `no key "${body.keyId}"` } }),
     });
   }
@@ -379,6 +379,9 @@ export class Coordinator {
         const body = parseBody(envelope, MessageType.dkgDone);
         if (
           body.keyId !== session.keyId ||
+          body.suite !== this.#suite.id ||
+          body.threshold !== session.threshold ||
+          JSON.stringify(body.parties) !== JSON.stringify(session.parties) ||
           publicPackageHash(body.publicPackage) !== body.publicPackageHash ||
           body.publicPackage.commitments[0] !== body.groupKey
         ) {
@@ -429,6 +432,7 @@ export class Coordinator {
       publicKey: done.groupKey,
       publicPackage: done.publicPackage,
       publicPackageHash: done.publicPackageHash,
+      attestations: session.parties.map((p) => this.#required(session.done, p)),
       createdBy: session.initiator,
       session: deriveSessionId(session.initiator, session.requestId),
       createdAt: this.#deps.clock.now(),
@@ -596,7 +600,12 @@ export class Coordinator {
         keyId: session.keyId,
         duplicate,
         ...(session.phase === 'done' && session.publicKey !== undefined
-          ? { publicKey: session.publicKey, threshold: session.threshold, parties: session.parties }
+          ? {
+              publicKey: session.publicKey,
+              threshold: session.threshold,
+              parties: session.parties,
+              attestations: session.parties.map((p) => this.#required(session.done, p)),
+            }
           : { error: session.error ?? { code: 'failed', message: 'keygen failed' } }),
       });
     }
@@ -623,6 +632,7 @@ export class Coordinator {
       publicKey?: string;
       threshold?: number;
       parties?: string[];
+      attestations?: Envelope[];
       signature?: string;
       message?: string;
       signers?: string[];
@@ -635,7 +645,7 @@ export class Coordinator {
       const { signature: _s, message: _m, signers: _g, ...body } = fields;
       await this.#send(destination, MessageType.keygenResult, request.session, request.from, { ...body, ok });
     } else {
-      const { threshold: _t, parties: _p, ...body } = fields;
+      const { threshold: _t, parties: _p, attestations: _a, ...body } = fields;
       await this.#send(destination, MessageType.signResult, request.session, request.from, { ...body, ok });
     }
   }

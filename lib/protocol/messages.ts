@@ -79,6 +79,14 @@ export type SignRequestBody = z.infer<typeof SignRequestBody>;
 /** Looks up a key's public data; answered by the coordinator from its registry. */
 export const KeyRequestBody = z.strictObject({ requestId: RequestId, keyId: Name });
 
+/**
+ * The head of the sending party's audit chain when it sent the message. Every message a
+ * party sends carries it, so its identity signature anchors the chain outside the party's
+ * own table: a rewritten chain no longer contains the anchored record.
+ */
+export const AuditAnchor = z.strictObject({ seq: z.number().int().nonnegative(), hash: hex(32) });
+export type AuditAnchor = z.infer<typeof AuditAnchor>;
+
 // ---- keygen (DKG) ---------------------------------------------------------------------
 
 export const DkgStartBody = z.strictObject({ request: EnvelopeSchema });
@@ -95,6 +103,7 @@ export const DkgRound1Body = z.strictObject({
   package: Round1Package,
   /** X25519 public key that round-2 shares for this party are sealed to. */
   ephemeralKey: hex(32),
+  audit: AuditAnchor,
 });
 export type DkgRound1Body = z.infer<typeof DkgRound1Body>;
 
@@ -110,6 +119,7 @@ export const DkgSharesBody = z.strictObject({
   keyId: Name,
   /** One sealed round-2 share per recipient party id. */
   shares: z.record(Name, SealedShare),
+  audit: AuditAnchor,
 });
 export type DkgSharesBody = z.infer<typeof DkgSharesBody>;
 
@@ -126,11 +136,21 @@ export const PublicPackage = z.strictObject({
 });
 export type PublicPackage = z.infer<typeof PublicPackage>;
 
+/**
+ * A party's attestation of a finished DKG: signed by the party, it states everything an
+ * application must agree with before it trusts the group key (key id, suite, threshold,
+ * the party set, the group key and the public package). Key results carry all n of them.
+ */
 export const DkgDoneBody = z.strictObject({
   keyId: Name,
+  suite: z.string().max(64),
+  threshold: z.number().int().min(2).max(255),
+  /** Every party of the key, sorted. */
+  parties: z.array(Name).min(2).max(255),
   groupKey: hex(32),
   publicPackageHash: hex(32),
   publicPackage: PublicPackage,
+  audit: AuditAnchor,
 });
 export type DkgDoneBody = z.infer<typeof DkgDoneBody>;
 
@@ -152,6 +172,7 @@ export type NonceCommitment = z.infer<typeof NonceCommitment>;
 export const SignCommitmentBody = z.strictObject({
   attempt: z.number().int().min(1).max(255),
   commitment: NonceCommitment,
+  audit: AuditAnchor,
 });
 
 export const SignPackageBody = z.strictObject({
@@ -165,6 +186,7 @@ export const SignShareBody = z.strictObject({
   attempt: z.number().int().min(1).max(255),
   packageHash: hex(32),
   share: hex(32),
+  audit: AuditAnchor,
 });
 
 export const PartyRefusedBody = z.strictObject({
@@ -174,6 +196,7 @@ export const PartyRefusedBody = z.strictObject({
   reason: z.string().max(500),
   /** Parties the refusing party can prove misbehaved (e.g. sent a share that fails vss_verify). */
   blame: z.array(Name).max(255).optional(),
+  audit: AuditAnchor,
 });
 
 // ---- results to initiators ------------------------------------------------------------
@@ -193,11 +216,16 @@ const ResultFields = {
   error: ResultError.optional(),
 };
 
-/** A key's public description, in keygen and key results. */
+/**
+ * A key's public description, in keygen and key results. Only `attestations` is evidence:
+ * the n party-signed `dkg.done` messages, which the SDK verifies against the parties'
+ * pinned identity keys. The other fields are the coordinator's word, for display.
+ */
 const KeyFields = {
   publicKey: hex(32).optional(),
   threshold: z.number().int().optional(),
   parties: z.array(Name).optional(),
+  attestations: z.array(EnvelopeSchema).max(255).optional(),
 };
 
 export const KeygenResultBody = z.strictObject({

@@ -53,6 +53,8 @@ export type NonceRecord = z.infer<typeof NonceRecord>;
 
 /** Written in the same transaction that deletes the nonce: proof of what it was spent on. */
 export const ConsumedNonceRecord = z.strictObject({
+  /** The request the nonce was committed for (and so spent on). */
+  requestFingerprint: hex32,
   packageHash: hex32,
   share: hex32,
 });

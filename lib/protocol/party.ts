@@ -40,7 +40,7 @@ import {
   type NonceCommitment,
   type SealedShare,
 } from './messages.js';
-import { partyKeys, PartyTables, type DkgStateRecord, type KeyShareRecord } from './party-state.js';
+import { partyKeys, PartyTables, type ConsumedNonceRecord, type DkgStateRecord, type KeyShareRecord } from './party-state.js';
 import { RateLimiter } from './rate-limit.js';
 import { ReplayGuard } from './replay-guard.js';
 import {
@@ -77,6 +77,15 @@ export type HandleOutcome =
   | { readonly status: 'refused'; readonly code: string; readonly reason: string; readonly type?: string; readonly session?: string };
 
 const SCALAR_BYTES = 32;
+
+/** What a party sends: each of these bodies carries an audit anchor. */
+type PartyMessageType =
+  | typeof MessageType.dkgRound1
+  | typeof MessageType.dkgShares
+  | typeof MessageType.dkgDone
+  | typeof MessageType.signCommitment
+  | typeof MessageType.signShare
+  | typeof MessageType.partyRefused;
 
 /** Message types a party accepts, all from the coordinator. */
 const PARTY_INBOUND = new Set<string>([
@@ -488,6 +497,9 @@ export class Party {
   async #sendDone(session: string, share: KeyShareRecord): Promise<void> {
     await this.#send(MessageType.dkgDone, session, {
       keyId: share.keyId,
+      suite: share.suite,
+      threshold: share.threshold,
+      parties: [...share.parties].sort(),
       groupKey: share.groupKey,
       publicPackageHash: share.publicPackageHash,
       publicPackage: share.publicPackage,
@@ -579,7 +591,7 @@ export class Party {
 
   async #onSignPackage(envelope: Envelope): Promise<void> {
     const body = parseBody(envelope, MessageType.signPackage);
-    const { sign, message, share } = await this.#checkSignRequest(body.request, envelope.session);
+    const { sign, message, share, fingerprint } = await this.#checkSignRequest(body.request, envelope.session);
     const commitments = this.#verifyCommitments(body.commitments, envelope.session, body.attempt, share);
     const packageHash = signingPackageHash({
       session: envelope.session,
@@ -592,12 +604,16 @@ export class Party {
     const nonceKey = partyKeys.nonce(envelope.session, body.attempt);
 
     const spent = await this.#tables.consumed.get(consumedKey);
-    if (spent !== undefined) return this.#answerSpent(envelope.session, body.attempt, packageHash, spent.value);
+    if (spent !== undefined) return this.#answerSpent(envelope.session, body.attempt, packageHash, fingerprint, spent.value);
 
     const nonce = await this.#tables.nonces.get(nonceKey);
     if (nonce === undefined) {
       throw new RefusedError(RefusalCode.wrongRound, 'no unused nonce for this session and attempt (expired or never committed)');
     }
+    // The nonce was committed after this party checked one request (approvals, rate limit,
+    // audit). The package must be for exactly that request, not another one the initiator
+    // signed under the same request id (the fingerprint covers the key id too).
+    await this.#assertSameRequest(envelope, body.request, nonce.value.requestFingerprint, body.attempt);
     const own = commitments.find((c) => c.identifier === share.identifier);
     // frost-rs habit: check our own commitment is in the package before touching the nonce.
     if (own === undefined || own.hiding !== nonce.value.commitment.hiding || own.binding !== nonce.value.commitment.binding) {
@@ -633,7 +649,13 @@ export class Party {
       await this.#tables.backend.write(
         [
           { op: 'delete', key: nonceKey, condition: { kind: 'version', version: nonce.version } },
-          this.#tables.consumed.putOperation(consumedKey, { packageHash, share: signatureShare }, 1, { kind: 'absent' }, this.#limits.sessionTtlSeconds),
+          this.#tables.consumed.putOperation(
+            consumedKey,
+            { requestFingerprint: fingerprint, packageHash, share: signatureShare },
+            1,
+            { kind: 'absent' },
+            this.#limits.sessionTtlSeconds,
+          ),
         ],
         Math.floor(this.#deps.clock.now() / 1000),
       );
@@ -641,14 +663,32 @@ export class Party {
       if (!(error instanceof ConditionFailedError)) throw error;
       const winner = await this.#tables.consumed.get(consumedKey);
       if (winner === undefined) throw error;
-      return this.#answerSpent(envelope.session, body.attempt, packageHash, winner.value);
+      return this.#answerSpent(envelope.session, body.attempt, packageHash, fingerprint, winner.value);
     }
     await this.#send(MessageType.signShare, envelope.session, { attempt: body.attempt, packageHash, share: signatureShare });
   }
 
-  /** A spent nonce answers only the package it was spent on. */
-  async #answerSpent(session: string, attempt: number, packageHash: string, spent: { packageHash: string; share: string }): Promise<void> {
-    if (spent.packageHash !== packageHash) {
+  /**
+   * Refuses (and audits) a signing package whose request is not the one the nonce was
+   * committed for. The fingerprint covers the initiator, key id, message, request id and
+   * approvals, so the key id is bound too.
+   */
+  async #assertSameRequest(envelope: Envelope, request: Envelope, committedFingerprint: string, attempt: number): Promise<void> {
+    if (requestFingerprint(request) === committedFingerprint) return;
+    this.#log.error('possible attack: signing package for another request than the committed one', { party: this.id, session: envelope.session, attempt });
+    const error = new RefusedError(RefusalCode.requestMismatch, 'signing package is for another request than the one this party committed its nonce for');
+    await this.#audit.append(`sign#${envelope.session}#${attempt}#mismatch#${requestFingerprint(request)}`, {
+      ...this.#auditEntry('sign', envelope.session, request),
+      decision: 'refused',
+      code: error.code,
+      reason: error.message,
+    });
+    throw error;
+  }
+
+  /** A spent nonce answers only the package (and request) it was spent on. */
+  async #answerSpent(session: string, attempt: number, packageHash: string, fingerprint: string, spent: ConsumedNonceRecord): Promise<void> {
+    if (spent.packageHash !== packageHash || spent.requestFingerprint !== fingerprint) {
       this.#log.error('possible attack: a different signing package for a spent nonce', { party: this.id, session, attempt });
       throw new NonceReuseError('nonce already spent on a different signing package; refusing (reuse would leak the share)');
     }
@@ -699,20 +739,7 @@ export class Party {
    * refused, to the audit trail before anything is committed.
    */
   async #decide<T>(kind: 'keygen' | 'sign', session: string, request: Envelope, check: () => Promise<T>): Promise<T> {
-    const body = (typeof request.body === 'object' && request.body !== null ? request.body : {}) as Record<string, unknown>;
-    const text = (value: unknown) => (typeof value === 'string' ? value.slice(0, 128) : '-');
-    const message = body.message;
-    const entry = {
-      kind,
-      session,
-      requestId: text(body.requestId),
-      initiator: request.from,
-      keyId: text(body.keyId),
-      ...(kind === 'sign' && typeof message === 'string' && /^(?:[0-9a-f]{2})*$/.test(message)
-        ? { messageSha256: sha256Hex(decodeHex(message, 'message')) }
-        : {}),
-      at: this.#deps.clock.now(),
-    };
+    const entry = this.#auditEntry(kind, session, request);
     let result: T;
     try {
       result = await check();
@@ -724,6 +751,24 @@ export class Party {
     }
     await this.#audit.append(`${kind}#${session}#approved`, { ...entry, decision: 'approved' });
     return result;
+  }
+
+  /** What the audit trail records of a request (never the message itself: its hash). */
+  #auditEntry(kind: 'keygen' | 'sign', session: string, request: Envelope) {
+    const body = (typeof request.body === 'object' && request.body !== null ? request.body : {}) as Record<string, unknown>;
+    const text = (value: unknown) => (typeof value === 'string' ? value.slice(0, 128) : '-');
+    const message = body.message;
+    return {
+      kind,
+      session,
+      requestId: text(body.requestId),
+      initiator: request.from,
+      keyId: text(body.keyId),
+      ...(kind === 'sign' && typeof message === 'string' && /^(?:[0-9a-f]{2})*$/.test(message)
+        ? { messageSha256: sha256Hex(decodeHex(message, 'message')) }
+        : {}),
+      at: this.#deps.clock.now(),
+    };
   }
 
   // ---- plumbing --------------------------------------------------------------------
@@ -742,7 +787,9 @@ export class Party {
     return value;
   }
 
-  async #send<T extends MessageType>(type: T, session: string, body: BodyOf<T>): Promise<void> {
+  /** Sends to the coordinator; every party message carries this party's audit-chain head. */
+  async #send<T extends PartyMessageType>(type: T, session: string, fields: Omit<BodyOf<T>, 'audit'>): Promise<void> {
+    const body = { ...fields, audit: await this.#audit.head() } as BodyOf<T>;
     const envelope = await createEnvelope(this.#deps.vault, this.#deps.clock.now(), { type, session, from: this.id, to: COORDINATOR, body });
     await this.#deps.transport.send({ kind: 'coordinator' }, JSON.stringify(envelope));
   }

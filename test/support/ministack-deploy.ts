@@ -241,6 +241,7 @@ export async function runDeployE2e(options: DeployE2eOptions): Promise<DeployE2e
     initiatorId: INITIATOR,
     signer,
     coordinatorKey,
+    partyKeys: config.pinned.parties,
     requests: new SqsTransport(sqs, (destination) => {
       if (destination.kind === 'coordinator') return names.requests.url;
       throw new ConfigError(`an initiator sends to the coordinator only, not to ${destination.kind} "${destination.id}"`);

@@ -10,6 +10,7 @@
  * principal account for the queues, the key's account for KMS, the party's for its table),
  * with fake credentials, as the emulator clients in clients.ts do.
  */
+import type { KeyPins } from '../../client/key-pins.js';
 import { FrostlineClient } from '../../client/client.js';
 import type { IdentitySigner } from '../../client/initiator.js';
 import { LocalKeySigner } from '../../client/signers.js';
@@ -47,6 +48,8 @@ export interface DeploymentClientOptions {
    * signed there.
    */
   readonly privateKeyPem?: string;
+  /** Where verified group keys are pinned (the CLI keeps a file beside the config). @default in memory */
+  readonly pins?: KeyPins;
   /** @default 120000 */
   readonly timeoutMs?: number;
   /** Longest single long poll of the result queue. @default 1000 */
@@ -122,8 +125,10 @@ export class DeploymentConnection {
       initiatorId: initiator.id,
       signer,
       coordinatorKey,
+      partyKeys: this.config.pinned.parties,
       requests,
       results: new SqsResultInbox(sqs, initiatorNames(this.config, initiator).results.url),
+      ...(options.pins !== undefined ? { pins: options.pins } : {}),
       ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
       ...(options.pollWaitMs !== undefined ? { pollWaitMs: options.pollWaitMs } : {}),
     });

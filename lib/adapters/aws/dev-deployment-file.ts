@@ -11,6 +11,7 @@ import { existsSync } from 'node:fs';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { z } from 'zod';
+import type { KeyPins } from '../../client/key-pins.js';
 import { FrostlineClient } from '../../client/client.js';
 import { ConfigError } from '../../ports/errors.js';
 import type { IdentityPublicKey } from '../../ports/key-vault.js';
@@ -120,6 +121,8 @@ function withKeyDirs(file: DevDeploymentFile, map: (dir: string) => string): Dev
 // ---- a client's view of a deployment -------------------------------------------------
 
 export interface DevClientOptions {
+  /** Where verified group keys are pinned (the CLI keeps a file beside the deployment file). @default in memory */
+  readonly pins?: KeyPins;
   /** @default 120000 */
   readonly timeoutMs?: number;
   /** Longest single long poll of the result queue. @default 1000 */
@@ -163,8 +166,10 @@ export class DevDeploymentConnection {
       initiatorId,
       signer: vault,
       coordinatorKey: this.file.directory.coordinator,
+      partyKeys: this.file.directory.parties,
       requests,
       results: new SqsResultInbox(sqs, entry.resultQueueUrl),
+      ...(options.pins !== undefined ? { pins: options.pins } : {}),
       ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
       ...(options.pollWaitMs !== undefined ? { pollWaitMs: options.pollWaitMs } : {}),
     });

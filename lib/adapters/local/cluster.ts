@@ -13,6 +13,7 @@ import { ConfigError, FrostlineError } from '../../ports/errors.js';
 import type { IdentityPublicKey } from '../../ports/key-vault.js';
 import type { Destination, Transport } from '../../ports/transport.js';
 import { FrostlineClient } from '../../client/client.js';
+import type { KeyPins } from '../../client/key-pins.js';
 import { Initiator, type InitiatorResult } from '../../client/initiator.js';
 import { Coordinator } from '../../protocol/coordinator.js';
 import { DirectorySchema, PartyPolicySchema } from '../../protocol/config-schemas.js';
@@ -328,7 +329,7 @@ export class LocalCluster {
   }
 
   /** An SDK client for one of this cluster's initiators (call `serve()` first). */
-  client(initiatorId: string = this.initiator.id, options?: { timeoutMs?: number }): FrostlineClient {
+  client(initiatorId: string = this.initiator.id, options?: { timeoutMs?: number; pins?: KeyPins }): FrostlineClient {
     const wired = this.initiators.get(initiatorId);
     const signer = this.vaults.get(initiatorId);
     if (wired === undefined || signer === undefined) throw new FrostlineError('unknown-initiator', `no initiator "${initiatorId}" in this cluster`);
@@ -336,11 +337,13 @@ export class LocalCluster {
       initiatorId,
       signer,
       coordinatorKey: this.directory.coordinator,
+      partyKeys: this.directory.parties,
       requests: wired.transport,
       results: new LocalResultInbox(wired.results),
       clock: this.#clock,
       pollWaitMs: 20,
       ...(options?.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+      ...(options?.pins !== undefined ? { pins: options.pins } : {}),
     });
   }
 
