@@ -2,7 +2,8 @@
 // The AWS API emulators for integration tests and local development, each from PyPI,
 // pinned, in a project-local venv, bound to 127.0.0.1 on a free port:
 //
-//   moto server  (.venv/)            KMS, DynamoDB, SQS for the adapters and dev deployments;
+//   moto server  (.venv/)            KMS, DynamoDB, SQS for the adapters and dev deployments,
+//                                    run by scripts/moto_serialised.py (DynamoDB one request at a time);
 //   ministack    (.venv-ministack/)  the same services plus Ed25519 KMS keys (with the
 //                                    `cryptography` package), CloudFormation and Lambda.
 //
@@ -44,6 +45,17 @@ function venvSpec(dirName, requirements, executable) {
 // The moto marker keeps its old name and content, so existing venvs are reused.
 const MOTO_VENV = { ...venvSpec('.venv', [MOTO_REQUIREMENT], 'moto_server'), marker: join(ROOT, '.venv', '.frostline-moto') };
 const MINISTACK_VENV = venvSpec('.venv-ministack', MINISTACK_REQUIREMENTS, 'ministack');
+
+/**
+ * moto runs through this launcher rather than `moto_server`: it serves DynamoDB requests one
+ * at a time, because moto's TransactWriteItems does not isolate concurrent transactions
+ * (two mutually exclusive ones can both succeed) and frostline's single-use nonces rest on
+ * that isolation. It refuses to start if moto's internals moved. Proven by
+ * test/integration/transaction-isolation.test.ts.
+ */
+const MOTO_LAUNCHER = join(ROOT, 'scripts', 'moto_serialised.py');
+const MOTO_SERIALISED_NOTE =
+  "emulator: moto's TransactWriteItems is not isolated under concurrency; DynamoDB requests are serialised by scripts/moto_serialised.py";
 
 const INSTALL_HELP = [
   'frostline integration tests need Python 3 (3.10 or newer) with the venv module, to run the AWS emulators (moto, ministack).',
@@ -161,17 +173,23 @@ function ministackEnv(port, scratch) {
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function waitUntilUp(name, url, child, output) {
+/** `refuse(response)` names what is wrong with an emulator that answers, or returns undefined. */
+async function waitUntilUp(name, url, child, output, refuse = () => undefined) {
   const deadline = Date.now() + START_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) {
       throw new Error(`${name} exited (${child.exitCode ?? child.signalCode}) before answering:\n${output()}`);
     }
+    let response;
     try {
-      const response = await fetch(url, { signal: AbortSignal.timeout(1_000) });
-      if (response.ok) return;
+      response = await fetch(url, { signal: AbortSignal.timeout(1_000) });
     } catch {
       // not listening yet
+    }
+    if (response?.ok) {
+      const refusal = refuse(response);
+      if (refusal !== undefined) throw new Error(`${name} answered on ${url}, but ${refusal}:\n${output()}`);
+      return;
     }
     await sleep(100);
   }
@@ -182,7 +200,7 @@ async function waitUntilUp(name, url, child, output) {
  * Spawns an emulator on a free 127.0.0.1 port and resolves once `readyPath` answers.
  * @returns {Promise<{ endpoint: string, startMs: number, stop(): Promise<void> }>}
  */
-async function startServer({ name, executable, args, env, readyPath, log }) {
+async function startServer({ name, executable, args, env, readyPath, refuse, log }) {
   const started = performance.now();
   // A port can be taken between our probe and the emulator's bind; try a few.
   for (let attempt = 1; ; attempt++) {
@@ -198,7 +216,7 @@ async function startServer({ name, executable, args, env, readyPath, log }) {
     const spawnFailed = new Promise((_, reject) => child.once('error', reject));
     spawnFailed.catch(() => {});
     try {
-      await Promise.race([waitUntilUp(name, `${endpoint}${readyPath}`, child, () => output), spawnFailed]);
+      await Promise.race([waitUntilUp(name, `${endpoint}${readyPath}`, child, () => output, refuse), spawnFailed]);
     } catch (error) {
       child.kill('SIGKILL');
       if (attempt < 3 && /already in use/i.test(output)) continue;
@@ -228,7 +246,7 @@ async function startServer({ name, executable, args, env, readyPath, log }) {
 }
 
 /**
- * Starts moto server on 127.0.0.1 and resolves once it answers.
+ * Starts moto server on 127.0.0.1, DynamoDB serialised (MOTO_LAUNCHER), and resolves once it answers.
  * @param {{ log?: (line: string) => void }} [options]
  * @returns {Promise<{ endpoint: string, setupMs: number, startMs: number, stop(): Promise<void> }>}
  */
@@ -236,12 +254,17 @@ export async function startEmulator(options = {}) {
   const log = options.log ?? (() => {});
   const venv = ensureVenv();
   log(`emulator: venv ${venv.reused ? 'reused' : 'created'} (${MOTO_REQUIREMENT}) in ${Math.round(venv.ms)} ms`);
+  log(MOTO_SERIALISED_NOTE);
   const server = await startServer({
     name: 'moto_server',
-    executable: MOTO_VENV.executable,
-    args: (port) => ['-H', '127.0.0.1', '-p', String(port)],
+    executable: MOTO_VENV.python,
+    // The launcher takes moto_server's own arguments and hands them to moto's main().
+    args: (port) => [MOTO_LAUNCHER, '-H', '127.0.0.1', '-p', String(port)],
     env: motoEnv,
     readyPath: '/moto-api/data.json',
+    // The launcher marks moto's own API answers: proof that its dispatcher serves requests.
+    refuse: (response) =>
+      response.headers.get('x-frostline-dynamodb') === 'serialised' ? undefined : 'without the mark of scripts/moto_serialised.py (DynamoDB may not be serialised)',
     log,
   });
   return { endpoint: server.endpoint, setupMs: venv.ms, startMs: server.startMs, stop: server.stop };

@@ -5,14 +5,21 @@
  *
  * moto serves most integration tests; ministack is there for what moto lacks: Ed25519 KMS
  * keys (the production identity key spec) and CloudFormation with Lambda.
+ *
+ * It also probes moto once for isolation of concurrent conditional transactions
+ * (test/support/transaction-isolation.ts) and hands the verdict to the tests as
+ * `inject('motoTransactionIsolation')`: race tests assert it before relying on moto.
  */
 import type { TestProject } from 'vitest/node';
+import { createDynamoDbClient } from '../lib/adapters/aws/clients.js';
 import { type Emulator, startEmulator, startMinistack } from '../scripts/emulator.mjs';
+import { describeVerdict, type IsolationVerdict, probeTransactionIsolation } from './support/transaction-isolation.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     emulatorEndpoint: string;
     ministackEndpoint: string;
+    motoTransactionIsolation: IsolationVerdict;
   }
 }
 
@@ -30,6 +37,11 @@ export async function setup(project: TestProject): Promise<void> {
     for (const [name, emulator] of [['moto', moto], ['ministack', ministack]] as const) {
       log(`emulator: ${name} ready at ${emulator.endpoint} (venv ${Math.round(emulator.setupMs)} ms, server start ${Math.round(emulator.startMs)} ms)`);
     }
+    // An account of its own, so the probe's table is in no test's way.
+    const probeClient = createDynamoDbClient({ endpoint: moto.endpoint, region: 'eu-west-1', accountId: '999999999999' });
+    const verdict = await probeTransactionIsolation(probeClient).finally(() => probeClient.destroy());
+    log(`emulator: moto transaction isolation probe: ${describeVerdict(verdict)}`);
+    project.provide('motoTransactionIsolation', verdict);
     project.provide('emulatorEndpoint', moto.endpoint);
     project.provide('ministackEndpoint', ministack.endpoint);
   } catch (error) {

@@ -14,6 +14,8 @@ import { SQS_MAX_MESSAGE_BYTES, SqsTransport } from '../../lib/adapters/aws/sqs-
 import { ConditionFailedError, FrostlineError, InfrastructureError } from '../../lib/ports/errors.js';
 import type { StoredItem, WriteOperation } from '../../lib/ports/store.js';
 import type { Destination } from '../../lib/ports/transport.js';
+import { PartyTables, partyKeys } from '../../lib/protocol/party-state.js';
+import { describeVerdict } from '../support/transaction-isolation.js';
 
 const REGION = 'eu-west-1';
 const ACCOUNT_A = '111111111111';
@@ -204,6 +206,46 @@ describe('DynamoItemBackend on moto', () => {
     );
     expect(await backend.get(newcomer)).toEqual(newcomer);
     expect(await backend.get(existing)).toBeUndefined();
+  });
+
+  // The race lib/protocol/party.ts closes in signShare: two deliveries of different signing
+  // packages for one nonce. Each deletes the nonce at the version it read and records what it
+  // was spent on, in one transaction; one must lose, or the share leaks. A race run once
+  // proves little, so many rounds, several at once (each on its own nonce); and only on an
+  // emulator the isolation probe cleared (unserialised moto lets both win, or undoes the
+  // winner: test/integration/transaction-isolation.test.ts).
+  it('nonce consume race: of two concurrent spends of one nonce exactly one wins, in every one of 64 rounds', async () => {
+    const verdict = inject('motoTransactionIsolation');
+    expect(verdict.isolated, `moto transaction isolation probe: ${describeVerdict(verdict)}`).toBe(true);
+    const tables = new PartyTables(backend, () => now);
+    const session = `race-${randomUUID()}`;
+    const packages = ['a', 'b'].map((c) => ({ packageHash: c.repeat(64), share: c.repeat(64) }));
+    const round = async (attempt: number): Promise<void> => {
+      const nonceKey = partyKeys.nonce(session, attempt);
+      const consumedKey = partyKeys.consumed(session, attempt);
+      await backend.write([put({ ...nonceKey, data: { sealed: true }, version: 1, expiresAt: now + 300 }, { kind: 'absent' })], now);
+      const outcomes = await Promise.allSettled(
+        packages.map((spent) =>
+          backend.write(
+            [
+              { op: 'delete', key: nonceKey, condition: { kind: 'version', version: 1 } },
+              tables.consumed.putOperation(consumedKey, spent, 1, { kind: 'absent' }, 300),
+            ],
+            now,
+          ),
+        ),
+      );
+      const winners = packages.filter((_, i) => outcomes[i]?.status === 'fulfilled');
+      expect(winners, `round ${attempt}: both or neither spent the nonce`).toHaveLength(1);
+      const loser = outcomes.find((o) => o.status === 'rejected');
+      expect(loser?.status === 'rejected' ? loser.reason : undefined, `round ${attempt}`).toBeInstanceOf(ConditionFailedError);
+      expect(await backend.get(nonceKey), `round ${attempt}: the nonce is spent`).toBeUndefined();
+      // The record names the winner's package: the loser wrote nothing, and undid nothing.
+      expect((await tables.consumed.get(consumedKey))?.value, `round ${attempt}`).toEqual(winners[0]);
+    };
+    for (let first = 1; first <= 64; first += 8) {
+      await Promise.all(Array.from({ length: 8 }, (_, j) => round(first + j)));
+    }
   });
 
   it('query and scanPrefix return the matching items, across pages', async () => {
