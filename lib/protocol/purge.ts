@@ -40,8 +40,8 @@ export interface VolatileItemKind {
  * - consumed-nonce markers (`nonce#…` / `consumed`): proof that a nonce was spent and on
  *   which package; with one the party answers only that package, so keeping it can only
  *   make the party refuse more.
- * - the audit trail (`audit`, `auditmark#…`): a hash chain; deleting records would break it,
- *   and copies anchored outside the table show the rollback anyway.
+ * - the audit trail (`audit`, `auditmark#…`): a hash chain of the party's decisions; the
+ *   restore already took it back to the backup point, and deleting records would break it.
  * - seen message ids (`seen#…`) and rate-limit windows (`rate#…`): each can only make the
  *   party refuse more.
  * - any other item, including kinds added later (e.g. a DKG round marker under `dkg#…` with

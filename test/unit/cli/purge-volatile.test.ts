@@ -138,6 +138,10 @@ describe('frostline party purge-volatile (local data directory)', () => {
     expect(unknown.code).toBe('unknown-party');
     const mixed = await failure(['party', 'purge-volatile', '--party', 'p2', '--deployment', 'a.json', '--config', 'b.json']);
     expect(mixed.code).toBe('usage');
+    // With a deployment config, an unknown party is named before any AWS call.
+    const config = await failure(['party', 'purge-volatile', '--party', 'p9', '--config', join(process.cwd(), 'deploy', 'example.config.json')]);
+    expect(config.code).toBe('config');
+    expect(config.message).toMatch(/^no party "p9" in .*example\.config\.json \(it has p1, p2, p3\)$/);
     expect(await remaining(root)).toHaveLength(6);
   });
 });
