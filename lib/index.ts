@@ -24,6 +24,8 @@ export {
 export type { ResultInbox, ReceivedMessage } from './client/result-inbox.js';
 export { signApproval, type Approval, type ApprovalRule, type ApprovedRequest } from './protocol/approvals.js';
 export { verifyAuditChain, type AuditRecord, type ChainVerdict } from './protocol/audit.js';
+// After restoring a party's table (docs/deploy.md): what `frostline party purge-volatile` runs.
+export { purgeVolatileState, VOLATILE_ITEM_KINDS, type PurgeOptions, type PurgeReport, type PurgedItem } from './protocol/purge.js';
 export { type KeyRules } from './protocol/requests.js';
 export { Initiator, type IdentitySigner, type InitiatorDeps, type InitiatorResult, type KeygenOptions, type SignOptions } from './client/initiator.js';
 export { LocalCluster, type LocalClusterOptions } from './adapters/local/cluster.js';

@@ -1,5 +1,5 @@
 /**
- * `frostline keygen|sign|key|audit verify` against a deployment, through the initiator SDK —
+ * `frostline keygen|sign|key|audit verify|party purge-volatile` against a deployment, through the initiator SDK —
  * requests on the coordinator's request queue, results on the initiator's own result queue.
  * Two kinds of target:
  *
@@ -19,12 +19,14 @@ import { openDevDeployment } from '../adapters/aws/dev-deployment-file.js';
 import type { FrostlineClient } from '../client/client.js';
 import { FileKeyPins } from '../client/key-pins.js';
 import type { IdentitySigner } from '../client/initiator.js';
+import { partyNames } from '../config/names.js';
 import { ConfigError, FrostlineError } from '../ports/errors.js';
 import type { ItemBackend } from '../ports/store.js';
 import { signApproval, type Approval } from '../protocol/approvals.js';
 import { bytesToHex, decodeHex } from '../protocol/encoding.js';
 import { verifyEd25519WithOpenSSL } from '../protocol/suite.js';
 import { reportAudit, verifyPartyAudit } from './audit.js';
+import { purgePartyTable } from './purge.js';
 import { createOutput, failureJson, type Output, printKey, startProgress, timed } from './output.js';
 
 interface TargetCommon {
@@ -64,6 +66,8 @@ interface Connection {
   /** Development only: an approver's local key. */
   approver(id: string): Promise<IdentitySigner>;
   partyStore(party: string): ItemBackend;
+  /** How a party's handler is brought back after a restore (completes "wait N s before …"). */
+  partyResume(party: string): string;
 }
 
 /**
@@ -85,6 +89,7 @@ async function connect(target: DeploymentTarget): Promise<Connection> {
     client: (options) => dev.client(initiator, { ...options, pins: new FileKeyPins(pinsFileFor(target)) }),
     approver: (id) => dev.approver(id),
     partyStore: (party) => dev.partyStore(party),
+    partyResume: (party) => `${party}'s inbox handler (run by \`frostline dev up\`) handles messages again`,
   };
 }
 
@@ -110,6 +115,11 @@ async function connectConfig(target: ConfigDeploymentTarget): Promise<Connection
       throw new FrostlineError('usage', '--approvers signs with local development keys and needs --deployment FILE; approvers of a real deployment sign on their own machines');
     },
     partyStore: (party) => deployment.partyStore(party),
+    partyResume: (party) => {
+      const config = deployment.config.parties.find((p) => p.id === party);
+      const handler = config === undefined ? `${party}'s inbox handler` : `Lambda function ${partyNames(deployment.config, config).handlerFunction}`;
+      return `re-enabling the SQS event source mapping of ${handler}`;
+    },
   };
 }
 
@@ -228,4 +238,15 @@ export async function runDeploymentAuditVerify(target: DeploymentTarget, party: 
   const out = createOutput(target.json);
   const store = (await connect(target)).partyStore(party);
   return reportAudit(out, party, await verifyPartyAudit(store, party));
+}
+
+/**
+ * Purges a party's table in the party's account after a restore (docs/deploy.md). Needs
+ * credentials of that account allowed to Scan and DeleteItem on the table.
+ */
+export async function runDeploymentPurgeVolatile(target: DeploymentTarget, party: string): Promise<void> {
+  const connection = await connect(target);
+  // partyStore first: it names an unknown party before anything is read.
+  const store = connection.partyStore(party);
+  await purgePartyTable(store, { party, resume: connection.partyResume(party), json: target.json });
 }

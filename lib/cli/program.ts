@@ -11,8 +11,10 @@ import {
   runDeploymentAuditVerify,
   runDeploymentKey,
   runDeploymentKeygen,
+  runDeploymentPurgeVolatile,
   runDeploymentSign,
 } from './deployment-commands.js';
+import { runPurgeVolatile } from './purge.js';
 
 function integer(min: number, max: number) {
   return (value: string): number => {
@@ -260,6 +262,27 @@ export function buildProgram(): Command {
           ? await runDeploymentAuditVerify(target, o.party)
           : await runAuditVerify({ dataDir: o.dataDir, party: o.party, json: o.json === true });
       if (!ok) process.exitCode = 1;
+    });
+
+  addConfigOptions(
+    program
+      .command('party')
+      .description("operate on one party's table")
+      .command('purge-volatile')
+      .description(
+        "after restoring a party's table: delete its unused nonces and DKG round state (a revived nonce could be signed with twice), " +
+          'print what was deleted and how long to wait before the party handles messages again',
+      )
+      .requiredOption('-p, --party <id>', 'party id, e.g. p2', name)
+      .option('--deployment <file>', "purge the party's table in the development deployment in FILE"),
+  )
+    .addOption(new Option('--endpoint <url>', "emulator endpoint (overrides the deployment file's; with --config: fake credentials, no --profile)").argParser(endpointUrl))
+    .addOption(dataDirOption())
+    .addOption(jsonOption())
+    .action(async (o: { party: string; dataDir: string; json?: boolean } & Pick<DeploymentFlags, 'deployment' | 'config' | 'profile' | 'region' | 'endpoint'>) => {
+      const target = deploymentTarget(o);
+      if (target !== undefined) await runDeploymentPurgeVolatile(target, o.party);
+      else await runPurgeVolatile({ dataDir: o.dataDir, party: o.party, json: o.json === true });
     });
 
   const dev = program.command('dev').description('a development deployment on an AWS API emulator');

@@ -13,6 +13,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { readDevDeploymentFile } from '../../lib/adapters/aws/dev-deployment.js';
+import { openDevDeployment } from '../../lib/adapters/aws/dev-deployment-file.js';
 import { keyDirFor, runDevUp } from '../../lib/cli/dev.js';
 import { buildProgram } from '../../lib/cli/program.js';
 import { verifyWithNodeCrypto } from '../support/ed25519.js';
@@ -50,6 +51,22 @@ async function buildCli(): Promise<void> {
     const output = typeof error === 'object' && error !== null && 'stdout' in error ? String(error.stdout) : '';
     throw new Error(`building the CLI failed:\n${output}`);
   }
+}
+
+/** Runs the CLI in process (no build needed) and returns what it wrote to stdout. */
+async function inProcess(args: readonly string[]): Promise<string> {
+  const written: string[] = [];
+  const write = process.stdout.write.bind(process.stdout);
+  process.stdout.write = (chunk: string | Uint8Array): boolean => {
+    written.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString());
+    return true;
+  };
+  try {
+    await buildProgram().parseAsync([...args], { from: 'user' });
+  } finally {
+    process.stdout.write = write;
+  }
+  return written.join('');
 }
 
 function json(run: Run): Record<string, unknown> {
@@ -143,21 +160,25 @@ describe('frostline CLI against a development deployment on the emulator', () =>
   });
 
   it('audit verify reads a party table in its emulated account and finds the chain intact (in process)', async () => {
-    const written: string[] = [];
-    const write = process.stdout.write.bind(process.stdout);
-    process.stdout.write = (chunk: string | Uint8Array): boolean => {
-      written.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString());
-      return true;
-    };
-    try {
-      await buildProgram().parseAsync(['audit', 'verify', '--party', 'p2', '--deployment', file, '--json'], { from: 'user' });
-    } finally {
-      process.stdout.write = write;
-    }
-    const verdict: unknown = JSON.parse(written.join(''));
+    const verdict: unknown = JSON.parse(await inProcess(['audit', 'verify', '--party', 'p2', '--deployment', file, '--json']));
     // At least p2's keygen decision (it may not have been among the signers).
     expect(verdict).toMatchObject({ party: 'p2', ok: true, records: expect.any(Number) });
     expect(verdict).not.toMatchObject({ records: 0 });
     expect(process.exitCode ?? 0).toBe(0);
+  });
+
+  it('party purge-volatile deletes a restored unused nonce from a party table in its emulated account, and keeps the key share (in process)', async () => {
+    const store = (await openDevDeployment(file)).partyStore('p2');
+    const now = Math.floor(Date.now() / 1000);
+    // What a restore from a backup taken between a commit and its package would put back.
+    const revived = { pk: 'nonce#restored-session#1', sk: 'nonce' };
+    await store.write([{ op: 'put', item: { ...revived, data: { keyId: 'cli-key' }, version: 1, expiresAt: now + 600 }, condition: { kind: 'none' } }], now);
+
+    const result = JSON.parse(await inProcess(['party', 'purge-volatile', '--party', 'p2', '--deployment', file, '--json'])) as Record<string, unknown>;
+    expect(result).toMatchObject({ ok: true, party: 'p2', waitSeconds: 900 });
+    expect(result.purged).toContainEqual({ kind: 'nonce', pk: revived.pk, sk: 'nonce', keyId: 'cli-key', expired: false });
+    expect(result.next).toMatch(/before p2's inbox handler \(run by `frostline dev up`\) handles messages again$/);
+    expect(await store.get(revived)).toBeUndefined();
+    expect(await store.get({ pk: 'key#cli-key', sk: 'share' })).toBeDefined();
   });
 });

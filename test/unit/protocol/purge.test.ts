@@ -1,0 +1,87 @@
+/**
+ * The restore purge on a hand-built table: exactly the unused nonces and DKG round states
+ * go, whatever their age; every other kind of item stays; a second run finds nothing.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { SqliteItemBackend } from '../../../lib/adapters/local/sqlite-backend.js';
+import type { ItemKey, StoredItem } from '../../../lib/ports/store.js';
+import { auditKeys } from '../../../lib/protocol/audit.js';
+import { partyKeys } from '../../../lib/protocol/party-state.js';
+import { purgeVolatileState, VOLATILE_ITEM_KINDS } from '../../../lib/protocol/purge.js';
+import { seenKey } from '../../../lib/protocol/replay-guard.js';
+
+const NOW = 1_800_000_000;
+const open: SqliteItemBackend[] = [];
+afterEach(() => {
+  for (const store of open.splice(0)) store.close();
+});
+
+async function storeWith(items: readonly { key: ItemKey; data?: Record<string, unknown>; expiresAt?: number }[]): Promise<SqliteItemBackend> {
+  const store = await SqliteItemBackend.open(':memory:');
+  open.push(store);
+  await store.write(
+    items.map(({ key, data, expiresAt }) => ({ op: 'put', item: { ...key, data: data ?? {}, version: 1, expiresAt }, condition: { kind: 'none' } })),
+    NOW,
+  );
+  return store;
+}
+
+const keysOf = (items: readonly StoredItem[]) => items.map((i) => `${i.pk}/${i.sk}`).sort();
+
+describe('purgeVolatileState', () => {
+  it('names the item keys the party writes (kept in step with partyKeys)', () => {
+    const byKind = Object.fromEntries(VOLATILE_ITEM_KINDS.map((k) => [k.kind, k]));
+    const nonce = partyKeys.nonce('s', 1);
+    const dkg = partyKeys.dkgState('s');
+    expect(nonce.pk.startsWith(byKind.nonce?.pkPrefix ?? '?')).toBe(true);
+    expect(nonce.sk).toBe(byKind.nonce?.sk);
+    expect(dkg.pk.startsWith(byKind.dkgState?.pkPrefix ?? '?')).toBe(true);
+    expect(dkg.sk).toBe(byKind.dkgState?.sk);
+    // The spent-nonce marker shares the nonce's partition but is not purged.
+    expect(partyKeys.consumed('s', 1).sk).not.toBe(byKind.nonce?.sk);
+  });
+
+  it('deletes unused nonces (live and expired) and DKG round states, and keeps every other item', async () => {
+    const kept = [
+      { key: partyKeys.keyShare('k1') },
+      { key: partyKeys.consumed('s1', 1) },
+      { key: auditKeys.head() },
+      { key: auditKeys.record(1) },
+      { key: seenKey('m1'), expiresAt: NOW + 60 },
+      { key: { pk: 'rate#cli#1', sk: 'window' } },
+      // Another kind under the same DKG prefix (e.g. a round marker) is not round state.
+      { key: { pk: 'dkg#s4', sk: 'round1' } },
+    ];
+    const store = await storeWith([
+      ...kept,
+      { key: partyKeys.nonce('s1', 2), data: { keyId: 'k1' }, expiresAt: NOW + 600 },
+      { key: partyKeys.nonce('s2', 1), data: { keyId: 'k1' }, expiresAt: NOW - 5 },
+      { key: partyKeys.dkgState('s4'), data: { keyId: 'k2' }, expiresAt: NOW + 3600 },
+    ]);
+    const progress: [number, number][] = [];
+    const report = await purgeVolatileState(store, { nowSeconds: NOW, batchSize: 2, onProgress: (d, t) => progress.push([d, t]) });
+
+    expect(report.counts).toEqual({ nonce: 2, dkgState: 1 });
+    expect(report.purged).toEqual([
+      { kind: 'nonce', pk: 'nonce#s1#2', sk: 'nonce', keyId: 'k1', expired: false },
+      { kind: 'nonce', pk: 'nonce#s2#1', sk: 'nonce', keyId: 'k1', expired: true },
+      { kind: 'dkgState', pk: 'dkg#s4', sk: 'state', keyId: 'k2', expired: false },
+    ]);
+    expect(progress).toEqual([
+      [2, 3],
+      [3, 3],
+    ]);
+    expect(keysOf(await store.scanPrefix(''))).toEqual(keysOf(kept.map(({ key }) => ({ ...key, data: {}, version: 1 }))));
+
+    // Idempotent: nothing left to purge, nothing else touched.
+    const again = await purgeVolatileState(store, { nowSeconds: NOW });
+    expect(again).toEqual({ purged: [], counts: { nonce: 0, dkgState: 0 } });
+    expect(await store.scanPrefix('')).toHaveLength(kept.length);
+  });
+
+  it('reports a key id only when it is a well-formed name', async () => {
+    const store = await storeWith([{ key: partyKeys.nonce('s1', 1), data: { keyId: '\u001b[2Jevil' } }]);
+    const report = await purgeVolatileState(store, { nowSeconds: NOW });
+    expect(report.purged).toEqual([{ kind: 'nonce', pk: 'nonce#s1#1', sk: 'nonce', expired: false }]);
+  });
+});
