@@ -27,6 +27,8 @@ export const RefusalCode = {
   unknownKey: 'unknown-key',
   nonceReuse: 'nonce-reuse',
   conflict: 'conflict',
+  /** A keygen session this party will not take further: round 1 done and its state expired, abandoned, or aborted. */
+  sessionClosed: 'session-closed',
   protocol: 'protocol',
 } as const;
 export type RefusalCode = (typeof RefusalCode)[keyof typeof RefusalCode];
