@@ -270,6 +270,25 @@ describe('a keygen that never confirmed leaves nothing blocking a retry', () => 
     }
   });
 
+  it('two keygens for one key id at once: exactly one key, the other fails with conflict (pending shares block nothing)', async () => {
+    const harness = await harnessWith();
+    const sessions = [
+      await harness.cluster.initiator.requestKeygen({ keyId: 'k', threshold: 2, parties: PARTIES, requestId: 'twin-a' }),
+      await harness.cluster.initiator.requestKeygen({ keyId: 'k', threshold: 2, parties: PARTIES, requestId: 'twin-b' }),
+    ];
+    await harness.cluster.run();
+    const results = harness.cluster.takeResults().filter((r) => r.type === 'keygen.result');
+    expect(results.map((r) => r.session).sort()).toEqual([...sessions].sort());
+    const ok = results.filter((r) => r.body.ok);
+    expect(ok).toHaveLength(1);
+    expect(results.filter((r) => !r.body.ok).map((r) => r.body.error?.code)).toEqual(['conflict']);
+    const key = await harness.cluster.coordinator.getKey('k');
+    expect(key?.session).toBe(ok[0]?.session);
+    const message = encoder.encode('one of twins');
+    const signed = await harness.cluster.sign({ keyId: 'k', message });
+    expect(opensslVerifies(key?.publicKey ?? '', message, signed.signature ?? '')).toBe(true);
+  });
+
   it('an abort never deletes a share on the coordinator\'s word, nor an active share on a party\'s broken promise', async () => {
     const harness = await harnessWith();
     // The coordinator withholds p2's confirmation: p2's share stays pending while p1 and p3 activate.
