@@ -282,9 +282,9 @@ export class Party {
     let state = (await this.#tables.dkgStates.get(stateKey))?.value;
     if (state === undefined) {
       if (marker !== undefined) {
-        // Round 1 was produced for this session and its state is gone (expired): a second,
+        // Round 1 was produced for this session and its state is gone (expired, or reaped): a second,
         // different round-1 package for one session is never published.
-        throw new RefusedError(RefusalCode.sessionClosed, 'this party already produced round 1 of this keygen session and its round state has expired; use a new request id');
+        throw new RefusedError(RefusalCode.sessionClosed, 'this party already produced round 1 of this keygen session and its round state is gone; use a new request id');
       }
       const created = await this.#withSecrets((scope) => this.#createDkgState(envelope.session, keygen, scope));
       const { stateSeconds, sessionSeconds } = dkgLifetimes(this.#limits);
