@@ -29,6 +29,8 @@ export const RefusalCode = {
   conflict: 'conflict',
   /** A signing package for another request than the one this party committed its nonce for. */
   requestMismatch: 'request-mismatch',
+  /** A keygen session this party will not take further: round 1 done and its state expired, abandoned, or aborted. */
+  sessionClosed: 'session-closed',
   protocol: 'protocol',
 } as const;
 export type RefusalCode = (typeof RefusalCode)[keyof typeof RefusalCode];

@@ -30,6 +30,8 @@ export const KeygenSession = z.strictObject({
   shares: Contributions,
   done: Contributions,
   publicKey: hex32.optional(),
+  /** The signed refusal by which a party abandoned this keygen: relayed to the others in `dkg.abort`. */
+  abandonment: EnvelopeSchema.optional(),
 });
 export type KeygenSession = z.infer<typeof KeygenSession>;
 

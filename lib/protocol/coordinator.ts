@@ -17,6 +17,7 @@ import { retryOnConflict, type ItemBackend } from '../ports/store.js';
 import type { Transport } from '../ports/transport.js';
 import { CoordinatorTables, coordinatorKeys, type KeyRecord, type KeygenSession, type Session, type SignSession } from './coordinator-state.js';
 import { DEFAULT_LIMITS, type Directory, type Limits } from './directory.js';
+import { judgeAccusation } from './dkg-blame.js';
 import { bytesToHex, decodeHex, hashCanonical } from './encoding.js';
 import { authenticateEnvelope, createEnvelope, deriveSessionId, parseBody } from './envelope.js';
 import { commitmentFromWire, publicFromWire, publicPackageHash, signingPackageHash, sortCommitments } from './frost-wire.js';
@@ -28,6 +29,7 @@ import {
   type Envelope,
   type KeygenRequestBody,
   type NonceCommitment,
+  type PartyRefusedBody,
   type ResultError,
 } from './messages.js';
 import type { HandleOutcome } from './party.js';
@@ -121,6 +123,9 @@ export class Coordinator {
         return { session: next, stalledIn: stored.value.phase };
       });
       if (failed === undefined) continue;
+      // No dkg.abort for a timed-out keygen: there is no signed refusal to prove that it can
+      // never finish. Its pending shares stay behind but block no retry (only an active share
+      // takes a key id at a party).
       this.#log.warn('session timed out', { session: sessionKey.pk, kind: failed.session.kind, stalledIn: failed.stalledIn, reason: failed.session.error?.message });
       // If this send fails the sweep fails (and alarms); the initiator can still fetch the
       // outcome by repeating its request id, which answers from the stored session.
@@ -299,12 +304,17 @@ export class Coordinator {
         key ??= await this.#requiredKey(session.keyId);
         step = this.#applySign(session, key, envelope);
       }
-      const next = step.next;
+      let next = step.next;
       if (next === undefined) {
         if (step.resend) await this.#sendPhase(session, key);
         return;
       }
       const ttl = this.#limits.sessionTtlSeconds;
+      if (next.kind === 'keygen' && next.phase === 'done' && session.phase !== 'done' && (await this.getKey(next.keyId)) !== undefined) {
+        // Another keygen for the same key id finished first (both were admitted while neither
+        // had): this one fails instead of retrying a write that can never succeed.
+        next = { ...next, phase: 'failed', error: { code: RefusalCode.conflict, message: `key "${next.keyId}" was created by another keygen meanwhile` } };
+      }
       if (next.kind === 'keygen' && next.phase === 'done' && session.phase !== 'done') {
         // The key record appears in the same transaction as the transition that creates it.
         await this.#tables.backend.write(
@@ -361,7 +371,11 @@ export class Coordinator {
     switch (envelope.type) {
       case MessageType.dkgRound1: {
         const body = parseBody(envelope, MessageType.dkgRound1);
-        if (body.keyId !== session.keyId || body.package.commitment.length !== session.threshold) {
+        if (
+          body.keyId !== session.keyId ||
+          body.package.commitment.length !== session.threshold ||
+          body.package.identifier !== this.#suite.frost.Identifier.derive(envelope.from)
+        ) {
           throw new RefusedError(RefusalCode.protocol, `round-1 package from "${envelope.from}" does not fit key "${session.keyId}"`, { blame: envelope.from });
         }
         return this.#contribute(session, 'round1', 'round1', envelope, (next) => (all(next.round1) ? { ...next, phase: 'round2' } : next));
@@ -391,18 +405,18 @@ export class Coordinator {
       }
       case MessageType.partyRefused: {
         const body = parseBody(envelope, MessageType.partyRefused);
-        if (Object.hasOwn(session.refused, envelope.from) || session.phase === 'done' || session.phase === 'failed') return { resend: false };
+        if (Object.hasOwn(session.refused, envelope.from) || session.phase === 'done' || session.phase === 'failed') {
+          // The very refusal that failed the session, delivered again (a crash before sending): send the aborts again.
+          return { resend: session.abandonment?.id === envelope.id };
+        }
         // DKG needs every party: one refusal ends the keygen.
         return {
           next: {
             ...session,
             refused: { ...session.refused, [envelope.from]: { code: body.code, reason: body.reason } },
             phase: 'failed',
-            error: {
-              code: body.code,
-              message: `party "${envelope.from}" refused: ${body.reason}`,
-              ...(body.blame !== undefined ? { blame: body.blame } : {}),
-            },
+            error: this.#keygenRefusalError(session, envelope, body),
+            ...(body.abandoned === true ? { abandonment: envelope } : {}),
           },
           resend: false,
         };
@@ -410,6 +424,33 @@ export class Coordinator {
       default:
         throw new RefusedError(RefusalCode.wrongRound, `${envelope.type} does not belong to a keygen session`);
     }
+  }
+
+  /**
+   * Why a refused keygen failed. A party's word never blames anyone: an accusation is judged
+   * on the signed transcript this session holds (dkg-blame.ts), and one whose evidence does
+   * not hold names the accuser.
+   */
+  #keygenRefusalError(session: KeygenSession, refusal: Envelope, body: PartyRefusedBody): ResultError {
+    const refused = `party "${refusal.from}" refused: ${body.reason}`;
+    if (body.accusation === undefined) return { code: body.code, message: refused };
+    const verdict = judgeAccusation(
+      refusal,
+      { request: session.request, round1: Object.values(session.round1), shares: Object.values(session.shares) },
+      { suite: this.#suite, directory: this.#deps.directory },
+    );
+    this.#log.warn('dkg accusation judged', {
+      session: refusal.session,
+      accuser: verdict.accuser,
+      accused: verdict.accused,
+      holds: verdict.holds,
+      faulty: verdict.faulty,
+      finding: verdict.finding,
+    });
+    if (verdict.holds) {
+      return { code: body.code, message: `${refused}; the coordinator checked the evidence: ${verdict.finding}`, blame: [verdict.faulty] };
+    }
+    return { code: 'cheater-detected', message: `party "${refusal.from}" made an accusation its evidence does not support: ${verdict.finding}`, blame: [verdict.faulty] };
   }
 
   /** The key exists only if every party reports the same public package. */
@@ -573,8 +614,19 @@ export class Coordinator {
           await this.#all(session.parties, (p) => toParty(p, MessageType.dkgConfirm, { request, done }));
           return this.#sendOutcome(session, false);
         }
-        case 'failed':
+        case 'failed': {
+          // A party abandoned the keygen: the others get its signed refusal, the proof that
+          // the keygen can never finish, and drop their pending shares. Failures without one
+          // (timeouts, mismatched public packages) leave pending shares that block no retry.
+          const refusal = session.abandonment;
+          if (refusal !== undefined) {
+            await this.#all(
+              session.parties.filter((p) => p !== refusal.from),
+              (p) => toParty(p, MessageType.dkgAbort, { request, refusal }),
+            );
+          }
           return this.#sendOutcome(session, false);
+        }
       }
     }
     switch (session.phase) {

@@ -29,8 +29,6 @@ export interface Limits {
   readonly maxRequestAgeMs: number;
   /** How long a committed, unused nonce stays usable. */
   readonly nonceTtlSeconds: number;
-  /** How long DKG round state is kept between rounds. */
-  readonly dkgStateTtlSeconds: number;
   /** How long a finished signing session (and so its idempotent result) is kept. */
   readonly sessionTtlSeconds: number;
 }
@@ -41,6 +39,26 @@ export const DEFAULT_LIMITS: Limits = {
   maxMessageAgeMs: 10 * 60_000,
   maxRequestAgeMs: 60 * 60_000,
   nonceTtlSeconds: 15 * 60,
-  dkgStateTtlSeconds: 60 * 60,
   sessionTtlSeconds: 7 * 24 * 3600,
 };
+
+/** Slack on top of the request window, for the time a party takes between its checks and its writes. */
+const DKG_TTL_MARGIN_SECONDS = 5 * 60;
+
+/**
+ * How long a party keeps what it stored for one keygen session. Derived, not configured, so
+ * they cannot fall out of step with the request window: a keygen request is accepted while
+ * it is at most `maxRequestAgeMs` old and at most `maxClockSkewMs` ahead, so a request seen
+ * at time t0 can still be accepted until t0 + skew + age.
+ * - `stateSeconds`: the encrypted round state lives at least that long (plus a margin), so a
+ *   redelivered `dkg.start` never finds it gone while its request is still accepted.
+ * - `sessionSeconds`: the per-session marker ("round 1 produced", "finished", "abandoned")
+ *   outlives the state even after round 2 rewrote it (≤ 2 × stateSeconds) and every request
+ *   that could still name the session, so a party never publishes a second round-1 package
+ *   for a session, nor restarts one it abandoned.
+ */
+export function dkgLifetimes(limits: Pick<Limits, 'maxRequestAgeMs' | 'maxClockSkewMs'>): { stateSeconds: number; sessionSeconds: number } {
+  const requestWindowSeconds = Math.ceil((limits.maxRequestAgeMs + limits.maxClockSkewMs) / 1000);
+  const stateSeconds = requestWindowSeconds + DKG_TTL_MARGIN_SECONDS;
+  return { stateSeconds, sessionSeconds: 2 * stateSeconds + requestWindowSeconds };
+}

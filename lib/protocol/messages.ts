@@ -27,6 +27,7 @@ export const MessageType = {
   dkgRound3: 'dkg.round3',
   dkgDone: 'dkg.done',
   dkgConfirm: 'dkg.confirm',
+  dkgAbort: 'dkg.abort',
   signCommit: 'sign.commit',
   signCommitment: 'sign.commitment',
   signPackage: 'sign.package',
@@ -159,6 +160,16 @@ export const DkgConfirmBody = z.strictObject({
   done: z.array(EnvelopeSchema).min(2).max(255),
 });
 
+/**
+ * Tells a party that a keygen can never finish: relays, unchanged, the signed refusal of a
+ * party of that session that abandoned it. A party acts on the refusal, never on the
+ * coordinator's word.
+ */
+export const DkgAbortBody = z.strictObject({
+  request: EnvelopeSchema,
+  refusal: EnvelopeSchema,
+});
+
 // ---- signing --------------------------------------------------------------------------
 
 export const SignCommitBody = z.strictObject({
@@ -189,15 +200,39 @@ export const SignShareBody = z.strictObject({
   audit: AuditAnchor,
 });
 
+/**
+ * What proves that a DKG round-2 share was bad: the accuser's X25519 ephemeral secret of the
+ * session. With it anyone holding the signed transcript opens the accused's sealed share and
+ * runs vss_verify (see dkg-blame.ts). Revealed only once the accuser has abandoned the
+ * session for good, so it protects nothing any more.
+ */
+export const ShareEvidence = z.strictObject({
+  kind: z.literal('dkg-share'),
+  ephemeralSecret: hex(32),
+});
+export type ShareEvidence = z.infer<typeof ShareEvidence>;
+
+/** A claim that `accused` misbehaved. Without evidence that holds, it counts against the accuser. */
+export const Accusation = z.strictObject({
+  accused: Name,
+  evidence: ShareEvidence.optional(),
+});
+export type Accusation = z.infer<typeof Accusation>;
+
 export const PartyRefusedBody = z.strictObject({
   inResponseTo: z.enum(Object.values(MessageType) as [MessageType, ...MessageType[]]),
   attempt: z.number().int().min(1).max(255).optional(),
   code: z.string().max(64),
   reason: z.string().max(500),
-  /** Parties the refusing party can prove misbehaved (e.g. sent a share that fails vss_verify). */
-  blame: z.array(Name).max(255).optional(),
+  /**
+   * Keygen only: the refusing party holds no share of this session and will never finish it
+   * (its DKG state is deleted). Other parties delete their pending share on this promise.
+   */
+  abandoned: z.boolean().optional(),
+  accusation: Accusation.optional(),
   audit: AuditAnchor,
 });
+export type PartyRefusedBody = z.infer<typeof PartyRefusedBody>;
 
 // ---- results to initiators ------------------------------------------------------------
 
@@ -259,6 +294,7 @@ export const BodySchemas = {
   [MessageType.dkgRound3]: DkgRound3Body,
   [MessageType.dkgDone]: DkgDoneBody,
   [MessageType.dkgConfirm]: DkgConfirmBody,
+  [MessageType.dkgAbort]: DkgAbortBody,
   [MessageType.signCommit]: SignCommitBody,
   [MessageType.signCommitment]: SignCommitmentBody,
   [MessageType.signPackage]: SignPackageBody,

@@ -1,8 +1,9 @@
 /** What a party keeps between invocations, and under which table keys. */
 import { z } from 'zod';
+import { RefusalCode } from '../ports/errors.js';
 import type { ItemBackend, ItemKey } from '../ports/store.js';
 import { ItemTable } from '../ports/store.js';
-import { NonceCommitment, PublicPackage, Round1Package } from './messages.js';
+import { Accusation, NonceCommitment, PublicPackage, Round1Package } from './messages.js';
 import { SealedBlob } from './sealed-item.js';
 
 const hex32 = z.string().regex(/^[0-9a-f]{64}$/);
@@ -19,7 +20,10 @@ export const KeyShareRecord = z.strictObject({
   publicPackage: PublicPackage,
   publicPackageHash: hex32,
   groupKey: hex32,
-  /** `pending` until every party has confirmed the same public package. */
+  /**
+   * `pending` (stored per session, under `partyKeys.pendingShare`) until every party has
+   * confirmed the same public package; then `active` (under `partyKeys.keyShare`).
+   */
   status: z.enum(['pending', 'active']),
   createdAt: z.number(),
 });
@@ -41,6 +45,31 @@ export const DkgStateRecord = z.strictObject({
 });
 export type DkgStateRecord = z.infer<typeof DkgStateRecord>;
 
+/** The refusal a party sent when it abandoned a keygen session; sent again, unchanged, on redelivery. */
+export const StoredRefusal = z.strictObject({
+  code: z.enum(Object.values(RefusalCode) as [RefusalCode, ...RefusalCode[]]),
+  reason: z.string(),
+  accusation: Accusation.optional(),
+});
+export type StoredRefusal = z.infer<typeof StoredRefusal>;
+
+/**
+ * One per keygen session, outliving its round state (`dkgLifetimes`). Every step of the
+ * session changes it under a version condition, in the same transaction as the state, so
+ * the steps exclude each other:
+ * - `started`: round 1 produced (`round1Hash`); no other round-1 package is ever published.
+ * - `finished`: round 3 stored a pending share; this party may have sent `dkg.done`.
+ * - `abandoned`: this party refused the session and deleted its state; it never finishes it.
+ * - `aborted`: another party abandoned it; this party deleted its state and pending share.
+ */
+export const DkgSessionRecord = z.strictObject({
+  keyId: z.string(),
+  status: z.enum(['started', 'finished', 'abandoned', 'aborted']),
+  round1Hash: hex32.optional(),
+  refusal: StoredRefusal.optional(),
+});
+export type DkgSessionRecord = z.infer<typeof DkgSessionRecord>;
+
 export const NonceRecord = z.strictObject({
   keyId: z.string(),
   attempt: z.number().int(),
@@ -61,8 +90,12 @@ export const ConsumedNonceRecord = z.strictObject({
 export type ConsumedNonceRecord = z.infer<typeof ConsumedNonceRecord>;
 
 export const partyKeys = {
+  /** The active share of a key: the only item that makes a key id taken. */
   keyShare: (keyId: string): ItemKey => ({ pk: `key#${keyId}`, sk: 'share' }),
+  /** A share from round 3, not yet confirmed by every party: one per session, blocking nothing. */
+  pendingShare: (keyId: string, session: string): ItemKey => ({ pk: `key#${keyId}`, sk: `pending#${session}` }),
   dkgState: (session: string): ItemKey => ({ pk: `dkg#${session}`, sk: 'state' }),
+  dkgSession: (session: string): ItemKey => ({ pk: `dkg#${session}`, sk: 'session' }),
   nonce: (session: string, attempt: number): ItemKey => ({ pk: `nonce#${session}#${attempt}`, sk: 'nonce' }),
   consumed: (session: string, attempt: number): ItemKey => ({ pk: `nonce#${session}#${attempt}`, sk: 'consumed' }),
 };
@@ -79,12 +112,14 @@ function parser<T>(schema: z.ZodType<T>, what: string): (data: unknown) => T {
 export class PartyTables {
   readonly keyShares: ItemTable<KeyShareRecord>;
   readonly dkgStates: ItemTable<DkgStateRecord>;
+  readonly dkgSessions: ItemTable<DkgSessionRecord>;
   readonly nonces: ItemTable<NonceRecord>;
   readonly consumed: ItemTable<ConsumedNonceRecord>;
 
   constructor(readonly backend: ItemBackend, nowSeconds: () => number) {
     this.keyShares = new ItemTable(backend, parser(KeyShareRecord, 'key share'), nowSeconds);
     this.dkgStates = new ItemTable(backend, parser(DkgStateRecord, 'DKG state'), nowSeconds);
+    this.dkgSessions = new ItemTable(backend, parser(DkgSessionRecord, 'DKG session'), nowSeconds);
     this.nonces = new ItemTable(backend, parser(NonceRecord, 'nonce'), nowSeconds);
     this.consumed = new ItemTable(backend, parser(ConsumedNonceRecord, 'consumed nonce'), nowSeconds);
   }

@@ -7,12 +7,13 @@
  * The message id is remembered only after the work is done, so a crash mid-round leaves
  * the message to be redelivered and completed.
  */
+import { z } from 'zod';
 import { ConditionFailedError, NonceReuseError, RefusalCode, RefusedError } from '../ports/errors.js';
 import type { Clock } from '../ports/clock.js';
 import type { KeyVault } from '../ports/key-vault.js';
-import type { ItemBackend } from '../ports/store.js';
+import { retryOnConflict, type ItemBackend, type WriteOperation } from '../ports/store.js';
 import type { Transport } from '../ports/transport.js';
-import { DEFAULT_LIMITS, type Directory, type Limits } from './directory.js';
+import { DEFAULT_LIMITS, dkgLifetimes, type Directory, type Limits } from './directory.js';
 import { assertApprovalQuorum } from './approvals.js';
 import { AuditLog } from './audit.js';
 import { bytesToHex, concatBytes, decodeHex, hashCanonical, sha256Hex } from './encoding.js';
@@ -32,6 +33,7 @@ import {
 import { silentLogger, type Logger } from './logger.js';
 import {
   COORDINATOR,
+  EnvelopeSchema,
   MessageType,
   type BodyOf,
   type DkgRound1Body,
@@ -40,7 +42,15 @@ import {
   type NonceCommitment,
   type SealedShare,
 } from './messages.js';
-import { partyKeys, PartyTables, type ConsumedNonceRecord, type DkgStateRecord, type KeyShareRecord } from './party-state.js';
+import {
+  partyKeys,
+  PartyTables,
+  type ConsumedNonceRecord,
+  type DkgSessionRecord,
+  type DkgStateRecord,
+  type KeyShareRecord,
+  type StoredRefusal,
+} from './party-state.js';
 import { RateLimiter } from './rate-limit.js';
 import { ReplayGuard } from './replay-guard.js';
 import {
@@ -87,15 +97,37 @@ type PartyMessageType =
   | typeof MessageType.signShare
   | typeof MessageType.partyRefused;
 
-/** Message types a party accepts, all from the coordinator. */
-const PARTY_INBOUND = new Set<string>([
+const KEYGEN_INBOUND = new Set<string>([
   MessageType.dkgStart,
   MessageType.dkgRound2,
   MessageType.dkgRound3,
   MessageType.dkgConfirm,
-  MessageType.signCommit,
-  MessageType.signPackage,
+  MessageType.dkgAbort,
 ]);
+
+/** Message types a party accepts, all from the coordinator. */
+const PARTY_INBOUND = new Set<string>([...KEYGEN_INBOUND, MessageType.signCommit, MessageType.signPackage]);
+
+/** Every keygen message to a party carries the initiator's signed request. */
+const RequestCarrier = z.object({ request: EnvelopeSchema });
+
+/** What round 3 comes to: this party's share, or an accusation with its evidence. */
+type Round3Outcome =
+  | { readonly kind: 'share'; readonly record: KeyShareRecord }
+  | { readonly kind: 'accuse'; readonly accused: string; readonly reason: string; readonly ephemeralSecret: string };
+
+/** A keygen refusal after which this party has abandoned the session for good. */
+class KeygenAbandonedError extends RefusedError {
+  override readonly name = 'KeygenAbandonedError';
+  constructor(readonly refusal: StoredRefusal) {
+    super(refusal.code, refusal.reason);
+  }
+}
+
+/** What this party published in round 1: it never publishes another package for the session. */
+function ownRound1Hash(state: DkgStateRecord): string {
+  return hashCanonical({ package: state.ownPackage, ephemeralKey: state.ephemeralKey });
+}
 
 export class Party {
   readonly id: string;
@@ -108,6 +140,7 @@ export class Party {
   readonly #suite: Suite;
   readonly #log: Logger;
   readonly #identifiers = new Map<string, string>();
+  readonly #nowSeconds: () => number;
 
   constructor(deps: PartyDeps) {
     this.id = deps.id;
@@ -116,6 +149,7 @@ export class Party {
     this.#suite = deps.suite ?? ed25519Suite;
     this.#log = deps.logger ?? silentLogger;
     const nowSeconds = () => Math.floor(deps.clock.now() / 1000);
+    this.#nowSeconds = nowSeconds;
     this.#tables = new PartyTables(deps.store, nowSeconds);
     this.#audit = new AuditLog(deps.store, deps.id, nowSeconds);
     this.#rates = new RateLimiter(deps.store, nowSeconds);
@@ -181,6 +215,8 @@ export class Party {
         return this.#onDkgRound3(envelope);
       case MessageType.dkgConfirm:
         return this.#onDkgConfirm(envelope);
+      case MessageType.dkgAbort:
+        return this.#onDkgAbort(envelope);
       case MessageType.signCommit:
         return this.#onSignCommit(envelope);
       case MessageType.signPackage:
@@ -211,14 +247,36 @@ export class Party {
     return body;
   }
 
-  /** True when round 3 already stored this session's share (a late or repeated message). */
+  /** The active share of a key and this session's pending share, as stored. */
+  async #sharesOf(keyId: string, session: string) {
+    const active = await this.#tables.keyShares.get(partyKeys.keyShare(keyId));
+    const pending = await this.#tables.keyShares.get(partyKeys.pendingShare(keyId, session));
+    return { active, pending, own: active?.value.session === session ? active.value : pending?.value };
+  }
+
+  /**
+   * This session's share, pending or active, when round 3 already stored it (a late or
+   * repeated message). Only an active share of another keygen takes the key id: pending
+   * shares of keygens that never confirmed block nothing.
+   */
   async #keyShareOfSession(keyId: string, session: string): Promise<KeyShareRecord | undefined> {
-    const existing = await this.#tables.keyShares.get(partyKeys.keyShare(keyId));
-    if (existing === undefined) return undefined;
-    if (existing.value.session !== session) {
+    const { active, own } = await this.#sharesOf(keyId, session);
+    if (active !== undefined && active.value.session !== session) {
       throw new RefusedError(RefusalCode.conflict, `key "${keyId}" already exists from another keygen`);
     }
-    return existing.value;
+    return own;
+  }
+
+  /** The session's marker; refuses every message of a session this party abandoned or saw aborted. */
+  async #openSession(session: string) {
+    const marker = await this.#tables.dkgSessions.get(partyKeys.dkgSession(session));
+    if (marker?.value.status === 'abandoned') {
+      throw new KeygenAbandonedError(marker.value.refusal ?? { code: RefusalCode.sessionClosed, reason: 'this party abandoned this keygen session' });
+    }
+    if (marker?.value.status === 'aborted') {
+      throw new RefusedError(RefusalCode.sessionClosed, 'this keygen session was aborted: another party abandoned it');
+    }
+    return marker;
   }
 
   async #onDkgStart(envelope: Envelope): Promise<void> {
@@ -228,19 +286,38 @@ export class Party {
       return { keygen: checked, done: await this.#keyShareOfSession(checked.keyId, envelope.session) };
     });
     if (done !== undefined) return;
+    const marker = await this.#openSession(envelope.session);
 
     const stateKey = partyKeys.dkgState(envelope.session);
     let state = (await this.#tables.dkgStates.get(stateKey))?.value;
     if (state === undefined) {
-      state = await this.#withSecrets((scope) => this.#createDkgState(envelope.session, keygen, scope));
+      if (marker !== undefined) {
+        // Round 1 was produced for this session and its state is gone (expired, or reaped): a second,
+        // different round-1 package for one session is never published.
+        throw new RefusedError(RefusalCode.sessionClosed, 'this party already produced round 1 of this keygen session and its round state is gone; use a new request id');
+      }
+      const created = await this.#withSecrets((scope) => this.#createDkgState(envelope.session, keygen, scope));
+      const { stateSeconds, sessionSeconds } = dkgLifetimes(this.#limits);
+      const record: DkgSessionRecord = { keyId: keygen.keyId, status: 'started', round1Hash: ownRound1Hash(created) };
       try {
-        await this.#tables.dkgStates.create(stateKey, state, this.#limits.dkgStateTtlSeconds);
+        // One transaction: the state and the marker that outlives it appear together.
+        await this.#tables.backend.write(
+          [
+            this.#tables.dkgStates.putOperation(stateKey, created, 1, { kind: 'absent' }, stateSeconds),
+            this.#tables.dkgSessions.putOperation(partyKeys.dkgSession(envelope.session), record, 1, { kind: 'absent' }, sessionSeconds),
+          ],
+          this.#nowSeconds(),
+        );
+        state = created;
       } catch (error) {
         if (!(error instanceof ConditionFailedError)) throw error;
         // A concurrent delivery of the same start won the race: answer with its package.
         state = (await this.#tables.dkgStates.get(stateKey))?.value;
         if (state === undefined) throw error;
       }
+    } else if (marker?.value.round1Hash !== undefined && marker.value.round1Hash !== ownRound1Hash(state)) {
+      // Both were written in one transaction: a mismatch means the table was altered.
+      throw new Error('stored DKG state does not match the round-1 package recorded for this session');
     }
     await this.#send(MessageType.dkgRound1, envelope.session, {
       keyId: keygen.keyId,
@@ -285,10 +362,10 @@ export class Party {
       if (!state.parties.includes(relayed.from) || Object.hasOwn(byParty, relayed.from)) {
         throw new RefusedError(RefusalCode.protocol, `round-1 transcript has an unexpected or repeated package from "${relayed.from}"`);
       }
+      // No blame from here: the coordinator checks key id and identifier on receipt, from
+      // the same signed envelope, and attributes it there. This party's word adds nothing.
       if (body.keyId !== state.keyId || body.package.identifier !== this.identifierOf(relayed.from)) {
-        throw new RefusedError(RefusalCode.protocol, `round-1 package from "${relayed.from}" is for another key or identifier`, {
-          blame: relayed.from,
-        });
+        throw new RefusedError(RefusalCode.protocol, `round-1 package from "${relayed.from}" is for another key or identifier`);
       }
       byParty[relayed.from] = body;
     }
@@ -334,6 +411,7 @@ export class Party {
     const body = parseBody(envelope, MessageType.dkgRound2);
     const keygen = this.#checkKeygenRequest(body.request, envelope.session);
     if ((await this.#keyShareOfSession(keygen.keyId, envelope.session)) !== undefined) return;
+    await this.#openSession(envelope.session);
     const stateKey = partyKeys.dkgState(envelope.session);
     const stored = await this.#tables.dkgStates.get(stateKey);
     if (stored === undefined) throw new RefusedError(RefusalCode.wrongRound, 'round 2 for a session without round-1 state');
@@ -365,7 +443,7 @@ export class Party {
         }
       });
       try {
-        await this.#tables.dkgStates.replace(stateKey, { ...state, step: 2, round1Hash, sharesOutput: shares }, stored.version, this.#limits.dkgStateTtlSeconds);
+        await this.#tables.dkgStates.replace(stateKey, { ...state, step: 2, round1Hash, sharesOutput: shares }, stored.version, dkgLifetimes(this.#limits).stateSeconds);
       } catch (error) {
         if (!(error instanceof ConditionFailedError)) throw error;
         const winner = (await this.#tables.dkgStates.get(stateKey))?.value;
@@ -382,6 +460,7 @@ export class Party {
     const keygen = this.#checkKeygenRequest(body.request, envelope.session);
     const done = await this.#keyShareOfSession(keygen.keyId, envelope.session);
     if (done !== undefined) return this.#sendDone(envelope.session, done);
+    const marker = await this.#openSession(envelope.session);
 
     const stateKey = partyKeys.dkgState(envelope.session);
     const stored = await this.#tables.dkgStates.get(stateKey);
@@ -394,60 +473,91 @@ export class Party {
       throw new RefusedError(RefusalCode.conflict, 'round 3 carries a different round-1 transcript than round 2');
     }
     const sealedFrom = this.#verifySharesTranscript(body.shares, envelope.session, state);
+    // Sealed under the active share's table key, so that confirmation promotes the pending
+    // item by copying it (no decrypt and re-encrypt). The status field, not the AAD, tells
+    // pending from active; a writer who could move the blob could flip that field anyway.
+    const activeKey = partyKeys.keyShare(state.keyId);
 
-    const record = await this.#withSecrets(async (scope) => {
+    const outcome = await this.#withSecrets(async (scope): Promise<Round3Outcome> => {
       const secret = await openSecret(this.#deps.vault, this.#context(state.keyId, 'dkg-state'), stateKey, state.secret, scope);
       const { dkgSecret, others, ephemeral } = this.#restoreDkgRound2(state, secret, round1, scope);
+      // The evidence of an accusation: public once sent, and sent only after abandoning.
+      const accuse = (accused: string, reason: string): Round3Outcome => ({ kind: 'accuse', accused, reason, ephemeralSecret: bytesToHex(ephemeral) });
       try {
-        const received = Object.entries(sealedFrom).map(([sender, sealed]) => {
+        const received: { sender: string; identifier: string; signingShare: Uint8Array }[] = [];
+        for (const [sender, sealed] of Object.entries(sealedFrom)) {
           const senderKey = decodeHex(this.#required(round1, sender).ephemeralKey, 'ephemeralKey', 32);
           const binding = { session: envelope.session, keyId: state.keyId, sender, recipient: this.id };
           const share = openShare(ephemeral, senderKey, binding, sealed, scope);
-          if (share === undefined) {
-            throw new RefusedError(RefusalCode.protocol, `sealed share from "${sender}" does not open`, { blame: sender });
-          }
-          return { sender, identifier: this.identifierOf(sender), signingShare: share };
-        });
+          if (share === undefined) return accuse(sender, `sealed share from "${sender}" does not open`);
+          received.push({ sender, identifier: this.identifierOf(sender), signingShare: share });
+        }
         let key: ReturnType<Suite['frost']['DKG']['round3']>;
         try {
           key = this.#suite.frost.DKG.round3(dkgSecret, others, received);
         } catch (error) {
           // Round 3 says only that some share was wrong; find out whose (costs nothing on
           // the happy path, where round 3 has already checked every share).
-          for (const { sender, signingShare } of received) this.#assertShareMatchesCommitment(sender, signingShare, round1, state);
+          for (const { sender, signingShare } of received) {
+            if (!this.#shareMatchesCommitment(signingShare, this.#required(round1, sender), state)) {
+              return accuse(sender, `round-2 share from "${sender}" does not match its round-1 commitment`);
+            }
+          }
           throw new RefusedError(RefusalCode.protocol, `round 3 failed: ${(error as Error).message}`);
         }
         const signingShare = scope.track(key.secret.signingShare);
         const publicPackage = publicToWire(key.public);
-        const shareKey = partyKeys.keyShare(state.keyId);
-        const result: KeyShareRecord = {
+        const record: KeyShareRecord = {
           keyId: state.keyId,
           session: envelope.session,
           suite: this.#suite.id,
           threshold: state.threshold,
           parties: [...state.parties],
           identifier: this.identifierOf(this.id),
-          share: await sealSecret(this.#deps.vault, this.#context(state.keyId, 'key-share'), shareKey, signingShare, scope),
+          share: await sealSecret(this.#deps.vault, this.#context(state.keyId, 'key-share'), activeKey, signingShare, scope),
           publicPackage,
           publicPackageHash: publicPackageHash(publicPackage),
           groupKey: this.#required(publicPackage.commitments, 0),
           status: 'pending',
           createdAt: this.#deps.clock.now(),
         };
-        return result;
+        return { kind: 'share', record };
       } finally {
         this.#suite.frost.DKG.clean(dkgSecret);
       }
     });
 
+    if (outcome.kind === 'accuse') {
+      const refusal: StoredRefusal = {
+        code: RefusalCode.protocol,
+        reason: outcome.reason,
+        accusation: { accused: outcome.accused, evidence: { kind: 'dkg-share', ephemeralSecret: outcome.ephemeralSecret } },
+      };
+      // The ephemeral secret opens every share sent to this party in this session, so it is
+      // revealed only once abandoning is durable: state deleted, marker `abandoned`, in one
+      // transaction that excludes finishing. If a concurrent delivery finished the session
+      // instead, nothing is revealed.
+      const abandoned = await this.#abandon(envelope.session, state.keyId, refusal);
+      if (abandoned === undefined) throw new RefusedError(RefusalCode.protocol, outcome.reason);
+      throw new KeygenAbandonedError(abandoned);
+    }
+    const { record } = outcome;
     try {
-      // One transaction: the share appears exactly when the round state disappears.
+      // One transaction: the pending share appears exactly when the round state disappears
+      // and the session is marked finished (which excludes abandoning it).
       await this.#tables.backend.write(
         [
-          this.#tables.keyShares.putOperation(partyKeys.keyShare(record.keyId), record, 1, { kind: 'absent' }),
+          this.#tables.keyShares.putOperation(partyKeys.pendingShare(record.keyId, envelope.session), record, 1, { kind: 'absent' }),
           { op: 'delete', key: stateKey, condition: { kind: 'version', version: stored.version } },
+          this.#tables.dkgSessions.putOperation(
+            partyKeys.dkgSession(envelope.session),
+            { keyId: record.keyId, status: 'finished', ...(marker?.value.round1Hash !== undefined ? { round1Hash: marker.value.round1Hash } : {}) },
+            (marker?.version ?? 0) + 1,
+            marker !== undefined ? { kind: 'version', version: marker.version } : { kind: 'absent' },
+            dkgLifetimes(this.#limits).sessionSeconds,
+          ),
         ],
-        Math.floor(this.#deps.clock.now() / 1000),
+        this.#nowSeconds(),
       );
     } catch (error) {
       if (!(error instanceof ConditionFailedError)) throw error;
@@ -459,22 +569,80 @@ export class Party {
   }
 
   /**
+   * After a refused keygen message: abandons the session for good, so that the other
+   * parties may drop their pending shares (see `#onDkgAbort`). Returns the refusal to send
+   * with `abandoned: true` (an earlier one, if the session was already abandoned), or
+   * undefined when this party cannot promise that: it holds a share of the session (it may
+   * have sent `dkg.done`) or the session was aborted already.
+   */
+  async #abandon(session: string, keyId: string, refusal: StoredRefusal): Promise<StoredRefusal | undefined> {
+    const markerKey = partyKeys.dkgSession(session);
+    const stateKey = partyKeys.dkgState(session);
+    return retryOnConflict(async () => {
+      const marker = await this.#tables.dkgSessions.get(markerKey);
+      if (marker?.value.status === 'abandoned') return marker.value.refusal ?? refusal;
+      if (marker?.value.status === 'finished' || marker?.value.status === 'aborted') return undefined;
+      // A share without a live marker (the marker expired): still no promise to make.
+      if ((await this.#sharesOf(keyId, session)).own !== undefined) return undefined;
+      const state = await this.#tables.dkgStates.get(stateKey);
+      // The marker's version condition excludes a concurrent round 3 finishing the session.
+      await this.#tables.backend.write(
+        [
+          this.#tables.dkgSessions.putOperation(
+            markerKey,
+            { keyId, status: 'abandoned', ...(marker?.value.round1Hash !== undefined ? { round1Hash: marker.value.round1Hash } : {}), refusal },
+            (marker?.version ?? 0) + 1,
+            marker !== undefined ? { kind: 'version', version: marker.version } : { kind: 'absent' },
+            dkgLifetimes(this.#limits).sessionSeconds,
+          ),
+          ...(state !== undefined ? [{ op: 'delete' as const, key: stateKey, condition: { kind: 'version' as const, version: state.version } }] : []),
+        ],
+        this.#nowSeconds(),
+      );
+      this.#log.warn('keygen session abandoned', { party: this.id, session, code: refusal.code, accused: refusal.accusation?.accused });
+      return refusal;
+    });
+  }
+
+  /** The abandonment that follows refusing a keygen message whose request verifies, if any. */
+  async #abandonAfterRefusal(envelope: Envelope, error: RefusedError): Promise<StoredRefusal | undefined> {
+    if (error instanceof KeygenAbandonedError) return error.refusal;
+    // A message whose request does not verify says nothing reliable about the session it names.
+    const carried = RequestCarrier.safeParse(envelope.body);
+    if (!carried.success) return undefined;
+    let keygen: KeygenRequestBody;
+    try {
+      keygen = verifyKeygenRequest(carried.data.request, this.#requestContext(envelope.session));
+    } catch (cause) {
+      if (cause instanceof RefusedError) return undefined;
+      throw cause;
+    }
+    if (!keygen.parties.includes(this.id)) return undefined;
+    return this.#abandon(envelope.session, keygen.keyId, { code: error.code, reason: error.message.slice(0, 500) });
+  }
+
+  /**
    * RFC 9591 App. C.2 `vss_verify` for one sender's share: a share that does not match its
    * sender's round-1 commitment names that sender.
    */
-  #assertShareMatchesCommitment(sender: string, share: Uint8Array, round1: Record<string, DkgRound1Body>, state: DkgStateRecord): void {
-    const commitments = this.#required(round1, sender).package.commitment.map((c, i) => decodeHex(c, `commitment[${i}]`, 32));
+  #shareMatchesCommitment(share: Uint8Array, senderRound1: DkgRound1Body, state: DkgStateRecord): boolean {
+    const commitments = senderRound1.package.commitment.map((c, i) => decodeHex(c, `commitment[${i}]`, 32));
     try {
       this.#suite.frost.validateSecret(
         { identifier: this.identifierOf(this.id), signingShare: share },
         { signers: { min: state.threshold, max: state.parties.length }, commitments, verifyingShares: {} },
       );
+      return true;
     } catch {
-      throw new RefusedError(RefusalCode.protocol, `round-2 share from "${sender}" does not match its round-1 commitment`, { blame: sender });
+      return false;
     }
   }
 
-  /** One signed `dkg.shares` from every other party, each carrying a share sealed to us. */
+  /**
+   * One signed `dkg.shares` from every other party, each carrying a share sealed to us.
+   * No blame here: the coordinator checks on receipt, from the same signed envelope, that
+   * each party's shares cover exactly the other parties of the key, and attributes it there.
+   */
   #verifySharesTranscript(envelopes: readonly Envelope[], session: string, state: DkgStateRecord): Record<string, SealedShare> {
     const sealedFrom: Record<string, SealedShare> = {};
     for (const relayed of envelopes) {
@@ -484,7 +652,7 @@ export class Party {
       }
       const sealed = Object.hasOwn(body.shares, this.id) ? body.shares[this.id] : undefined;
       if (body.keyId !== state.keyId || sealed === undefined) {
-        throw new RefusedError(RefusalCode.protocol, `shares from "${relayed.from}" hold nothing for "${this.id}"`, { blame: relayed.from });
+        throw new RefusedError(RefusalCode.protocol, `shares from "${relayed.from}" hold nothing for "${this.id}"`);
       }
       sealedFrom[relayed.from] = sealed;
     }
@@ -509,16 +677,15 @@ export class Party {
   async #onDkgConfirm(envelope: Envelope): Promise<void> {
     const body = parseBody(envelope, MessageType.dkgConfirm);
     const keygen = this.#checkKeygenRequest(body.request, envelope.session);
-    const shareKey = partyKeys.keyShare(keygen.keyId);
-    const stored = await this.#tables.keyShares.get(shareKey);
-    if (stored === undefined || stored.value.session !== envelope.session) {
+    const { active, pending, own } = await this.#sharesOf(keygen.keyId, envelope.session);
+    if (own === undefined) {
       throw new RefusedError(RefusalCode.wrongRound, `no share of key "${keygen.keyId}" from this session to confirm`);
     }
     const confirmed = new Set<string>();
     for (const relayed of body.done) {
       const done = verifyRelayed(relayed, { type: MessageType.dkgDone, session: envelope.session, directory: this.#deps.directory, role: 'party' });
       if (!keygen.parties.includes(relayed.from)) throw new RefusedError(RefusalCode.protocol, `confirmation from non-party "${relayed.from}"`);
-      if (done.keyId !== keygen.keyId || done.publicPackageHash !== stored.value.publicPackageHash) {
+      if (done.keyId !== keygen.keyId || done.publicPackageHash !== own.publicPackageHash) {
         throw new RefusedError(RefusalCode.conflict, `party "${relayed.from}" finished with a different public package`);
       }
       confirmed.add(relayed.from);
@@ -526,13 +693,82 @@ export class Party {
     if (confirmed.size !== keygen.parties.length) {
       throw new RefusedError(RefusalCode.protocol, `only ${confirmed.size} of ${keygen.parties.length} parties confirmed`);
     }
-    if (stored.value.status === 'active') return;
+    if (active?.value.session === envelope.session) return;
+    const alreadyActive = () => new RefusedError(RefusalCode.conflict, `key "${keygen.keyId}" is already active from another keygen`);
+    if (active !== undefined || pending === undefined) throw alreadyActive();
+    const shareKey = partyKeys.keyShare(keygen.keyId);
     try {
-      await this.#tables.keyShares.replace(shareKey, { ...stored.value, status: 'active' }, stored.version);
+      // One transaction: the share becomes active (taking the key id) exactly when its
+      // pending item disappears, so an abort can no longer find it; and only if no other
+      // keygen's share took the key id first.
+      await this.#tables.backend.write(
+        [
+          this.#tables.keyShares.putOperation(shareKey, { ...pending.value, status: 'active' }, 1, { kind: 'absent' }),
+          { op: 'delete', key: partyKeys.pendingShare(keygen.keyId, envelope.session), condition: { kind: 'version', version: pending.version } },
+        ],
+        this.#nowSeconds(),
+      );
     } catch (error) {
       if (!(error instanceof ConditionFailedError)) throw error;
-      if ((await this.#tables.keyShares.get(shareKey))?.value.status !== 'active') throw error;
+      const winner = await this.#tables.keyShares.get(shareKey);
+      if (winner?.value.session === envelope.session) return;
+      if (winner !== undefined) throw alreadyActive();
+      throw error;
     }
+  }
+
+  /**
+   * Another party abandoned this keygen: its signed refusal, relayed unchanged, promises it
+   * holds no share of the session and never will, so the keygen can never be confirmed and
+   * this party's round state and pending share are dropped. Never on the coordinator's word
+   * alone (the refusal must be signed by a party of this keygen and say `abandoned`), and
+   * never an active share.
+   */
+  async #onDkgAbort(envelope: Envelope): Promise<void> {
+    const body = parseBody(envelope, MessageType.dkgAbort);
+    const keygen = this.#checkKeygenRequest(body.request, envelope.session);
+    const refusal = verifyRelayed(body.refusal, { type: MessageType.partyRefused, session: envelope.session, directory: this.#deps.directory, role: 'party' });
+    if (!keygen.parties.includes(body.refusal.from)) {
+      throw new RefusedError(RefusalCode.protocol, `abort relays a refusal from "${body.refusal.from}", not a party of key "${keygen.keyId}"`);
+    }
+    if (refusal.abandoned !== true) {
+      throw new RefusedError(RefusalCode.protocol, `the relayed refusal of "${body.refusal.from}" does not abandon the keygen, so it does not prove the keygen cannot finish`);
+    }
+    const markerKey = partyKeys.dkgSession(envelope.session);
+    const stateKey = partyKeys.dkgState(envelope.session);
+    await retryOnConflict(async () => {
+      const { active, pending } = await this.#sharesOf(keygen.keyId, envelope.session);
+      if (active?.value.session === envelope.session) {
+        // Every party confirmed this keygen, the abandoning party included: its refusal contradicts its own dkg.done.
+        this.#log.error('possible attack: abort of a keygen whose share is active', { party: this.id, session: envelope.session, abandonedBy: body.refusal.from });
+        throw new RefusedError(RefusalCode.conflict, `key "${keygen.keyId}" is active from this keygen; an abort never deletes an active share`);
+      }
+      const marker = await this.#tables.dkgSessions.get(markerKey);
+      const state = await this.#tables.dkgStates.get(stateKey);
+      const closed = marker?.value.status === 'abandoned' || marker?.value.status === 'aborted';
+      if (closed && pending === undefined && state === undefined) return; // nothing left: a repeated abort
+      const deletions: WriteOperation[] = [];
+      if (pending !== undefined) deletions.push({ op: 'delete', key: partyKeys.pendingShare(keygen.keyId, envelope.session), condition: { kind: 'version', version: pending.version } });
+      if (state !== undefined) deletions.push({ op: 'delete', key: stateKey, condition: { kind: 'version', version: state.version } });
+      // The marker turns `aborted` in the same transaction, so no later round 3 recreates a share.
+      const next: DkgSessionRecord = closed && marker !== undefined
+        ? marker.value
+        : { keyId: keygen.keyId, status: 'aborted', ...(marker?.value.round1Hash !== undefined ? { round1Hash: marker.value.round1Hash } : {}) };
+      await this.#tables.backend.write(
+        [
+          ...deletions,
+          this.#tables.dkgSessions.putOperation(
+            markerKey,
+            next,
+            (marker?.version ?? 0) + 1,
+            marker !== undefined ? { kind: 'version', version: marker.version } : { kind: 'absent' },
+            dkgLifetimes(this.#limits).sessionSeconds,
+          ),
+        ],
+        this.#nowSeconds(),
+      );
+      this.#log.info('keygen aborted by another party\'s refusal', { party: this.id, session: envelope.session, abandonedBy: body.refusal.from, pendingShareDeleted: pending !== undefined });
+    });
   }
 
   // ---- signing ---------------------------------------------------------------------
@@ -794,15 +1030,22 @@ export class Party {
     await this.#deps.transport.send({ kind: 'coordinator' }, JSON.stringify(envelope));
   }
 
+  /**
+   * Tells the coordinator why a message was refused. Blame is never this party's word: a
+   * keygen refusal may carry an accusation with evidence anyone can check (dkg-blame.ts),
+   * and says `abandoned` when this party gave the session up for good.
+   */
   async #reportRefusal(envelope: Envelope, error: RefusedError): Promise<void> {
     const attempt = (envelope.body as { attempt?: unknown }).attempt;
     this.#log.warn('request refused', { party: this.id, code: error.code, reason: error.message, type: envelope.type, session: envelope.session });
+    const abandoned = KEYGEN_INBOUND.has(envelope.type) ? await this.#abandonAfterRefusal(envelope, error) : undefined;
     await this.#send(MessageType.partyRefused, envelope.session, {
       inResponseTo: envelope.type,
       ...(typeof attempt === 'number' ? { attempt } : {}),
-      code: error.code,
-      reason: error.message.slice(0, 500),
-      ...(error.blame !== undefined ? { blame: [error.blame] } : {}),
+      code: abandoned?.code ?? error.code,
+      reason: (abandoned?.reason ?? error.message).slice(0, 500),
+      ...(abandoned !== undefined ? { abandoned: true } : {}),
+      ...(abandoned?.accusation !== undefined ? { accusation: abandoned.accusation } : {}),
     });
   }
 

@@ -219,7 +219,7 @@ describe('DynamoItemBackend on moto', () => {
     expect(verdict.isolated, `moto transaction isolation probe: ${describeVerdict(verdict)}`).toBe(true);
     const tables = new PartyTables(backend, () => now);
     const session = `race-${randomUUID()}`;
-    const packages = ['a', 'b'].map((c) => ({ packageHash: c.repeat(64), share: c.repeat(64) }));
+    const packages = ['a', 'b'].map((c) => ({ requestFingerprint: c.repeat(64), packageHash: c.repeat(64), share: c.repeat(64) }));
     const round = async (attempt: number): Promise<void> => {
       const nonceKey = partyKeys.nonce(session, attempt);
       const consumedKey = partyKeys.consumed(session, attempt);
