@@ -21,6 +21,7 @@ import { FileKeyPins } from '../client/key-pins.js';
 import type { IdentitySigner } from '../client/initiator.js';
 import { partyNames } from '../config/names.js';
 import { ConfigError, FrostlineError } from '../ports/errors.js';
+import type { IdentityPublicKey } from '../ports/key-vault.js';
 import type { ItemBackend } from '../ports/store.js';
 import { signApproval, type Approval } from '../protocol/approvals.js';
 import { bytesToHex, decodeHex } from '../protocol/encoding.js';
@@ -66,6 +67,9 @@ interface Connection {
   /** Development only: an approver's local key. */
   approver(id: string): Promise<IdentitySigner>;
   partyStore(party: string): ItemBackend;
+  /** The coordinator's table (audit anchors) and a party's pinned identity key. */
+  coordinatorStore(): ItemBackend;
+  partyKey(party: string): IdentityPublicKey | undefined;
   /** How a party's handler is brought back after a restore (completes "wait N s before …"). */
   partyResume(party: string): string;
 }
@@ -89,6 +93,8 @@ async function connect(target: DeploymentTarget): Promise<Connection> {
     client: (options) => dev.client(initiator, { ...options, pins: new FileKeyPins(pinsFileFor(target)) }),
     approver: (id) => dev.approver(id),
     partyStore: (party) => dev.partyStore(party),
+    coordinatorStore: () => dev.coordinatorStore(),
+    partyKey: (party) => (Object.hasOwn(dev.file.directory.parties, party) ? dev.file.directory.parties[party] : undefined),
     partyResume: (party) => `${party}'s inbox handler (run by \`frostline dev up\`) handles messages again`,
   };
 }
@@ -115,6 +121,8 @@ async function connectConfig(target: ConfigDeploymentTarget): Promise<Connection
       throw new FrostlineError('usage', '--approvers signs with local development keys and needs --deployment FILE; approvers of a real deployment sign on their own machines');
     },
     partyStore: (party) => deployment.partyStore(party),
+    coordinatorStore: () => deployment.coordinatorStore(),
+    partyKey: (party) => (Object.hasOwn(deployment.config.pinned.parties, party) ? deployment.config.pinned.parties[party] : undefined),
     partyResume: (party) => {
       const config = deployment.config.parties.find((p) => p.id === party);
       const handler = config === undefined ? `${party}'s inbox handler` : `Lambda function ${partyNames(deployment.config, config).handlerFunction}`;
@@ -236,8 +244,12 @@ export async function runDeploymentKey(target: DeploymentTarget, keyId: string):
 /** Verifies a party's audit chain in its table (in the party's account); false if broken. */
 export async function runDeploymentAuditVerify(target: DeploymentTarget, party: string): Promise<boolean> {
   const out = createOutput(target.json);
-  const store = (await connect(target)).partyStore(party);
-  return reportAudit(out, party, await verifyPartyAudit(store, party));
+  const connection = await connect(target);
+  const store = connection.partyStore(party);
+  const partyKey = connection.partyKey(party);
+  // The anchor is the party's own signed head, kept in the coordinator's table.
+  const anchors = partyKey !== undefined ? { coordinatorStore: connection.coordinatorStore(), partyKey } : undefined;
+  return reportAudit(out, party, await verifyPartyAudit(store, party, anchors));
 }
 
 /**

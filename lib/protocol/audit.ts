@@ -9,6 +9,7 @@
 import { z } from 'zod';
 import { ItemTable, retryOnConflict, type ItemBackend, type ItemKey } from '../ports/store.js';
 import { hashCanonical } from './encoding.js';
+import type { AuditAnchor } from './messages.js';
 import { recordParser } from './party-state.js';
 
 const hex32 = z.string().regex(/^[0-9a-f]{64}$/);
@@ -100,13 +101,18 @@ export class AuditLog {
 }
 
 export type ChainVerdict =
-  | { readonly ok: true; readonly records: number }
+  | { readonly ok: true; readonly records: number; /** The newest signed anchor checked (0: none). */ readonly anchoredAt?: number }
   | { readonly ok: false; readonly records: number; readonly brokenAt: number; readonly reason: string };
 
-/** Checks every link; reports the first record (by position, 1-based) where the chain breaks. */
-export function verifyAuditChain(chain: { head: unknown; records: readonly unknown[] }): ChainVerdict {
+/**
+ * Checks every link; reports the first record (by position, 1-based) where the chain breaks.
+ * `anchors` are heads the party signed in protocol messages (kept outside its table): each
+ * must still be in the chain, with the same hash, or the chain was rewritten or rolled back.
+ */
+export function verifyAuditChain(chain: { head: unknown; records: readonly unknown[] }, anchors: readonly AuditAnchor[] = []): ChainVerdict {
   let prev = GENESIS_HASH;
   let position = 0;
+  const hashes: string[] = [];
   for (const raw of chain.records) {
     position++;
     const parsed = AuditRecord.safeParse(raw);
@@ -118,10 +124,25 @@ export function verifyAuditChain(chain: { head: unknown; records: readonly unkno
     if (rest.prev !== prev) return { ok: false, records: chain.records.length, brokenAt: position, reason: 'link to the previous record is broken' };
     if (auditRecordHash(rest) !== hash) return { ok: false, records: chain.records.length, brokenAt: position, reason: 'record content does not match its hash (edited)' };
     prev = hash;
+    hashes.push(hash);
   }
   const head = AuditHead.safeParse(chain.head ?? { seq: 0, hash: GENESIS_HASH });
   if (!head.success || head.data.seq !== position || head.data.hash !== prev) {
     return { ok: false, records: chain.records.length, brokenAt: position + 1, reason: 'head names records that are missing (the newest were deleted) or was altered' };
   }
-  return { ok: true, records: position };
+  for (const anchor of [...anchors].sort((a, b) => a.seq - b.seq)) {
+    if (anchor.seq === 0) continue;
+    if (anchor.seq > position) {
+      return {
+        ok: false,
+        records: position,
+        brokenAt: position + 1,
+        reason: `the party signed head ${anchor.seq} in a protocol message, the chain has ${position} records (rolled back or truncated)`,
+      };
+    }
+    if (hashes[anchor.seq - 1] !== anchor.hash) {
+      return { ok: false, records: position, brokenAt: anchor.seq, reason: `record ${anchor.seq} differs from the head the party signed in a protocol message (rewritten)` };
+    }
+  }
+  return anchors.length === 0 ? { ok: true, records: position } : { ok: true, records: position, anchoredAt: Math.max(0, ...anchors.map((a) => a.seq)) };
 }

@@ -11,6 +11,7 @@
  * sends them again; parties answer repeats idempotently.
  */
 import type { Clock } from '../ports/clock.js';
+import { AuditAnchors, type AnchorRecord } from './audit-anchors.js';
 import { ConditionFailedError, RefusalCode, RefusedError } from '../ports/errors.js';
 import type { KeyVault } from '../ports/key-vault.js';
 import { retryOnConflict, type ItemBackend } from '../ports/store.js';
@@ -77,6 +78,7 @@ export class Coordinator {
   readonly #deps: CoordinatorDeps;
   readonly #tables: CoordinatorTables;
   readonly #replays: ReplayGuard;
+  readonly #anchors: AuditAnchors;
   readonly #limits: Limits;
   readonly #suite: Suite;
   readonly #log: Logger;
@@ -89,6 +91,12 @@ export class Coordinator {
     const nowSeconds = () => Math.floor(deps.clock.now() / 1000);
     this.#tables = new CoordinatorTables(deps.store, nowSeconds);
     this.#replays = new ReplayGuard(deps.store, this.#limits, nowSeconds);
+    this.#anchors = new AuditAnchors(deps.store, nowSeconds);
+  }
+
+  /** The newest audit head `party` signed in a message to this coordinator (see audit-anchors.ts). */
+  async auditAnchor(party: string): Promise<AnchorRecord | undefined> {
+    return this.#anchors.latest(party);
   }
 
   async getKey(keyId: string): Promise<KeyRecord | undefined> {
@@ -158,6 +166,8 @@ export class Coordinator {
         now: this.#deps.clock.now(),
         senderRole: (type) => (FROM_INITIATOR.has(type) ? 'initiator' : FROM_PARTY.has(type) ? 'party' : undefined),
       });
+      // Authenticated party messages anchor the sender's audit head here, even if refused below.
+      if (FROM_PARTY.has(envelope.type)) await this.#anchors.record(envelope);
       await this.#replays.assertNotSeen(envelope);
       if (FROM_INITIATOR.has(envelope.type)) await this.#onRequest(envelope);
       else await this.#onPartyMessage(envelope);

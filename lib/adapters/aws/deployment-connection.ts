@@ -134,6 +134,12 @@ export class DeploymentConnection {
     });
   }
 
+  /** The coordinator's table in its account: audit anchors (reading needs that account's credentials). */
+  coordinatorStore(): DynamoItemBackend {
+    const { region, account } = this.config.coordinator;
+    return new DynamoItemBackend(createDynamoDbClient(this.#clientOptions(region, account)), coordinatorNames(this.config).table);
+  }
+
   /** A party's table in the party's account (audit verification). */
   partyStore(partyId: string): DynamoItemBackend {
     const party = this.config.parties.find((p) => p.id === partyId);

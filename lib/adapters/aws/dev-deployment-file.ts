@@ -182,6 +182,12 @@ export class DevDeploymentConnection {
     return this.#openPinnedVault(`approver "${approverId}"`, entry.keyDir, this.file.directory.approvers?.[approverId]);
   }
 
+  /** The coordinator's table, in its emulated account (audit anchors). */
+  coordinatorStore(): DynamoItemBackend {
+    const dynamodb = createDynamoDbClient({ endpoint: this.endpoint, region: this.file.region, accountId: this.file.coordinator.account });
+    return new DynamoItemBackend(dynamodb, this.file.coordinator.tableName);
+  }
+
   /** A party's table, read in the party's own emulated account (audit verification). */
   partyStore(partyId: string): DynamoItemBackend {
     const entry = Object.hasOwn(this.file.parties, partyId) ? this.file.parties[partyId] : undefined;

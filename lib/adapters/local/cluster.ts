@@ -400,6 +400,13 @@ function newInboxOf(inboxes: Map<string, Inbox>, node: string): Inbox {
   return inbox;
 }
 
+/** The identity keys pinned in a data directory's cluster.json, if it has one. */
+export async function readPinnedDirectory(dataDir: string): Promise<Directory | undefined> {
+  const file = await readClusterFile(dataDir);
+  if (file === undefined) return undefined;
+  return { coordinator: file.coordinator, parties: file.parties, initiators: file.initiators, ...(file.approvers !== undefined ? { approvers: file.approvers } : {}) };
+}
+
 async function readClusterFile(dataDir: string): Promise<ClusterFile | undefined> {
   let text: string;
   try {

@@ -1,0 +1,81 @@
+/**
+ * Audit anchors: copies of each party's audit-chain head kept outside the party's own
+ * table. Every message a party sends carries its head (`body.audit`) under its identity
+ * signature; the coordinator keeps the newest one per party, with the signed envelope as
+ * proof. A party's table can be edited and re-chained by whoever can write to it, but the
+ * rewritten chain no longer contains the record the party signed earlier.
+ *
+ * The coordinator is not trusted for this either: an anchor counts only with a valid
+ * signature of the party it names, so the coordinator can withhold anchors (weakening the
+ * check to "unanchored") but cannot make an intact chain look broken.
+ */
+import { z } from 'zod';
+import type { IdentityPublicKey } from '../ports/key-vault.js';
+import { ItemTable, retryOnConflict, type ItemBackend, type ItemKey } from '../ports/store.js';
+import { decodeHex } from './encoding.js';
+import { envelopeSigningInput } from './envelope.js';
+import { verifyIdentitySignature } from './identity.js';
+import { AuditAnchor, EnvelopeSchema, type Envelope } from './messages.js';
+import { recordParser } from './party-state.js';
+
+export const AnchorRecord = z.strictObject({
+  party: z.string(),
+  seq: z.number().int().nonnegative(),
+  hash: z.string().regex(/^[0-9a-f]{64}$/),
+  /** The party's signed message that carried this head. */
+  envelope: EnvelopeSchema,
+});
+export type AnchorRecord = z.infer<typeof AnchorRecord>;
+
+export const anchorKey = (party: string): ItemKey => ({ pk: `anchor#${party}`, sk: 'audit' });
+
+/** The audit head a party's message carries, if it has a well-formed one. */
+export function anchorOf(envelope: Envelope): AuditAnchor | undefined {
+  const body = envelope.body;
+  if (typeof body !== 'object' || body === null || !('audit' in body)) return undefined;
+  const parsed = AuditAnchor.safeParse(body.audit);
+  return parsed.success ? parsed.data : undefined;
+}
+
+/** The coordinator's store of the newest anchor per party (no TTL: anchors are the history). */
+export class AuditAnchors {
+  readonly #table: ItemTable<AnchorRecord>;
+
+  constructor(backend: ItemBackend, nowSeconds: () => number) {
+    this.#table = new ItemTable(backend, recordParser(AnchorRecord, 'audit anchor'), nowSeconds);
+  }
+
+  /** Keeps `envelope`'s audit head if it is newer than the one held (call only after authenticating it). */
+  async record(envelope: Envelope): Promise<void> {
+    const anchor = anchorOf(envelope);
+    if (anchor === undefined || anchor.seq === 0) return;
+    const key = anchorKey(envelope.from);
+    const value: AnchorRecord = { party: envelope.from, seq: anchor.seq, hash: anchor.hash, envelope };
+    // Two deliveries may race to advance the anchor: the loser re-reads and stops if the
+    // winner's head is at least as new.
+    await retryOnConflict(async () => {
+      const current = await this.#table.get(key);
+      if (current === undefined) return this.#table.create(key, value);
+      if (current.value.seq >= anchor.seq) return;
+      return this.#table.replace(key, value, current.version);
+    });
+  }
+
+  async latest(party: string): Promise<AnchorRecord | undefined> {
+    return (await this.#table.get(anchorKey(party)))?.value;
+  }
+}
+
+/**
+ * The anchor as the party itself signed it, or undefined when the stored record is not
+ * backed by a valid signature of that party (then it proves nothing either way).
+ */
+export function verifiedAnchor(record: AnchorRecord, party: string, partyKey: IdentityPublicKey): AuditAnchor | undefined {
+  const { envelope } = record;
+  if (envelope.from !== party) return undefined;
+  const { sig, ...unsigned } = envelope;
+  if (!verifyIdentitySignature(partyKey, envelopeSigningInput(unsigned), decodeHex(sig, 'sig'))) return undefined;
+  const anchor = anchorOf(envelope);
+  if (anchor === undefined || anchor.seq !== record.seq || anchor.hash !== record.hash) return undefined;
+  return anchor;
+}
