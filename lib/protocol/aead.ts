@@ -1,5 +1,6 @@
 /** AES-256-GCM through node:crypto, returning plain Uint8Arrays the caller can wipe. */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { secretBytes } from './secret-scope.js';
 
 export const GCM_IV_BYTES = 12;
 export const GCM_TAG_BYTES = 16;
@@ -27,7 +28,9 @@ export function aesGcmOpen(key: Uint8Array, iv: Uint8Array, sealed: Uint8Array, 
   const decipher = createDecipheriv('aes-256-gcm', key, iv);
   decipher.setAAD(aad);
   decipher.setAuthTag(sealed.subarray(sealed.length - GCM_TAG_BYTES));
-  const plaintext = new Uint8Array(sealed.length - GCM_TAG_BYTES);
+  // Off the JavaScript heap: a 32-byte share in a plain Uint8Array could be moved (and so
+  // copied) by the garbage collector before the caller's scope wipes it.
+  const plaintext = secretBytes(sealed.length - GCM_TAG_BYTES);
   const head = decipher.update(sealed.subarray(0, sealed.length - GCM_TAG_BYTES));
   plaintext.set(head);
   head.fill(0);

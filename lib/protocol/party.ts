@@ -63,6 +63,7 @@ import {
   type PartyPolicy,
 } from './requests.js';
 import { openSecret, sealSecret, secretContext } from './sealed-item.js';
+import { commitRound1 } from './nonce-generation.js';
 import { withSecretScope, type SecretScope, type SecretScopeObserver } from './secret-scope.js';
 import { ephemeralPublicKey, newEphemeralSecret, openShare, sealShare } from './share-sealing.js';
 import { ed25519Suite, type Suite } from './suite.js';
@@ -802,9 +803,12 @@ export class Party {
       }
       const record = await this.#withSecrets(async (scope) => {
         const signingShare = await openSecret(this.#deps.vault, this.#context(sign.keyId, 'key-share'), partyKeys.keyShare(sign.keyId), share.share, scope);
-        // RFC 9591 §5.1: nonces are hedged with the signing share and fresh CSPRNG output.
-        const generated = this.#suite.frost.commit({ identifier: share.identifier, signingShare });
-        const nonces = scope.track(concatBytes(scope.track(generated.nonces.hiding), scope.track(generated.nonces.binding)));
+        // RFC 9591 §5.1: nonces are hedged with the signing share and fresh CSPRNG output,
+        // generated in buffers we own and wipe (noble's commit() leaves the share behind).
+        const generated = commitRound1(this.#suite, { identifier: share.identifier, signingShare });
+        const nonces = scope.alloc(2 * SCALAR_BYTES);
+        nonces.set(scope.track(generated.nonces.hiding), 0);
+        nonces.set(scope.track(generated.nonces.binding), SCALAR_BYTES);
         return {
           keyId: sign.keyId,
           attempt: body.attempt,

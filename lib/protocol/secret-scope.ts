@@ -5,6 +5,16 @@
  * moment they are decrypted until they are consumed; noble's bigint intermediates live
  * only inside single synchronous calls (see README, "What cannot be wiped").
  */
+/**
+ * A zeroed buffer for a secret, in memory outside the JavaScript heap. V8 keeps typed arrays
+ * of up to 64 bytes inside its heap and moves them when it collects garbage, leaving the old
+ * copy behind where no wipe reaches it; an ArrayBuffer's memory stays where it is until the
+ * buffer is freed, so wiping it wipes the only copy.
+ */
+export function secretBytes(length: number): Uint8Array<ArrayBuffer> {
+  return new Uint8Array(new ArrayBuffer(length));
+}
+
 export class SecretScope {
   readonly #buffers: Uint8Array[] = [];
 
@@ -12,6 +22,11 @@ export class SecretScope {
   track<T extends Uint8Array>(buffer: T): T {
     this.#buffers.push(buffer);
     return buffer;
+  }
+
+  /** A fresh off-heap buffer (see `secretBytes`), registered for wiping. */
+  alloc(length: number): Uint8Array<ArrayBuffer> {
+    return this.track(secretBytes(length));
   }
 
   wipe(): void {

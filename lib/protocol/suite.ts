@@ -3,7 +3,9 @@
  * FROST ciphersuite later is configuration, not a rewrite (noble's createFROST shape).
  */
 import { createPublicKey, verify } from 'node:crypto';
-import { ed25519_FROST } from '@noble/curves/ed25519.js';
+import { ed25519, ed25519_FROST } from '@noble/curves/ed25519.js';
+import { sha512 } from '@noble/hashes/sha2.js';
+import type { CHash } from '@noble/hashes/utils.js';
 import { concatBytes } from './encoding.js';
 
 export type Frost = typeof ed25519_FROST;
@@ -12,6 +14,14 @@ export interface Suite {
   /** RFC 9591 §6.1 context string; carried in keygen requests and checked on read. */
   readonly id: string;
   readonly frost: Frost;
+  /**
+   * The suite's hash H and group, for round-one nonce generation done in our own buffers
+   * (nonce-generation.ts): H3(m) = H(id || "nonce" || m) mod the order, as in the Ed25519,
+   * Ed448 and ristretto255 suites (P-256 and secp256k1 use hash_to_field and would need a
+   * hook of their own).
+   */
+  readonly hash: CHash;
+  readonly Point: { readonly BASE: { multiply(scalar: bigint): { toBytes(): Uint8Array } } };
   /** Independent verification of a final signature with another implementation (OpenSSL). */
   verifyFinal(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean;
 }
@@ -33,6 +43,8 @@ export function verifyEd25519WithOpenSSL(publicKey: Uint8Array, message: Uint8Ar
 export const ed25519Suite: Suite = {
   id: 'FROST-ED25519-SHA512-v1',
   frost: ed25519_FROST,
+  hash: sha512,
+  Point: ed25519.Point,
   verifyFinal: verifyEd25519WithOpenSSL,
 };
 
