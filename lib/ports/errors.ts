@@ -26,6 +26,8 @@ export const RefusalCode = {
   policy: 'policy',
   unknownKey: 'unknown-key',
   nonceReuse: 'nonce-reuse',
+  /** A nonce commitment that is not a valid group element (RFC 9591 §3.1); names its sender. */
+  invalidCommitment: 'invalid-commitment',
   conflict: 'conflict',
   protocol: 'protocol',
 } as const;

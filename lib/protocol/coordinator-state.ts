@@ -38,7 +38,7 @@ export const SignSession = z.strictObject({
   kind: z.literal('sign'),
   phase: z.enum(['commit', 'sign', 'done', 'failed']),
   attempt: z.number().int(),
-  /** Parties whose signature share failed verification: never asked again in this session. */
+  /** Parties whose commitment or signature share proved them faulty: never asked again in this session. */
   excluded: z.array(z.string()),
   commitments: Contributions,
   signers: z.array(z.string()),

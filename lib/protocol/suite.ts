@@ -3,7 +3,7 @@
  * FROST ciphersuite later is configuration, not a rewrite (noble's createFROST shape).
  */
 import { createPublicKey, verify } from 'node:crypto';
-import { ed25519_FROST } from '@noble/curves/ed25519.js';
+import { ed25519, ed25519_FROST } from '@noble/curves/ed25519.js';
 import { concatBytes } from './encoding.js';
 
 export type Frost = typeof ed25519_FROST;
@@ -12,6 +12,12 @@ export interface Suite {
   /** RFC 9591 §6.1 context string; carried in keygen requests and checked on read. */
   readonly id: string;
   readonly frost: Frost;
+  /**
+   * RFC 9591 §3.1 DeserializeElement as a predicate: the bytes encode a point on the curve
+   * (canonically), not the identity, in the prime-order subgroup. Checked on receipt of
+   * every nonce commitment, so a bad one is pinned on its sender rather than failing later.
+   */
+  isValidElement(bytes: Uint8Array): boolean;
   /** Independent verification of a final signature with another implementation (OpenSSL). */
   verifyFinal(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean;
 }
@@ -30,9 +36,28 @@ export function verifyEd25519WithOpenSSL(publicKey: Uint8Array, message: Uint8Ar
   }
 }
 
+/** The point operations `elementCheck` needs: noble's Point constructors all have them. */
+interface PointDecoder {
+  fromBytes(bytes: Uint8Array): { assertValidity(): void; is0(): boolean; isTorsionFree(): boolean };
+}
+
+/** Builds a suite's `isValidElement` from its noble Point constructor (the checks noble's FROST applies internally). */
+export function elementCheck(Point: PointDecoder): (bytes: Uint8Array) => boolean {
+  return (bytes) => {
+    try {
+      const point = Point.fromBytes(bytes);
+      point.assertValidity();
+      return !point.is0() && point.isTorsionFree();
+    } catch {
+      return false; // not an encoding of a curve point at all
+    }
+  };
+}
+
 export const ed25519Suite: Suite = {
   id: 'FROST-ED25519-SHA512-v1',
   frost: ed25519_FROST,
+  isValidElement: elementCheck(ed25519.Point),
   verifyFinal: verifyEd25519WithOpenSSL,
 };
 
