@@ -28,6 +28,8 @@ export const RefusalCode = {
   nonceReuse: 'nonce-reuse',
   /** A nonce commitment that is not a valid group element (RFC 9591 §3.1); names its sender. */
   invalidCommitment: 'invalid-commitment',
+  /** A nonce commitment already used for this key (RFC 9591 §7.3); names its sender. */
+  commitmentReused: 'commitment-reused',
   conflict: 'conflict',
   protocol: 'protocol',
 } as const;

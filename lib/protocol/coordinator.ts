@@ -13,9 +13,17 @@
 import type { Clock } from '../ports/clock.js';
 import { ConditionFailedError, RefusalCode, RefusedError } from '../ports/errors.js';
 import type { KeyVault } from '../ports/key-vault.js';
-import { retryOnConflict, type ItemBackend } from '../ports/store.js';
+import { retryOnConflict, type ItemBackend, type WriteOperation } from '../ports/store.js';
 import type { Transport } from '../ports/transport.js';
-import { CoordinatorTables, coordinatorKeys, type KeyRecord, type KeygenSession, type Session, type SignSession } from './coordinator-state.js';
+import {
+  CoordinatorTables,
+  coordinatorKeys,
+  type CommitmentUse,
+  type KeyRecord,
+  type KeygenSession,
+  type Session,
+  type SignSession,
+} from './coordinator-state.js';
 import { DEFAULT_LIMITS, type Directory, type Limits } from './directory.js';
 import { bytesToHex, decodeHex, hashCanonical } from './encoding.js';
 import { authenticateEnvelope, createEnvelope, deriveSessionId, parseBody } from './envelope.js';
@@ -69,6 +77,8 @@ interface Step<S extends Session> {
   readonly next?: S;
   /** The same message was recorded before (a crash before sending): send the phase again. */
   readonly resend: boolean;
+  /** Written in the same transaction as `next` (commitment claims). */
+  readonly claims?: readonly WriteOperation[];
   /** The message proved its sender faulty: `next` excludes it, and the message is refused once stored. */
   readonly refusal?: RefusedError;
 }
@@ -299,7 +309,8 @@ export class Coordinator {
         step = this.#applyKeygen(session, envelope);
       } else {
         key ??= await this.#requiredKey(session.keyId);
-        step = this.#applySign(session, key, envelope);
+        // Read on every try: a concurrent session may have claimed the commitment meanwhile.
+        step = this.#applySign(session, key, envelope, await this.#commitmentUse(key.keyId, envelope));
       }
       const next = step.next;
       if (next === undefined) {
@@ -312,10 +323,20 @@ export class Coordinator {
         // The key record appears in the same transaction as the transition that creates it.
         operations.push(this.#tables.keys.putOperation(coordinatorKeys.key(next.keyId), this.#keyRecord(next), 1, { kind: 'absent' }));
       }
+      // Commitment claims likewise: if another session claimed one first, the whole write
+      // fails, and the retry reads that claim and refuses the commitment.
+      operations.push(...(step.claims ?? []));
       await this.#tables.backend.write(operations, Math.floor(this.#deps.clock.now() / 1000));
       if (this.#moved(session, next) || step.resend) await this.#sendPhase(next, key);
       if (step.refusal !== undefined) throw step.refusal;
     });
+  }
+
+  /** Who used a `sign.commitment`'s hiding element for this key before, if anyone. */
+  async #commitmentUse(keyId: string, envelope: Envelope): Promise<CommitmentUse | undefined> {
+    if (envelope.type !== MessageType.signCommitment) return undefined;
+    const { commitment } = parseBody(envelope, MessageType.signCommitment);
+    return (await this.#tables.commitments.get(coordinatorKeys.commitment(keyId, commitment.hiding)))?.value;
   }
 
   async #requiredKey(keyId: string): Promise<KeyRecord> {
@@ -432,7 +453,8 @@ export class Coordinator {
     };
   }
 
-  #applySign(session: SignSession, key: KeyRecord, envelope: Envelope): Step<SignSession> {
+  /** `priorUse`: who used a `sign.commitment`'s hiding element for this key before, if anyone. */
+  #applySign(session: SignSession, key: KeyRecord, envelope: Envelope, priorUse?: CommitmentUse): Step<SignSession> {
     if (!key.parties.includes(envelope.from)) {
       throw new RefusedError(RefusalCode.protocol, `"${envelope.from}" holds no share of key "${key.keyId}"`);
     }
@@ -452,9 +474,16 @@ export class Coordinator {
         // A repeat, a second commitment for this attempt, or one for a finished session:
         // #contribute answers those, and nothing from them can reach a signing package.
         if (Object.hasOwn(session.commitments, envelope.from) || session.phase === 'done' || session.phase === 'failed') return contribute();
-        const fault = invalidCommitment(this.#suite, body.commitment, envelope.from);
+        const use = { session: envelope.session, attempt: session.attempt, party: envelope.from };
+        const fault = invalidCommitment(this.#suite, body.commitment, envelope.from) ?? this.#reuse(key, use, priorUse);
         if (fault !== undefined) return this.#excludeCommitter(session, key, envelope.from, fault);
-        return contribute();
+        const step = contribute();
+        if (step.next === undefined || priorUse !== undefined) return step;
+        // RFC 9591 §7.3: the commitment is claimed for this key in the same transaction that
+        // puts it into the session. No TTL: a claim must outlive every session of the key
+        // (keys do not expire), and at about 100 bytes per signer per signature that is cheap.
+        const claim = this.#tables.commitments.putOperation(coordinatorKeys.commitment(key.keyId, body.commitment.hiding), use, 1, { kind: 'absent' });
+        return { ...step, claims: [claim] };
       }
       case MessageType.signShare: {
         const body = parseBody(envelope, MessageType.signShare);
@@ -503,6 +532,18 @@ export class Coordinator {
       default:
         throw new RefusedError(RefusalCode.wrongRound, `${envelope.type} does not belong to a signing session`);
     }
+  }
+
+  /** A commitment already used elsewhere (another session, attempt or party) is refused, naming its sender. */
+  #reuse(key: KeyRecord, use: CommitmentUse, priorUse: CommitmentUse | undefined): RefusedError | undefined {
+    if (priorUse === undefined || (priorUse.session === use.session && priorUse.attempt === use.attempt && priorUse.party === use.party)) {
+      return undefined;
+    }
+    return new RefusedError(
+      RefusalCode.commitmentReused,
+      `nonce commitment from "${use.party}" was already used with key "${key.keyId}" (session ${priorUse.session}, attempt ${priorUse.attempt})`,
+      { blame: use.party },
+    );
   }
 
   /**

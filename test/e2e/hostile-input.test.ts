@@ -1,8 +1,8 @@
 /**
- * Hostile input that reaches the coordinator and the parties (issue 8, items 4, 5, 6):
- * malformed nonce commitments, a non-canonical signature share and poison JSON. Each is
- * pinned on its signed sender or refused as malformed; none stalls a session or ends in a
- * dead-letter queue.
+ * Hostile input that reaches the coordinator and the parties (issue 8, items 4, 5, 6, 11):
+ * malformed nonce commitments, a non-canonical signature share, poison JSON, and a
+ * commitment offered a second time. Each is pinned on its signed sender or refused as
+ * malformed; none stalls a session or ends in a dead-letter queue.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { ED25519_TORSION_SUBGROUP, ed25519 } from '@noble/curves/ed25519.js';
@@ -80,6 +80,11 @@ async function nonceItems(dir: string, party: string) {
   return { unused: items.filter((i) => i.sk === 'nonce'), consumed: items.filter((i) => i.sk === 'consumed') };
 }
 
+/** The coordinator's records of commitments it used (RFC 9591 §7.3). */
+async function commitmentClaims(dir: string) {
+  return (await storeItems(dir, 'coordinator', 'commitment#')).map((item) => ({ pk: item.pk, ...(item.data as { session: string; attempt: number; party: string }) }));
+}
+
 /** Every item of every node's store (by key, data and version): to show a refusal changed nothing. */
 async function snapshot(dir: string): Promise<Record<string, StoredItem[]>> {
   const all: Record<string, StoredItem[]> = {};
@@ -153,7 +158,9 @@ describe('a party that sends an invalid nonce commitment', () => {
     ]);
     expect(harness.logs.filter((l) => l.message === 'message refused' && l.fields.code === RefusalCode.invalidCommitment).map((l) => l.fields.blame)).toEqual(['p3']);
 
-    // Stored state: p3's nonce was never spent, and nothing went to a dead-letter queue.
+    // Stored state: no claim was recorded for the refused commitment, p3's nonce was never
+    // spent, and nothing went to a dead-letter queue.
+    expect((await commitmentClaims(harness.dir)).map((c) => c.party).sort()).toEqual(['p1', 'p2']);
     expect(await nonceItems(harness.dir, 'p3')).toMatchObject({ unused: [expect.anything()], consumed: [] });
     expectNoDeadLetters(harness);
   });
@@ -275,5 +282,59 @@ describe('poison JSON in an envelope', () => {
     // The initiator's result inbox applies the same checks.
     const toInitiator = rawEnvelope({ type: MessageType.signResult, from: 'coordinator', to: 'cli' }, body);
     expect(refusal(() => harness.cluster.initiator.openResult(toInitiator)).code).toBe(RefusalCode.malformed);
+  });
+});
+
+describe('a nonce commitment offered again (a rolled-back party)', () => {
+  it('is refused by the coordinator (commitment-reused), its sender excluded; the honest parties sign', async () => {
+    const fixture = await fixture23();
+    const harness = await openFromFixture(scratch, fixture);
+
+    // Session 1: p1's first commitment is lost, so p2 and p3 sign; p3's commitment is used.
+    harness.hooks.intercept = ({ from, body }) =>
+      from === 'p1' && typeOf(body) === MessageType.signCommitment && attemptOf(body) === 1 ? [] : [body];
+    const first = await signAndCollect(harness, fixture.keyId, encoder.encode('first'));
+    expect(first.result.signers).toEqual(['p2', 'p3']);
+    const used = harness.sent.find((m) => m.from === 'p3' && typeOf(m.body) === MessageType.signCommitment);
+    if (used === undefined) throw new Error('no commitment from p3');
+    const usedCommitment = commitmentOf(used.body);
+
+    // Session 2: p3 (restored from a backup, say) offers the same commitment again, properly signed.
+    let replaced = 0;
+    harness.hooks.intercept = async ({ from, body }) => {
+      if (from !== 'p3' || typeOf(body) !== MessageType.signCommitment) return [body];
+      replaced += 1;
+      return [await resignCommitment(harness, 'p3', body, usedCommitment)];
+    };
+    const message = encoder.encode('second');
+    const second = await signAndCollect(harness, fixture.keyId, message);
+
+    expect(replaced).toBe(1);
+    expect(second.result.ok, JSON.stringify(second.result.error)).toBe(true);
+    expect(second.result.signers).toEqual(['p1', 'p2']);
+    expect(opensslVerifies(fixture.publicKey, message, second.result.signature ?? '')).toBe(true);
+    expect((await signSession(harness, second.session)).excluded).toEqual(['p3']);
+    expect(coordinatorRefusals(harness, MessageType.signCommitment).map((o) => o.outcome)).toEqual([
+      expect.objectContaining({ status: 'refused', code: RefusalCode.commitmentReused, session: second.session }),
+    ]);
+    expect(harness.logs.filter((l) => l.message === 'message refused' && l.fields.code === RefusalCode.commitmentReused).map((l) => l.fields.blame)).toEqual(['p3']);
+
+    // Stored: one claim per used commitment; p3's still names session 1. p3's fresh nonce for session 2 was never spent.
+    const claims = await commitmentClaims(harness.dir);
+    expect(claims).toHaveLength(4);
+    expect(claims.filter((c) => c.pk.endsWith(usedCommitment.hiding))).toEqual([
+      expect.objectContaining({ session: first.session, attempt: 1, party: 'p3' }),
+    ]);
+    const p3Nonces = await nonceItems(harness.dir, 'p3');
+    expect(p3Nonces.consumed.map((i) => i.pk)).toEqual([expect.stringContaining(first.session)]);
+    expect(p3Nonces.unused.map((i) => i.pk)).toEqual([expect.stringContaining(second.session)]);
+    expectNoDeadLetters(harness);
+
+    // The same commitment delivered again for its own session and attempt (a new copy) is no reuse.
+    harness.hooks.intercept = undefined;
+    const fromP1 = harness.sent.filter((m) => m.from === 'p1' && typeOf(m.body) === MessageType.signCommitment).at(-1);
+    if (fromP1 === undefined) throw new Error('no commitment from p1');
+    const again = await freshCopy(requiredVault(harness.cluster, 'p1'), parseRaw(fromP1.body), Date.now());
+    expect(await harness.cluster.coordinator.handle(again)).toMatchObject({ status: 'processed' });
   });
 });
