@@ -26,6 +26,10 @@ export const RefusalCode = {
   policy: 'policy',
   unknownKey: 'unknown-key',
   nonceReuse: 'nonce-reuse',
+  /** A nonce commitment that is not a valid group element (RFC 9591 §3.1); names its sender. */
+  invalidCommitment: 'invalid-commitment',
+  /** A nonce commitment already used for this key (RFC 9591 §7.3); names its sender. */
+  commitmentReused: 'commitment-reused',
   conflict: 'conflict',
   /** A signing package for another request than the one this party committed its nonce for. */
   requestMismatch: 'request-mismatch',

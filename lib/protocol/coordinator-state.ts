@@ -40,7 +40,7 @@ export const SignSession = z.strictObject({
   kind: z.literal('sign'),
   phase: z.enum(['commit', 'sign', 'done', 'failed']),
   attempt: z.number().int(),
-  /** Parties whose signature share failed verification: never asked again in this session. */
+  /** Parties whose commitment or signature share proved them faulty: never asked again in this session. */
   excluded: z.array(z.string()),
   commitments: Contributions,
   signers: z.array(z.string()),
@@ -68,17 +68,32 @@ export const KeyRecord = z.strictObject({
 });
 export type KeyRecord = z.infer<typeof KeyRecord>;
 
+/**
+ * A nonce commitment the coordinator put into a signing package, keyed by key id and hiding
+ * element (RFC 9591 §7.3: a commitment is used once). Another session or attempt offering
+ * it again reveals a rolled-back or broken party, even with an honest coordinator.
+ */
+export const CommitmentUse = z.strictObject({
+  session: z.string(),
+  attempt: z.number().int(),
+  party: z.string(),
+});
+export type CommitmentUse = z.infer<typeof CommitmentUse>;
+
 export const coordinatorKeys = {
   session: (session: string): ItemKey => ({ pk: `session#${session}`, sk: 'state' }),
   key: (keyId: string): ItemKey => ({ pk: `key#${keyId}`, sk: 'public' }),
+  commitment: (keyId: string, hiding: string): ItemKey => ({ pk: `commitment#${keyId}#${hiding}`, sk: 'use' }),
 };
 
 export class CoordinatorTables {
   readonly sessions: ItemTable<Session>;
   readonly keys: ItemTable<KeyRecord>;
+  readonly commitments: ItemTable<CommitmentUse>;
 
   constructor(readonly backend: ItemBackend, nowSeconds: () => number) {
     this.sessions = new ItemTable(backend, recordParser(Session, 'session'), nowSeconds);
     this.keys = new ItemTable(backend, recordParser(KeyRecord, 'key record'), nowSeconds);
+    this.commitments = new ItemTable(backend, recordParser(CommitmentUse, 'commitment use'), nowSeconds);
   }
 }

@@ -1,8 +1,8 @@
 /**
  * The coordinator: trusted for liveness, never for secrecy. It relays parties' signed
- * packages unchanged, fixes signer sets, verifies signature shares (naming a cheater and
- * retrying without it), aggregates, checks the signature with OpenSSL, and answers the
- * initiator. It never sees a share or a nonce.
+ * packages unchanged, fixes signer sets, checks nonce commitments on receipt and signature
+ * shares (naming a cheater and going on without it), aggregates, checks the signature with
+ * OpenSSL, and answers the initiator. It never sees a share or a nonce.
  *
  * Every inbound message is applied to the session with an optimistic-concurrency write, so
  * a phase transition happens exactly once however many deliveries race. What the
@@ -14,14 +14,22 @@ import type { Clock } from '../ports/clock.js';
 import { AuditAnchors, type AnchorRecord } from './audit-anchors.js';
 import { ConditionFailedError, RefusalCode, RefusedError } from '../ports/errors.js';
 import type { KeyVault } from '../ports/key-vault.js';
-import { retryOnConflict, type ItemBackend } from '../ports/store.js';
+import { retryOnConflict, type ItemBackend, type WriteOperation } from '../ports/store.js';
 import type { Transport } from '../ports/transport.js';
-import { CoordinatorTables, coordinatorKeys, type KeyRecord, type KeygenSession, type Session, type SignSession } from './coordinator-state.js';
+import {
+  CoordinatorTables,
+  coordinatorKeys,
+  type CommitmentUse,
+  type KeyRecord,
+  type KeygenSession,
+  type Session,
+  type SignSession,
+} from './coordinator-state.js';
 import { DEFAULT_LIMITS, type Directory, type Limits } from './directory.js';
 import { judgeAccusation } from './dkg-blame.js';
 import { bytesToHex, decodeHex, hashCanonical } from './encoding.js';
 import { authenticateEnvelope, createEnvelope, deriveSessionId, parseBody } from './envelope.js';
-import { commitmentFromWire, publicFromWire, publicPackageHash, signingPackageHash, sortCommitments } from './frost-wire.js';
+import { commitmentFromWire, invalidCommitment, publicFromWire, publicPackageHash, signingPackageHash, sortCommitments } from './frost-wire.js';
 import { silentLogger, type Logger } from './logger.js';
 import {
   COORDINATOR,
@@ -72,6 +80,10 @@ interface Step<S extends Session> {
   readonly next?: S;
   /** The same message was recorded before (a crash before sending): send the phase again. */
   readonly resend: boolean;
+  /** Written in the same transaction as `next` (commitment claims). */
+  readonly claims?: readonly WriteOperation[];
+  /** The message proved its sender faulty: `next` excludes it, and the message is refused once stored. */
+  readonly refusal?: RefusedError;
 }
 
 export class Coordinator {
@@ -312,7 +324,8 @@ export class Coordinator {
         step = this.#applyKeygen(session, envelope);
       } else {
         key ??= await this.#requiredKey(session.keyId);
-        step = this.#applySign(session, key, envelope);
+        // Read on every try: a concurrent session may have claimed the commitment meanwhile.
+        step = this.#applySign(session, key, envelope, await this.#commitmentUse(key.keyId, envelope));
       }
       let next = step.next;
       if (next === undefined) {
@@ -325,20 +338,25 @@ export class Coordinator {
         // had): this one fails instead of retrying a write that can never succeed.
         next = { ...next, phase: 'failed', error: { code: RefusalCode.conflict, message: `key "${next.keyId}" was created by another keygen meanwhile` } };
       }
+      const operations = [this.#tables.sessions.putOperation(sessionKey, next, stored.version + 1, { kind: 'version', version: stored.version }, ttl)];
       if (next.kind === 'keygen' && next.phase === 'done' && session.phase !== 'done') {
         // The key record appears in the same transaction as the transition that creates it.
-        await this.#tables.backend.write(
-          [
-            this.#tables.sessions.putOperation(sessionKey, next, stored.version + 1, { kind: 'version', version: stored.version }, ttl),
-            this.#tables.keys.putOperation(coordinatorKeys.key(next.keyId), this.#keyRecord(next), 1, { kind: 'absent' }),
-          ],
-          Math.floor(this.#deps.clock.now() / 1000),
-        );
-      } else {
-        await this.#tables.sessions.replace(sessionKey, next, stored.version, ttl);
+        operations.push(this.#tables.keys.putOperation(coordinatorKeys.key(next.keyId), this.#keyRecord(next), 1, { kind: 'absent' }));
       }
+      // Commitment claims likewise: if another session claimed one first, the whole write
+      // fails, and the retry reads that claim and refuses the commitment.
+      operations.push(...(step.claims ?? []));
+      await this.#tables.backend.write(operations, Math.floor(this.#deps.clock.now() / 1000));
       if (this.#moved(session, next) || step.resend) await this.#sendPhase(next, key);
+      if (step.refusal !== undefined) throw step.refusal;
     });
+  }
+
+  /** Who used a `sign.commitment`'s hiding element for this key before, if anyone. */
+  async #commitmentUse(keyId: string, envelope: Envelope): Promise<CommitmentUse | undefined> {
+    if (envelope.type !== MessageType.signCommitment) return undefined;
+    const { commitment } = parseBody(envelope, MessageType.signCommitment);
+    return (await this.#tables.commitments.get(coordinatorKeys.commitment(keyId, commitment.hiding)))?.value;
   }
 
   async #requiredKey(keyId: string): Promise<KeyRecord> {
@@ -490,7 +508,8 @@ export class Coordinator {
     };
   }
 
-  #applySign(session: SignSession, key: KeyRecord, envelope: Envelope): Step<SignSession> {
+  /** `priorUse`: who used a `sign.commitment`'s hiding element for this key before, if anyone. */
+  #applySign(session: SignSession, key: KeyRecord, envelope: Envelope, priorUse?: CommitmentUse): Step<SignSession> {
     if (!key.parties.includes(envelope.from)) {
       throw new RefusedError(RefusalCode.protocol, `"${envelope.from}" holds no share of key "${key.keyId}"`);
     }
@@ -501,11 +520,25 @@ export class Coordinator {
         if (body.commitment.identifier !== this.#suite.frost.Identifier.derive(envelope.from)) {
           throw new RefusedError(RefusalCode.protocol, `commitment from "${envelope.from}" carries another identifier`, { blame: envelope.from });
         }
-        return this.#contribute(session, 'commitments', 'commit', envelope, (next) => {
-          const committed = Object.keys(next.commitments).sort();
-          // The first t to commit become the signers: fixed once, by this one transition.
-          return committed.length >= key.threshold ? { ...next, phase: 'sign', signers: committed } : next;
-        });
+        const contribute = () =>
+          this.#contribute(session, 'commitments', 'commit', envelope, (next) => {
+            const committed = Object.keys(next.commitments).sort();
+            // The first t to commit become the signers: fixed once, by this one transition.
+            return committed.length >= key.threshold ? { ...next, phase: 'sign', signers: committed } : next;
+          });
+        // A repeat, a second commitment for this attempt, or one for a finished session:
+        // #contribute answers those, and nothing from them can reach a signing package.
+        if (Object.hasOwn(session.commitments, envelope.from) || session.phase === 'done' || session.phase === 'failed') return contribute();
+        const use = { session: envelope.session, attempt: session.attempt, party: envelope.from };
+        const fault = invalidCommitment(this.#suite, body.commitment, envelope.from) ?? this.#reuse(key, use, priorUse);
+        if (fault !== undefined) return this.#excludeCommitter(session, key, envelope.from, fault);
+        const step = contribute();
+        if (step.next === undefined || priorUse !== undefined) return step;
+        // RFC 9591 §7.3: the commitment is claimed for this key in the same transaction that
+        // puts it into the session. No TTL: a claim must outlive every session of the key
+        // (keys do not expire), and at about 100 bytes per signer per signature that is cheap.
+        const claim = this.#tables.commitments.putOperation(coordinatorKeys.commitment(key.keyId, body.commitment.hiding), use, 1, { kind: 'absent' });
+        return { ...step, claims: [claim] };
       }
       case MessageType.signShare: {
         const body = parseBody(envelope, MessageType.signShare);
@@ -515,15 +548,23 @@ export class Coordinator {
         const commitments = this.#signerCommitments(session);
         const message = this.#requestMessage(session);
         const expectedHash = signingPackageHash({ session: envelope.session, attempt: session.attempt, keyId: key.keyId, message, commitments });
-        const valid =
-          body.packageHash === expectedHash &&
-          this.#suite.frost.verifyShare(
-            publicFromWire(key.publicPackage),
-            commitments.map(commitmentFromWire),
-            decodeHex(message, 'message'),
-            this.#suite.frost.Identifier.derive(envelope.from),
-            decodeHex(body.share, 'share', 32),
-          );
+        let valid: boolean;
+        try {
+          valid =
+            body.packageHash === expectedHash &&
+            this.#suite.frost.verifyShare(
+              publicFromWire(key.publicPackage),
+              commitments.map(commitmentFromWire),
+              decodeHex(message, 'message'),
+              this.#suite.frost.Identifier.derive(envelope.from),
+              decodeHex(body.share, 'share', 32),
+            );
+        } catch {
+          // A share that is no canonical scalar (≥ L) makes noble throw: RFC 9591 §3.1
+          // DeserializeScalar fails, so it is an invalid share like any other. Everything
+          // else verifyShare decodes was checked before (key record, commitments on receipt).
+          valid = false;
+        }
         if (!valid) {
           // RFC 9591 §5.4: an invalid share identifies its sender. Retry without it.
           this.#log.warn('invalid signature share', { session: envelope.session, blame: envelope.from, attempt: session.attempt });
@@ -548,6 +589,29 @@ export class Coordinator {
     }
   }
 
+  /** A commitment already used elsewhere (another session, attempt or party) is refused, naming its sender. */
+  #reuse(key: KeyRecord, use: CommitmentUse, priorUse: CommitmentUse | undefined): RefusedError | undefined {
+    if (priorUse === undefined || (priorUse.session === use.session && priorUse.attempt === use.attempt && priorUse.party === use.party)) {
+      return undefined;
+    }
+    return new RefusedError(
+      RefusalCode.commitmentReused,
+      `nonce commitment from "${use.party}" was already used with key "${key.keyId}" (session ${priorUse.session}, attempt ${priorUse.attempt})`,
+      { blame: use.party },
+    );
+  }
+
+  /**
+   * A party whose fresh commitment proves it faulty is excluded for the session. Before the
+   * signers are fixed, collecting goes on without it unless too few parties remain (then
+   * the session fails naming it); after, it was not a signer, so nothing else changes.
+   */
+  #excludeCommitter(session: SignSession, key: KeyRecord, party: string, fault: RefusedError): Step<SignSession> {
+    const next = { ...session, excluded: [...session.excluded, party] };
+    const tooFew = session.phase === 'commit' && this.#eligible(next, key).length < key.threshold;
+    return { next: tooFew ? this.#nextAttempt(next, key, fault.code) : next, resend: false, refusal: fault };
+  }
+
   #eligible(session: SignSession, key: KeyRecord): string[] {
     return key.parties.filter((p) => !session.excluded.includes(p) && !Object.hasOwn(session.refused, p));
   }
@@ -559,7 +623,7 @@ export class Coordinator {
       const refusals = Object.entries(session.refused).map(([p, r]) => `"${p}": ${r.reason}`);
       const error: ResultError =
         session.excluded.length > 0
-          ? { code: 'cheater-detected', message: `parties sent invalid signature shares; ${eligible.length} honest parties remain, ${key.threshold} needed`, blame: [...session.excluded] }
+          ? { code: 'cheater-detected', message: `parties sent invalid nonce commitments or signature shares; ${eligible.length} honest parties remain, ${key.threshold} needed`, blame: [...session.excluded] }
           : { code: this.#commonCode(session) ?? reason, message: `refused by parties: ${refusals.join('; ')}` };
       return { ...session, phase: 'failed', error };
     }

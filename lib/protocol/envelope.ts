@@ -1,7 +1,8 @@
 /**
- * Envelope creation, parsing and authentication. Order matters: size, JSON, schema,
- * recipient, sender, signature, freshness: nothing reads a field that has not passed the
- * step before, and the body is validated against its type's schema before any handler.
+ * Envelope creation, parsing and authentication. Order matters: size, JSON, shape (depth
+ * and node count), schema, recipient, sender, signature, freshness: nothing reads a field
+ * that has not passed the step before, and the body is validated against its type's schema
+ * before any handler.
  */
 import { randomBytes } from 'node:crypto';
 import type { z } from 'zod';
@@ -71,7 +72,31 @@ function describeIssues(error: z.ZodError): string {
     .join('; ');
 }
 
-/** Size, JSON and schema checks on untrusted text. */
+/**
+ * Bounds on the shape of inbound JSON, checked right after JSON.parse and before anything
+ * that walks the tree recursively (the schema, RFC 8785 canonicalisation for the
+ * signature): a 200 KB `[[[[…]]]]` would otherwise overflow the stack with a RangeError and
+ * be redelivered until it reached the dead-letter queue. Real messages stay far inside
+ * both: the deepest (relayed transcripts: envelopes in envelopes) nest about 8 levels, and
+ * every real node costs tens of bytes, so maxEnvelopeBytes keeps them near 10 000 nodes.
+ */
+export const JSON_SHAPE_LIMITS = { maxDepth: 32, maxNodes: 100_000 } as const;
+
+/** Iterative (no recursion to overflow): counts every value and tracks its depth. */
+export function assertJsonShape(json: unknown, limits: { maxDepth: number; maxNodes: number } = JSON_SHAPE_LIMITS): void {
+  const pending: { value: unknown; depth: number }[] = [{ value: json, depth: 1 }];
+  let nodes = 0;
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    nodes += 1;
+    if (nodes > limits.maxNodes) throw new RefusedError(RefusalCode.malformed, `message has more than ${limits.maxNodes} JSON values`);
+    if (next.depth > limits.maxDepth) throw new RefusedError(RefusalCode.malformed, `message nests deeper than ${limits.maxDepth} levels`);
+    const { value, depth } = next;
+    if (typeof value !== 'object' || value === null) continue;
+    for (const child of Array.isArray(value) ? value : Object.values(value)) pending.push({ value: child, depth: depth + 1 });
+  }
+}
+
+/** Size, JSON, shape and schema checks on untrusted text. */
 export function parseEnvelope(raw: string, limits: Pick<Limits, 'maxEnvelopeBytes'>): Envelope {
   const size = utf8ToBytes(raw).length;
   if (size > limits.maxEnvelopeBytes) {
@@ -83,6 +108,7 @@ export function parseEnvelope(raw: string, limits: Pick<Limits, 'maxEnvelopeByte
   } catch {
     throw new RefusedError(RefusalCode.malformed, 'message is not valid JSON');
   }
+  assertJsonShape(json);
   const parsed = EnvelopeSchema.safeParse(json);
   if (!parsed.success) throw new RefusedError(RefusalCode.malformed, `message envelope: ${describeIssues(parsed.error)}`);
   return parsed.data;
@@ -113,8 +139,23 @@ export interface InboundPolicy {
   readonly senderRole: (type: MessageType) => Role | undefined;
 }
 
-/** Every check an inbound message must pass before a handler looks at it (except replay). */
+/**
+ * Every check an inbound message must pass before a handler looks at it (except replay).
+ * Each check is local computation on unauthenticated input, so an unexpected error here can
+ * only come from the input (an encoding no check foresaw): it is refused as malformed,
+ * never thrown for a redelivery that would fail the same way until the dead-letter queue.
+ */
 export function authenticateEnvelope(raw: string, policy: InboundPolicy): Envelope {
+  try {
+    return checkInbound(raw, policy);
+  } catch (error) {
+    if (error instanceof RefusedError) throw error;
+    const kind = error instanceof Error ? error.name : typeof error;
+    throw new RefusedError(RefusalCode.malformed, `message could not be checked (${kind})`, { cause: error });
+  }
+}
+
+function checkInbound(raw: string, policy: InboundPolicy): Envelope {
   const envelope = parseEnvelope(raw, policy.limits);
   if (envelope.to !== policy.self) {
     throw new RefusedError(RefusalCode.wrongRecipient, `message for "${envelope.to}" delivered to "${policy.self}"`);

@@ -1,7 +1,9 @@
 /** Conversions between noble's byte-array packages and our hex wire forms, plus shared hashes. */
 import type { ed25519_FROST } from '@noble/curves/ed25519.js';
+import { RefusalCode, RefusedError } from '../ports/errors.js';
 import { bytesToHex, decodeHex, hashCanonical } from './encoding.js';
 import type { NonceCommitment, PublicPackage, Round1Package } from './messages.js';
+import type { Suite } from './suite.js';
 
 type Frost = typeof ed25519_FROST;
 export type FrostPublic = ReturnType<Frost['DKG']['round3']>['public'];
@@ -57,6 +59,22 @@ export function commitmentFromWire(c: NonceCommitment): FrostCommitment {
     hiding: decodeHex(c.hiding, 'commitment.hiding', 32),
     binding: decodeHex(c.binding, 'commitment.binding', 32),
   };
+}
+
+/**
+ * RFC 9591 §3.1: both elements of a nonce commitment must deserialize to valid group
+ * elements. The commitment is signed by `sender`, so a bad one is its sender's fault: the
+ * refusal names it (blame) instead of letting honest signers fail later in signShare.
+ */
+export function invalidCommitment(suite: Pick<Suite, 'isValidElement'>, commitment: NonceCommitment, sender: string): RefusedError | undefined {
+  for (const field of ['hiding', 'binding'] as const) {
+    if (!suite.isValidElement(decodeHex(commitment[field], `commitment.${field}`))) {
+      return new RefusedError(RefusalCode.invalidCommitment, `${field} nonce commitment from "${sender}" is not a valid group element`, {
+        blame: sender,
+      });
+    }
+  }
+  return undefined;
 }
 
 /** Commitments sorted by identifier: the order every participant uses. */

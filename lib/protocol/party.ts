@@ -21,6 +21,7 @@ import { authenticateEnvelope, createEnvelope, parseBody, verifyRelayed } from '
 import {
   commitmentFromWire,
   commitmentToWire,
+  invalidCommitment,
   publicFromWire,
   publicPackageHash,
   publicToWire,
@@ -935,7 +936,7 @@ export class Party {
     await this.#send(MessageType.signShare, session, { attempt, packageHash, share: spent.share });
   }
 
-  /** Each relayed commitment is signed by its party, for this session and attempt, once. */
+  /** Each relayed commitment is signed by its party, for this session and attempt, once, and is made of valid elements. */
   #verifyCommitments(envelopes: readonly Envelope[], session: string, attempt: number, share: KeyShareRecord): NonceCommitment[] {
     const seen = new Set<string>();
     const list: NonceCommitment[] = [];
@@ -947,6 +948,9 @@ export class Party {
       if (body.attempt !== attempt || body.commitment.identifier !== this.identifierOf(relayed.from)) {
         throw new RefusedError(RefusalCode.protocol, `commitment from "${relayed.from}" is for another attempt or identifier`);
       }
+      // Before any nonce is touched: a bad element would make signShare fail with no culprit.
+      const invalid = invalidCommitment(this.#suite, body.commitment, relayed.from);
+      if (invalid !== undefined) throw invalid;
       seen.add(relayed.from);
       list.push(body.commitment);
     }

@@ -22,6 +22,12 @@ export interface Suite {
    */
   readonly hash: CHash;
   readonly Point: { readonly BASE: { multiply(scalar: bigint): { toBytes(): Uint8Array } } };
+  /**
+   * RFC 9591 §3.1 DeserializeElement as a predicate: the bytes encode a point on the curve
+   * (canonically), not the identity, in the prime-order subgroup. Checked on receipt of
+   * every nonce commitment, so a bad one is pinned on its sender rather than failing later.
+   */
+  isValidElement(bytes: Uint8Array): boolean;
   /** Independent verification of a final signature with another implementation (OpenSSL). */
   verifyFinal(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean;
 }
@@ -40,11 +46,30 @@ export function verifyEd25519WithOpenSSL(publicKey: Uint8Array, message: Uint8Ar
   }
 }
 
+/** The point operations `elementCheck` needs: noble's Point constructors all have them. */
+interface PointDecoder {
+  fromBytes(bytes: Uint8Array): { assertValidity(): void; is0(): boolean; isTorsionFree(): boolean };
+}
+
+/** Builds a suite's `isValidElement` from its noble Point constructor (the checks noble's FROST applies internally). */
+export function elementCheck(Point: PointDecoder): (bytes: Uint8Array) => boolean {
+  return (bytes) => {
+    try {
+      const point = Point.fromBytes(bytes);
+      point.assertValidity();
+      return !point.is0() && point.isTorsionFree();
+    } catch {
+      return false; // not an encoding of a curve point at all
+    }
+  };
+}
+
 export const ed25519Suite: Suite = {
   id: 'FROST-ED25519-SHA512-v1',
   frost: ed25519_FROST,
   hash: sha512,
   Point: ed25519.Point,
+  isValidElement: elementCheck(ed25519.Point),
   verifyFinal: verifyEd25519WithOpenSSL,
 };
 

@@ -4,8 +4,10 @@ import { FileKeyVault } from '../../../lib/adapters/local/file-key-vault.js';
 import { RefusalCode } from '../../../lib/ports/errors.js';
 import { DEFAULT_LIMITS, type Directory, type Role } from '../../../lib/protocol/directory.js';
 import {
+  assertJsonShape,
   authenticateEnvelope,
   createEnvelope,
+  JSON_SHAPE_LIMITS,
   envelopeSigningInput,
   parseBody,
   signEnvelope,
@@ -216,4 +218,38 @@ describe('envelope refusals', () => {
     expect(authenticateEnvelope(JSON.stringify(small), partyPolicy({ limits }))).toEqual(small);
   });
 
+});
+
+describe('envelope shape limits (before the schema and canonicalisation walk the tree)', () => {
+  /** `levels` arrays, each inside the one before. */
+  const nested = (levels: number): unknown => {
+    let value: unknown = [];
+    for (let i = 1; i < levels; i++) value = [value];
+    return value;
+  };
+
+  it('accepts a correctly signed body nested to the depth limit and refuses one level more as malformed', async () => {
+    // The envelope is level 1 and its body level 2.
+    const deepest = await signCommit({ body: nested(JSON_SHAPE_LIMITS.maxDepth - 1) });
+    expect(authenticateEnvelope(JSON.stringify(deepest), partyPolicy())).toEqual(deepest);
+    const deeper = await signCommit({ body: nested(JSON_SHAPE_LIMITS.maxDepth) });
+    const error = refusal(() => authenticateEnvelope(JSON.stringify(deeper), partyPolicy()));
+    expect(error.code).toBe(RefusalCode.malformed);
+    expect(error.message).toContain(`deeper than ${JSON_SHAPE_LIMITS.maxDepth}`);
+  });
+
+  it('counts every value, nested or not, against the node limit', () => {
+    const limits = { maxDepth: 10, maxNodes: 5 };
+    expect(() => assertJsonShape({ a: [1, 2], b: null }, limits)).not.toThrow(); // 5 values
+    expect(refusal(() => assertJsonShape({ a: [1, 2], b: null, c: 'x' }, limits)).code).toBe(RefusalCode.malformed);
+    expect(refusal(() => assertJsonShape([[[[[[[[[[[]]]]]]]]]]], limits)).code).toBe(RefusalCode.malformed);
+  });
+
+  it('turns an unexpected error on the way to the signature check into malformed, not a throw', () => {
+    // JSON accepts 1e400 (Infinity), RFC 8785 canonicalisation does not.
+    const raw = `{"v":1,"type":"sign.commit","session":"${SESSION}","id":"${'00'.repeat(16)}","from":"coordinator","to":"p1","ts":${NOW},"body":{"attempt":1e400},"sig":"${'00'.repeat(64)}"}`;
+    const error = refusal(() => authenticateEnvelope(raw, partyPolicy()));
+    expect(error.code).toBe(RefusalCode.malformed);
+    expect(error.cause).toBeInstanceOf(Error);
+  });
 });
