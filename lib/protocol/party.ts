@@ -1054,6 +1054,9 @@ export class Party {
       reason: (abandoned?.reason ?? error.message).slice(0, 500),
       ...(abandoned !== undefined ? { abandoned: true } : {}),
       ...(abandoned?.accusation !== undefined ? { accusation: abandoned.accusation } : {}),
+      // Signing: name whose signed message failed (e.g. an invalid commitment). The evidence
+      // is that party's own signed envelope, which the coordinator already holds and checks.
+      ...(!KEYGEN_INBOUND.has(envelope.type) && error.blame !== undefined ? { accusation: { accused: error.blame } } : {}),
     });
   }
 

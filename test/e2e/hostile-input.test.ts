@@ -212,7 +212,7 @@ describe('a party that sends an invalid nonce commitment', () => {
     expect(outcome).toMatchObject({ status: 'refused', code: RefusalCode.invalidCommitment });
     const reports = harness.sent.slice(mark).filter((m) => m.from === victim);
     expect(reports.map((m) => typeOf(m.body))).toEqual([MessageType.partyRefused]);
-    expect(bodyOf(parseRaw(reports[0]?.body ?? ''))).toMatchObject({ code: RefusalCode.invalidCommitment, blame: [accomplice] });
+    expect(bodyOf(parseRaw(reports[0]?.body ?? ''))).toMatchObject({ code: RefusalCode.invalidCommitment, accusation: { accused: accomplice } });
     expect(harness.sent.slice(mark).filter((m) => typeOf(m.body) === MessageType.signShare)).toEqual([]);
     // The victim's nonce is untouched: still unused, nothing consumed.
     expect(await nonceItems(harness.dir, victim)).toMatchObject({ unused: [expect.anything()], consumed: [] });
