@@ -1,6 +1,9 @@
 /** Public API of the frostline package. */
 export { FrostlineClient, type FrostlineClientOptions, type CallOptions, type KeyInfo, type KeygenResult, type SignatureResult } from './client/client.js';
 export * from './client/errors.js';
+export { FileKeyPins, MemoryKeyPins, KeyPinMismatchError, type KeyPins, type PinnedKey } from './client/key-pins.js';
+export { verifyKeyAttestations, AttestationError, type AttestedKey } from './protocol/attestation.js';
+export { judgeAccusation } from './protocol/dkg-blame.js';
 export { LocalKeySigner } from './client/signers.js';
 export { KmsSigner, type KmsSignerOptions } from './adapters/aws/kms-signer.js';
 export { SqsTransport, type QueueUrlResolver } from './adapters/aws/sqs-transport.js';
