@@ -65,8 +65,11 @@ export class NonceReuseError extends RefusedError {
 /** A conditional write lost: the item exists, is gone, or changed under us. */
 export class ConditionFailedError extends FrostlineError {
   override readonly name = 'ConditionFailedError';
-  constructor(message: string, options?: { cause?: unknown }) {
+  /** The item that made the condition fail, when the backend returned it (single-item writes). */
+  readonly existing: { readonly data: Record<string, unknown>; readonly version: number; readonly expiresAt?: number | undefined } | undefined;
+  constructor(message: string, options?: { cause?: unknown; existing?: ConditionFailedError['existing'] }) {
     super('condition-failed', message, options);
+    this.existing = options?.existing;
   }
 }
 

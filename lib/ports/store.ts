@@ -50,7 +50,7 @@ export interface ItemBackend {
   write(operations: readonly WriteOperation[], nowSeconds: number): Promise<void>;
 }
 
-export function isExpired(item: StoredItem, nowSeconds: number): boolean {
+export function isExpired(item: Pick<StoredItem, 'expiresAt'>, nowSeconds: number): boolean {
   return item.expiresAt !== undefined && item.expiresAt <= nowSeconds;
 }
 
@@ -95,6 +95,25 @@ export class ItemTable<T> {
     await this.backend.write([this.putOperation(key, value, 1, { kind: 'absent' }, ttlSeconds)], this.nowSeconds());
   }
 
+  /**
+   * Creates the item, or adopts the one a concurrent writer created first: the one way to
+   * win a "first writer wins" race. Returns the stored value and whether this call made it.
+   * Backends that can return the existing item from the failed condition (DynamoDB's
+   * `ReturnValuesOnConditionCheckFailure: ALL_OLD`) put it on the error, saving a read.
+   */
+  async createOrGet(key: ItemKey, value: T, ttlSeconds?: number): Promise<{ created: boolean; value: T; version: number }> {
+    try {
+      await this.create(key, value, ttlSeconds);
+      return { created: true, value, version: 1 };
+    } catch (error) {
+      if (!(error instanceof ConditionFailedError)) throw error;
+      const existing = error.existing !== undefined && !isExpired(error.existing, this.nowSeconds()) ? error.existing : await this.backend.get(key);
+      // Gone again between the failed write and the read (expired or deleted): report the race.
+      if (existing === undefined || isExpired(existing, this.nowSeconds())) throw error;
+      return { created: false, value: this.parse(existing.data), version: existing.version };
+    }
+  }
+
   /** Replaces the item only if it still has `version` (optimistic concurrency). */
   async replace(key: ItemKey, value: T, version: number, ttlSeconds?: number): Promise<void> {
     await this.backend.write(
@@ -125,13 +144,19 @@ export class ItemTable<T> {
   }
 }
 
-/** Runs `attempt` again while a concurrent writer wins the optimistic-concurrency race. */
-export async function retryOnConflict<T>(attempt: () => Promise<T>, maxAttempts = 20): Promise<T> {
+/**
+ * Runs `attempt` again while a concurrent writer wins the optimistic-concurrency race,
+ * with full-jitter exponential backoff (a few ms, capped) so that racing writers spread out
+ * instead of colliding again in lockstep.
+ */
+export async function retryOnConflict<T>(attempt: () => Promise<T>, maxAttempts = 20, baseDelayMs = 2, maxDelayMs = 200): Promise<T> {
   for (let i = 1; ; i++) {
     try {
       return await attempt();
     } catch (error) {
       if (!(error instanceof ConditionFailedError) || i >= maxAttempts) throw error;
+      const ceiling = Math.min(maxDelayMs, baseDelayMs * 2 ** (i - 1));
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * ceiling));
     }
   }
 }
