@@ -9,7 +9,6 @@
 import { copyFile, cp } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildProgram } from '../../lib/cli/program.js';
 import { MessageType, type Envelope } from '../../lib/protocol/messages.js';
 import {
   bodyOf,
@@ -27,6 +26,7 @@ import {
   type Harness,
   type Sent,
 } from '../support/harness.js';
+import { runCliInProcess } from '../support/cli.js';
 
 const scratch = new Scratch();
 afterAll(() => scratch.cleanup());
@@ -59,18 +59,7 @@ async function open(dir: string): Promise<Harness> {
 
 /** Runs the CLI in process (the cluster on that data directory is closed) and parses its one JSON line. */
 async function frostlineJson(args: readonly string[]): Promise<Record<string, unknown>> {
-  const written: string[] = [];
-  const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = (chunk: string | Uint8Array): boolean => {
-    written.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString());
-    return true;
-  };
-  try {
-    await buildProgram().parseAsync([...args], { from: 'user' });
-  } finally {
-    process.stdout.write = write;
-  }
-  return JSON.parse(written.join('')) as Record<string, unknown>;
+  return JSON.parse(await runCliInProcess(args)) as Record<string, unknown>;
 }
 
 describe('restoring a party\'s table from a backup', () => {

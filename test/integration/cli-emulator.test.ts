@@ -15,8 +15,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { readDevDeploymentFile } from '../../lib/adapters/aws/dev-deployment.js';
 import { openDevDeployment } from '../../lib/adapters/aws/dev-deployment-file.js';
 import { keyDirFor, runDevUp } from '../../lib/cli/dev.js';
-import { buildProgram } from '../../lib/cli/program.js';
 import { verifyWithNodeCrypto } from '../support/ed25519.js';
+import { runCliInProcess } from '../support/cli.js';
 
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 const endpoint = inject('emulatorEndpoint');
@@ -53,21 +53,7 @@ async function buildCli(): Promise<void> {
   }
 }
 
-/** Runs the CLI in process (no build needed) and returns what it wrote to stdout. */
-async function inProcess(args: readonly string[]): Promise<string> {
-  const written: string[] = [];
-  const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = (chunk: string | Uint8Array): boolean => {
-    written.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString());
-    return true;
-  };
-  try {
-    await buildProgram().parseAsync([...args], { from: 'user' });
-  } finally {
-    process.stdout.write = write;
-  }
-  return written.join('');
-}
+const inProcess = runCliInProcess;
 
 function json(run: Run): Record<string, unknown> {
   const lines = run.stdout.trim().split('\n');

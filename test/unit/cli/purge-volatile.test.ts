@@ -10,11 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteItemBackend } from '../../../lib/adapters/local/sqlite-backend.js';
-import { buildProgram } from '../../../lib/cli/program.js';
 import { FrostlineError } from '../../../lib/ports/errors.js';
 import type { ItemKey } from '../../../lib/ports/store.js';
 import { DEFAULT_LIMITS } from '../../../lib/protocol/directory.js';
 import { partyKeys } from '../../../lib/protocol/party-state.js';
+import { runCliInProcess } from '../../support/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'frostline-purge-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -56,21 +56,7 @@ async function remaining(root: string): Promise<string[]> {
   }
 }
 
-/** Runs the CLI in process and returns what it wrote to stdout. */
-async function frostline(args: readonly string[]): Promise<string> {
-  const written: string[] = [];
-  const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = (chunk: string | Uint8Array): boolean => {
-    written.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString());
-    return true;
-  };
-  try {
-    await buildProgram().parseAsync([...args], { from: 'user' });
-  } finally {
-    process.stdout.write = write;
-  }
-  return written.join('');
-}
+const frostline = runCliInProcess;
 
 async function failure(args: readonly string[]): Promise<FrostlineError> {
   try {
