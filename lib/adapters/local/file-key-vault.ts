@@ -23,6 +23,7 @@ import { join } from 'node:path';
 import { ConfigError, FrostlineError, InfrastructureError } from '../../ports/errors.js';
 import type { DataKey, EncryptionContext, IdentityAlgorithm, IdentityPublicKey, KeyVault } from '../../ports/key-vault.js';
 import { canonicalBytes, concatBytes } from '../../protocol/encoding.js';
+import { secretBytes } from '../../protocol/secret-scope.js';
 
 const MASTER_KEY_FILE = 'master.key';
 const IDENTITY_FILE = 'identity.pem';
@@ -89,7 +90,9 @@ export class FileKeyVault implements KeyVault {
 
   async generateDataKey(context: EncryptionContext): Promise<DataKey> {
     const aad = contextBytes(context);
-    const plaintext = randomBytes(DATA_KEY_BYTES);
+    // Off the JavaScript heap: a 32-byte typed array would live in V8's heap and could be
+    // moved by the garbage collector, leaving a copy the caller's wipe never reaches.
+    const plaintext = randomFillSync(secretBytes(DATA_KEY_BYTES));
     const masterKey = await this.readMasterKey();
     try {
       const iv = randomBytes(IV_BYTES);
@@ -125,7 +128,11 @@ export class FileKeyVault implements KeyVault {
       decipher.setAuthTag(tag);
       head = decipher.update(ciphertext);
       tail = decipher.final();
-      return concatBytes(head, tail);
+      // Into memory we own, off the JavaScript heap (see generateDataKey).
+      const plaintext = secretBytes(head.length + tail.length);
+      plaintext.set(head);
+      plaintext.set(tail, head.length);
+      return plaintext;
     } catch {
       // No cause: OpenSSL's message adds nothing and the context must not be echoed.
       throw decryptFailed();
