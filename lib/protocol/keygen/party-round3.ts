@@ -68,7 +68,6 @@ export function round3Outcome(view: PartyView, input: Round3Input, scope: Secret
       const senderKey = decodeHex(entryOf(round1, sender).ephemeralKey, 'ephemeralKey', 32);
       const binding = { session, keyId: state.keyId, sender, recipient: view.id };
       const share = openShare(ephemeral, senderKey, binding, sealed, scope);
-      // TODO(codes): invalid-share (the accusation's refusal code, set in onDkgRound3)
       if (share === undefined) return accuse(sender, `sealed share from "${sender}" does not open`);
       received.push({ sender, identifier: view.identifierOf(sender), signingShare: share });
     }

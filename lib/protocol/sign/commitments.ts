@@ -49,8 +49,9 @@ export function verifyCommitments(
  */
 export function assertOwnCommitment(commitments: readonly NonceCommitment[], identifier: string, committed: NonceCommitment): void {
   const own = commitments.find((c) => c.identifier === identifier);
-  // TODO(codes): missing-commitment when own is undefined, incorrect-commitment when it differs
-  if (own === undefined || own.hiding !== committed.hiding || own.binding !== committed.binding) {
-    throw new RefusedError(RefusalCode.protocol, 'signing package does not contain this party\'s commitment');
-  }
+  const refusal = 'signing package does not contain this party\'s commitment';
+  // TODO(codes): missing-commitment
+  if (own === undefined) throw new RefusedError(RefusalCode.protocol, refusal);
+  // TODO(codes): incorrect-commitment
+  if (own.hiding !== committed.hiding || own.binding !== committed.binding) throw new RefusedError(RefusalCode.protocol, refusal);
 }
