@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { RefusalCode } from '../ports/errors.js';
 import type { ItemBackend, ItemKey } from '../ports/store.js';
 import { ItemTable } from '../ports/store.js';
+import { CorruptStateError } from './corrupt-state.js';
 import { Accusation, NonceCommitment, PublicPackage, Round1Package } from './messages.js';
 import { SealedBlob } from './sealed-item.js';
 
@@ -29,20 +30,36 @@ export const KeyShareRecord = z.strictObject({
 });
 export type KeyShareRecord = z.infer<typeof KeyShareRecord>;
 
-export const DkgStateRecord = z.strictObject({
+/** What every step of a party's DKG round state holds. */
+const DkgStateFields = {
   keyId: z.string(),
   threshold: z.number().int(),
   parties: z.array(z.string()),
-  step: z.union([z.literal(1), z.literal(2)]),
   ownPackage: Round1Package,
   ephemeralKey: hex32,
   /** Ephemeral X25519 secret (32 bytes) || polynomial coefficients (threshold × 32 bytes). */
   secret: SealedBlob,
+};
+
+/** After round 1: this party published `ownPackage` and waits for everyone's. */
+export const DkgRound1State = z.strictObject({ step: z.literal(1), ...DkgStateFields });
+export type DkgRound1State = z.infer<typeof DkgRound1State>;
+
+/** After round 2: the shares this party sent, kept so that a redelivered round 2 gets the same answer. */
+export const DkgRound2State = z.strictObject({
+  step: z.literal(2),
+  ...DkgStateFields,
   /** Hash of the round-1 transcript used in round 2; round 3 must present the same one. */
-  round1Hash: hex32.optional(),
-  /** The round-2 output, kept so that a redelivered round-2 message gets the same answer. */
-  sharesOutput: z.record(z.string(), z.strictObject({ iv: z.string(), ct: z.string() })).optional(),
+  round1Hash: hex32,
+  sharesOutput: z.record(z.string(), z.strictObject({ iv: z.string(), ct: z.string() })),
 });
+export type DkgRound2State = z.infer<typeof DkgRound2State>;
+
+/**
+ * A party's round state of one keygen session, by step: only a round-2 state has round-2
+ * output, so code holding a round-1 state cannot read it (a compile error, not a runtime one).
+ */
+export const DkgStateRecord = z.discriminatedUnion('step', [DkgRound1State, DkgRound2State]);
 export type DkgStateRecord = z.infer<typeof DkgStateRecord>;
 
 /** The refusal a party sent when it abandoned a keygen session; sent again, unchanged, on redelivery. */
@@ -104,7 +121,7 @@ function parser<T>(schema: z.ZodType<T>, what: string): (data: unknown) => T {
   return (data) => {
     const parsed = schema.safeParse(data);
     // A stored item that does not parse was corrupted or written by something else.
-    if (!parsed.success) throw new Error(`stored ${what} is not valid: ${parsed.error.issues[0]?.message ?? 'unknown'}`);
+    if (!parsed.success) throw new CorruptStateError(`stored ${what} is not valid: ${parsed.error.issues[0]?.message ?? 'unknown'}`);
     return parsed.data;
   };
 }

@@ -1,0 +1,45 @@
+/** A party's decisions, approved or refused, as they go into its audit trail. */
+import { RefusedError } from '../ports/errors.js';
+import type { AuditEntry } from './audit.js';
+import { decodeHex, sha256Hex } from './encoding.js';
+import type { Envelope } from './messages.js';
+import type { PartyContext } from './party-context.js';
+
+export type DecisionKind = 'keygen' | 'sign';
+
+/** What the audit trail records of a request (never the message itself: its hash). */
+export function auditEntry(now: number, kind: DecisionKind, session: string, request: Envelope): Omit<AuditEntry, 'decision'> {
+  const body = (typeof request.body === 'object' && request.body !== null ? request.body : {}) as Record<string, unknown>;
+  const text = (value: unknown) => (typeof value === 'string' ? value.slice(0, 128) : '-');
+  const message = body.message;
+  return {
+    kind,
+    session,
+    requestId: text(body.requestId),
+    initiator: request.from,
+    keyId: text(body.keyId),
+    ...(kind === 'sign' && typeof message === 'string' && /^(?:[0-9a-f]{2})*$/.test(message)
+      ? { messageSha256: sha256Hex(decodeHex(message, 'message')) }
+      : {}),
+    at: now,
+  };
+}
+
+/**
+ * Runs the checks of a keygen or signing decision and appends the decision, approved or
+ * refused, to the audit trail before anything is committed.
+ */
+export async function decide<T>(ctx: PartyContext, kind: DecisionKind, session: string, request: Envelope, check: () => Promise<T>): Promise<T> {
+  const entry = auditEntry(ctx.now(), kind, session, request);
+  let result: T;
+  try {
+    result = await check();
+  } catch (error) {
+    if (error instanceof RefusedError) {
+      await ctx.audit.append(`${kind}#${session}#refused`, { ...entry, decision: 'refused', code: error.code, reason: error.message.slice(0, 500) });
+    }
+    throw error;
+  }
+  await ctx.audit.append(`${kind}#${session}#approved`, { ...entry, decision: 'approved' });
+  return result;
+}

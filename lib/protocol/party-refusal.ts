@@ -1,0 +1,36 @@
+/**
+ * Telling the coordinator why a message was refused. Blame is never this party's word: a
+ * keygen refusal may carry an accusation with evidence anyone can check (dkg-blame.ts),
+ * and says `abandoned` when this party gave the session up for good.
+ */
+import type { RefusedError } from '../ports/errors.js';
+import { abandonAfterRefusal } from './keygen/party-abandon.js';
+import { MessageType, type Envelope } from './messages.js';
+import type { PartyContext } from './party-context.js';
+
+/** Keygen messages a party accepts: refusing one may abandon the session. */
+export const KEYGEN_INBOUND = new Set<string>([
+  MessageType.dkgStart,
+  MessageType.dkgRound2,
+  MessageType.dkgRound3,
+  MessageType.dkgConfirm,
+  MessageType.dkgAbort,
+]);
+
+export async function reportRefusal(ctx: PartyContext, envelope: Envelope, error: RefusedError): Promise<void> {
+  const attempt = (envelope.body as { attempt?: unknown }).attempt;
+  ctx.log.warn('request refused', { party: ctx.id, code: error.code, reason: error.message, type: envelope.type, session: envelope.session });
+  const keygen = KEYGEN_INBOUND.has(envelope.type);
+  const abandoned = keygen ? await abandonAfterRefusal(ctx, envelope, error) : undefined;
+  await ctx.send(MessageType.partyRefused, envelope.session, {
+    inResponseTo: envelope.type,
+    ...(typeof attempt === 'number' ? { attempt } : {}),
+    code: abandoned?.code ?? error.code,
+    reason: (abandoned?.reason ?? error.message).slice(0, 500),
+    ...(abandoned !== undefined ? { abandoned: true } : {}),
+    ...(abandoned?.accusation !== undefined ? { accusation: abandoned.accusation } : {}),
+    // Signing: name whose signed message failed (e.g. an invalid commitment). The evidence
+    // is that party's own signed envelope, which the coordinator already holds and checks.
+    ...(!keygen && error.blame !== undefined ? { accusation: { accused: error.blame } } : {}),
+  });
+}

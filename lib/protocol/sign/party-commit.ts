@@ -1,0 +1,70 @@
+/**
+ * Signing round 1, party side (`sign.commit` → `sign.commitment`): decide (audited) whether
+ * to sign this request, then commit to a fresh nonce pair for this session and attempt.
+ * One nonce per attempt: a redelivery answers with the stored commitment, and an attempt
+ * whose nonce is already spent gets no new one.
+ */
+import { parseBody } from '../envelope.js';
+import { commitmentToWire } from '../frost-wire.js';
+import { MessageType, type Envelope, type NonceCommitment } from '../messages.js';
+import { commitRound1 } from '../nonce-generation.js';
+import { decide } from '../party-audit.js';
+import type { PartyContext, PartyView } from '../party-context.js';
+import { partyKeys, type NonceRecord } from '../party-state.js';
+import { openSecret, sealSecret } from '../sealed-item.js';
+import type { SecretScope } from '../secret-scope.js';
+import { checkSignRequest, checkSignRules } from './party-request.js';
+
+const SCALAR_BYTES = 32;
+
+export interface CommitOutput {
+  readonly commitment: NonceCommitment;
+  /** hiding || binding nonce scalars, to seal; owned by the caller's scope. */
+  readonly nonces: Uint8Array;
+}
+
+/**
+ * Pure step (apart from fresh randomness). RFC 9591 §5.1: nonces are hedged with the
+ * signing share and fresh CSPRNG output, generated in buffers we own and wipe (noble's
+ * commit() leaves the share behind).
+ */
+export function commitNonces(view: PartyView, key: { identifier: string; signingShare: Uint8Array }, scope: SecretScope): CommitOutput {
+  const generated = commitRound1(view.suite, key);
+  const nonces = scope.alloc(2 * SCALAR_BYTES);
+  nonces.set(scope.track(generated.nonces.hiding), 0);
+  nonces.set(scope.track(generated.nonces.binding), SCALAR_BYTES);
+  return { commitment: commitmentToWire(generated.commitments), nonces };
+}
+
+/** Thin step: decide, create the nonce once (or adopt a concurrent delivery's), answer with its commitment. */
+export async function onSignCommit(ctx: PartyContext, envelope: Envelope): Promise<void> {
+  const { session } = envelope;
+  const body = parseBody(envelope, MessageType.signCommit);
+  const { sign, share, fingerprint } = await decide(ctx, 'sign', session, body.request, async () => {
+    const checked = await checkSignRequest(ctx, body.request, session);
+    await checkSignRules(ctx, checked.sign, body.request.from, session);
+    return checked;
+  });
+  const nonceKey = partyKeys.nonce(session, body.attempt);
+
+  let commitment = (await ctx.tables.nonces.get(nonceKey))?.value.commitment;
+  if (commitment === undefined) {
+    if ((await ctx.tables.consumed.get(partyKeys.consumed(session, body.attempt))) !== undefined) {
+      return; // this attempt's nonce is already spent; a late commit request needs no answer
+    }
+    const record = await ctx.withSecrets(async (scope): Promise<NonceRecord> => {
+      const signingShare = await openSecret(ctx.vault, ctx.secretContext(sign.keyId, 'key-share'), partyKeys.keyShare(sign.keyId), share.share, scope);
+      const output = commitNonces(ctx, { identifier: share.identifier, signingShare }, scope);
+      return {
+        keyId: sign.keyId,
+        attempt: body.attempt,
+        requestFingerprint: fingerprint,
+        commitment: output.commitment,
+        nonces: await sealSecret(ctx.vault, ctx.secretContext(sign.keyId, 'nonce'), nonceKey, output.nonces, scope),
+      };
+    });
+    // A concurrent delivery that created the nonce first wins: answer with its commitment.
+    commitment = (await ctx.tables.nonces.createOrGet(nonceKey, record, ctx.limits.nonceTtlSeconds)).value.commitment;
+  }
+  await ctx.send(MessageType.signCommitment, session, { attempt: body.attempt, commitment });
+}

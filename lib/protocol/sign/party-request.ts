@@ -1,0 +1,52 @@
+/**
+ * What both signing rounds of a party check first: the initiator's signed request, this
+ * party's policy for it, and that it holds an active share of the key. The approval quorum
+ * and the rate limit are checked once, when the party decides to commit.
+ */
+import { RefusalCode, RefusedError } from '../../ports/errors.js';
+import { assertApprovalQuorum } from '../approvals.js';
+import { decodeHex } from '../encoding.js';
+import type { Envelope, SignRequestBody } from '../messages.js';
+import type { PartyContext } from '../party-context.js';
+import { partyKeys, type KeyShareRecord } from '../party-state.js';
+import { assertMaySign, keyRules, requestFingerprint, verifySignRequest } from '../requests.js';
+
+export interface CheckedSignRequest {
+  readonly sign: SignRequestBody;
+  /** The bytes to sign. */
+  readonly message: Uint8Array;
+  /** This party's active share of the key. */
+  readonly share: KeyShareRecord;
+  readonly fingerprint: string;
+}
+
+/** Request, policy and key checks shared by both signing rounds. */
+export async function checkSignRequest(ctx: PartyContext, request: Envelope, session: string): Promise<CheckedSignRequest> {
+  const sign = verifySignRequest(request, ctx.requestContext(session));
+  const message = decodeHex(sign.message, 'message');
+  assertMaySign(ctx.policy, request.from, sign.keyId, message.length);
+  const share = await ctx.tables.keyShares.get(partyKeys.keyShare(sign.keyId));
+  if (share === undefined) throw new RefusedError(RefusalCode.unknownKey, `this party holds no share of key "${sign.keyId}"`);
+  if (share.value.status !== 'active') {
+    throw new RefusedError(RefusalCode.policy, `key "${sign.keyId}" is not confirmed by every party yet`);
+  }
+  return { sign, message, share: share.value, fingerprint: requestFingerprint(request) };
+}
+
+/** Approval quorum and rate limit: checked once, when the party decides to commit. */
+export async function checkSignRules(ctx: PartyContext, sign: SignRequestBody, initiator: string, session: string): Promise<void> {
+  const rules = keyRules(ctx.policy, sign.keyId);
+  if (rules.approvals !== undefined) {
+    const request = { initiator, requestId: sign.requestId, keyId: sign.keyId, message: sign.message };
+    assertApprovalQuorum(rules.approvals, request, sign.approvals ?? [], ctx.directory);
+  }
+  if (rules.rateLimit !== undefined) {
+    const admitted = await ctx.rates.admit(`${sign.keyId}#${initiator}`, session, rules.rateLimit, ctx.now());
+    if (!admitted) {
+      throw new RefusedError(
+        RefusalCode.policy,
+        `rate limit: "${initiator}" may sign at most ${rules.rateLimit.max} times per ${rules.rateLimit.windowSeconds} s with key "${sign.keyId}"`,
+      );
+    }
+  }
+}
