@@ -185,7 +185,7 @@ export class Coordinator {
       else await this.#onPartyMessage(envelope);
     } catch (error) {
       if (!(error instanceof RefusedError)) throw error;
-      this.#log.warn('message refused', { code: error.code, reason: error.message, type: envelope?.type, from: envelope?.from, blame: error.blame });
+      this.#log.warn('message refused', { code: error.code, reason: error.message, type: envelope?.type, from: envelope?.from, blame: error.blame.length > 0 ? error.blame.join(', ') : undefined });
       if (envelope !== undefined && error.code !== RefusalCode.replayed) await this.#replays.remember(envelope);
       return { status: 'refused', code: error.code, reason: error.message, type: envelope?.type, session: envelope?.session };
     }

@@ -1056,7 +1056,7 @@ export class Party {
       ...(abandoned?.accusation !== undefined ? { accusation: abandoned.accusation } : {}),
       // Signing: name whose signed message failed (e.g. an invalid commitment). The evidence
       // is that party's own signed envelope, which the coordinator already holds and checks.
-      ...(!KEYGEN_INBOUND.has(envelope.type) && error.blame !== undefined ? { accusation: { accused: error.blame } } : {}),
+      ...(!KEYGEN_INBOUND.has(envelope.type) && error.blame[0] !== undefined ? { accusation: { accused: error.blame[0] } } : {}),
     });
   }
 
