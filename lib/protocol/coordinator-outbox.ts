@@ -29,8 +29,9 @@ export function toInitiator<T extends MessageType>(request: Envelope, type: T, b
  * conflict, ...). The initiator is authenticated, so it is told why.
  */
 export function refusedRequestResult(request: Envelope, error: ResultError): Outgoing {
-  const field = (name: 'requestId' | 'keyId') => {
-    const value = (request.body as Record<string, unknown> | null)?.[name];
+  const { body: requested } = request;
+  const field = (name: 'requestId' | 'keyId'): string => {
+    const value: unknown = typeof requested === 'object' && requested !== null ? Reflect.get(requested, name) : undefined;
     return typeof value === 'string' ? value : '-';
   };
   const body = { requestId: field('requestId'), keyId: field('keyId'), duplicate: false, error, ok: false };
