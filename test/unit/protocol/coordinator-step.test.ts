@@ -6,7 +6,8 @@ import type { SignSession } from '../../../lib/protocol/coordinator-state.js';
 import { moved, required } from '../../../lib/protocol/coordinator-step.js';
 import { timedOut } from '../../../lib/protocol/coordinator-timeout.js';
 import { MessageType } from '../../../lib/protocol/messages.js';
-import { Cast, NOW, freshSignSession, keygenSession, runDkg, signSetup, type DkgRun, type SignSetup } from '../../support/coordinator-fixtures.js';
+import { Cast, NOW, keygenSession, runDkg, type DkgRun } from '../../support/coordinator-fixtures.js';
+import { freshSignSession, signSetup, type SignSetup } from '../../support/sign-fixtures.js';
 
 const cast = new Cast(['p1', 'p2', 'p3']);
 let setup: SignSetup;

@@ -3,7 +3,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { RefusalCode } from '../../../../lib/ports/errors.js';
 import { keyResult } from '../../../../lib/protocol/lookup/coordinator-key-request.js';
 import { MessageType, type Envelope } from '../../../../lib/protocol/messages.js';
-import { Cast, signSetup, type SignSetup } from '../../../support/coordinator-fixtures.js';
+import { Cast } from '../../../support/coordinator-fixtures.js';
+import { signSetup, type SignSetup } from '../../../support/sign-fixtures.js';
 
 const cast = new Cast(['p1', 'p2', 'p3']);
 let setup: SignSetup;

@@ -2,7 +2,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { RefusalCode } from '../../../../lib/ports/errors.js';
 import { eligible, nextAttempt } from '../../../../lib/protocol/sign/coordinator-attempt.js';
-import { Cast, freshSignSession, signSetup, type SignSetup } from '../../../support/coordinator-fixtures.js';
+import { Cast } from '../../../support/coordinator-fixtures.js';
+import { freshSignSession, signSetup, type SignSetup } from '../../../support/sign-fixtures.js';
 
 const cast = new Cast(['p1', 'p2', 'p3']);
 let setup: SignSetup;

@@ -8,7 +8,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { RefusalCode } from '../../../../lib/ports/errors.js';
 import type { SignSession } from '../../../../lib/protocol/coordinator-state.js';
 import { onCommitment } from '../../../../lib/protocol/sign/coordinator-commitment.js';
-import { Cast, commitmentOf, freshSignSession, identifierOf, signSetup, type SignSetup } from '../../../support/coordinator-fixtures.js';
+import { Cast, identifierOf } from '../../../support/coordinator-fixtures.js';
+import { commitmentOf, freshSignSession, signSetup, type SignSetup } from '../../../support/sign-fixtures.js';
 import { refusal } from '../../../support/refusal.js';
 
 const cast = new Cast(['p1', 'p2', 'p3']);

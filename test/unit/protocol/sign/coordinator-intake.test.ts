@@ -5,7 +5,8 @@ import { MessageType } from '../../../../lib/protocol/messages.js';
 import { requestFingerprint } from '../../../../lib/protocol/requests.js';
 import { applySign } from '../../../../lib/protocol/sign/coordinator-apply.js';
 import { newSignSession } from '../../../../lib/protocol/sign/coordinator-intake.js';
-import { AUDIT, Cast, NOW, commitmentOf, freshSignSession, signSetup, type SignSetup } from '../../../support/coordinator-fixtures.js';
+import { AUDIT, Cast, NOW } from '../../../support/coordinator-fixtures.js';
+import { commitmentOf, freshSignSession, signSetup, type SignSetup } from '../../../support/sign-fixtures.js';
 import { refusal } from '../../../support/refusal.js';
 
 const cast = new Cast(['p1', 'p2', 'p3']);

@@ -4,7 +4,8 @@ import { StoredStateError } from '../../../../lib/ports/errors.js';
 import type { SignSession } from '../../../../lib/protocol/coordinator-state.js';
 import { MessageType } from '../../../../lib/protocol/messages.js';
 import { signOutbox, signResult } from '../../../../lib/protocol/sign/coordinator-outbox.js';
-import { Cast, commitmentOf, freshSignSession, signSetup, type SignSetup } from '../../../support/coordinator-fixtures.js';
+import { Cast } from '../../../support/coordinator-fixtures.js';
+import { commitmentOf, freshSignSession, signSetup, type SignSetup } from '../../../support/sign-fixtures.js';
 
 const cast = new Cast(['p1', 'p2', 'p3']);
 let setup: SignSetup;

@@ -4,7 +4,8 @@ import { RefusalCode } from '../../../../lib/ports/errors.js';
 import type { SignSession } from '../../../../lib/protocol/coordinator-state.js';
 import { MessageType } from '../../../../lib/protocol/messages.js';
 import { onSignRefusal } from '../../../../lib/protocol/sign/coordinator-refusal.js';
-import { AUDIT, Cast, freshSignSession, signSetup, type SignSetup } from '../../../support/coordinator-fixtures.js';
+import { AUDIT, Cast } from '../../../support/coordinator-fixtures.js';
+import { freshSignSession, signSetup, type SignSetup } from '../../../support/sign-fixtures.js';
 
 const cast = new Cast(['p1', 'p2', 'p3']);
 let setup: SignSetup;

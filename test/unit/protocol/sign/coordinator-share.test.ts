@@ -13,7 +13,8 @@ import { aggregate } from '../../../../lib/protocol/sign/coordinator-aggregate.j
 import { onCommitment } from '../../../../lib/protocol/sign/coordinator-commitment.js';
 import { onShare } from '../../../../lib/protocol/sign/coordinator-share.js';
 import { ed25519Suite } from '../../../../lib/protocol/suite.js';
-import { Cast, commitmentOf, freshSignSession, shareOf, signSetup, type Committed, type SignSetup } from '../../../support/coordinator-fixtures.js';
+import { Cast } from '../../../support/coordinator-fixtures.js';
+import { commitmentOf, freshSignSession, shareOf, signSetup, type Committed, type SignSetup } from '../../../support/sign-fixtures.js';
 import { verifyWithNodeCrypto } from '../../../support/ed25519.js';
 
 const cast = new Cast(['p1', 'p2', 'p3']);
