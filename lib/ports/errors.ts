@@ -35,6 +35,42 @@ export const RefusalCode = {
   requestMismatch: 'request-mismatch',
   /** A keygen session this party will not take further: round 1 done and its state expired, abandoned, or aborted. */
   sessionClosed: 'session-closed',
+  /**
+   * An authenticated sender with no place in this session: not a party of the key or of the
+   * keygen, or a second message from one party where a transcript allows one.
+   */
+  unexpectedSender: 'unexpected-sender',
+  /** A package or commitment that carries another FROST identifier than its signed sender's. */
+  wrongIdentifier: 'wrong-identifier',
+  /**
+   * A package whose fields contradict the session or each other: another key id, attempt,
+   * threshold, suite or party set, shares for other recipients, or a public package that does
+   * not hash to the hash beside it. Names its sender: it signed the package.
+   */
+  inconsistentPackage: 'inconsistent-package',
+  /** One party sent two different messages for the same round (equivocation); names it. */
+  equivocation: 'equivocation',
+  /** A relayed transcript without this party's own message unchanged: the relay altered or dropped it. */
+  transcriptMismatch: 'transcript-mismatch',
+  /** A relayed transcript with too few messages: packages, shares or confirmations missing, or fewer commitments than the threshold. */
+  incompleteTranscript: 'incomplete-transcript',
+  /** A signing package without this party's commitment (frost-rs `MissingCommitment`). */
+  missingCommitment: 'missing-commitment',
+  /** A signing package with another commitment under this party's identifier than the one it made (frost-rs `IncorrectCommitment`). */
+  incorrectCommitment: 'incorrect-commitment',
+  /** A package the FROST library rejects: a DKG round-1 package whose proof of knowledge fails, a signing package it cannot sign. */
+  invalidPackage: 'invalid-package',
+  /** A DKG round-2 share that fails vss_verify, or a signature share that fails verification (RFC 9591 §5.4). */
+  invalidShare: 'invalid-share',
+  /** DKG round-2 shares that hold nothing for this party. */
+  missingShare: 'missing-share',
+  /** A `dkg.abort` whose relayed refusal does not abandon the keygen, so it proves nothing. */
+  unprovenAbort: 'unproven-abort',
+  /**
+   * A protocol fault with no more specific code. Kept where clients and tests already branch
+   * on it (a DKG share accusation, an abort that proves nothing, a stale commitment in a
+   * signing package); new faults get a code that names them.
+   */
   protocol: 'protocol',
 } as const;
 export type RefusalCode = (typeof RefusalCode)[keyof typeof RefusalCode];
@@ -46,11 +82,12 @@ export type RefusalCode = (typeof RefusalCode)[keyof typeof RefusalCode];
 export class RefusedError extends FrostlineError {
   override readonly name: string = 'RefusedError';
   declare readonly code: RefusalCode;
-  /** The party to blame, when the refusal proves someone misbehaved. */
-  readonly blame: string | undefined;
-  constructor(code: RefusalCode, message: string, options?: { blame?: string; cause?: unknown }) {
+  /** The parties to blame, when the refusal proves someone misbehaved (their signed messages are the evidence); empty otherwise. */
+  readonly blame: readonly string[];
+  constructor(code: RefusalCode, message: string, options?: { blame?: string | readonly string[]; cause?: unknown }) {
     super(code, message, options);
-    this.blame = options?.blame;
+    const blame = options?.blame;
+    this.blame = blame === undefined ? [] : typeof blame === 'string' ? [blame] : [...blame];
   }
 }
 
@@ -59,6 +96,19 @@ export class NonceReuseError extends RefusedError {
   override readonly name = 'NonceReuseError';
   constructor(message: string) {
     super(RefusalCode.nonceReuse, message);
+  }
+}
+
+/**
+ * Stored state that is missing or does not fit what was stored beside it: a session without
+ * a contribution its phase requires, a signing session whose key record is gone, round state
+ * that does not match its marker. Not the input's fault, so never refused: thrown, so that
+ * the message is retried and the failure alarms (a table was altered, or a bug wrote it).
+ */
+export class StoredStateError extends FrostlineError {
+  override readonly name = 'StoredStateError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('stored-state', message, options);
   }
 }
 

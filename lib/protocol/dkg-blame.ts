@@ -79,7 +79,7 @@ export function judgeAccusation(refusal: Envelope, transcript: KeygenTranscript,
 
   const accuser = refusal.from;
   const accused = accusation.accused;
-  if (!keygen.parties.includes(accuser)) throw new RefusedError(RefusalCode.protocol, `"${accuser}" is not a party of this keygen`);
+  if (!keygen.parties.includes(accuser)) throw new RefusedError(RefusalCode.unexpectedSender, `"${accuser}" is not a party of this keygen`);
   const verdict = (holds: boolean, finding: string): Verdict => ({ accuser, accused, holds, faulty: holds ? accused : accuser, finding });
 
   if (accused === accuser || !keygen.parties.includes(accused)) return verdict(false, `"${accuser}" accuses "${accused}", which is not another party of this keygen`);
@@ -88,7 +88,7 @@ export function judgeAccusation(refusal: Envelope, transcript: KeygenTranscript,
 
   const signed = <T extends MessageType>(envelopes: readonly Envelope[], type: T, from: string): BodyOf<T> | undefined => {
     const found = envelopes.filter((e) => e.from === from && e.type === type);
-    if (found.length > 1) throw new RefusedError(RefusalCode.protocol, `transcript holds ${found.length} ${type} messages from "${from}"`);
+    if (found.length > 1) throw new RefusedError(RefusalCode.unexpectedSender, `transcript holds ${found.length} ${type} messages from "${from}"`);
     const [envelope] = found;
     return envelope === undefined ? undefined : verifyRelayed(envelope, { type, session, directory, role: 'party' });
   };

@@ -31,6 +31,6 @@ export async function reportRefusal(ctx: PartyContext, envelope: Envelope, error
     ...(abandoned?.accusation !== undefined ? { accusation: abandoned.accusation } : {}),
     // Signing: name whose signed message failed (e.g. an invalid commitment). The evidence
     // is that party's own signed envelope, which the coordinator already holds and checks.
-    ...(!keygen && error.blame !== undefined ? { accusation: { accused: error.blame } } : {}),
+    ...(!keygen && error.blame[0] !== undefined ? { accusation: { accused: error.blame[0] } } : {}),
   });
 }

@@ -1,0 +1,38 @@
+/**
+ * The end of a signing attempt, coordinator side: with every signer's verified share in, the
+ * signature is aggregated (RFC 9591 §5.3) and released only after an independent
+ * implementation (OpenSSL) accepts it.
+ */
+import type { KeyRecord, SignSession } from '../coordinator-state.js';
+import { required } from '../coordinator-step.js';
+import { bytesToHex, decodeHex } from '../encoding.js';
+import { parseBody } from '../envelope.js';
+import { commitmentFromWire, publicFromWire, sortCommitments } from '../frost-wire.js';
+import { MessageType, type NonceCommitment } from '../messages.js';
+import type { Suite } from '../suite.js';
+
+export function aggregate(session: SignSession, key: KeyRecord, suite: Suite): SignSession {
+  const commitments = signerCommitments(session);
+  const message = decodeHex(requestMessage(session), 'message');
+  const shares = Object.fromEntries(
+    session.signers.map((p) => [
+      suite.frost.Identifier.derive(p),
+      decodeHex(parseBody(required(session.shares, p, 'sign.share'), MessageType.signShare).share, 'share', 32),
+    ]),
+  );
+  const signature = suite.frost.aggregate(publicFromWire(key.publicPackage), commitments.map(commitmentFromWire), message, shares);
+  if (!suite.verifyFinal(decodeHex(key.publicKey, 'publicKey', 32), message, signature)) {
+    return { ...session, phase: 'failed', error: { code: 'verification-failed', message: 'aggregated signature failed OpenSSL verification' } };
+  }
+  return { ...session, phase: 'done', signature: bytesToHex(signature) };
+}
+
+/** The signers' commitments of the current attempt, in the order every participant uses. */
+export function signerCommitments(session: SignSession): NonceCommitment[] {
+  return sortCommitments(session.signers.map((p) => parseBody(required(session.commitments, p, 'sign.commitment'), MessageType.signCommitment).commitment));
+}
+
+/** The message to sign (hex), from the initiator's signed request. */
+export function requestMessage(session: SignSession): string {
+  return parseBody(session.request, MessageType.signRequest).message;
+}

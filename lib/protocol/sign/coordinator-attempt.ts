@@ -1,0 +1,39 @@
+/**
+ * Signing attempts, coordinator side: who may still sign, and what happens when a signer is
+ * lost (excluded for a proven fault, or refused): a fresh attempt with fresh nonces from the
+ * parties that remain, or failure once fewer than the threshold remain.
+ */
+import type { KeyRecord, SignSession } from '../coordinator-state.js';
+import type { ResultError } from '../messages.js';
+
+/** Parties of the key neither excluded nor refused in this session. */
+export function eligible(session: SignSession, key: KeyRecord): string[] {
+  return key.parties.filter((p) => !session.excluded.includes(p) && !Object.hasOwn(session.refused, p));
+}
+
+/**
+ * A fresh attempt from the remaining parties, or failure if too few remain: `cheater-detected`
+ * naming every excluded party, else the parties' common refusal code (or `reason`).
+ */
+export function nextAttempt(session: SignSession, key: KeyRecord, reason: string): SignSession {
+  const remaining = eligible(session, key);
+  if (remaining.length < key.threshold) {
+    const refusals = Object.entries(session.refused).map(([p, r]) => `"${p}": ${r.reason}`);
+    const error: ResultError =
+      session.excluded.length > 0
+        ? {
+            code: 'cheater-detected',
+            message: `parties sent invalid nonce commitments or signature shares; ${remaining.length} honest parties remain, ${key.threshold} needed`,
+            blame: [...session.excluded],
+          }
+        : { code: commonCode(session) ?? reason, message: `refused by parties: ${refusals.join('; ')}` };
+    return { ...session, phase: 'failed', error };
+  }
+  return { ...session, phase: 'commit', attempt: session.attempt + 1, commitments: {}, signers: [], shares: {} };
+}
+
+/** The code every refusing party gave, if they agree. */
+function commonCode(session: SignSession): string | undefined {
+  const codes = new Set(Object.values(session.refused).map((r) => r.code));
+  return codes.size === 1 ? [...codes][0] : undefined;
+}

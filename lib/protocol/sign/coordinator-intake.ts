@@ -1,0 +1,23 @@
+/**
+ * Signing intake, coordinator side: a `sign.request` for a known key becomes a session
+ * collecting commitments for attempt 1. The coordinator does not judge the request: each
+ * party checks it (initiator, policy, approvals) before it commits a nonce.
+ */
+import { RefusalCode, RefusedError } from '../../ports/errors.js';
+import type { KeyRecord, SignSession } from '../coordinator-state.js';
+import { sessionBase } from '../coordinator-step.js';
+import type { Envelope, SignRequestBody } from '../messages.js';
+
+export function newSignSession(request: Envelope, body: SignRequestBody, key: KeyRecord | undefined, now: number): SignSession {
+  if (key === undefined) throw new RefusedError(RefusalCode.unknownKey, `no key "${body.keyId}"`);
+  return {
+    ...sessionBase(request, body.requestId, body.keyId, now),
+    kind: 'sign',
+    phase: 'commit',
+    attempt: 1,
+    excluded: [],
+    commitments: {},
+    signers: [],
+    shares: {},
+  };
+}

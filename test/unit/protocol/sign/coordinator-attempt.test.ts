@@ -1,0 +1,37 @@
+/** Signing attempts, coordinator side: who may still sign, and what a lost signer leads to. */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { RefusalCode } from '../../../../lib/ports/errors.js';
+import { eligible, nextAttempt } from '../../../../lib/protocol/sign/coordinator-attempt.js';
+import { Cast } from '../../../support/coordinator-fixtures.js';
+import { freshSignSession, signSetup, type SignSetup } from '../../../support/sign-fixtures.js';
+
+const cast = new Cast(['p1', 'p2', 'p3']);
+let setup: SignSetup;
+beforeAll(async () => {
+  setup = await signSetup(cast);
+});
+const refused = (code: string) => ({ code, reason: 'no' });
+
+describe('signing attempts (coordinator)', () => {
+  it('eligible: the key’s parties, less the excluded and the refused', () => {
+    expect(eligible(freshSignSession(setup), setup.key)).toEqual(['p1', 'p2', 'p3']);
+    expect(eligible({ ...freshSignSession(setup), excluded: ['p2'], refused: { p3: refused(RefusalCode.policy) } }, setup.key)).toEqual(['p1']);
+  });
+
+  it('next attempt: fresh commitments, signers and shares, attempt + 1', () => {
+    const session = { ...freshSignSession(setup), phase: 'sign' as const, signers: ['p1', 'p2'], excluded: ['p3'] };
+    expect(nextAttempt(session, setup.key, 'x')).toMatchObject({ phase: 'commit', attempt: 2, commitments: {}, signers: [], shares: {}, excluded: ['p3'] });
+  });
+
+  it('too few left with someone excluded: cheater-detected naming every excluded party', () => {
+    const session = { ...freshSignSession(setup), excluded: ['p2', 'p3'] };
+    expect(nextAttempt(session, setup.key, RefusalCode.invalidCommitment)).toMatchObject({ phase: 'failed', error: { code: 'cheater-detected', blame: ['p2', 'p3'] } });
+  });
+
+  it('too few left by refusals only: their common code, else the given reason', () => {
+    const agreeing = { ...freshSignSession(setup), refused: { p1: refused('policy'), p2: refused('policy') } };
+    expect(nextAttempt(agreeing, setup.key, 'x').error?.code).toBe('policy');
+    const differing = { ...freshSignSession(setup), refused: { p1: refused('policy'), p2: refused('unknown-key') } };
+    expect(nextAttempt(differing, setup.key, 'the reason').error?.code).toBe('the reason');
+  });
+});
