@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { RefusalCode } from '../ports/errors.js';
 import type { ItemBackend, ItemKey } from '../ports/store.js';
 import { ItemTable } from '../ports/store.js';
-import { CorruptStateError } from './corrupt-state.js';
+import { StoredStateError } from '../ports/errors.js';
 import { Accusation, NonceCommitment, PublicPackage, Round1Package } from './messages.js';
 import { SealedBlob } from './sealed-item.js';
 
@@ -121,7 +121,7 @@ function parser<T>(schema: z.ZodType<T>, what: string): (data: unknown) => T {
   return (data) => {
     const parsed = schema.safeParse(data);
     // A stored item that does not parse was corrupted or written by something else.
-    if (!parsed.success) throw new CorruptStateError(`stored ${what} is not valid: ${parsed.error.issues[0]?.message ?? 'unknown'}`);
+    if (!parsed.success) throw new StoredStateError(`stored ${what} is not valid: ${parsed.error.issues[0]?.message ?? 'unknown'}`);
     return parsed.data;
   };
 }

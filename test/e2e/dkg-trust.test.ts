@@ -317,7 +317,7 @@ describe('a keygen that never confirmed leaves nothing blocking a retry', () => 
     expect(await requiredParty(harness.cluster, 'p3').handle(await freshCopy(coordinatorVault, p3Confirm, Date.now(), partial))).toMatchObject({ status: 'refused' });
     const p3Refusal = parseRaw(only(sentBy(harness, 'p3', MessageType.partyRefused), 'p3 refusal').body);
     expect(bodyOf(p3Refusal).abandoned).toBeUndefined();
-    expect(await p2.handle(await abortTo('p2', p3Refusal))).toMatchObject({ status: 'refused', code: 'protocol' });
+    expect(await p2.handle(await abortTo('p2', p3Refusal))).toMatchObject({ status: 'refused', code: 'unproven-abort' });
 
     // 2. The coordinator's own word (a refusal it signed itself) is no refusal of a party.
     const forged = parseRaw(await resign(coordinatorVault, p3Refusal, { body: { ...bodyOf(p3Refusal), abandoned: true } }));

@@ -171,7 +171,7 @@ describe('restoring a party\'s table from a backup', () => {
     const before = await nonceItems(dir, victim);
     expect(before.unused).toHaveLength(1);
     const stale = await party.handle(await otherPackage(fixed));
-    expect(stale).toMatchObject({ status: 'refused', code: 'protocol', reason: expect.stringMatching(/does not contain this party's commitment/) });
+    expect(stale).toMatchObject({ status: 'refused', code: 'incorrect-commitment', reason: expect.stringMatching(/does not contain this party's commitment/) });
     expect(sentBy(fixed.sent, victim, MessageType.signShare)).toEqual([]);
     expect(await nonceItems(dir, victim)).toEqual(before);
 

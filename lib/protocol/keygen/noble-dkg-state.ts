@@ -89,8 +89,7 @@ export function runRound2(suite: Suite, secret: DkgSecret, others: readonly Fros
   try {
     outgoing = suite.frost.DKG.round2(secret, [...others]);
   } catch (error) {
-    // TODO(codes): invalid-package
-    throw new RefusedError(RefusalCode.protocol, `a round-1 package was rejected: ${(error as Error).message}`);
+    throw new RefusedError(RefusalCode.invalidPackage, `a round-1 package was rejected: ${(error as Error).message}`);
   }
   for (const pkg of Object.values(outgoing)) scope.track(pkg.signingShare);
   return outgoing;

@@ -17,12 +17,10 @@ import { checkKeygenRequest, markerOperation, nextMarker, sharesOf } from './par
 export function verifyAbandonment(view: PartyView, keygen: Pick<KeygenRequestBody, 'keyId' | 'parties'>, refusal: Envelope, session: string): string {
   const body = verifyRelayed(refusal, { type: MessageType.partyRefused, session, directory: view.directory, role: 'party' });
   if (!keygen.parties.includes(refusal.from)) {
-    // TODO(codes): unexpected-sender
-    throw new RefusedError(RefusalCode.protocol, `abort relays a refusal from "${refusal.from}", not a party of key "${keygen.keyId}"`);
+    throw new RefusedError(RefusalCode.unexpectedSender, `abort relays a refusal from "${refusal.from}", not a party of key "${keygen.keyId}"`);
   }
   if (body.abandoned !== true) {
-    // TODO(codes): not-abandoned
-    throw new RefusedError(RefusalCode.protocol, `the relayed refusal of "${refusal.from}" does not abandon the keygen, so it does not prove the keygen cannot finish`);
+    throw new RefusedError(RefusalCode.unprovenAbort, `the relayed refusal of "${refusal.from}" does not abandon the keygen, so it does not prove the keygen cannot finish`);
   }
   return refusal.from;
 }

@@ -21,16 +21,14 @@ export function verifyConfirmations(
   const confirmed = new Set<string>();
   for (const relayed of done) {
     const body = verifyRelayed(relayed, { type: MessageType.dkgDone, session, directory: view.directory, role: 'party' });
-    // TODO(codes): unexpected-sender
-    if (!keygen.parties.includes(relayed.from)) throw new RefusedError(RefusalCode.protocol, `confirmation from non-party "${relayed.from}"`);
+    if (!keygen.parties.includes(relayed.from)) throw new RefusedError(RefusalCode.unexpectedSender, `confirmation from non-party "${relayed.from}"`);
     if (body.keyId !== keygen.keyId || body.publicPackageHash !== own.publicPackageHash) {
       throw new RefusedError(RefusalCode.conflict, `party "${relayed.from}" finished with a different public package`);
     }
     confirmed.add(relayed.from);
   }
   if (confirmed.size !== keygen.parties.length) {
-    // TODO(codes): transcript-mismatch
-    throw new RefusedError(RefusalCode.protocol, `only ${confirmed.size} of ${keygen.parties.length} parties confirmed`);
+    throw new RefusedError(RefusalCode.incompleteTranscript, `only ${confirmed.size} of ${keygen.parties.length} parties confirmed`);
   }
 }
 

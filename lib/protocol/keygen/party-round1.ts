@@ -5,7 +5,7 @@
  * that state is gone (expired, reaped) the session marker refuses a second one.
  */
 import { RefusalCode, RefusedError } from '../../ports/errors.js';
-import { CorruptStateError } from '../corrupt-state.js';
+import { StoredStateError } from '../../ports/errors.js';
 import { dkgLifetimes } from '../directory.js';
 import { bytesToHex } from '../encoding.js';
 import { parseBody } from '../envelope.js';
@@ -95,7 +95,7 @@ export async function onDkgStart(ctx: PartyContext, envelope: Envelope): Promise
     );
   } else if (marker?.value.round1Hash !== undefined && marker.value.round1Hash !== ownRound1Hash(state)) {
     // Both were written in one transaction: a mismatch means the table was altered.
-    throw new CorruptStateError('stored DKG state does not match the round-1 package recorded for this session');
+    throw new StoredStateError('stored DKG state does not match the round-1 package recorded for this session');
   }
   await ctx.send(MessageType.dkgRound1, session, { keyId: keygen.keyId, package: state.ownPackage, ephemeralKey: state.ephemeralKey });
 }

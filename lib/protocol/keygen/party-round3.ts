@@ -82,8 +82,7 @@ export function round3Outcome(view: PartyView, input: Round3Input, scope: Secret
           return accuse(sender, `round-2 share from "${sender}" does not match its round-1 commitment`);
         }
       }
-      // TODO(codes): invalid-package
-      throw new RefusedError(RefusalCode.protocol, `round 3 failed: ${(error as Error).message}`);
+      throw new RefusedError(RefusalCode.invalidPackage, `round 3 failed: ${(error as Error).message}`);
     }
     return { kind: 'share', signingShare: scope.track(key.secret.signingShare), publicPackage: publicToWire(key.public) };
   } finally {
@@ -139,7 +138,7 @@ export async function onDkgRound3(ctx: PartyContext, envelope: Envelope): Promis
 
   if (outcome.kind === 'accuse') {
     const refusal: StoredRefusal = {
-      // TODO(codes): invalid-share
+      // Stays `protocol`: callers and tests have always seen this code for a proven bad share.
       code: RefusalCode.protocol,
       reason: outcome.reason,
       accusation: { accused: outcome.accused, evidence: { kind: 'dkg-share', ephemeralSecret: outcome.ephemeralSecret } },
@@ -149,7 +148,7 @@ export async function onDkgRound3(ctx: PartyContext, envelope: Envelope): Promis
     // transaction that excludes finishing. If a concurrent delivery finished the session
     // instead, nothing is revealed.
     const abandoned = await abandon(ctx, session, state.keyId, refusal);
-    // TODO(codes): invalid-share
+    // Stays `protocol`: callers and tests have always seen this code for a proven bad share.
     if (abandoned === undefined) throw new RefusedError(RefusalCode.protocol, outcome.reason);
     throw new KeygenAbandonedError(abandoned);
   }

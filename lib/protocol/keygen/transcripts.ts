@@ -28,8 +28,7 @@ export function ownRound1Hash(state: Pick<DkgStateRecord, 'ownPackage' | 'epheme
 /** An entry a verified transcript must hold. */
 export function entryOf<T>(record: Readonly<Record<string | number, T>> | readonly T[], key: string | number): T {
   const value = (record as Record<string | number, T>)[key];
-  // TODO(codes): transcript-mismatch
-  if (value === undefined) throw new RefusedError(RefusalCode.protocol, `missing entry "${String(key)}"`);
+  if (value === undefined) throw new RefusedError(RefusalCode.incompleteTranscript, `missing entry "${String(key)}"`);
   return value;
 }
 
@@ -42,23 +41,19 @@ export function verifyRound1Transcript(view: PartyView, envelopes: readonly Enve
   for (const relayed of envelopes) {
     const body = verifyRelayed(relayed, { type: MessageType.dkgRound1, session, directory: view.directory, role: 'party' });
     if (!state.parties.includes(relayed.from) || Object.hasOwn(byParty, relayed.from)) {
-      // TODO(codes): unexpected-sender
-      throw new RefusedError(RefusalCode.protocol, `round-1 transcript has an unexpected or repeated package from "${relayed.from}"`);
+      throw new RefusedError(RefusalCode.unexpectedSender, `round-1 transcript has an unexpected or repeated package from "${relayed.from}"`);
     }
     if (body.keyId !== state.keyId || body.package.identifier !== view.identifierOf(relayed.from)) {
-      // TODO(codes): transcript-mismatch
-      throw new RefusedError(RefusalCode.protocol, `round-1 package from "${relayed.from}" is for another key or identifier`);
+      throw new RefusedError(RefusalCode.inconsistentPackage, `round-1 package from "${relayed.from}" is for another key or identifier`);
     }
     byParty[relayed.from] = body;
   }
   if (Object.keys(byParty).length !== state.parties.length) {
-    // TODO(codes): transcript-mismatch
-    throw new RefusedError(RefusalCode.protocol, `round-1 transcript has ${Object.keys(byParty).length} of ${state.parties.length} packages`);
+    throw new RefusedError(RefusalCode.incompleteTranscript, `round-1 transcript has ${Object.keys(byParty).length} of ${state.parties.length} packages`);
   }
   const own = byParty[view.id];
   if (own === undefined || own.ephemeralKey !== state.ephemeralKey || hashCanonical(own.package) !== hashCanonical(state.ownPackage)) {
-    // TODO(codes): transcript-mismatch
-    throw new RefusedError(RefusalCode.protocol, 'round-1 transcript does not contain this party\'s package unchanged');
+    throw new RefusedError(RefusalCode.transcriptMismatch, 'round-1 transcript does not contain this party\'s package unchanged');
   }
   return byParty;
 }
@@ -74,19 +69,16 @@ export function verifySharesTranscript(view: PartyView, envelopes: readonly Enve
   for (const relayed of envelopes) {
     const body = verifyRelayed(relayed, { type: MessageType.dkgShares, session, directory: view.directory, role: 'party' });
     if (relayed.from === view.id || !state.parties.includes(relayed.from) || Object.hasOwn(sealedFrom, relayed.from)) {
-      // TODO(codes): unexpected-sender
-      throw new RefusedError(RefusalCode.protocol, `unexpected or repeated shares from "${relayed.from}"`);
+      throw new RefusedError(RefusalCode.unexpectedSender, `unexpected or repeated shares from "${relayed.from}"`);
     }
     const sealed = Object.hasOwn(body.shares, view.id) ? body.shares[view.id] : undefined;
     if (body.keyId !== state.keyId || sealed === undefined) {
-      // TODO(codes): transcript-mismatch
-      throw new RefusedError(RefusalCode.protocol, `shares from "${relayed.from}" hold nothing for "${view.id}"`);
+      throw new RefusedError(RefusalCode.missingShare, `shares from "${relayed.from}" hold nothing for "${view.id}"`);
     }
     sealedFrom[relayed.from] = sealed;
   }
   if (Object.keys(sealedFrom).length !== state.parties.length - 1) {
-    // TODO(codes): transcript-mismatch
-    throw new RefusedError(RefusalCode.protocol, `round 3 has shares from ${Object.keys(sealedFrom).length} of ${state.parties.length - 1} parties`);
+    throw new RefusedError(RefusalCode.incompleteTranscript, `round 3 has shares from ${Object.keys(sealedFrom).length} of ${state.parties.length - 1} parties`);
   }
   return sealedFrom;
 }

@@ -23,12 +23,10 @@ export function verifyCommitments(
   for (const relayed of envelopes) {
     const body = verifyRelayed(relayed, { type: MessageType.signCommitment, session, directory: view.directory, role: 'party' });
     if (!share.parties.includes(relayed.from) || seen.has(relayed.from)) {
-      // TODO(codes): unexpected-sender
-      throw new RefusedError(RefusalCode.protocol, `unexpected or repeated commitment from "${relayed.from}"`);
+      throw new RefusedError(RefusalCode.unexpectedSender, `unexpected or repeated commitment from "${relayed.from}"`);
     }
     if (body.attempt !== attempt || body.commitment.identifier !== view.identifierOf(relayed.from)) {
-      // TODO(codes): transcript-mismatch
-      throw new RefusedError(RefusalCode.protocol, `commitment from "${relayed.from}" is for another attempt or identifier`);
+      throw new RefusedError(RefusalCode.inconsistentPackage, `commitment from "${relayed.from}" is for another attempt or identifier`);
     }
     // Before any nonce is touched: a bad element would make signShare fail with no culprit.
     const invalid = invalidCommitment(view.suite, body.commitment, relayed.from);
@@ -37,8 +35,7 @@ export function verifyCommitments(
     list.push(body.commitment);
   }
   if (list.length < share.threshold) {
-    // TODO(codes): too-few-commitments
-    throw new RefusedError(RefusalCode.protocol, `signing package has ${list.length} commitments, threshold is ${share.threshold}`);
+    throw new RefusedError(RefusalCode.incompleteTranscript, `signing package has ${list.length} commitments, threshold is ${share.threshold}`);
   }
   return sortCommitments(list);
 }
@@ -50,8 +47,6 @@ export function verifyCommitments(
 export function assertOwnCommitment(commitments: readonly NonceCommitment[], identifier: string, committed: NonceCommitment): void {
   const own = commitments.find((c) => c.identifier === identifier);
   const refusal = 'signing package does not contain this party\'s commitment';
-  // TODO(codes): missing-commitment
-  if (own === undefined) throw new RefusedError(RefusalCode.protocol, refusal);
-  // TODO(codes): incorrect-commitment
-  if (own.hiding !== committed.hiding || own.binding !== committed.binding) throw new RefusedError(RefusalCode.protocol, refusal);
+  if (own === undefined) throw new RefusedError(RefusalCode.missingCommitment, refusal);
+  if (own.hiding !== committed.hiding || own.binding !== committed.binding) throw new RefusedError(RefusalCode.incorrectCommitment, refusal);
 }

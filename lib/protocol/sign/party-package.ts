@@ -48,8 +48,7 @@ export function signatureShare(view: PartyView, input: SignatureShareInput, scop
     );
     return bytesToHex(share);
   } catch (error) {
-    // TODO(codes): invalid-package
-    throw new RefusedError(RefusalCode.protocol, `signing package rejected: ${(error as Error).message}`);
+    throw new RefusedError(RefusalCode.invalidPackage, `signing package rejected: ${(error as Error).message}`);
   }
 }
 

@@ -89,7 +89,7 @@ describe('noble DKG round state (noble-dkg-state.ts)', () => {
       restoreRound2Secret(suite, parts, [forged, p3.public], scope);
       expect.unreachable('a forged package must be refused');
     } catch (error) {
-      expect((error as RefusedError).code).toBe(RefusalCode.protocol);
+      expect((error as RefusedError).code).toBe(RefusalCode.invalidPackage);
     }
     scope.wipe();
   });

@@ -1,7 +1,7 @@
 /** A party's stored round state: typed per DKG step, and corrupt items fail loudly (party-state.ts). */
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { FrostlineError, RefusedError } from '../../../lib/ports/errors.js';
-import { CorruptStateError } from '../../../lib/protocol/corrupt-state.js';
+import { StoredStateError } from '../../../lib/ports/errors.js';
 import { DkgStateRecord, recordParser, type DkgRound1State, type DkgRound2State } from '../../../lib/protocol/party-state.js';
 import { UNUSED_BLOB } from '../../support/party-steps.js';
 
@@ -40,9 +40,9 @@ describe('DKG round state', () => {
     } catch (error) {
       thrown = error;
     }
-    expect(thrown).toBeInstanceOf(CorruptStateError);
+    expect(thrown).toBeInstanceOf(StoredStateError);
     expect(thrown).toBeInstanceOf(FrostlineError);
     expect(thrown).not.toBeInstanceOf(RefusedError);
-    expect((thrown as CorruptStateError).code).toBe('corrupt-state');
+    expect((thrown as StoredStateError).code).toBe('stored-state');
   });
 });

@@ -35,7 +35,7 @@ describe('verifyAbandonment', () => {
   it('refuses a refusal that does not abandon the keygen', async () => {
     const notAbandoned = await cast.signed(MessageType.partyRefused, 'p2', refusedBody({ abandoned: undefined }));
     const refused = refusal(() => verify(notAbandoned));
-    expect(refused.code).toBe(RefusalCode.protocol);
+    expect(refused.code).toBe(RefusalCode.unprovenAbort);
     expect(refused.message).toMatch(/does not abandon the keygen/);
   });
 

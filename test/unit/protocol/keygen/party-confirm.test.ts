@@ -46,7 +46,7 @@ describe('verifyConfirmations', () => {
   it('refuses a confirmation from a party not of this key', async () => {
     const stranger = await cast.signed(MessageType.dkgDone, 'p4', doneBody());
     const refused = refusal(() => verify([...all(), stranger]));
-    expect(refused.code).toBe(RefusalCode.protocol);
+    expect(refused.code).toBe(RefusalCode.unexpectedSender);
     expect(refused.message).toMatch(/non-party "p4"/);
   });
 

@@ -78,7 +78,7 @@ describe('round2Shares', () => {
   it('refuses a signed round-1 package whose proof of knowledge does not verify', async () => {
     const forged = await cast.signed(MessageType.dkgRound1, 'p2', { ...bodyOf('p2'), package: { ...bodyOf('p2').package, proofOfKnowledge: bodyOf('p3').package.proofOfKnowledge } });
     const refused = refusal(() => p1Shares([member(round1, 'p1').envelope, forged, member(round1, 'p3').envelope]));
-    expect(refused.code).toBe(RefusalCode.protocol);
+    expect(refused.code).toBe(RefusalCode.invalidPackage);
     expect(refused.message).toMatch(/a round-1 package was rejected/);
   });
 

@@ -90,7 +90,7 @@ describe('round3Outcome', () => {
 
   it('refuses, accusing nobody, when round 3 fails with every share matching its commitment', () => {
     const refused = refusal(() => outcomeOf('p1', ({ p3: _dropped, ...rest }) => rest));
-    expect(refused.code).toBe(RefusalCode.protocol);
+    expect(refused.code).toBe(RefusalCode.invalidPackage);
     expect(refused.message).toMatch(/^round 3 failed/);
   });
 });

@@ -64,7 +64,7 @@ describe('verifyRound1Transcript', () => {
   it('refuses a package from a party not of this key, and a repeated one', async () => {
     const stranger = await cast.signed(MessageType.dkgRound1, 'p4', { ...bodyOf('p3') }, {});
     const foreign = refusal(() => verify([...PARTIES.map(envelopeOf), stranger]));
-    expect(foreign.code).toBe(RefusalCode.protocol);
+    expect(foreign.code).toBe(RefusalCode.unexpectedSender);
     expect(foreign.message).toMatch(/unexpected or repeated package from "p4"/);
     const repeated = refusal(() => verify([...PARTIES.map(envelopeOf), envelopeOf('p2')]));
     expect(repeated.message).toMatch(/unexpected or repeated package from "p2"/);
@@ -79,7 +79,7 @@ describe('verifyRound1Transcript', () => {
 
   it('refuses a transcript missing a party', () => {
     const missing = refusal(() => verify([envelopeOf('p1'), envelopeOf('p2')]));
-    expect(missing.code).toBe(RefusalCode.protocol);
+    expect(missing.code).toBe(RefusalCode.incompleteTranscript);
     expect(missing.message).toMatch(/2 of 3 packages/);
   });
 
@@ -132,6 +132,6 @@ describe('ownRound1Hash and entryOf', () => {
 
   it('refuses a missing entry', () => {
     expect(entryOf({ a: 1 }, 'a')).toBe(1);
-    expect(refusal(() => entryOf({ a: 1 }, 'b')).code).toBe(RefusalCode.protocol);
+    expect(refusal(() => entryOf({ a: 1 }, 'b')).code).toBe(RefusalCode.incompleteTranscript);
   });
 });

@@ -57,7 +57,7 @@ describe('verifyCommitments', () => {
   it('refuses a commitment from a party not of this key, and a repeated one', async () => {
     const stranger = await cast.signed(MessageType.signCommitment, 'p4', { attempt: 1, commitment: member(commitments, 'p3'), audit: AUDIT });
     const foreign = refusal(() => verify([...of('p1', 'p2'), stranger]));
-    expect(foreign.code).toBe(RefusalCode.protocol);
+    expect(foreign.code).toBe(RefusalCode.unexpectedSender);
     expect(foreign.message).toMatch(/unexpected or repeated commitment from "p4"/);
     expect(refusal(() => verify(of('p1', 'p2', 'p2'))).message).toMatch(/unexpected or repeated commitment from "p2"/);
   });
@@ -74,12 +74,12 @@ describe('verifyCommitments', () => {
     const bad = await cast.signed(MessageType.signCommitment, 'p2', { attempt: 1, commitment: { ...member(commitments, 'p2'), hiding: identity }, audit: AUDIT });
     const refused = refusal(() => verify([...of('p1'), bad]));
     expect(refused.code).toBe(RefusalCode.invalidCommitment);
-    expect(refused.blame).toBe('p2');
+    expect(refused.blame).toEqual(['p2']);
   });
 
   it('refuses a package with fewer commitments than the threshold', () => {
     const refused = refusal(() => verify(of('p1')));
-    expect(refused.code).toBe(RefusalCode.protocol);
+    expect(refused.code).toBe(RefusalCode.incompleteTranscript);
     expect(refused.message).toMatch(/1 commitments, threshold is 2/);
   });
 });
@@ -93,8 +93,10 @@ describe('assertOwnCommitment', () => {
   });
 
   it('refuses a package without this party\'s commitment, or with it altered', () => {
-    expect(refusal(() => assertOwnCommitment([member(commitments, 'p2'), member(commitments, 'p3')], identifier, own())).code).toBe(RefusalCode.protocol);
+    expect(refusal(() => assertOwnCommitment([member(commitments, 'p2'), member(commitments, 'p3')], identifier, own())).code).toBe(RefusalCode.missingCommitment);
     const altered = { ...own(), binding: member(commitments, 'p2').binding };
-    expect(refusal(() => assertOwnCommitment([altered, member(commitments, 'p2')], identifier, own())).message).toMatch(/does not contain this party's commitment/);
+    const incorrect = refusal(() => assertOwnCommitment([altered, member(commitments, 'p2')], identifier, own()));
+    expect(incorrect.message).toMatch(/does not contain this party's commitment/);
+    expect(incorrect.code).toBe(RefusalCode.incorrectCommitment);
   });
 });

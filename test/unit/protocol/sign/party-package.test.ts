@@ -43,7 +43,7 @@ describe('signatureShare', () => {
     const refused = refusal(() =>
       signatureShare(view, { ...keyOf('p1'), nonces: stale.nonces, publicPackage, commitments: sortCommitments([own.commitment, other.commitment]), message }, scope),
     );
-    expect(refused.code).toBe(RefusalCode.protocol);
+    expect(refused.code).toBe(RefusalCode.invalidPackage);
     expect(refused.message).toMatch(/^signing package rejected/);
     scope.wipe();
   });
