@@ -1,9 +1,8 @@
 /** What a party keeps between invocations, and under which table keys. */
 import { z } from 'zod';
-import { RefusalCode } from '../ports/errors.js';
+import { RefusalCode, StoredStateError } from '../ports/errors.js';
 import type { ItemBackend, ItemKey } from '../ports/store.js';
 import { ItemTable } from '../ports/store.js';
-import { StoredStateError } from '../ports/errors.js';
 import { Accusation, NonceCommitment, PublicPackage, Round1Package } from './messages.js';
 import { SealedBlob } from './sealed-item.js';
 

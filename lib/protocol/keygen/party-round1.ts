@@ -4,8 +4,7 @@
  * round-1 package from this party: a redelivery answers from the stored state, and once
  * that state is gone (expired, reaped) the session marker refuses a second one.
  */
-import { RefusalCode, RefusedError } from '../../ports/errors.js';
-import { StoredStateError } from '../../ports/errors.js';
+import { RefusalCode, RefusedError, StoredStateError } from '../../ports/errors.js';
 import { dkgLifetimes } from '../directory.js';
 import { bytesToHex } from '../encoding.js';
 import { parseBody } from '../envelope.js';
