@@ -23,7 +23,7 @@ export {
   readDevDeploymentFile,
   type DevClientOptions,
   type DevDeploymentFile,
-} from './adapters/aws/dev-deployment-file.js';
+} from './dev/dev-deployment-file.js';
 export type { ResultInbox, ReceivedMessage } from './client/result-inbox.js';
 export { signApproval, type Approval, type ApprovalRule, type ApprovedRequest } from './protocol/approvals.js';
 export { verifyAuditChain, type AuditRecord, type ChainVerdict } from './protocol/audit.js';
@@ -31,7 +31,7 @@ export { verifyAuditChain, type AuditRecord, type ChainVerdict } from './protoco
 export { purgeVolatileState, VOLATILE_ITEM_KINDS, type PurgeOptions, type PurgeReport, type PurgedItem } from './protocol/purge.js';
 export { type KeyRules } from './protocol/requests.js';
 export { Initiator, type IdentitySigner, type InitiatorDeps, type InitiatorResult, type KeygenOptions, type SignOptions } from './client/initiator.js';
-export { LocalCluster, type LocalClusterOptions } from './adapters/local/cluster.js';
+export { LocalCluster, type LocalClusterOptions } from './dev/cluster.js';
 export { Party, type PartyDeps, type HandleOutcome } from './protocol/party.js';
 export { Coordinator, type CoordinatorDeps } from './protocol/coordinator.js';
 export { DEFAULT_LIMITS, type Directory, type Limits } from './protocol/directory.js';

@@ -5,7 +5,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LocalCluster } from '../adapters/local/cluster.js';
+import { LocalCluster } from '../dev/cluster.js';
 import { FrostlineError } from '../ports/errors.js';
 import { bytesToHex, decodeHex, utf8ToBytes } from '../protocol/encoding.js';
 import type { KeygenResultBody, SignResultBody } from '../protocol/messages.js';

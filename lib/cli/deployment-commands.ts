@@ -15,7 +15,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { openDeployment } from '../adapters/aws/deployment-connection.js';
-import { openDevDeployment } from '../adapters/aws/dev-deployment-file.js';
+import { openDevDeployment } from '../dev/dev-deployment-file.js';
 import type { FrostlineClient } from '../client/client.js';
 import { FileKeyPins } from '../client/key-pins.js';
 import type { IdentitySigner } from '../client/initiator.js';

@@ -83,7 +83,7 @@ export type CoordinatorRuntimeConfig = CommonConfig & {
   readonly policy?: never;
   /**
    * Not used: the coordinator holds public data only and never wraps a data key (its vault
-   * refuses to; see functions/shared/wiring.ts). Accepted so that set-ups which provision
+   * refuses to; see lib/lambda/wiring.ts). Accepted so that set-ups which provision
    * one per account keep loading; the CDK stack does not set it.
    */
   readonly masterKeyId?: string;

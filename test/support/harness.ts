@@ -7,7 +7,7 @@ import { createPublicKey, verify } from 'node:crypto';
 import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LocalCluster, type Interceptor, type LocalClusterOptions } from '../../lib/adapters/local/cluster.js';
+import { LocalCluster, type Interceptor, type LocalClusterOptions } from '../../lib/dev/cluster.js';
 import type { MessageHandler } from '../../lib/adapters/local/event-source.js';
 import { SqliteItemBackend } from '../../lib/adapters/local/sqlite-backend.js';
 import type { Clock } from '../../lib/ports/clock.js';

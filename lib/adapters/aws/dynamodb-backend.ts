@@ -8,9 +8,7 @@
  */
 import {
   type AttributeValue,
-  CreateTableCommand,
   DeleteItemCommand,
-  DescribeTableCommand,
   type DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
@@ -18,9 +16,8 @@ import {
   ScanCommand,
   type TransactWriteItem,
   TransactWriteItemsCommand,
-  UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
-import { ConditionFailedError, FrostlineError, InfrastructureError } from '../../ports/errors.js';
+import { ConditionFailedError, FrostlineError } from '../../ports/errors.js';
 import type { ItemBackend, ItemData, ItemKey, StoredItem, WriteCondition, WriteOperation } from '../../ports/store.js';
 import { awsErrorName, infrastructureError } from './errors.js';
 
@@ -300,54 +297,5 @@ export class DynamoItemBackend implements ItemBackend {
       }
       throw infrastructureError(call, error);
     }
-  }
-}
-
-/**
- * Creates a party table (on-demand, TTL on `expiresAt`) and waits until it is ACTIVE. For
- * tests and development; deployed tables come from the CDK stack.
- */
-export async function createPartyTable(client: DynamoDBClient, tableName: string, timeoutMs = 60_000): Promise<void> {
-  try {
-    await client.send(
-      new CreateTableCommand({
-        TableName: tableName,
-        BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: [
-          { AttributeName: 'pk', AttributeType: 'S' },
-          { AttributeName: 'sk', AttributeType: 'S' },
-        ],
-        KeySchema: [
-          { AttributeName: 'pk', KeyType: 'HASH' },
-          { AttributeName: 'sk', KeyType: 'RANGE' },
-        ],
-      }),
-    );
-  } catch (error) {
-    throw infrastructureError('dynamodb:CreateTable', error);
-  }
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    let status;
-    try {
-      status = (await client.send(new DescribeTableCommand({ TableName: tableName }))).Table?.TableStatus;
-    } catch (error) {
-      throw infrastructureError('dynamodb:DescribeTable', error);
-    }
-    if (status === 'ACTIVE') break;
-    if (Date.now() > deadline) {
-      throw new InfrastructureError('dynamodb:DescribeTable', `table ${tableName} not ACTIVE after ${timeoutMs} ms`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
-  try {
-    await client.send(
-      new UpdateTimeToLiveCommand({
-        TableName: tableName,
-        TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
-      }),
-    );
-  } catch (error) {
-    throw infrastructureError('dynamodb:UpdateTimeToLive', error);
   }
 }
