@@ -189,7 +189,7 @@ export class CoordinatorStack extends Stack {
       // One run at a time is all it needs.
       reservedConcurrency: 1,
       logRetention: retentionDays(limits.logRetentionDays),
-      ...(alarmAction !== undefined ? { alarmAction } : {}),
+      alarmAction,
     });
     new events.Rule(this, 'SweepSchedule', {
       description: 'frostline: time out sessions stalled past their deadline',

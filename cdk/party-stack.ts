@@ -75,7 +75,7 @@ export class PartyStack extends Stack {
       deadLetterQueueName: names.inboxDlq.name,
       maxReceiveCount: limits.maxReceiveCount,
       visibilityTimeout: visibilityTimeoutFor(timeout),
-      ...(alarmAction !== undefined ? { alarmAction } : {}),
+      alarmAction,
     });
     this.inbox.allowSendFrom('CoordinatorHandlersSend', coordinatorSenderRoleArns(config));
 
@@ -114,7 +114,7 @@ export class PartyStack extends Stack {
         memorySize: 1024,
         queue: this.inbox.queue,
         metricsService: ServiceName.partyInbox,
-        ...(alarmAction !== undefined ? { alarmAction } : {}),
+        alarmAction,
       });
     }
 

@@ -134,7 +134,7 @@ export async function runSign(options: SignOptions): Promise<void> {
     const pin = await pinnedKey(cluster, localPins(options.dataDir), options.keyId);
     out.step(`signing ${options.message.length} bytes with key "${options.keyId}"`);
     const [result, ms] = await timed(() =>
-      cluster.sign({ keyId: options.keyId, message: options.message, ...(options.requestId !== undefined ? { requestId: options.requestId } : {}) }),
+      cluster.sign({ keyId: options.keyId, message: options.message, requestId: options.requestId }),
     );
     const ok = assertOk(result, 'signing');
     const signature = bytesToHex(checkedSignature(ok, pin, { keyId: options.keyId, message: options.message }, ok.requestId));

@@ -71,8 +71,8 @@ export async function runDevUp(options: DevUpOptions): Promise<void> {
         initiators: options.initiators,
         approvers: options.approvers,
         keyDir,
-        ...(policy !== undefined ? { policy } : {}),
-        ...(options.logLevel !== undefined ? { logLevel: options.logLevel } : {}),
+        policy,
+        logLevel: options.logLevel,
         // A message id and reason only: bodies hold signed requests and sealed shares.
         onFailure: (node, failure) => log(`dev: ${node}: message ${failure.messageId} failed on receive ${failure.receiveCount} (${failure.reason}); left for redelivery`),
       }),

@@ -249,9 +249,9 @@ function assemble(config: Parsed): RuntimeConfig {
     identityAlgorithm,
     directory,
     queueUrls,
-    ...(config.emulatorAccountId !== undefined ? { emulatorAccountId: config.emulatorAccountId } : {}),
+    emulatorAccountId: config.emulatorAccountId,
   };
-  if (role === Role.coordinator) return { ...common, role, ...(masterKeyId !== undefined ? { masterKeyId } : {}) };
+  if (role === Role.coordinator) return { ...common, role, masterKeyId };
   if (config.partyId === undefined || config.policy === undefined || masterKeyId === undefined) {
     throw new ConfigError('invalid runtime configuration: party id, policy or master key missing');
   }

@@ -365,7 +365,7 @@ export class LocalCluster {
       keyId: options.keyId,
       threshold: options.threshold,
       parties: options.parties ?? [...this.parties.keys()],
-      ...(options.requestId !== undefined ? { requestId: options.requestId } : {}),
+      requestId: options.requestId,
     });
     await this.run();
     const result = this.#resultFor(session, 'keygen.result');

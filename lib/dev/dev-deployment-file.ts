@@ -169,9 +169,9 @@ export class DevDeploymentConnection {
       partyKeys: this.file.directory.parties,
       requests,
       results: new SqsResultInbox(sqs, entry.resultQueueUrl),
-      ...(options.pins !== undefined ? { pins: options.pins } : {}),
-      ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
-      ...(options.pollWaitMs !== undefined ? { pollWaitMs: options.pollWaitMs } : {}),
+      pins: options.pins,
+      timeoutMs: options.timeoutMs,
+      pollWaitMs: options.pollWaitMs,
     });
   }
 

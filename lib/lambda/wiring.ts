@@ -37,7 +37,7 @@ export function queueUrlResolver(urls: QueueUrls): QueueUrlResolver {
 export function clientsFor(config: RuntimeConfig): AwsClients {
   return createAwsClients({
     region: config.region,
-    ...(config.emulatorAccountId !== undefined ? { accountId: config.emulatorAccountId } : {}),
+    accountId: config.emulatorAccountId,
   });
 }
 

@@ -39,7 +39,7 @@ export class Scratch {
   async cleanup(): Promise<void> {
     for (const cluster of this.#clusters.splice(0)) {
       try {
-        cluster.close();
+        await cluster.close();
       } catch {
         // already closed by the test
       }
@@ -157,7 +157,7 @@ export async function makeFixture(scratch: Scratch, parties: number, threshold: 
     if (!result.ok || result.publicKey === undefined) throw new Error(`fixture keygen failed: ${JSON.stringify(result.error)}`);
     return { dir, keyId, publicKey: result.publicKey, threshold, parties };
   } finally {
-    cluster.close();
+    await cluster.close();
   }
 }
 

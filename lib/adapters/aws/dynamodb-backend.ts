@@ -268,7 +268,7 @@ export class DynamoItemBackend implements ItemBackend {
         const existing = failed.length === 1 && only !== undefined ? returnedItem(only.Item) : undefined;
         throw new ConditionFailedError(`a condition failed in a ${operations.length}-item write; nothing was written`, {
           cause: error,
-          ...(existing !== undefined ? { existing } : {}),
+          existing,
         });
       }
       throw infrastructureError('dynamodb:TransactWriteItems', error);
@@ -292,7 +292,7 @@ export class DynamoItemBackend implements ItemBackend {
         const existing = itemOfFailedCondition(error);
         throw new ConditionFailedError(`${call} on ${key.pk}/${key.sk}: condition ${operation.condition.kind} failed`, {
           cause: error,
-          ...(existing !== undefined ? { existing } : {}),
+          existing,
         });
       }
       throw infrastructureError(call, error);
