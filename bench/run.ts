@@ -6,7 +6,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LocalCluster } from '../lib/adapters/local/cluster.js';
+import { LocalCluster } from '../lib/dev/cluster.js';
 import { utf8ToBytes } from '../lib/protocol/encoding.js';
 
 interface Row {

@@ -14,24 +14,25 @@
  *   table, send to the result queues — `Coordinator.expireStalled` only tells initiators,
  *   never parties, so no party inbox names the sweeper and no party stack changes.
  */
-import { Annotations, CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
-import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
-import { type DeploymentConfig, directoryOf, missingPins } from '../lib/config/deployment.js';
+import { type DeploymentConfig, directoryOf } from '../lib/config/deployment.js';
 import { coordinatorNames, initiatorNames, partyNames } from '../lib/config/names.js';
 import { Role, RuntimeEnv, runtimeEnvironment } from '../lib/config/runtime.js';
-import { MetricName, METRICS_NAMESPACE, SERVICE_DIMENSION, ServiceName } from '../lib/config/observability.js';
+import { MetricName, ServiceName } from '../lib/config/observability.js';
 import { SweeperEnv } from '../lib/config/sweeper.js';
+import { alarmOnAny, frostlineMetric } from './constructs/alarms.js';
 import { FrostlineFunction, HandlerRole, QueueHandler, retentionDays, visibilityTimeoutFor } from './constructs/queue-handler.js';
 import { ItemTable } from './constructs/item-table.js';
 import { IdentityKey } from './constructs/keys.js';
 import { SecureQueue } from './constructs/secure-queue.js';
 import { Entry } from './paths.js';
+import { warnUnpinned } from './unpinned.js';
 
 export interface CoordinatorStackProps extends StackProps {
   readonly config: DeploymentConfig;
@@ -127,11 +128,7 @@ export class CoordinatorStack extends Stack {
       this.inboxHandler = undefined;
       this.intakeHandler = undefined;
       this.sweeper = undefined;
-      Annotations.of(this).addWarningV2(
-        'frostline:unpinned',
-        `identity keys not pinned yet (${missingPins(config).join(', ')}): the coordinator handlers are not deployed. ` +
-          'Deploy every account, run `frostline config pin`, then deploy again.',
-      );
+      warnUnpinned(this, config, 'the coordinator handlers are');
     } else {
       // No masterKeyId: the coordinator never wraps data keys (it holds public data only).
       const environment = runtimeEnvironment({
@@ -192,30 +189,20 @@ export class CoordinatorStack extends Stack {
       // One run at a time is all it needs.
       reservedConcurrency: 1,
       logRetention: retentionDays(limits.logRetentionDays),
-      ...(alarmAction !== undefined ? { alarmAction } : {}),
+      alarmAction,
     });
     new events.Rule(this, 'SweepSchedule', {
       description: 'frostline: time out sessions stalled past their deadline',
       schedule: events.Schedule.rate(Duration.minutes(limits.sweepEveryMinutes)),
       targets: [new targets.LambdaFunction(sweeper.function, { retryAttempts: 0 })],
     });
-    const stalledAlarm = new cloudwatch.Alarm(this, 'StalledSessionsAlarm', {
-      alarmDescription:
+    alarmOnAny(this, 'StalledSessionsAlarm', {
+      description:
         `sessions were still open ${limits.stalledAfterMinutes} minutes after they started and were timed out ` +
         '(initiators told): see the sweeper log, "session expired", for their ids and who never answered',
-      metric: new cloudwatch.Metric({
-        namespace: METRICS_NAMESPACE,
-        metricName: MetricName.stalledSessions,
-        dimensionsMap: { [SERVICE_DIMENSION]: ServiceName.sweeper },
-        period: Duration.minutes(Math.max(5, limits.sweepEveryMinutes)),
-        statistic: 'Sum',
-      }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      metric: frostlineMetric(MetricName.stalledSessions, ServiceName.sweeper, Duration.minutes(Math.max(5, limits.sweepEveryMinutes))),
+      action: alarmAction,
     });
-    if (alarmAction !== undefined) stalledAlarm.addAlarmAction(alarmAction);
     return sweeper;
   }
 }

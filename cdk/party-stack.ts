@@ -6,12 +6,12 @@
  * Until every identity key is pinned in the config, the stack deploys without its handler
  * (keys, table, queues and role only): the handler could not verify anyone yet.
  */
-import { Annotations, CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
-import { type DeploymentConfig, missingPins, type PartyConfig, partyDirectoryOf, partyPolicyOf } from '../lib/config/deployment.js';
+import { type DeploymentConfig, type PartyConfig, partyDirectoryOf, partyPolicyOf } from '../lib/config/deployment.js';
 import { coordinatorNames, coordinatorSenderRoleArns, partyNames } from '../lib/config/names.js';
 import { ServiceName } from '../lib/config/observability.js';
 import { Role, RuntimeEnv, runtimeEnvironment } from '../lib/config/runtime.js';
@@ -20,6 +20,7 @@ import { ItemTable } from './constructs/item-table.js';
 import { IdentityKey, SharesKey } from './constructs/keys.js';
 import { SecureQueue } from './constructs/secure-queue.js';
 import { Entry } from './paths.js';
+import { warnUnpinned } from './unpinned.js';
 
 export interface PartyStackProps extends StackProps {
   readonly config: DeploymentConfig;
@@ -74,7 +75,7 @@ export class PartyStack extends Stack {
       deadLetterQueueName: names.inboxDlq.name,
       maxReceiveCount: limits.maxReceiveCount,
       visibilityTimeout: visibilityTimeoutFor(timeout),
-      ...(alarmAction !== undefined ? { alarmAction } : {}),
+      alarmAction,
     });
     this.inbox.allowSendFrom('CoordinatorHandlersSend', coordinatorSenderRoleArns(config));
 
@@ -86,11 +87,7 @@ export class PartyStack extends Stack {
     const directory = partyDirectoryOf(config, party);
     if (directory === undefined) {
       this.handler = undefined;
-      Annotations.of(this).addWarningV2(
-        'frostline:unpinned',
-        `identity keys not pinned yet (${missingPins(config).join(', ')}): the inbox handler is not deployed. ` +
-          'Deploy every account, run `frostline config pin`, then deploy again.',
-      );
+      warnUnpinned(this, config, 'the inbox handler is');
     } else {
       const environment = runtimeEnvironment({
         role: Role.party,
@@ -117,7 +114,7 @@ export class PartyStack extends Stack {
         memorySize: 1024,
         queue: this.inbox.queue,
         metricsService: ServiceName.partyInbox,
-        ...(alarmAction !== undefined ? { alarmAction } : {}),
+        alarmAction,
       });
     }
 

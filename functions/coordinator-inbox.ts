@@ -2,6 +2,6 @@
  * Lambda entry point: the coordinator's inbox queue, where parties answer (SQS event source
  * with ReportBatchItemFailures). Built once, at cold start.
  */
-import { coordinatorInboxHandlerFromEnvironment } from './shared/handlers.js';
+import { coordinatorInboxHandlerFromEnvironment } from '../lib/lambda/handlers.js';
 
 export const handler = coordinatorInboxHandlerFromEnvironment();

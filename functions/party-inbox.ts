@@ -3,6 +3,6 @@
  * Configuration, clients and the Party are built once, at cold start; a bad configuration
  * fails the cold start with every problem listed.
  */
-import { partyInboxHandlerFromEnvironment } from './shared/handlers.js';
+import { partyInboxHandlerFromEnvironment } from '../lib/lambda/handlers.js';
 
 export const handler = partyInboxHandlerFromEnvironment();

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `npm test`: typecheck, then every vitest project (local and emulator) in one run, then
+ * `npm test`: typecheck, lint, then every vitest project (local and emulator) in one run, then
  * one summary line in the plain "N passed, N failed, N skipped" form CI reads, and how many
  * tests ran against the AWS emulator. Exit code: non-zero if anything failed or if no
  * test ran at all.
@@ -22,6 +22,13 @@ const typecheck = run(bin('tsc'), ['-p', 'tsconfig.json', '--noEmit']);
 if (typecheck !== 0) {
   console.error('typecheck failed');
   process.exit(typecheck);
+}
+
+// eslint.config.js: unawaited promises, focused or skipped tests, `!`, `@ts-ignore`.
+const lint = run(bin('eslint'), ['--max-warnings', '0', '.']);
+if (lint !== 0) {
+  console.error('lint failed: fix what eslint reports above (npm run lint)');
+  process.exit(lint);
 }
 
 const reportDir = mkdtempSync(join(tmpdir(), 'frostline-test-report-'));

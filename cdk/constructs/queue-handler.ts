@@ -20,10 +20,11 @@ import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { MetricName, METRICS_NAMESPACE, SERVICE_DIMENSION } from '../../lib/config/observability.js';
+import { MetricName } from '../../lib/config/observability.js';
 import { environmentSize, LAMBDA_ENVIRONMENT_LIMIT_BYTES } from '../../lib/config/runtime.js';
 import { ConfigError } from '../../lib/ports/errors.js';
 import { LOCK_FILE, PROJECT_ROOT } from '../paths.js';
+import { alarmOnAny, frostlineMetric } from './alarms.js';
 
 export const HANDLER_RUNTIME = lambda.Runtime.NODEJS_22_X;
 export const HANDLER_ARCHITECTURE = lambda.Architecture.ARM_64;
@@ -145,26 +146,16 @@ export class FrostlineFunction extends Construct {
         'Pinned to nodejs22.x on purpose: the bundles are built and tested for Node 22 (esbuild target node22) and the ' +
         'runtime is supported until 2027-04; moving to a newer runtime is a tested change of HANDLER_RUNTIME, not drift.',
     });
-    this.errorsAlarm = new cloudwatch.Alarm(this, 'ErrorsAlarm', {
-      alarmDescription: `${props.functionName} failed as a whole (cold-start configuration error, timeout or crash)`,
+    this.errorsAlarm = alarmOnAny(this, 'ErrorsAlarm', {
+      description: `${props.functionName} failed as a whole (cold-start configuration error, timeout or crash)`,
       metric: this.function.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      action: props.alarmAction,
     });
-    this.throttlesAlarm = new cloudwatch.Alarm(this, 'ThrottlesAlarm', {
-      alarmDescription: `${props.functionName} was throttled at its reserved concurrency of ${props.reservedConcurrency}`,
+    this.throttlesAlarm = alarmOnAny(this, 'ThrottlesAlarm', {
+      description: `${props.functionName} was throttled at its reserved concurrency of ${props.reservedConcurrency}`,
       metric: this.function.metricThrottles({ period: Duration.minutes(5), statistic: 'Sum' }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      action: props.alarmAction,
     });
-    if (props.alarmAction !== undefined) {
-      this.errorsAlarm.addAlarmAction(props.alarmAction);
-      this.throttlesAlarm.addAlarmAction(props.alarmAction);
-    }
   }
 }
 
@@ -185,23 +176,13 @@ export class QueueHandler extends FrostlineFunction {
 
   constructor(scope: Construct, id: string, props: QueueHandlerProps) {
     super(scope, id, props);
-    this.failedAlarm = new cloudwatch.Alarm(this, 'FailedAlarm', {
-      alarmDescription:
+    this.failedAlarm = alarmOnAny(this, 'FailedAlarm', {
+      description:
         `${props.functionName} failed to handle messages; they are redelivered and reach the dead-letter queue after ` +
         'maxReceiveCount attempts. See the log for "message failed".',
-      metric: new cloudwatch.Metric({
-        namespace: METRICS_NAMESPACE,
-        metricName: MetricName.failed,
-        dimensionsMap: { [SERVICE_DIMENSION]: props.metricsService },
-        period: Duration.minutes(5),
-        statistic: 'Sum',
-      }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      metric: frostlineMetric(MetricName.failed, props.metricsService),
+      action: props.alarmAction,
     });
-    if (props.alarmAction !== undefined) this.failedAlarm.addAlarmAction(props.alarmAction);
     this.function.addEventSource(
       new SqsEventSource(props.queue, {
         batchSize: props.batchSize ?? 10,

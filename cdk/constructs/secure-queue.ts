@@ -15,6 +15,7 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { alarmOnAny } from './alarms.js';
 
 export interface SecureQueueProps {
   readonly queueName: string;
@@ -59,15 +60,11 @@ export class SecureQueue extends Construct {
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: props.maxReceiveCount },
       removalPolicy: RemovalPolicy.DESTROY,
     });
-    this.deadLetterAlarm = new cloudwatch.Alarm(this, 'DeadLetterAlarm', {
-      alarmDescription: `${props.deadLetterQueueName} holds messages that failed ${props.maxReceiveCount} times: inspect, fix, then redrive`,
+    this.deadLetterAlarm = alarmOnAny(this, 'DeadLetterAlarm', {
+      description: `${props.deadLetterQueueName} holds messages that failed ${props.maxReceiveCount} times: inspect, fix, then redrive`,
       metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      action: props.alarmAction,
     });
-    if (props.alarmAction !== undefined) this.deadLetterAlarm.addAlarmAction(props.alarmAction);
   }
 
   /** Lets exactly these principals (roles or users, any account) send. */

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { SqliteItemBackend } from '../adapters/local/sqlite-backend.js';
 import { FrostlineError } from '../ports/errors.js';
 import type { ItemBackend } from '../ports/store.js';
-import { readPinnedDirectory } from '../adapters/local/cluster.js';
+import { readPinnedDirectory } from '../dev/cluster.js';
 import type { IdentityPublicKey } from '../ports/key-vault.js';
 import { AuditAnchors, verifiedAnchor } from '../protocol/audit-anchors.js';
 import { AuditLog, verifyAuditChain, type ChainVerdict } from '../protocol/audit.js';

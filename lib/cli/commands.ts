@@ -5,7 +5,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LocalCluster } from '../adapters/local/cluster.js';
+import { LocalCluster } from '../dev/cluster.js';
 import { FrostlineError } from '../ports/errors.js';
 import { bytesToHex, decodeHex, utf8ToBytes } from '../protocol/encoding.js';
 import type { KeygenResultBody, SignResultBody } from '../protocol/messages.js';
@@ -134,7 +134,7 @@ export async function runSign(options: SignOptions): Promise<void> {
     const pin = await pinnedKey(cluster, localPins(options.dataDir), options.keyId);
     out.step(`signing ${options.message.length} bytes with key "${options.keyId}"`);
     const [result, ms] = await timed(() =>
-      cluster.sign({ keyId: options.keyId, message: options.message, ...(options.requestId !== undefined ? { requestId: options.requestId } : {}) }),
+      cluster.sign({ keyId: options.keyId, message: options.message, requestId: options.requestId }),
     );
     const ok = assertOk(result, 'signing');
     const signature = bytesToHex(checkedSignature(ok, pin, { keyId: options.keyId, message: options.message }, ok.requestId));

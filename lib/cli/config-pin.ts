@@ -201,7 +201,7 @@ export function configCommand(): Command {
     .action(async (file: string, o: { profile?: string; profileFor: Record<string, string>; replace?: boolean; dryRun?: boolean }) => {
       const result = await pinIdentityKeys(file, {
         profiles: o.profileFor,
-        ...(o.profile !== undefined ? { profile: o.profile } : {}),
+        profile: o.profile,
         replace: o.replace === true,
         dryRun: o.dryRun === true,
       });

@@ -15,7 +15,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { openDeployment } from '../adapters/aws/deployment-connection.js';
-import { openDevDeployment } from '../adapters/aws/dev-deployment-file.js';
+import { openDevDeployment } from '../dev/dev-deployment-file.js';
 import type { FrostlineClient } from '../client/client.js';
 import { FileKeyPins } from '../client/key-pins.js';
 import type { IdentitySigner } from '../client/initiator.js';
@@ -101,9 +101,9 @@ async function connect(target: DeploymentTarget): Promise<Connection> {
 
 async function connectConfig(target: ConfigDeploymentTarget): Promise<Connection> {
   const deployment = await openDeployment(target.config, {
-    ...(target.endpoint !== undefined ? { endpoint: target.endpoint } : {}),
-    ...(target.profile !== undefined ? { profile: target.profile } : {}),
-    ...(target.region !== undefined ? { region: target.region } : {}),
+    endpoint: target.endpoint,
+    profile: target.profile,
+    region: target.region,
   });
   const keyFile = target.keyFile;
   return {
@@ -115,7 +115,7 @@ async function connectConfig(target: ConfigDeploymentTarget): Promise<Connection
       const initiator = deployment.initiator(target.initiator).id;
       const privateKeyPem = keyFile === undefined ? undefined : await readKeyFile(keyFile);
       const pins = new FileKeyPins(pinsFileFor(target));
-      return deployment.client(initiator, { ...options, pins, ...(privateKeyPem !== undefined ? { privateKeyPem } : {}) });
+      return deployment.client(initiator, { ...options, pins, privateKeyPem });
     },
     approver: async () => {
       throw new FrostlineError('usage', '--approvers signs with local development keys and needs --deployment FILE; approvers of a real deployment sign on their own machines');
@@ -182,7 +182,7 @@ export async function runDeploymentKeygen(
   if (options.threshold > count) throw new FrostlineError('usage', `--threshold ${options.threshold} is larger than the ${count} parties`);
   const parties = all.slice(0, count);
   const [result, ms] = await request(connection, target, out, `keygen "${options.keyId}" ${options.threshold}-of-${count} among ${parties.join(', ')}`, (client, signal) =>
-    client.keygen({ keyId: options.keyId, threshold: options.threshold, parties, signal, ...(options.requestId !== undefined ? { requestId: options.requestId } : {}) }),
+    client.keygen({ keyId: options.keyId, threshold: options.threshold, parties, signal, requestId: options.requestId }),
   );
   out.result(
     `key ${result.keyId}  ${result.publicKey}  ${result.threshold}-of-${result.parties.length} (${result.parties.join(', ')})${result.duplicate ? '  (repeated request: first result)' : ''}  ${ms} ms`,

@@ -7,8 +7,8 @@
  */
 import { dirname, join, parse, resolve } from 'node:path';
 import { mkdir, readFile } from 'node:fs/promises';
-import { DevDeployment, type DevDeploymentStats, type DevLogLevel } from '../adapters/aws/dev-deployment.js';
-import { type RunningEmulator, startEmulator } from '../adapters/aws/emulator.js';
+import { DevDeployment, type DevDeploymentStats, type DevLogLevel } from '../dev/dev-deployment.js';
+import { type RunningEmulator, startEmulator } from '../dev/emulator.js';
 import { ConfigError } from '../ports/errors.js';
 import { PartyPolicySchema } from '../protocol/config-schemas.js';
 import type { PartyPolicy } from '../protocol/requests.js';
@@ -71,8 +71,8 @@ export async function runDevUp(options: DevUpOptions): Promise<void> {
         initiators: options.initiators,
         approvers: options.approvers,
         keyDir,
-        ...(policy !== undefined ? { policy } : {}),
-        ...(options.logLevel !== undefined ? { logLevel: options.logLevel } : {}),
+        policy,
+        logLevel: options.logLevel,
         // A message id and reason only: bodies hold signed requests and sealed shares.
         onFailure: (node, failure) => log(`dev: ${node}: message ${failure.messageId} failed on receive ${failure.receiveCount} (${failure.reason}); left for redelivery`),
       }),

@@ -100,8 +100,8 @@ function addDeploymentOptions(command: Command): Command {
 function deploymentTarget(o: DeploymentFlags): DeploymentTarget | undefined {
   const common = {
     json: o.json === true,
-    ...(o.initiator !== undefined ? { initiator: o.initiator } : {}),
-    ...(o.endpoint !== undefined ? { endpoint: o.endpoint } : {}),
+    initiator: o.initiator,
+    endpoint: o.endpoint,
     ...(o.timeout !== undefined ? { timeoutMs: o.timeout * 1000 } : {}),
   };
   const configOnly = [
@@ -121,9 +121,9 @@ function deploymentTarget(o: DeploymentFlags): DeploymentTarget | undefined {
     return {
       ...common,
       config: o.config,
-      ...(o.keyFile !== undefined ? { keyFile: o.keyFile } : {}),
-      ...(o.profile !== undefined ? { profile: o.profile } : {}),
-      ...(o.region !== undefined ? { region: o.region } : {}),
+      keyFile: o.keyFile,
+      profile: o.profile,
+      region: o.region,
     };
   }
   if (configOnly.length > 0) throw new FrostlineError('usage', `${configOnly.join(', ')} need${configOnly.length === 1 ? 's' : ''} --config FILE`);
@@ -151,7 +151,7 @@ export function buildProgram(): Command {
     .addOption(jsonOption())
     .action(async (o: { threshold: number; parties: number; message: string; json?: boolean; dataDir?: string }) => {
       assertThreshold(o.threshold, o.parties);
-      await runDemo({ threshold: o.threshold, parties: o.parties, message: o.message, json: o.json === true, ...(o.dataDir !== undefined ? { dataDir: o.dataDir } : {}) });
+      await runDemo({ threshold: o.threshold, parties: o.parties, message: o.message, json: o.json === true, dataDir: o.dataDir });
     });
 
   addDeploymentOptions(
@@ -170,8 +170,8 @@ export function buildProgram(): Command {
       await runDeploymentKeygen(target, {
         keyId: o.keyId,
         threshold: o.threshold,
-        ...(o.parties !== undefined ? { parties: o.parties } : {}),
-        ...(o.requestId !== undefined ? { requestId: o.requestId } : {}),
+        parties: o.parties,
+        requestId: o.requestId,
       });
       return;
     }
@@ -198,13 +198,13 @@ export function buildProgram(): Command {
       await runDeploymentSign(target, {
         keyId: o.key,
         message,
-        ...(o.requestId !== undefined ? { requestId: o.requestId } : {}),
-        ...(o.approvers !== undefined ? { approvers: o.approvers } : {}),
+        requestId: o.requestId,
+        approvers: o.approvers,
       });
       return;
     }
     if (o.approvers !== undefined) throw new FrostlineError('usage', '--approvers needs --deployment FILE');
-    await runSign({ dataDir: o.dataDir, keyId: o.key, message, json: o.json === true, ...(o.requestId !== undefined ? { requestId: o.requestId } : {}) });
+    await runSign({ dataDir: o.dataDir, keyId: o.key, message, json: o.json === true, requestId: o.requestId });
   });
 
   addDeploymentOptions(
@@ -285,6 +285,8 @@ export function buildProgram(): Command {
       else await runPurgeVolatile({ dataDir: o.dataDir, party: o.party, json: o.json === true });
     });
 
+  program.addCommand(configCommand());
+
   const dev = program.command('dev').description('a development deployment on an AWS API emulator');
   dev
     .command('up')
@@ -306,8 +308,8 @@ export function buildProgram(): Command {
         approvers: o.approvers,
         out: o.out,
         logLevel: o.logLevel,
-        ...(o.policy !== undefined ? { policyFile: o.policy } : {}),
-        ...(o.endpoint !== undefined ? { endpoint: o.endpoint } : {}),
+        policyFile: o.policy,
+        endpoint: o.endpoint,
       });
     });
 

@@ -138,7 +138,7 @@ export class FrostlineClient {
         keyId: options.keyId,
         message: options.message,
         requestId,
-        ...(options.approvals !== undefined ? { approvals: options.approvals } : {}),
+        approvals: options.approvals,
       }),
     );
     if (result.type !== 'sign.result') throw new RequestError('bad-result', 'unexpected result type', requestId);

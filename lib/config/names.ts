@@ -8,7 +8,7 @@
  * (80), DynamoDB table names (255), CloudFormation stack names (128). The config's `name`
  * (<= 15) and ids (<= 63, a-z0-9-) keep every name below them; `assertNameLengths` checks.
  */
-import type { DeploymentConfig, InitiatorConfig, PartyConfig } from './deployment.js';
+import type { DeploymentConfig, InitiatorConfig, PartyConfig } from './deployment-schema.js';
 
 export type QueueRef = { readonly name: string; readonly arn: string; readonly url: string };
 

@@ -83,7 +83,7 @@ export type CoordinatorRuntimeConfig = CommonConfig & {
   readonly policy?: never;
   /**
    * Not used: the coordinator holds public data only and never wraps a data key (its vault
-   * refuses to; see functions/shared/wiring.ts). Accepted so that set-ups which provision
+   * refuses to; see lib/lambda/wiring.ts). Accepted so that set-ups which provision
    * one per account keep loading; the CDK stack does not set it.
    */
   readonly masterKeyId?: string;
@@ -249,9 +249,9 @@ function assemble(config: Parsed): RuntimeConfig {
     identityAlgorithm,
     directory,
     queueUrls,
-    ...(config.emulatorAccountId !== undefined ? { emulatorAccountId: config.emulatorAccountId } : {}),
+    emulatorAccountId: config.emulatorAccountId,
   };
-  if (role === Role.coordinator) return { ...common, role, ...(masterKeyId !== undefined ? { masterKeyId } : {}) };
+  if (role === Role.coordinator) return { ...common, role, masterKeyId };
   if (config.partyId === undefined || config.policy === undefined || masterKeyId === undefined) {
     throw new ConfigError('invalid runtime configuration: party id, policy or master key missing');
   }

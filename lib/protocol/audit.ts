@@ -11,13 +11,13 @@ import { ItemTable, retryOnConflict, type ItemBackend, type ItemKey } from '../p
 import { hashCanonical } from './encoding.js';
 import type { AuditAnchor } from './messages.js';
 import { recordParser } from './party-state.js';
+import { Hex32 } from './schema-atoms.js';
 
-const hex32 = z.string().regex(/^[0-9a-f]{64}$/);
 export const GENESIS_HASH = '0'.repeat(64);
 
 export const AuditRecord = z.strictObject({
   seq: z.number().int().positive(),
-  prev: hex32,
+  prev: Hex32,
   party: z.string(),
   kind: z.enum(['keygen', 'sign']),
   session: z.string(),
@@ -25,17 +25,17 @@ export const AuditRecord = z.strictObject({
   initiator: z.string(),
   keyId: z.string(),
   /** SHA-256 of the message to sign (sign decisions); the message itself is not kept. */
-  messageSha256: hex32.optional(),
+  messageSha256: Hex32.optional(),
   decision: z.enum(['approved', 'refused']),
   code: z.string().optional(),
   reason: z.string().optional(),
   at: z.number().int(),
-  hash: hex32,
+  hash: Hex32,
 });
 export type AuditRecord = z.infer<typeof AuditRecord>;
 export type AuditEntry = Omit<AuditRecord, 'seq' | 'prev' | 'hash' | 'party'>;
 
-const AuditHead = z.strictObject({ seq: z.number().int().nonnegative(), hash: hex32 });
+const AuditHead = z.strictObject({ seq: z.number().int().nonnegative(), hash: Hex32 });
 const AuditMark = z.strictObject({ seq: z.number().int().positive() });
 
 export const auditKeys = {

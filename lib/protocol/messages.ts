@@ -4,12 +4,11 @@
  * string is lower-case hex of a known length.
  */
 import { z } from 'zod';
+import { hex, hexUpTo } from './schema-atoms.js';
+
+export { Hex32 } from './schema-atoms.js';
 
 export const PROTOCOL_VERSION = 1;
-
-const hex = (bytes: number) => z.string().regex(new RegExp(`^[0-9a-f]{${bytes * 2}}$`), `expected ${bytes} bytes of hex`);
-const hexUpTo = (maxBytes: number) =>
-  z.string().max(maxBytes * 2).regex(/^(?:[0-9a-f]{2})*$/, 'expected hex');
 
 /** Party, initiator and key names: short, printable, safe in keys, logs and ARNs. */
 export const NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -39,6 +38,13 @@ export const MessageType = {
   keyResult: 'key.result',
 } as const;
 export type MessageType = (typeof MessageType)[keyof typeof MessageType];
+
+/**
+ * What initiators send: keygen and sign requests, and public-key lookups. Request intake
+ * admits these only (lib/lambda/handlers.ts).
+ * TODO(lead): coordinator.ts `FROM_INITIATOR` repeats this set; use this one there.
+ */
+export const INITIATOR_REQUEST_TYPES: ReadonlySet<MessageType> = new Set([MessageType.keygenRequest, MessageType.signRequest, MessageType.keyRequest]);
 
 export const EnvelopeSchema = z.strictObject({
   v: z.literal(PROTOCOL_VERSION),

@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
-import { LocalCluster, readPinnedDirectory } from '../../lib/adapters/local/cluster.js';
+import { LocalCluster, readPinnedDirectory } from '../../lib/dev/cluster.js';
 import { SqliteItemBackend } from '../../lib/adapters/local/sqlite-backend.js';
 import { runAuditVerify, verifyPartyAudit } from '../../lib/cli/audit.js';
 import type { ItemBackend } from '../../lib/ports/store.js';

@@ -3,7 +3,7 @@
  * the same single result, with no second signing and no fresh randomness on a retry.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import type { Interceptor } from '../../lib/adapters/local/cluster.js';
+import type { Interceptor } from '../../lib/dev/cluster.js';
 import type { InitiatorResult } from '../../lib/client/initiator.js';
 import type { SignResultBody } from '../../lib/protocol/messages.js';
 import type { Destination } from '../../lib/ports/transport.js';

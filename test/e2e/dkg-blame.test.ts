@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test } from 'vitest';
-import { LocalCluster } from '../../lib/adapters/local/cluster.js';
+import { LocalCluster } from '../../lib/dev/cluster.js';
 import { ed25519Suite, type Suite } from '../../lib/protocol/suite.js';
 
 /**

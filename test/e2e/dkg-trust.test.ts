@@ -210,7 +210,7 @@ describe('one round-1 package per keygen session', () => {
     const clock = new SteppedClock();
     const first = await harnessWith({ clock }, dir);
     const start = await startedAhead(first, clock, 'lost-state');
-    first.cluster.close();
+    await first.cluster.close();
 
     // The round state disappears (reaped, restored from an older backup, ...); the marker stays.
     const store = await SqliteItemBackend.open(join(dir, 'parties', 'p1', 'store.sqlite'));
@@ -236,7 +236,7 @@ describe('a keygen that never confirmed leaves nothing blocking a retry', () => 
     const failed = await failing.cluster.keygen({ keyId: 'k', threshold: 2, requestId: 'first' });
     expect(failed.ok).toBe(false);
     const failedSession = deriveSessionId('cli', 'first');
-    failing.cluster.close();
+    await failing.cluster.close();
 
     const retrying = await harnessWith({}, dir);
     const retry = await retrying.cluster.keygen({ keyId: 'k', threshold: 2, requestId: 'second' });
@@ -258,7 +258,7 @@ describe('a keygen that never confirmed leaves nothing blocking a retry', () => 
       const replayed = await freshCopy(coordinatorVault, parseRaw(abort.body), Date.now());
       expect((await requiredParty(retrying.cluster, party).handle(replayed)).status).toBe('processed');
     }
-    retrying.cluster.close();
+    await retrying.cluster.close();
     // Every party holds the retry's active share and nothing else under the key id (no
     // pending share of the failed keygen); of that keygen only its session marker is left.
     for (const party of PARTIES) {
@@ -333,7 +333,7 @@ describe('a keygen that never confirmed leaves nothing blocking a retry', () => 
     }
     expect(harness.logs.filter((l) => l.level === 'error' && l.message.includes('abort of a keygen whose share is active'))).toHaveLength(2);
 
-    harness.cluster.close();
+    await harness.cluster.close();
     for (const party of PARTIES) {
       expect((await keyItems(harness.dir, party, 'k')).map((i) => [i.sk, i.data.status])).toEqual([['share', 'active']]);
     }

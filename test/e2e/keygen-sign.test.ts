@@ -105,7 +105,7 @@ describe('keys persist', () => {
     const first = await openHarness(dir, { parties: 3 });
     const keygen = await first.cluster.keygen({ keyId: 'persisted', threshold: 2 });
     expect(keygen.ok).toBe(true);
-    first.cluster.close();
+    await first.cluster.close();
 
     const second = await openHarness(dir);
     scratch.own(second.cluster);

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
-import { LocalCluster, type LocalClusterOptions } from '../../lib/adapters/local/cluster.js';
+import { LocalCluster, type LocalClusterOptions } from '../../lib/dev/cluster.js';
 import { SqliteItemBackend } from '../../lib/adapters/local/sqlite-backend.js';
 import { verifyPartyAudit } from '../../lib/cli/audit.js';
 import { signApproval } from '../../lib/protocol/approvals.js';

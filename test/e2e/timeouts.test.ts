@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test } from 'vitest';
-import { LocalCluster } from '../../lib/adapters/local/cluster.js';
+import { LocalCluster } from '../../lib/dev/cluster.js';
 
 test('a session stalled by unresponsive parties is timed out and its initiator told who never answered', async () => {
   const dataDir = await mkdtemp(join(tmpdir(), 'frostline-timeout-'));

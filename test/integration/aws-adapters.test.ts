@@ -8,11 +8,12 @@ import { CreateKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
 import { CreateQueueCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { createAwsClients, createDynamoDbClient, createKmsClient, createSqsClient } from '../../lib/adapters/aws/clients.js';
-import { createPartyTable, DynamoItemBackend } from '../../lib/adapters/aws/dynamodb-backend.js';
+import { DynamoItemBackend } from '../../lib/adapters/aws/dynamodb-backend.js';
+import { createPartyTable } from '../../lib/dev/provision.js';
 import { KmsKeyVault } from '../../lib/adapters/aws/kms-key-vault.js';
 import { SQS_MAX_MESSAGE_BYTES, SqsTransport } from '../../lib/adapters/aws/sqs-transport.js';
 import { ConditionFailedError, FrostlineError, InfrastructureError } from '../../lib/ports/errors.js';
-import type { StoredItem, WriteOperation } from '../../lib/ports/store.js';
+import { ItemTable, type StoredItem, type WriteOperation } from '../../lib/ports/store.js';
 import type { Destination } from '../../lib/ports/transport.js';
 import { PartyTables, partyKeys } from '../../lib/protocol/party-state.js';
 import { describeVerdict } from '../support/transaction-isolation.js';
@@ -206,6 +207,60 @@ describe('DynamoItemBackend on moto', () => {
     );
     expect(await backend.get(newcomer)).toEqual(newcomer);
     expect(await backend.get(existing)).toBeUndefined();
+  });
+
+  /** A backend whose client records the name of every command it sends. */
+  const recorded = () => {
+    const client = createDynamoDbClient({ endpoint, region: REGION, accountId: ACCOUNT_A });
+    const commands: string[] = [];
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        commands.push(context.commandName ?? 'unknown');
+        return next(args);
+      },
+      { step: 'initialize', name: 'recordCommands' },
+    );
+    return { backend: new DynamoItemBackend(client, table), commands };
+  };
+
+  const parseOwner = (data: unknown): { owner: string } => {
+    if (typeof data !== 'object' || data === null || !('owner' in data) || typeof data.owner !== 'string') throw new Error('not an owner record');
+    return { owner: data.owner };
+  };
+
+  it('createOrGet: the loser adopts the winner from the failed condition (ALL_OLD), with no second GetItem', async () => {
+    const { backend: counted, commands } = recorded();
+    const records = new ItemTable(counted, parseOwner, () => now);
+    const key = { pk: `claim#${randomUUID()}`, sk: 'a' };
+    await expect(records.createOrGet(key, { owner: 'winner' }, 300)).resolves.toEqual({ created: true, value: { owner: 'winner' }, version: 1 });
+    await expect(records.createOrGet(key, { owner: 'loser' }, 300)).resolves.toEqual({ created: false, value: { owner: 'winner' }, version: 1 });
+    expect(commands).toEqual(['PutItemCommand', 'PutItemCommand']);
+    expect((await backend.get(key))?.data).toEqual({ owner: 'winner' });
+
+    // Two at once: exactly one creates; both come back with its value, still without a read.
+    commands.length = 0;
+    const raced = { pk: `claim#${randomUUID()}`, sk: 'a' };
+    const results = await Promise.all(['a', 'b'].map((owner) => records.createOrGet(raced, { owner }, 300)));
+    expect(results.filter((result) => result.created)).toHaveLength(1);
+    expect(results[0]?.value).toEqual(results[1]?.value);
+    expect(commands).not.toContain('GetItemCommand');
+  });
+
+  it('a failed condition carries the existing item: single writes, and the one failed operation of a transaction', async () => {
+    const existing = item({ expiresAt: now + 300 });
+    await backend.write([put(existing, { kind: 'absent' })], now);
+    const single = await backend.write([put({ ...existing, data: { other: true } }, { kind: 'absent' })], now).catch((error: unknown) => error);
+    expect(single).toBeInstanceOf(ConditionFailedError);
+    expect(single instanceof ConditionFailedError ? single.existing : undefined).toEqual(existing);
+
+    const absent = await backend.write([{ op: 'delete', key: item(), condition: { kind: 'exists' } }], now).catch((error: unknown) => error);
+    expect(absent instanceof ConditionFailedError ? absent.existing : 'not a ConditionFailedError').toBeUndefined();
+
+    const transaction = await backend
+      .write([put(item(), { kind: 'absent' }), { op: 'delete', key: existing, condition: { kind: 'version', version: 7 } }], now)
+      .catch((error: unknown) => error);
+    expect(transaction).toBeInstanceOf(ConditionFailedError);
+    expect(transaction instanceof ConditionFailedError ? transaction.existing : undefined).toEqual(existing);
   });
 
   // The race lib/protocol/party.ts closes in signShare: two deliveries of different signing

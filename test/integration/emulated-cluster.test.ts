@@ -7,7 +7,7 @@ import { GetItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { queueDepth } from '../../lib/adapters/aws/sqs-event-source-runner.js';
+import { queueDepth } from '../../lib/dev/sqs-event-source-runner.js';
 import { DynamoItemBackend } from '../../lib/adapters/aws/dynamodb-backend.js';
 import { runtimeEnvironment } from '../../lib/config/runtime.js';
 import type { Transport } from '../../lib/ports/transport.js';

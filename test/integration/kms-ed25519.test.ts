@@ -14,11 +14,11 @@ import { CreateKeyCommand, DescribeKeyCommand, SignCommand } from '@aws-sdk/clie
 import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createAwsClients, createKmsClient } from '../../lib/adapters/aws/clients.js';
-import { DevDeployment, newEmulatorAccountId } from '../../lib/adapters/aws/dev-deployment.js';
-import { createPartyTable, DynamoItemBackend } from '../../lib/adapters/aws/dynamodb-backend.js';
+import { DevDeployment, newEmulatorAccountId } from '../../lib/dev/dev-deployment.js';
+import { DynamoItemBackend } from '../../lib/adapters/aws/dynamodb-backend.js';
 import { KMS_MAX_RAW_SIGN_BYTES, KmsKeyVault } from '../../lib/adapters/aws/kms-key-vault.js';
-import { createIdentityKey, createQueueWithDeadLetters } from '../../lib/adapters/aws/provision.js';
-import { queueDepth } from '../../lib/adapters/aws/sqs-event-source-runner.js';
+import { createIdentityKey, createPartyTable, createQueueWithDeadLetters } from '../../lib/dev/provision.js';
+import { queueDepth } from '../../lib/dev/sqs-event-source-runner.js';
 import type { FrostlineClient } from '../../lib/client/client.js';
 import { ConditionFailedError, InfrastructureError } from '../../lib/ports/errors.js';
 import { verifyWithNodeCrypto } from '../support/ed25519.js';

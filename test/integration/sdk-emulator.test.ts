@@ -10,11 +10,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { DevDeployment, DevDeploymentConnection, newEmulatorAccountId, openDevDeployment } from '../../lib/adapters/aws/dev-deployment.js';
+import { DevDeployment, DevDeploymentConnection, newEmulatorAccountId, openDevDeployment } from '../../lib/dev/dev-deployment.js';
 import { CreateKeyCommand } from '@aws-sdk/client-kms';
 import { createKmsClient } from '../../lib/adapters/aws/clients.js';
 import { KmsSigner } from '../../lib/adapters/aws/kms-signer.js';
-import { queueDepth } from '../../lib/adapters/aws/sqs-event-source-runner.js';
+import { queueDepth } from '../../lib/dev/sqs-event-source-runner.js';
 import type { FrostlineClient } from '../../lib/client/client.js';
 import { verifyWithNodeCrypto } from '../support/ed25519.js';
 

@@ -1,6 +1,6 @@
 /**
  * The emulator deployment of the integration tests: a thin layer over `DevDeployment`
- * (lib/adapters/aws/dev-deployment.ts) that adds what tests want on top — one initiator
+ * (lib/dev/dev-deployment.ts) that adds what tests want on top — one initiator
  * (`app`) driven at the protocol level, synchronous `keygen`/`sign` that drain every queue
  * before returning, and quiet handlers. What `LocalCluster` is for the embedded default,
  * this is for the AWS adapters.
@@ -22,9 +22,9 @@ import {
   type DevPartyNode,
   newEmulatorAccountId,
   nodeKmsVault,
-} from '../../lib/adapters/aws/dev-deployment.js';
-import type { NodeAccount } from '../../lib/adapters/aws/provision.js';
-import type { SqsBatchHandler } from '../../lib/adapters/aws/sqs-event-source-runner.js';
+} from '../../lib/dev/dev-deployment.js';
+import type { NodeAccount } from '../../lib/dev/provision.js';
+import type { SqsBatchHandler } from '../../lib/dev/sqs-event-source-runner.js';
 import type { KmsKeyVault } from '../../lib/adapters/aws/kms-key-vault.js';
 import { SqsTransport } from '../../lib/adapters/aws/sqs-transport.js';
 import { Initiator, type InitiatorResult } from '../../lib/client/initiator.js';
@@ -34,8 +34,8 @@ import type { Transport } from '../../lib/ports/transport.js';
 import type { Directory } from '../../lib/protocol/directory.js';
 import type { KeygenResultBody, SignResultBody } from '../../lib/protocol/messages.js';
 import type { PartyPolicy } from '../../lib/protocol/requests.js';
-import type { InboxProcessor } from '../../functions/shared/inbox-handler.js';
-import { METRICS_NAMESPACE } from '../../functions/shared/observability.js';
+import type { InboxProcessor } from '../../lib/lambda/inbox-handler.js';
+import { METRICS_NAMESPACE } from '../../lib/lambda/observability.js';
 
 export const REGION = DEV_REGION;
 export const INITIATOR = 'app';

@@ -7,7 +7,7 @@ import { createPublicKey, verify } from 'node:crypto';
 import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LocalCluster, type Interceptor, type LocalClusterOptions } from '../../lib/adapters/local/cluster.js';
+import { LocalCluster, type Interceptor, type LocalClusterOptions } from '../../lib/dev/cluster.js';
 import type { MessageHandler } from '../../lib/adapters/local/event-source.js';
 import { SqliteItemBackend } from '../../lib/adapters/local/sqlite-backend.js';
 import type { Clock } from '../../lib/ports/clock.js';
@@ -39,7 +39,7 @@ export class Scratch {
   async cleanup(): Promise<void> {
     for (const cluster of this.#clusters.splice(0)) {
       try {
-        cluster.close();
+        await cluster.close();
       } catch {
         // already closed by the test
       }
@@ -157,7 +157,7 @@ export async function makeFixture(scratch: Scratch, parties: number, threshold: 
     if (!result.ok || result.publicKey === undefined) throw new Error(`fixture keygen failed: ${JSON.stringify(result.error)}`);
     return { dir, keyId, publicKey: result.publicKey, threshold, parties };
   } finally {
-    cluster.close();
+    await cluster.close();
   }
 }
 

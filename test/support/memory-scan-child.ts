@@ -14,7 +14,7 @@
  */
 import { getRandomValues } from 'node:crypto';
 import { createInterface } from 'node:readline';
-import { LocalCluster } from '../../lib/adapters/local/cluster.js';
+import { LocalCluster } from '../../lib/dev/cluster.js';
 
 const [dataDir, keyId = 'k1', rounds = '3'] = process.argv.slice(2);
 if (dataDir === undefined) throw new Error('usage: memory-scan-child <dataDir> [keyId] [rounds]');

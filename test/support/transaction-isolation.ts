@@ -12,7 +12,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { type AttributeValue, type DynamoDBClient, GetItemCommand, TransactWriteItemsCommand } from '@aws-sdk/client-dynamodb';
-import { createPartyTable } from '../../lib/adapters/aws/dynamodb-backend.js';
+import { createPartyTable } from '../../lib/dev/provision.js';
 
 /**
  * Enough trials, enough of them at once, that a non-isolated emulator fails: unserialised

@@ -128,9 +128,9 @@ export class DeploymentConnection {
       partyKeys: this.config.pinned.parties,
       requests,
       results: new SqsResultInbox(sqs, initiatorNames(this.config, initiator).results.url),
-      ...(options.pins !== undefined ? { pins: options.pins } : {}),
-      ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
-      ...(options.pollWaitMs !== undefined ? { pollWaitMs: options.pollWaitMs } : {}),
+      pins: options.pins,
+      timeoutMs: options.timeoutMs,
+      pollWaitMs: options.pollWaitMs,
     });
   }
 
@@ -181,7 +181,7 @@ export class DeploymentConnection {
     return {
       region: this.options.region ?? region,
       ...(endpoint !== undefined ? { endpoint, ...(account !== undefined ? { accountId: account } : {}) } : {}),
-      ...(profile !== undefined ? { profile } : {}),
+      profile,
     };
   }
 }

@@ -8,9 +8,7 @@
  */
 import {
   type AttributeValue,
-  CreateTableCommand,
   DeleteItemCommand,
-  DescribeTableCommand,
   type DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
@@ -18,9 +16,8 @@ import {
   ScanCommand,
   type TransactWriteItem,
   TransactWriteItemsCommand,
-  UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
-import { ConditionFailedError, FrostlineError, InfrastructureError } from '../../ports/errors.js';
+import { ConditionFailedError, FrostlineError } from '../../ports/errors.js';
 import type { ItemBackend, ItemData, ItemKey, StoredItem, WriteCondition, WriteOperation } from '../../ports/store.js';
 import { awsErrorName, infrastructureError } from './errors.js';
 
@@ -34,6 +31,13 @@ interface Expression {
   readonly ExpressionAttributeNames?: Record<string, string>;
   readonly ExpressionAttributeValues?: Item;
 }
+
+/**
+ * Asks DynamoDB to return the item that failed a condition (at no extra cost), so that
+ * "create, or adopt the winner" (`ItemTable.createOrGet`) needs no second read: the shape
+ * of Powertools' idempotency persistence layer.
+ */
+const RETURN_EXISTING = { ReturnValuesOnConditionCheckFailure: 'ALL_OLD' } as const;
 
 const LIVE = '(attribute_not_exists(#expiresAt) OR #expiresAt > :now)';
 
@@ -118,14 +122,34 @@ function fromAttributes(attributes: Item): StoredItem {
   return expiresNumber === undefined ? item : { ...item, expiresAt: expiresNumber };
 }
 
-/** By name, not instanceof: the client may come from another copy of the SDK package. */
-function isConditionCancellation(error: unknown): boolean {
-  if (awsErrorName(error) !== 'TransactionCanceledException') return false;
+/** The `ConditionalCheckFailed` entries of a cancelled transaction (by name, not instanceof: the client may come from another copy of the SDK package). */
+function failedConditions(error: unknown): { readonly Item?: unknown }[] {
+  if (awsErrorName(error) !== 'TransactionCanceledException') return [];
   const reasons: unknown = typeof error === 'object' && error !== null && 'CancellationReasons' in error ? error.CancellationReasons : undefined;
-  return (
-    Array.isArray(reasons) &&
-    reasons.some((reason: unknown) => typeof reason === 'object' && reason !== null && 'Code' in reason && reason.Code === 'ConditionalCheckFailed')
+  if (!Array.isArray(reasons)) return [];
+  return reasons.filter(
+    (reason: unknown): reason is { readonly Item?: unknown } =>
+      typeof reason === 'object' && reason !== null && 'Code' in reason && reason.Code === 'ConditionalCheckFailed',
   );
+}
+
+/**
+ * The item DynamoDB returned with a failed condition (`ReturnValuesOnConditionCheckFailure:
+ * ALL_OLD`), decoded; undefined when there was none (the item was absent) or it does not
+ * decode — then `createOrGet` reads it again, and that read reports a damaged item loudly.
+ */
+function returnedItem(item: unknown): StoredItem | undefined {
+  if (typeof item !== 'object' || item === null) return undefined;
+  try {
+    return fromAttributes(item as Item);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The existing item a failed single-item write returned (ConditionalCheckFailedException.Item). */
+function itemOfFailedCondition(error: unknown): StoredItem | undefined {
+  return returnedItem(typeof error === 'object' && error !== null && 'Item' in error ? error.Item : undefined);
 }
 
 export class DynamoItemBackend implements ItemBackend {
@@ -227,17 +251,24 @@ export class DynamoItemBackend implements ItemBackend {
 
     const items: TransactWriteItem[] = operations.map((operation) => {
       const expression = conditionExpression(operation.condition, nowSeconds);
+      const onFailure = expression.ConditionExpression !== undefined ? RETURN_EXISTING : {};
       return operation.op === 'put'
-        ? { Put: { TableName: this.tableName, Item: toAttributes(operation.item), ...expression } }
-        : { Delete: { TableName: this.tableName, Key: keyAttributes(operation.key), ...expression } };
+        ? { Put: { TableName: this.tableName, Item: toAttributes(operation.item), ...expression, ...onFailure } }
+        : { Delete: { TableName: this.tableName, Key: keyAttributes(operation.key), ...expression, ...onFailure } };
     });
     try {
       // The SDK fills ClientRequestToken once per call, so its own retries are idempotent.
       await this.client.send(new TransactWriteItemsCommand({ TransactItems: items }));
     } catch (error) {
-      if (isConditionCancellation(error)) {
+      const failed = failedConditions(error);
+      if (failed.length > 0) {
+        // The existing item only when one operation failed: with several, no single item
+        // is "the winner". It carries its pk/sk, so a caller can tell which one it is.
+        const [only] = failed;
+        const existing = failed.length === 1 && only !== undefined ? returnedItem(only.Item) : undefined;
         throw new ConditionFailedError(`a condition failed in a ${operations.length}-item write; nothing was written`, {
           cause: error,
+          existing,
         });
       }
       throw infrastructureError('dynamodb:TransactWriteItems', error);
@@ -248,69 +279,23 @@ export class DynamoItemBackend implements ItemBackend {
     const expression = conditionExpression(operation.condition, nowSeconds);
     const call = operation.op === 'put' ? 'dynamodb:PutItem' : 'dynamodb:DeleteItem';
     const key = operation.op === 'put' ? operation.item : operation.key;
+    const onFailure = expression.ConditionExpression !== undefined ? RETURN_EXISTING : {};
     try {
       if (operation.op === 'put') {
-        await this.client.send(new PutItemCommand({ TableName: this.tableName, Item: toAttributes(operation.item), ...expression }));
+        await this.client.send(new PutItemCommand({ TableName: this.tableName, Item: toAttributes(operation.item), ...expression, ...onFailure }));
       } else {
-        await this.client.send(new DeleteItemCommand({ TableName: this.tableName, Key: keyAttributes(operation.key), ...expression }));
+        await this.client.send(new DeleteItemCommand({ TableName: this.tableName, Key: keyAttributes(operation.key), ...expression, ...onFailure }));
       }
     } catch (error) {
       if (error instanceof FrostlineError) throw error;
       if (awsErrorName(error) === 'ConditionalCheckFailedException') {
+        const existing = itemOfFailedCondition(error);
         throw new ConditionFailedError(`${call} on ${key.pk}/${key.sk}: condition ${operation.condition.kind} failed`, {
           cause: error,
+          existing,
         });
       }
       throw infrastructureError(call, error);
     }
-  }
-}
-
-/**
- * Creates a party table (on-demand, TTL on `expiresAt`) and waits until it is ACTIVE. For
- * tests and development; deployed tables come from the CDK stack.
- */
-export async function createPartyTable(client: DynamoDBClient, tableName: string, timeoutMs = 60_000): Promise<void> {
-  try {
-    await client.send(
-      new CreateTableCommand({
-        TableName: tableName,
-        BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: [
-          { AttributeName: 'pk', AttributeType: 'S' },
-          { AttributeName: 'sk', AttributeType: 'S' },
-        ],
-        KeySchema: [
-          { AttributeName: 'pk', KeyType: 'HASH' },
-          { AttributeName: 'sk', KeyType: 'RANGE' },
-        ],
-      }),
-    );
-  } catch (error) {
-    throw infrastructureError('dynamodb:CreateTable', error);
-  }
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    let status;
-    try {
-      status = (await client.send(new DescribeTableCommand({ TableName: tableName }))).Table?.TableStatus;
-    } catch (error) {
-      throw infrastructureError('dynamodb:DescribeTable', error);
-    }
-    if (status === 'ACTIVE') break;
-    if (Date.now() > deadline) {
-      throw new InfrastructureError('dynamodb:DescribeTable', `table ${tableName} not ACTIVE after ${timeoutMs} ms`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
-  try {
-    await client.send(
-      new UpdateTimeToLiveCommand({
-        TableName: tableName,
-        TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
-      }),
-    );
-  } catch (error) {
-    throw infrastructureError('dynamodb:UpdateTimeToLive', error);
   }
 }

@@ -1,6 +1,6 @@
 /** An initiator's result queue on SQS, with the SDK's ResultInbox shape (long polling). */
 import { ChangeMessageVisibilityCommand, DeleteMessageCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { ReceivedMessage, ResultInbox } from '../../client/result-inbox.js';
+import type { ReceivedMessage, ResultInbox } from '../../ports/result-inbox.js';
 import { infrastructureError } from './errors.js';
 
 /** SQS long polls for at most 20 s. */

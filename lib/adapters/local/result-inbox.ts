@@ -1,5 +1,5 @@
 /** An initiator's result queue on the local adapters, with the SDK's ResultInbox shape. */
-import type { ReceivedMessage, ResultInbox } from '../../client/result-inbox.js';
+import type { ReceivedMessage, ResultInbox } from '../../ports/result-inbox.js';
 import type { LocalQueue } from './queue.js';
 
 const POLL_INTERVAL_MS = 5;

@@ -115,11 +115,18 @@ export class SqliteItemBackend implements ItemBackend {
 
     db.run('BEGIN IMMEDIATE');
     try {
-      for (const op of operations) {
+      const failed = operations.flatMap((op) => {
         const key = op.op === 'put' ? op.item : op.key;
-        if (!conditionHolds(this.selectOne(db, key), op.condition, nowSeconds)) {
-          throw new ConditionFailedError(`condition '${op.condition.kind}' failed for pk ${key.pk}`);
-        }
+        const current = this.selectOne(db, key);
+        return conditionHolds(current, op.condition, nowSeconds) ? [] : [{ op, current }];
+      });
+      const [first] = failed;
+      if (first !== undefined) {
+        const key = first.op.op === 'put' ? first.op.item : first.op.key;
+        // The row is at hand: hand it back as DynamoDB's ALL_OLD does (and, as there, only
+        // when one operation failed), so that `createOrGet` adopts the winner without a read.
+        const existing = failed.length === 1 ? first.current : undefined;
+        throw new ConditionFailedError(`condition '${first.op.condition.kind}' failed for pk ${key.pk}`, existing !== undefined ? { existing } : {});
       }
       for (const p of prepared) db.run(p.sql, p.params);
       db.run('COMMIT');

@@ -3,9 +3,9 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createRequestIntakeHandler, createPartyInboxHandler } from '../../../functions/shared/handlers.js';
-import type { InboxProcessor } from '../../../functions/shared/inbox-handler.js';
-import { METRICS_NAMESPACE } from '../../../functions/shared/observability.js';
+import { createRequestIntakeHandler, createPartyInboxHandler } from '../../../lib/lambda/handlers.js';
+import type { InboxProcessor } from '../../../lib/lambda/inbox-handler.js';
+import { METRICS_NAMESPACE } from '../../../lib/lambda/observability.js';
 import { InfrastructureError, RefusalCode } from '../../../lib/ports/errors.js';
 
 const SESSION = 'ab'.repeat(16);

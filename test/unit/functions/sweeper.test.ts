@@ -2,9 +2,9 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { describe, expect, it, vi } from 'vitest';
-import { MetricName, METRICS_NAMESPACE, ServiceName } from '../../../functions/shared/observability.js';
-import { createSweeper, expiredSession } from '../../../functions/shared/sweeper.js';
-import { identityOnlyVault } from '../../../functions/shared/wiring.js';
+import { MetricName, METRICS_NAMESPACE, ServiceName } from '../../../lib/lambda/observability.js';
+import { createSweeper, expiredSession } from '../../../lib/lambda/sweeper.js';
+import { identityOnlyVault } from '../../../lib/lambda/wiring.js';
 import { loadSweeperConfig, SweeperEnv } from '../../../lib/config/sweeper.js';
 import { RuntimeEnv } from '../../../lib/config/runtime.js';
 import { ConfigError } from '../../../lib/ports/errors.js';

@@ -9,11 +9,11 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { METRICS_NAMESPACE } from '../../lib/config/observability.js';
-import type { Logger as ProtocolLogger } from '../../lib/protocol/logger.js';
+import { METRICS_NAMESPACE } from '../config/observability.js';
+import type { Logger as ProtocolLogger } from '../protocol/logger.js';
 
 // The names live in lib/config (the CDK stacks alarm on them); re-exported for the functions.
-export { METRICS_NAMESPACE, MetricName, ServiceName } from '../../lib/config/observability.js';
+export { METRICS_NAMESPACE, MetricName, ServiceName } from '../config/observability.js';
 
 export interface Observability {
   readonly logger: Logger;

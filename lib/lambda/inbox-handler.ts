@@ -22,8 +22,8 @@ import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy, { type MiddyfiedHandler } from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { FrostlineError, InfrastructureError, RefusedError } from '../../lib/ports/errors.js';
-import type { HandleOutcome } from '../../lib/protocol/party.js';
+import { FrostlineError, InfrastructureError, RefusedError } from '../ports/errors.js';
+import type { HandleOutcome } from '../protocol/party.js';
 import { type EnvelopePeek, peekEnvelope } from './envelope-peek.js';
 import { MetricName } from './observability.js';
 

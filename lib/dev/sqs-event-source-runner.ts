@@ -20,7 +20,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSMessageAttributes, SQSRecord } from 'aws-lambda';
-import { FrostlineError } from '../../ports/errors.js';
+import { FrostlineError } from '../ports/errors.js';
 
 /** A Lambda handler for SQS events, as `functions/*` export it. */
 export type SqsBatchHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | void>;

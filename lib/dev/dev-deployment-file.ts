@@ -11,19 +11,19 @@ import { existsSync } from 'node:fs';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { z } from 'zod';
-import type { KeyPins } from '../../client/key-pins.js';
-import { FrostlineClient } from '../../client/client.js';
-import { ConfigError } from '../../ports/errors.js';
-import type { IdentityPublicKey } from '../../ports/key-vault.js';
-import { DirectorySchema, PartyPolicySchema } from '../../protocol/config-schemas.js';
-import type { Directory } from '../../protocol/directory.js';
-import { Name } from '../../protocol/messages.js';
-import type { PartyPolicy } from '../../protocol/requests.js';
-import { FileKeyVault } from '../local/file-key-vault.js';
-import { createDynamoDbClient, createSqsClient } from './clients.js';
-import { DynamoItemBackend } from './dynamodb-backend.js';
-import { SqsResultInbox } from './sqs-result-inbox.js';
-import { SqsTransport } from './sqs-transport.js';
+import type { KeyPins } from '../client/key-pins.js';
+import { FrostlineClient } from '../client/client.js';
+import { ConfigError } from '../ports/errors.js';
+import type { IdentityPublicKey } from '../ports/key-vault.js';
+import { DirectorySchema, PartyPolicySchema } from '../protocol/config-schemas.js';
+import type { Directory } from '../protocol/directory.js';
+import { Name } from '../protocol/messages.js';
+import type { PartyPolicy } from '../protocol/requests.js';
+import { FileKeyVault } from '../adapters/local/file-key-vault.js';
+import { createDynamoDbClient, createSqsClient } from '../adapters/aws/clients.js';
+import { DynamoItemBackend } from '../adapters/aws/dynamodb-backend.js';
+import { SqsResultInbox } from '../adapters/aws/sqs-result-inbox.js';
+import { SqsTransport } from '../adapters/aws/sqs-transport.js';
 
 export const DEV_DEPLOYMENT_FORMAT = 'frostline-dev-deployment';
 
@@ -169,9 +169,9 @@ export class DevDeploymentConnection {
       partyKeys: this.file.directory.parties,
       requests,
       results: new SqsResultInbox(sqs, entry.resultQueueUrl),
-      ...(options.pins !== undefined ? { pins: options.pins } : {}),
-      ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
-      ...(options.pollWaitMs !== undefined ? { pollWaitMs: options.pollWaitMs } : {}),
+      pins: options.pins,
+      timeoutMs: options.timeoutMs,
+      pollWaitMs: options.pollWaitMs,
     });
   }
 

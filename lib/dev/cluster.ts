@@ -8,29 +8,29 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { systemClock, type Clock } from '../../ports/clock.js';
-import { ConfigError, FrostlineError } from '../../ports/errors.js';
-import type { IdentityPublicKey } from '../../ports/key-vault.js';
-import type { Destination, Transport } from '../../ports/transport.js';
-import { FrostlineClient } from '../../client/client.js';
-import type { KeyPins } from '../../client/key-pins.js';
-import { Initiator, type InitiatorResult } from '../../client/initiator.js';
-import { Coordinator } from '../../protocol/coordinator.js';
-import { DirectorySchema, PartyPolicySchema } from '../../protocol/config-schemas.js';
-import { DEFAULT_LIMITS, type Directory, type Limits } from '../../protocol/directory.js';
-import { silentLogger, type Logger } from '../../protocol/logger.js';
-import { COORDINATOR, type KeygenResultBody, type SignResultBody } from '../../protocol/messages.js';
-import { Party, type HandleOutcome } from '../../protocol/party.js';
-import { DEFAULT_MAX_MESSAGE_BYTES, type PartyPolicy } from '../../protocol/requests.js';
-import type { SecretScopeObserver } from '../../protocol/secret-scope.js';
-import type { Suite } from '../../protocol/suite.js';
-import type { Approval } from '../../protocol/approvals.js';
-import { drainAll, LocalEventSource, type MessageHandler } from './event-source.js';
-import { FileKeyVault } from './file-key-vault.js';
-import { LocalQueue } from './queue.js';
-import { LocalResultInbox } from './result-inbox.js';
-import { SqliteItemBackend } from './sqlite-backend.js';
-import { LocalTransport } from './transport.js';
+import { systemClock, type Clock } from '../ports/clock.js';
+import { ConfigError, FrostlineError } from '../ports/errors.js';
+import type { IdentityPublicKey } from '../ports/key-vault.js';
+import type { Destination, Transport } from '../ports/transport.js';
+import { FrostlineClient } from '../client/client.js';
+import type { KeyPins } from '../client/key-pins.js';
+import { Initiator, type InitiatorResult } from '../client/initiator.js';
+import { Coordinator } from '../protocol/coordinator.js';
+import { DirectorySchema, PartyPolicySchema } from '../protocol/config-schemas.js';
+import { DEFAULT_LIMITS, type Directory, type Limits } from '../protocol/directory.js';
+import { silentLogger, type Logger } from '../protocol/logger.js';
+import { COORDINATOR, type KeygenResultBody, type SignResultBody } from '../protocol/messages.js';
+import { Party, type HandleOutcome } from '../protocol/party.js';
+import { DEFAULT_MAX_MESSAGE_BYTES, type PartyPolicy } from '../protocol/requests.js';
+import type { SecretScopeObserver } from '../protocol/secret-scope.js';
+import type { Suite } from '../protocol/suite.js';
+import type { Approval } from '../protocol/approvals.js';
+import { drainAll, LocalEventSource, type MessageHandler } from '../adapters/local/event-source.js';
+import { FileKeyVault } from '../adapters/local/file-key-vault.js';
+import { LocalQueue } from '../adapters/local/queue.js';
+import { LocalResultInbox } from '../adapters/local/result-inbox.js';
+import { SqliteItemBackend } from '../adapters/local/sqlite-backend.js';
+import { LocalTransport } from '../adapters/local/transport.js';
 
 /** `cluster.json`: the pinned public keys and the shared local policy. Public data only. */
 const ClusterFile = z.strictObject({
@@ -365,7 +365,7 @@ export class LocalCluster {
       keyId: options.keyId,
       threshold: options.threshold,
       parties: options.parties ?? [...this.parties.keys()],
-      ...(options.requestId !== undefined ? { requestId: options.requestId } : {}),
+      requestId: options.requestId,
     });
     await this.run();
     const result = this.#resultFor(session, 'keygen.result');

@@ -3,24 +3,24 @@
  * for the Lambda entry points (config from the environment, clients from the SDK's default
  * chain) and for tests (config built in code, clients pointed at the emulator).
  */
-import { type AwsClients, createAwsClients } from '../../lib/adapters/aws/clients.js';
-import { DynamoItemBackend } from '../../lib/adapters/aws/dynamodb-backend.js';
-import { KmsKeyVault } from '../../lib/adapters/aws/kms-key-vault.js';
-import { type QueueUrlResolver, SqsTransport } from '../../lib/adapters/aws/sqs-transport.js';
+import { type AwsClients, createAwsClients } from '../adapters/aws/clients.js';
+import { DynamoItemBackend } from '../adapters/aws/dynamodb-backend.js';
+import { KmsKeyVault } from '../adapters/aws/kms-key-vault.js';
+import { type QueueUrlResolver, SqsTransport } from '../adapters/aws/sqs-transport.js';
 import {
   type CoordinatorRuntimeConfig,
   loadRuntimeConfig,
   type PartyRuntimeConfig,
   type QueueUrls,
   type RuntimeConfig,
-} from '../../lib/config/runtime.js';
-import { systemClock } from '../../lib/ports/clock.js';
-import { ConfigError } from '../../lib/ports/errors.js';
-import type { KeyVault } from '../../lib/ports/key-vault.js';
-import type { Transport } from '../../lib/ports/transport.js';
-import { Coordinator } from '../../lib/protocol/coordinator.js';
-import type { Logger } from '../../lib/protocol/logger.js';
-import { Party } from '../../lib/protocol/party.js';
+} from '../config/runtime.js';
+import { systemClock } from '../ports/clock.js';
+import { ConfigError } from '../ports/errors.js';
+import type { KeyVault } from '../ports/key-vault.js';
+import type { Transport } from '../ports/transport.js';
+import { Coordinator } from '../protocol/coordinator.js';
+import type { Logger } from '../protocol/logger.js';
+import { Party } from '../protocol/party.js';
 
 /** Queue URL per destination; an unknown destination is a deployment error, not a refusal. */
 export function queueUrlResolver(urls: QueueUrls): QueueUrlResolver {
@@ -37,7 +37,7 @@ export function queueUrlResolver(urls: QueueUrls): QueueUrlResolver {
 export function clientsFor(config: RuntimeConfig): AwsClients {
   return createAwsClients({
     region: config.region,
-    ...(config.emulatorAccountId !== undefined ? { accountId: config.emulatorAccountId } : {}),
+    accountId: config.emulatorAccountId,
   });
 }
 

@@ -11,10 +11,10 @@
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
-import { loadSweeperConfig } from '../../lib/config/sweeper.js';
-import type { Coordinator, StalledSession } from '../../lib/protocol/coordinator.js';
-import type { Session } from '../../lib/protocol/coordinator-state.js';
-import { deriveSessionId } from '../../lib/protocol/envelope.js';
+import { loadSweeperConfig } from '../config/sweeper.js';
+import type { Coordinator, StalledSession } from '../protocol/coordinator.js';
+import type { Session } from '../protocol/coordinator-state.js';
+import { deriveSessionId } from '../protocol/envelope.js';
 import { createObservability, MetricName, protocolLogger, ServiceName } from './observability.js';
 import { clientsFor, createCoordinator } from './wiring.js';
 

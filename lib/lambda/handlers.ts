@@ -4,8 +4,8 @@
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
-import { RefusalCode, RefusedError } from '../../lib/ports/errors.js';
-import { MessageType } from '../../lib/protocol/messages.js';
+import { RefusalCode, RefusedError } from '../ports/errors.js';
+import { INITIATOR_REQUEST_TYPES } from '../protocol/messages.js';
 import type { EnvelopePeek } from './envelope-peek.js';
 import { createInboxHandler, type InboxProcessor, type SqsInboxHandler } from './inbox-handler.js';
 import { createObservability, protocolLogger } from './observability.js';
@@ -46,9 +46,6 @@ export function createCoordinatorInboxHandler(deps: HandlerDeps): SqsInboxHandle
   return createInboxHandler(observed(ServiceName.coordinatorInbox, deps));
 }
 
-/** What initiators send: keygen and sign requests, and public-key lookups (`FrostlineClient.getKey`). */
-const REQUEST_TYPES = new Set<string>([MessageType.keygenRequest, MessageType.signRequest, MessageType.keyRequest]);
-
 /**
  * Intake admits initiator requests only. Its queue is the one applications may write to, so
  * anything else arriving there is refused before the coordinator looks at it: party
@@ -56,7 +53,7 @@ const REQUEST_TYPES = new Set<string>([MessageType.keygenRequest, MessageType.si
  */
 export function admitRequestsOnly(peek: EnvelopePeek): RefusedError | undefined {
   if (peek.type === undefined) return new RefusedError(RefusalCode.malformed, 'not an envelope of a known type');
-  if (!REQUEST_TYPES.has(peek.type)) return new RefusedError(RefusalCode.wrongRound, `request intake does not accept ${peek.type}`);
+  if (!INITIATOR_REQUEST_TYPES.has(peek.type)) return new RefusedError(RefusalCode.wrongRound, `request intake does not accept ${peek.type}`);
   return undefined;
 }
 

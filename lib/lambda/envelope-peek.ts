@@ -4,7 +4,7 @@
  * shape are returned, so nothing attacker-chosen beyond a known type name or hex id can
  * reach a log line.
  */
-import { MessageType } from '../../lib/protocol/messages.js';
+import { MessageType } from '../protocol/messages.js';
 
 export interface EnvelopePeek {
   readonly type?: MessageType;

@@ -6,13 +6,13 @@
  * Each node gets its own (emulated) account: a symmetric master key, an identity key, a
  * DynamoDB table and its queues, each queue with a dead-letter queue.
  */
+import { CreateTableCommand, DescribeTableCommand, type DynamoDBClient, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import { CreateKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { FrostlineError } from '../../ports/errors.js';
-import { IdentityAlgorithm } from '../../ports/key-vault.js';
-import { type AwsClients, createAwsClients } from './clients.js';
-import { createPartyTable } from './dynamodb-backend.js';
-import { awsErrorName, infrastructureError } from './errors.js';
+import { FrostlineError, InfrastructureError } from '../ports/errors.js';
+import { IdentityAlgorithm } from '../ports/key-vault.js';
+import { type AwsClients, createAwsClients } from '../adapters/aws/clients.js';
+import { awsErrorName, infrastructureError } from '../adapters/aws/errors.js';
 
 export interface QueueWithDeadLetters {
   readonly url: string;
@@ -103,6 +103,55 @@ export async function createIdentityKey(
   } catch (error) {
     if (error instanceof FrostlineError) throw error;
     throw infrastructureError('kms:CreateKey', error);
+  }
+}
+
+/**
+ * Creates a party table (on-demand, TTL on `expiresAt`: the layout `DynamoItemBackend` reads) and waits until it is ACTIVE. For
+ * tests and development; deployed tables come from the CDK stack.
+ */
+export async function createPartyTable(client: DynamoDBClient, tableName: string, timeoutMs = 60_000): Promise<void> {
+  try {
+    await client.send(
+      new CreateTableCommand({
+        TableName: tableName,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [
+          { AttributeName: 'pk', AttributeType: 'S' },
+          { AttributeName: 'sk', AttributeType: 'S' },
+        ],
+        KeySchema: [
+          { AttributeName: 'pk', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
+      }),
+    );
+  } catch (error) {
+    throw infrastructureError('dynamodb:CreateTable', error);
+  }
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let status;
+    try {
+      status = (await client.send(new DescribeTableCommand({ TableName: tableName }))).Table?.TableStatus;
+    } catch (error) {
+      throw infrastructureError('dynamodb:DescribeTable', error);
+    }
+    if (status === 'ACTIVE') break;
+    if (Date.now() > deadline) {
+      throw new InfrastructureError('dynamodb:DescribeTable', `table ${tableName} not ACTIVE after ${timeoutMs} ms`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  try {
+    await client.send(
+      new UpdateTimeToLiveCommand({
+        TableName: tableName,
+        TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+      }),
+    );
+  } catch (error) {
+    throw infrastructureError('dynamodb:UpdateTimeToLive', error);
   }
 }
 

@@ -12,7 +12,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { ConfigError } from '../../ports/errors.js';
+import { ConfigError } from '../ports/errors.js';
 
 export interface RunningEmulator {
   /** e.g. `http://127.0.0.1:40123` */
@@ -22,7 +22,7 @@ export interface RunningEmulator {
 
 type StartEmulator = (options?: { log?: (line: string) => void }) => Promise<unknown>;
 
-/** How far up from this file the checkout's root can be (lib/adapters/aws, dist/lib/adapters/aws). */
+/** How far up from this file the checkout's root can be (lib/dev, dist/lib/dev). */
 const MAX_LEVELS = 6;
 
 /** The checkout's scripts/emulator.mjs, if this module runs from a checkout. */

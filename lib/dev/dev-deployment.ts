@@ -2,8 +2,8 @@
  * A development deployment on an AWS API emulator (moto server): every party and the
  * coordinator in an emulated account of its own, with its own KMS keys, table and queues
  * (what `PartyStack` / `CoordinatorStack` create in AWS, minus IAM), the real Lambda
- * handlers from functions/ fed by `SqsEventSourceRunner`s, and initiators and approvers
- * whose keys live in local `FileKeyVault` directories.
+ * handlers (lib/lambda, which functions/ deploys) fed by `SqsEventSourceRunner`s, and
+ * initiators and approvers whose keys live in local `FileKeyVault` directories.
  *
  * It describes itself as a *deployment file* — public data plus the paths of the local key
  * directories — from which a client (another process, e.g. `frostline sign --deployment`)
@@ -21,23 +21,23 @@ import {
   createCoordinatorInboxHandler,
   createPartyInboxHandler,
   createRequestIntakeHandler,
-} from '../../../functions/shared/handlers.js';
-import type { InboxProcessor } from '../../../functions/shared/inbox-handler.js';
-import { METRICS_NAMESPACE, protocolLogger } from '../../../functions/shared/observability.js';
-import { createCoordinator, createParty } from '../../../functions/shared/wiring.js';
-import type { FrostlineClient } from '../../client/client.js';
-import type { CoordinatorRuntimeConfig, PartyRuntimeConfig, QueueUrls } from '../../config/runtime.js';
-import { ConfigError } from '../../ports/errors.js';
-import type { IdentityPublicKey } from '../../ports/key-vault.js';
-import type { Transport } from '../../ports/transport.js';
-import { PartyPolicySchema } from '../../protocol/config-schemas.js';
-import type { Coordinator } from '../../protocol/coordinator.js';
-import type { Directory } from '../../protocol/directory.js';
-import { NAME_PATTERN } from '../../protocol/messages.js';
-import type { Party } from '../../protocol/party.js';
-import { DEFAULT_MAX_MESSAGE_BYTES, type PartyPolicy } from '../../protocol/requests.js';
-import { FileKeyVault } from '../local/file-key-vault.js';
-import { type AwsClients, createAwsClients } from './clients.js';
+} from '../lambda/handlers.js';
+import type { InboxProcessor } from '../lambda/inbox-handler.js';
+import { METRICS_NAMESPACE, protocolLogger } from '../lambda/observability.js';
+import { createCoordinator, createParty } from '../lambda/wiring.js';
+import type { FrostlineClient } from '../client/client.js';
+import type { CoordinatorRuntimeConfig, PartyRuntimeConfig, QueueUrls } from '../config/runtime.js';
+import { ConfigError } from '../ports/errors.js';
+import type { IdentityPublicKey } from '../ports/key-vault.js';
+import type { Transport } from '../ports/transport.js';
+import { PartyPolicySchema } from '../protocol/config-schemas.js';
+import type { Coordinator } from '../protocol/coordinator.js';
+import type { Directory } from '../protocol/directory.js';
+import { NAME_PATTERN } from '../protocol/messages.js';
+import type { Party } from '../protocol/party.js';
+import { DEFAULT_MAX_MESSAGE_BYTES, type PartyPolicy } from '../protocol/requests.js';
+import { FileKeyVault } from '../adapters/local/file-key-vault.js';
+import { type AwsClients, createAwsClients } from '../adapters/aws/clients.js';
 import {
   DEV_DEPLOYMENT_FORMAT,
   type DevClientOptions,
@@ -45,7 +45,7 @@ import {
   type DevDeploymentFile,
   writeDevDeploymentFile,
 } from './dev-deployment-file.js';
-import { KmsKeyVault } from './kms-key-vault.js';
+import { KmsKeyVault } from '../adapters/aws/kms-key-vault.js';
 import { type NodeAccount, provisionNodeAccount, type QueueOptions } from './provision.js';
 import { drain, type RecordFailure, type SqsBatchHandler, SqsEventSourceRunner } from './sqs-event-source-runner.js';
 
