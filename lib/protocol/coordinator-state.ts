@@ -1,11 +1,12 @@
 /** What the coordinator keeps: sessions (public data only) and the registry of keys. */
 import { z } from 'zod';
+import { Hex32 } from './schema-atoms.js';
 import type { ItemBackend, ItemKey } from '../ports/store.js';
 import { ItemTable } from '../ports/store.js';
 import { EnvelopeSchema, PublicPackage, ResultError } from './messages.js';
 import { recordParser } from './party-state.js';
 
-const hex32 = z.string().regex(/^[0-9a-f]{64}$/);
+const hex32 = Hex32;
 const Contributions = z.record(z.string(), EnvelopeSchema);
 
 const SessionBase = {

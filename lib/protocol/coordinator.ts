@@ -22,7 +22,7 @@ import { expireStalled, type StalledSession } from './coordinator-sweep.js';
 import { authenticateEnvelope, parseBody } from './envelope.js';
 import { applyKeygen } from './keygen/coordinator-apply.js';
 import { keyCreatedMeanwhile } from './keygen/coordinator-finish.js';
-import { COORDINATOR, MessageType, type Envelope } from './messages.js';
+import { COORDINATOR, INITIATOR_REQUEST_TYPES, MessageType, type Envelope } from './messages.js';
 import type { HandleOutcome } from './party.js';
 import { ReplayGuard } from './replay-guard.js';
 import { applySign } from './sign/coordinator-apply.js';
@@ -30,7 +30,8 @@ import { applySign } from './sign/coordinator-apply.js';
 export type { CoordinatorDeps, StalledSession };
 
 /** What initiators send the coordinator: keygen and sign requests, and public-key lookups. */
-export const COORDINATOR_INBOUND_FROM_INITIATOR: ReadonlySet<string> = new Set<string>([MessageType.keygenRequest, MessageType.signRequest, MessageType.keyRequest]);
+/** What initiators send the coordinator: the same set the request intake admits. */
+export const COORDINATOR_INBOUND_FROM_INITIATOR: ReadonlySet<string> = INITIATOR_REQUEST_TYPES;
 /** What parties send the coordinator. */
 export const COORDINATOR_INBOUND_FROM_PARTY: ReadonlySet<string> = new Set<string>([
   MessageType.dkgRound1,

@@ -42,7 +42,6 @@ export type MessageType = (typeof MessageType)[keyof typeof MessageType];
 /**
  * What initiators send: keygen and sign requests, and public-key lookups. Request intake
  * admits these only (lib/lambda/handlers.ts).
- * TODO(lead): coordinator.ts `FROM_INITIATOR` repeats this set; use this one there.
  */
 export const INITIATOR_REQUEST_TYPES: ReadonlySet<MessageType> = new Set([MessageType.keygenRequest, MessageType.signRequest, MessageType.keyRequest]);
 

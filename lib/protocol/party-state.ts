@@ -1,12 +1,13 @@
 /** What a party keeps between invocations, and under which table keys. */
 import { z } from 'zod';
+import { Hex32 } from './schema-atoms.js';
 import { RefusalCode, StoredStateError } from '../ports/errors.js';
 import type { ItemBackend, ItemKey } from '../ports/store.js';
 import { ItemTable } from '../ports/store.js';
 import { Accusation, NonceCommitment, PublicPackage, Round1Package } from './messages.js';
 import { SealedBlob } from './sealed-item.js';
 
-const hex32 = z.string().regex(/^[0-9a-f]{64}$/);
+const hex32 = Hex32;
 
 export const KeyShareRecord = z.strictObject({
   keyId: z.string(),
