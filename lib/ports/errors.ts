@@ -67,9 +67,9 @@ export const RefusalCode = {
   /** A `dkg.abort` whose relayed refusal does not abandon the keygen, so it proves nothing. */
   unprovenAbort: 'unproven-abort',
   /**
-   * A protocol fault with no more specific code. Kept where clients and tests already branch
-   * on it (a DKG share accusation, an abort that proves nothing, a stale commitment in a
-   * signing package); new faults get a code that names them.
+   * A protocol fault with no more specific code. Kept where clients already branch on it: a
+   * proven DKG share accusation (the keygen error carries the blame); new faults get a code
+   * that names them.
    */
   protocol: 'protocol',
 } as const;
