@@ -21,6 +21,7 @@ import { bytesToNumberBE, bytesToNumberLE } from '@noble/curves/utils.js';
 import { utf8ToBytes } from './encoding.js';
 import { secretBytes } from './secret-scope.js';
 import type { Suite } from './suite.js';
+import { StoredStateError } from '../ports/errors.js';
 
 /** Fills its argument with fresh random bytes. Production: the OS CSPRNG; tests inject vectors. */
 export type RandomFill = (out: Uint8Array) => void;
@@ -49,7 +50,8 @@ export function generateNonce(suite: Suite, secret: Uint8Array, random: RandomFi
 
 function nonceScalar(suite: Suite, secret: Uint8Array, random: RandomFill): bigint {
   const { Fn } = suite.frost.utils;
-  if (secret.length !== Fn.BYTES) throw new Error(`signing share must be ${Fn.BYTES} bytes`);
+  // The share comes from our own sealed store: a wrong length means the stored item is not ours.
+  if (secret.length !== Fn.BYTES) throw new StoredStateError(`signing share must be ${Fn.BYTES} bytes`);
   // H3's domain separation tag: contextString || "nonce" (public).
   const dst = utf8ToBytes(`${suite.id}nonce`);
   const input = secretBytes(dst.length + NONCE_RANDOM_BYTES + secret.length);
