@@ -21,7 +21,8 @@ export interface CliRun {
 
 export interface CliBinary {
   readonly path: string;
-  run(args: readonly string[], options?: { input?: string | Uint8Array; env?: NodeJS.ProcessEnv; cwd?: string }): Promise<CliRun>;
+  /** Runs the binary; one that outlives `timeoutMs` (default 60 s) is killed (code null), so a hang never outlives its test. */
+  run(args: readonly string[], options?: { input?: string | Uint8Array; env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number }): Promise<CliRun>;
   remove(): Promise<void>;
 }
 
@@ -47,6 +48,8 @@ export async function buildCliBinary(): Promise<CliBinary> {
           cwd: options.cwd ?? ROOT,
           env: { ...process.env, ...options.env },
           stdio: ['pipe', 'pipe', 'pipe'],
+          timeout: options.timeoutMs ?? 60_000,
+          killSignal: 'SIGKILL',
         });
         let stdout = '';
         let stderr = '';

@@ -129,9 +129,9 @@ describe('the local data directory: keygen creates a cluster, nothing else does,
   test.runIf(existsSync('/proc/self'))('a data directory that cannot exist fails at once instead of spinning (/proc/nope)', async () => {
     const started = Date.now();
     const [keys, make, procSelf] = await Promise.all([
-      cli.run(['keys', '--data-dir', '/proc/nope']),
-      cli.run(['keygen', '--key-id', 'k', '--data-dir', '/proc/nope/deeper']),
-      cli.run(['keygen', '--key-id', 'k', '--data-dir', '/proc/self']),
+      cli.run(['keys', '--data-dir', '/proc/nope'], { timeoutMs: 20_000 }),
+      cli.run(['keygen', '--key-id', 'k', '--data-dir', '/proc/nope/deeper'], { timeoutMs: 20_000 }),
+      cli.run(['keygen', '--key-id', 'k', '--data-dir', '/proc/self'], { timeoutMs: 20_000 }),
     ]);
     expect(Date.now() - started).toBeLessThan(30_000);
     expectOneLineFailure(keys, 1, 'no-cluster');
