@@ -8,6 +8,7 @@ import { readPinnedDirectory } from '../dev/cluster.js';
 import type { IdentityPublicKey } from '../ports/key-vault.js';
 import { AuditAnchors, verifiedAnchor } from '../protocol/audit-anchors.js';
 import { AuditLog, verifyAuditChain, type ChainVerdict } from '../protocol/audit.js';
+import { withDataDir } from './data-dir.js';
 import { createOutput, type Output } from './output.js';
 
 /** Where the anchor of a party's chain is read: the coordinator's table, and the party's pinned key. */
@@ -37,20 +38,22 @@ export async function verifyPartyAudit(backend: ItemBackend, party: string, anch
 /** Verifies the trail of a party in a local data directory; returns false if it is broken. */
 export async function runAuditVerify(options: { dataDir: string; party: string; json: boolean }): Promise<boolean> {
   const out = createOutput(options.json);
-  const path = join(options.dataDir, 'parties', options.party, 'store.sqlite');
-  if (!existsSync(path)) throw new FrostlineError('unknown-party', `no store for party "${options.party}" at ${path}`);
-  const directory = await readPinnedDirectory(options.dataDir);
-  const partyKey = directory?.parties[options.party];
-  const coordinatorPath = join(options.dataDir, 'coordinator', 'store.sqlite');
-  const backend = await SqliteItemBackend.open(path);
-  const coordinatorStore = partyKey !== undefined && existsSync(coordinatorPath) ? await SqliteItemBackend.open(coordinatorPath) : undefined;
-  try {
-    const anchors = coordinatorStore !== undefined && partyKey !== undefined ? { coordinatorStore, partyKey } : undefined;
-    return reportAudit(out, options.party, await verifyPartyAudit(backend, options.party, anchors));
-  } finally {
-    backend.close();
-    coordinatorStore?.close();
-  }
+  return withDataDir(options.dataDir, { create: false, command: `frostline audit verify --party ${options.party}`, log: out.step }, async (dataDir) => {
+    const path = join(dataDir, 'parties', options.party, 'store.sqlite');
+    if (!existsSync(path)) throw new FrostlineError('unknown-party', `no store for party "${options.party}" at ${path}`);
+    const directory = await readPinnedDirectory(dataDir);
+    const partyKey = directory?.parties[options.party];
+    const coordinatorPath = join(dataDir, 'coordinator', 'store.sqlite');
+    const backend = await SqliteItemBackend.open(path);
+    const coordinatorStore = partyKey !== undefined && existsSync(coordinatorPath) ? await SqliteItemBackend.open(coordinatorPath) : undefined;
+    try {
+      const anchors = coordinatorStore !== undefined && partyKey !== undefined ? { coordinatorStore, partyKey } : undefined;
+      return reportAudit(out, options.party, await verifyPartyAudit(backend, options.party, anchors));
+    } finally {
+      backend.close();
+      coordinatorStore?.close();
+    }
+  });
 }
 
 /** Prints a verdict (human or JSON) and returns whether the chain is intact. */
@@ -67,7 +70,7 @@ export function reportAudit(out: Output, party: string, verdict: AuditVerdict): 
     verdict.ok
       ? `audit trail of ${party}: ${verdict.records} records, chain intact${anchored}`
       : `audit trail of ${party}: BROKEN at record ${verdict.brokenAt} of ${verdict.records}: ${verdict.reason}`,
-    { party, ...verdict },
+    verdict.ok ? { party, ...verdict } : { party, ...verdict, code: 'audit-broken', message: `audit trail of ${party} broken at record ${verdict.brokenAt}: ${verdict.reason}` },
   );
   return verdict.ok;
 }

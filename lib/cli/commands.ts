@@ -1,18 +1,26 @@
 /**
  * The CLI's commands over the embedded local cluster. Each command is one invocation:
  * state (vaults, stores, pinned keys) lives in the data directory between invocations.
+ * Each runs with the data directory's lock held (data-dir.ts), so concurrent invocations
+ * take turns instead of overwriting each other's stores; only `keygen` and `demo` may
+ * create a cluster.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { z } from 'zod';
 import { LocalCluster } from '../dev/cluster.js';
 import { FrostlineError } from '../ports/errors.js';
 import { bytesToHex, decodeHex, utf8ToBytes } from '../protocol/encoding.js';
 import type { KeygenResultBody, SignResultBody } from '../protocol/messages.js';
+import { PartyPolicySchema } from '../protocol/config-schemas.js';
 import { verifyEd25519WithOpenSSL } from '../protocol/suite.js';
 import { FileKeyPins, pinOf, type KeyPins, type PinnedKey } from '../client/key-pins.js';
 import { attestedKeyOf, checkedSignature } from '../client/result-checks.js';
 import type { ExpectedKey } from '../protocol/attestation.js';
+import { CLUSTER_FILE, withDataDir } from './data-dir.js';
+import { DkgProgress } from './dkg-progress.js';
+import { assertWithinPolicy, policyMessageLimit } from './message-input.js';
 import { createOutput, printKey, timed } from './output.js';
 
 export function defaultDataDir(): string {
@@ -50,6 +58,26 @@ async function pinnedKey(cluster: LocalCluster, pins: KeyPins, keyId: string): P
   return pin;
 }
 
+/** Runs a DKG among `parties`, reporting each round on stderr as every party completes it. */
+async function keygenWithProgress(
+  cluster: LocalCluster,
+  progress: DkgProgress,
+  options: { keyId: string; threshold: number; parties: readonly string[] },
+): Promise<KeygenResultBody> {
+  progress.start(cluster.outcomes, options.parties);
+  try {
+    return await cluster.keygen(options);
+  } finally {
+    progress.stop();
+  }
+}
+
+/** The local cluster's signing policy (cluster.json), for the message limit. */
+async function localPolicy(dataDir: string) {
+  const file = z.object({ policy: PartyPolicySchema }).safeParse(JSON.parse(await readFile(join(dataDir, CLUSTER_FILE), 'utf8')));
+  return file.success ? file.data.policy : undefined;
+}
+
 export interface DemoOptions {
   readonly threshold: number;
   readonly parties: number;
@@ -61,39 +89,45 @@ export interface DemoOptions {
 /** `npm start`: a whole t-of-n cluster in this process — DKG, one signature, an OpenSSL check. */
 export async function runDemo(options: DemoOptions): Promise<void> {
   const out = createOutput(options.json);
-  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'frostline-demo-')));
   const temporary = options.dataDir === undefined;
+  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'frostline-demo-')));
   try {
-    out.step(`frostline demo: ${options.threshold}-of-${options.parties} (data in ${dataDir}${temporary ? ', removed afterwards' : ''})`);
-    const [cluster, setupMs] = await timed(() => LocalCluster.open({ dataDir, parties: options.parties }));
-    out.step(`  [1/4] ${options.parties} parties, coordinator and initiator ready (own vault, store and inbox each)  ${setupMs} ms`);
-    try {
-      const keyId = `demo-${Date.now().toString(36)}`;
-      const parties = [...cluster.parties.keys()].slice(0, options.parties);
-      const [keygen, keygenMs] = await timed(() => cluster.keygen({ keyId, threshold: options.threshold, parties }));
-      const pins = localPins(dataDir);
-      const pin = await pinKeygen(cluster, pins, assertOk(keygen, 'keygen'), { keyId, threshold: options.threshold, parties });
-      const publicKey = pin.publicKey;
-      out.step(`  [2/4] DKG complete, all ${options.parties} parties attested key "${keyId}" (signatures checked, key pinned)  ${keygenMs} ms`);
-      out.step(`        group public key ${publicKey}`);
-
-      const message = utf8ToBytes(options.message);
-      const [signed, signMs] = await timed(() => cluster.sign({ keyId, message }));
-      const signature = bytesToHex(checkedSignature(assertOk(signed, 'signing'), pin, { keyId, message }, signed.requestId));
-      out.step(`  [3/4] signed by ${signed.signers?.join(', ') ?? '?'}  ${signMs} ms`);
-
-      const [valid, verifyMs] = await timed(async () => verifyEd25519WithOpenSSL(decodeHex(publicKey, 'publicKey', 32), message, decodeHex(signature, 'signature', 64)));
-      if (!valid) throw new FrostlineError('verification-failed', 'the signature does not verify with node:crypto');
-      out.step(`  [4/4] node:crypto (OpenSSL) verifies the Ed25519 signature  ${verifyMs} ms`);
-      out.result(
-        [`public key  ${publicKey}`, `message     ${JSON.stringify(options.message)}`, `signature   ${signature}`, `timings     keygen ${keygenMs} ms, sign ${signMs} ms`].join('\n'),
-        { publicKey, message: bytesToHex(message), signature, threshold: options.threshold, parties: options.parties },
-      );
-    } finally {
-      await cluster.close();
-    }
+    await withDataDir(dataDir, { create: true, command: 'frostline demo', log: out.step }, (dir) => demo(options, dir, temporary));
   } finally {
     if (temporary) await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+async function demo(options: DemoOptions, dataDir: string, temporary: boolean): Promise<void> {
+  const out = createOutput(options.json);
+  out.step(`frostline demo: ${options.threshold}-of-${options.parties} (data in ${dataDir}${temporary ? ', removed afterwards' : ''})`);
+  const progress = new DkgProgress(out.step);
+  const [cluster, setupMs] = await timed(() => LocalCluster.open({ dataDir, parties: options.parties, wrapHandler: progress.wrapHandler }));
+  out.step(`  [1/4] ${options.parties} parties, coordinator and initiator ready (own vault, store and inbox each)  ${setupMs} ms`);
+  try {
+    const keyId = `demo-${Date.now().toString(36)}`;
+    const parties = [...cluster.parties.keys()].slice(0, options.parties);
+    const [keygen, keygenMs] = await timed(() => keygenWithProgress(cluster, progress, { keyId, threshold: options.threshold, parties }));
+    const pins = localPins(dataDir);
+    const pin = await pinKeygen(cluster, pins, assertOk(keygen, 'keygen'), { keyId, threshold: options.threshold, parties });
+    const publicKey = pin.publicKey;
+    out.step(`  [2/4] DKG complete, all ${options.parties} parties attested key "${keyId}" (signatures checked, key pinned)  ${keygenMs} ms`);
+    out.step(`        group public key ${publicKey}`);
+
+    const message = utf8ToBytes(options.message);
+    const [signed, signMs] = await timed(() => cluster.sign({ keyId, message }));
+    const signature = bytesToHex(checkedSignature(assertOk(signed, 'signing'), pin, { keyId, message }, signed.requestId));
+    out.step(`  [3/4] signed by ${signed.signers?.join(', ') ?? '?'}  ${signMs} ms`);
+
+    const [valid, verifyMs] = await timed(async () => verifyEd25519WithOpenSSL(decodeHex(publicKey, 'publicKey', 32), message, decodeHex(signature, 'signature', 64)));
+    if (!valid) throw new FrostlineError('verification-failed', 'the signature does not verify with node:crypto');
+    out.step(`  [4/4] node:crypto (OpenSSL) verifies the Ed25519 signature  ${verifyMs} ms`);
+    out.result(
+      [`public key  ${publicKey}`, `message     ${JSON.stringify(options.message)}`, `signature   ${signature}`, `timings     keygen ${keygenMs} ms, sign ${signMs} ms`].join('\n'),
+      { ok: true, requestId: signed.requestId, keyId, publicKey, message: bytesToHex(message), signature, threshold: options.threshold, parties: options.parties },
+    );
+  } finally {
+    await cluster.close();
   }
 }
 
@@ -105,18 +139,29 @@ export interface KeygenOptions {
   readonly json: boolean;
 }
 
+/** Creates the cluster if the data directory has none: the one local command that may. */
 export async function runKeygen(options: KeygenOptions): Promise<void> {
   const out = createOutput(options.json);
-  const cluster = await LocalCluster.open({ dataDir: options.dataDir, parties: options.parties });
-  try {
-    const parties = [...cluster.parties.keys()].slice(0, options.parties);
-    out.step(`generating key "${options.keyId}": ${options.threshold}-of-${parties.length} among ${parties.join(', ')}`);
-    const [result, ms] = await timed(() => cluster.keygen({ keyId: options.keyId, threshold: options.threshold, parties }));
-    const { publicKey } = await pinKeygen(cluster, localPins(options.dataDir), assertOk(result, 'keygen'), { keyId: options.keyId, threshold: options.threshold, parties });
-    out.result(`key ${options.keyId}  ${publicKey}  (${ms} ms)`, { keyId: options.keyId, publicKey, threshold: options.threshold, parties });
-  } finally {
-    await cluster.close();
-  }
+  await withDataDir(options.dataDir, { create: true, command: `frostline keygen --key-id ${options.keyId}`, log: out.step }, async (dataDir) => {
+    const progress = new DkgProgress(out.step);
+    const cluster = await LocalCluster.open({ dataDir, parties: options.parties, wrapHandler: progress.wrapHandler });
+    try {
+      const parties = [...cluster.parties.keys()].slice(0, options.parties);
+      out.step(`generating key "${options.keyId}": ${options.threshold}-of-${parties.length} among ${parties.join(', ')}`);
+      const [result, ms] = await timed(() => keygenWithProgress(cluster, progress, { keyId: options.keyId, threshold: options.threshold, parties }));
+      const { publicKey } = await pinKeygen(cluster, localPins(dataDir), assertOk(result, 'keygen'), { keyId: options.keyId, threshold: options.threshold, parties });
+      out.result(`key ${options.keyId}  ${publicKey}  (${ms} ms)`, {
+        ok: true,
+        requestId: result.requestId,
+        keyId: options.keyId,
+        publicKey,
+        threshold: options.threshold,
+        parties,
+      });
+    } finally {
+      await cluster.close();
+    }
+  });
 }
 
 export interface SignOptions {
@@ -129,27 +174,33 @@ export interface SignOptions {
 
 export async function runSign(options: SignOptions): Promise<void> {
   const out = createOutput(options.json);
-  const cluster = await LocalCluster.open({ dataDir: options.dataDir });
-  try {
-    const pin = await pinnedKey(cluster, localPins(options.dataDir), options.keyId);
-    out.step(`signing ${options.message.length} bytes with key "${options.keyId}"`);
-    const [result, ms] = await timed(() =>
-      cluster.sign({ keyId: options.keyId, message: options.message, requestId: options.requestId }),
-    );
-    const ok = assertOk(result, 'signing');
-    const signature = bytesToHex(checkedSignature(ok, pin, { keyId: options.keyId, message: options.message }, ok.requestId));
-    const publicKey = pin.publicKey;
-    out.result(`signature ${signature}\nsigners   ${ok.signers?.join(', ') ?? '?'}${ok.duplicate ? ' (repeated request: first result)' : ''}  (${ms} ms)`, {
-      keyId: options.keyId,
-      publicKey,
-      message: bytesToHex(options.message),
-      signature,
-      signers: ok.signers ?? [],
-      duplicate: ok.duplicate,
-    });
-  } finally {
-    await cluster.close();
-  }
+  await withDataDir(options.dataDir, { create: false, command: `frostline sign --key ${options.keyId}`, log: out.step }, async (dataDir) => {
+    const policy = await localPolicy(dataDir);
+    assertWithinPolicy(options.message, policy === undefined ? undefined : policyMessageLimit([policy], options.keyId), options.keyId, `the local cluster (${join(dataDir, CLUSTER_FILE)})`);
+    const cluster = await LocalCluster.open({ dataDir });
+    try {
+      const pin = await pinnedKey(cluster, localPins(dataDir), options.keyId);
+      out.step(`signing ${options.message.length} bytes with key "${options.keyId}"`);
+      const [result, ms] = await timed(() =>
+        cluster.sign({ keyId: options.keyId, message: options.message, ...(options.requestId !== undefined ? { requestId: options.requestId } : {}) }),
+      );
+      const ok = assertOk(result, 'signing');
+      const signature = bytesToHex(checkedSignature(ok, pin, { keyId: options.keyId, message: options.message }, ok.requestId));
+      const publicKey = pin.publicKey;
+      out.result(`signature ${signature}\nsigners   ${ok.signers?.join(', ') ?? '?'}${ok.duplicate ? ' (repeated request: first result)' : ''}  (${ms} ms)`, {
+        ok: true,
+        requestId: ok.requestId,
+        keyId: options.keyId,
+        publicKey,
+        message: bytesToHex(options.message),
+        signature,
+        signers: ok.signers ?? [],
+        duplicate: ok.duplicate,
+      });
+    } finally {
+      await cluster.close();
+    }
+  });
 }
 
 export interface VerifyOptions {
@@ -159,7 +210,7 @@ export interface VerifyOptions {
   readonly json: boolean;
 }
 
-/** Verifies with node:crypto only; exits non-zero when the signature is invalid. */
+/** Verifies with node:crypto only; returns false (the command exits 1) when the signature is invalid. */
 export function runVerify(options: VerifyOptions): boolean {
   const out = createOutput(options.json);
   const valid = verifyEd25519WithOpenSSL(
@@ -167,38 +218,50 @@ export function runVerify(options: VerifyOptions): boolean {
     options.message,
     decodeHex(options.signature, '--signature', 64),
   );
-  out.result(valid ? 'valid Ed25519 signature' : 'INVALID signature', { valid });
+  out.result(
+    valid ? 'valid Ed25519 signature' : 'INVALID signature',
+    valid
+      ? { ok: true, valid, publicKey: options.publicKey }
+      : { ok: false, code: 'invalid-signature', message: 'the signature does not verify under this public key over this message', valid, publicKey: options.publicKey },
+  );
   return valid;
 }
 
+/** The group key of `keyId` in the local data directory (its pin, or its parties' attestations). */
 export async function publicKeyOf(dataDir: string, keyId: string): Promise<string> {
-  const cluster = await LocalCluster.open({ dataDir });
-  try {
-    return (await pinnedKey(cluster, localPins(dataDir), keyId)).publicKey;
-  } finally {
-    await cluster.close();
-  }
+  return withDataDir(dataDir, { create: false, command: `frostline verify --key ${keyId}` }, async (dir) => {
+    const cluster = await LocalCluster.open({ dataDir: dir });
+    try {
+      return (await pinnedKey(cluster, localPins(dir), keyId)).publicKey;
+    } finally {
+      await cluster.close();
+    }
+  });
 }
 
 export async function runKeys(options: { dataDir: string; json: boolean }): Promise<void> {
   const out = createOutput(options.json);
-  const cluster = await LocalCluster.open({ dataDir: options.dataDir });
-  try {
-    const keys = (await cluster.coordinator.listKeys()).sort((a, b) => a.createdAt - b.createdAt);
-    const human = keys.length === 0 ? 'no keys yet (run: frostline keygen --key-id NAME)' : keys.map((k) => `${k.keyId}  ${k.threshold}-of-${k.parties.length}  ${k.publicKey}`).join('\n');
-    out.result(human, { keys: keys.map((k) => ({ keyId: k.keyId, publicKey: k.publicKey, threshold: k.threshold, parties: k.parties })) });
-  } finally {
-    await cluster.close();
-  }
+  await withDataDir(options.dataDir, { create: false, command: 'frostline keys', log: out.step }, async (dataDir) => {
+    const cluster = await LocalCluster.open({ dataDir });
+    try {
+      const keys = (await cluster.coordinator.listKeys()).sort((a, b) => a.createdAt - b.createdAt);
+      const human = keys.length === 0 ? 'no keys yet (run: frostline keygen --key-id NAME)' : keys.map((k) => `${k.keyId}  ${k.threshold}-of-${k.parties.length}  ${k.publicKey}`).join('\n');
+      out.result(human, { ok: true, keys: keys.map((k) => ({ keyId: k.keyId, publicKey: k.publicKey, threshold: k.threshold, parties: k.parties })) });
+    } finally {
+      await cluster.close();
+    }
+  });
 }
 
 /** `frostline key --key ID` on the local cluster: the key as its parties attested it (and pinned). */
 export async function runKey(options: { dataDir: string; keyId: string; json: boolean }): Promise<void> {
   const out = createOutput(options.json);
-  const cluster = await LocalCluster.open({ dataDir: options.dataDir });
-  try {
-    printKey(out, await pinnedKey(cluster, localPins(options.dataDir), options.keyId));
-  } finally {
-    await cluster.close();
-  }
+  await withDataDir(options.dataDir, { create: false, command: `frostline key --key ${options.keyId}`, log: out.step }, async (dataDir) => {
+    const cluster = await LocalCluster.open({ dataDir });
+    try {
+      printKey(out, await pinnedKey(cluster, localPins(dataDir), options.keyId));
+    } finally {
+      await cluster.close();
+    }
+  });
 }

@@ -14,12 +14,14 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { GetPublicKeyCommand, KMSClient } from '@aws-sdk/client-kms';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { createKmsClient } from '../adapters/aws/clients.js';
 import { type DeploymentConfig, parseDeploymentConfigText } from '../config/deployment.js';
 import { coordinatorNames, partyNames } from '../config/names.js';
 import { ConfigError, FrostlineError } from '../ports/errors.js';
 import { IdentityAlgorithm, type IdentityPublicKey } from '../ports/key-vault.js';
 import { assertUsablePublicKey } from '../protocol/identity.js';
+import { ioError } from './failure.js';
 
 /** The part of the KMS client this command uses (tests pass a fake). */
 export type PinKmsClient = Pick<KMSClient, 'send'>;
@@ -124,7 +126,12 @@ async function fetchKey(client: PinKmsClient, target: Target): Promise<IdentityP
  * pin would change without `replace`.
  */
 export async function pinIdentityKeys(configPath: string, options: PinOptions = {}): Promise<PinResult> {
-  const text = await readFile(configPath, 'utf8');
+  let text: string;
+  try {
+    text = await readFile(configPath, 'utf8');
+  } catch (error) {
+    throw ioError(`cannot read the deployment config ${configPath}`, error);
+  }
   const config = parseDeploymentConfigText(text, configPath);
   const clients = new Map<string, PinKmsClient>();
   const clientFor = (account: string, region: string): PinKmsClient => {
@@ -187,7 +194,7 @@ export async function pinIdentityKeys(configPath: string, options: PinOptions = 
 
 // ---- the `frostline config pin` command ---------------------------------------------
 
-/** `frostline config pin <file>`; add it with `program.addCommand(configCommand())`. */
+/** `frostline config pin <file>` (added to the program in program.ts). */
 export function configCommand(): Command {
   const config = new Command('config').description('deployment config operations');
   config
@@ -198,13 +205,30 @@ export function configCommand(): Command {
     .option('--profile-for <account=profile>', 'AWS profile for one account (repeatable)', collectProfile, {})
     .option('--replace', 'replace pins that differ from KMS (after a rotation)')
     .option('--dry-run', 'fetch and compare only')
-    .action(async (file: string, o: { profile?: string; profileFor: Record<string, string>; replace?: boolean; dryRun?: boolean }) => {
+    .addOption(
+      new Option('--endpoint <url>', 'an AWS emulator: each key is read as its own account, with fake credentials (no --profile)').argParser((value: string) => {
+        if (!/^https?:\/\/\S+$/.test(value)) throw new InvalidArgumentError('expected an http(s) URL');
+        return value;
+      }),
+    )
+    .option('--json', 'print one JSON object on stdout')
+    .action(async (file: string, o: { profile?: string; profileFor: Record<string, string>; replace?: boolean; dryRun?: boolean; endpoint?: string; json?: boolean }) => {
+      const endpoint = o.endpoint;
+      if (endpoint !== undefined && (o.profile !== undefined || Object.keys(o.profileFor).length > 0)) {
+        throw new FrostlineError('usage', '--endpoint and --profile/--profile-for are mutually exclusive: an emulator gets fake credentials, never a profile\'s');
+      }
       const result = await pinIdentityKeys(file, {
         profiles: o.profileFor,
         profile: o.profile,
         replace: o.replace === true,
         dryRun: o.dryRun === true,
+        ...(endpoint !== undefined ? { kmsClient: (account: string, region: string) => createKmsClient({ endpoint, region, accountId: account }) } : {}),
       });
+      if (o.json === true) {
+        const keys = Object.fromEntries(Object.entries(result.keys).map(([path, { key, status }]) => [path, { status, alg: key.alg, spki: key.spki }]));
+        process.stdout.write(`${JSON.stringify({ ok: true, file, written: result.written, keys })}\n`);
+        return;
+      }
       for (const [path, { status }] of Object.entries(result.keys)) process.stdout.write(`${status.padEnd(9)} ${path}\n`);
       process.stdout.write(result.written ? `wrote ${file}\n` : `${file} unchanged\n`);
     });

@@ -10,7 +10,8 @@
  *   `--key-file PEM`, credentials from `--profile` or the SDK's default chain.
  *
  * Progress goes to stderr; results to stdout (JSON with --json); a failure throws, and the
- * entry point prints its code and message on one line and exits non-zero.
+ * entry point prints its code and message on one line (and, with --json, the failure as
+ * JSON on stdout) and exits non-zero.
  */
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -20,6 +21,11 @@ import type { FrostlineClient } from '../client/client.js';
 import { FileKeyPins } from '../client/key-pins.js';
 import type { IdentitySigner } from '../client/initiator.js';
 import { partyNames } from '../config/names.js';
+import { missingPins, partyPolicyOf } from '../config/deployment.js';
+import { UntrustedResultError } from '../client/errors.js';
+import { attestedKeyOf } from '../client/result-checks.js';
+import { CoordinatorTables } from '../protocol/coordinator-state.js';
+import type { PartyPolicy } from '../protocol/requests.js';
 import { ConfigError, FrostlineError } from '../ports/errors.js';
 import type { IdentityPublicKey } from '../ports/key-vault.js';
 import type { ItemBackend } from '../ports/store.js';
@@ -28,7 +34,8 @@ import { bytesToHex, decodeHex } from '../protocol/encoding.js';
 import { verifyEd25519WithOpenSSL } from '../protocol/suite.js';
 import { reportAudit, verifyPartyAudit } from './audit.js';
 import { purgePartyTable } from './purge.js';
-import { createOutput, failureJson, type Output, printKey, startProgress, timed } from './output.js';
+import { assertWithinPolicy, policyMessageLimit } from './message-input.js';
+import { createOutput, type Output, printKey, startProgress, timed } from './output.js';
 
 interface TargetCommon {
   /** Emulator endpoint; for a dev deployment it overrides the file's. */
@@ -72,6 +79,10 @@ interface Connection {
   partyKey(party: string): IdentityPublicKey | undefined;
   /** How a party's handler is brought back after a restore (completes "wait N s before …"). */
   partyResume(party: string): string;
+  /** Every party's signing policy (for the message limit, checked before sending). */
+  policies(): PartyPolicy[];
+  /** Refuses a config whose party keys are not pinned yet: nothing could be checked against them. */
+  assertPartiesPinned(): void;
 }
 
 /**
@@ -96,6 +107,8 @@ async function connect(target: DeploymentTarget): Promise<Connection> {
     coordinatorStore: () => dev.coordinatorStore(),
     partyKey: (party) => (Object.hasOwn(dev.file.directory.parties, party) ? dev.file.directory.parties[party] : undefined),
     partyResume: (party) => `${party}'s inbox handler (run by \`frostline dev up\`) handles messages again`,
+    policies: () => [dev.file.policy],
+    assertPartiesPinned: () => {}, // `dev up` pins every key in the file it writes
   };
 }
 
@@ -128,6 +141,11 @@ async function connectConfig(target: ConfigDeploymentTarget): Promise<Connection
       const handler = config === undefined ? `${party}'s inbox handler` : `Lambda function ${partyNames(deployment.config, config).handlerFunction}`;
       return `re-enabling the SQS event source mapping of ${handler}`;
     },
+    policies: () => deployment.config.parties.map((party) => partyPolicyOf(deployment.config, party)),
+    assertPartiesPinned: () => {
+      const missing = missingPins(deployment.config).filter((pin) => pin.startsWith('pinned.parties.'));
+      if (missing.length > 0) throw new ConfigError(`deployment config ${target.config} is not pinned (missing ${missing.join(', ')}): run \`frostline config pin\` on it after the first deploy pass`);
+    },
   };
 }
 
@@ -142,8 +160,7 @@ async function readKeyFile(path: string): Promise<string> {
 
 /**
  * Runs one request with a progress ticker; Ctrl-C aborts the wait (the request may still
- * complete — repeating its request id fetches the result). With --json a failure is also
- * printed as JSON on stdout, before the entry point prints its one line on stderr.
+ * complete — repeating its request id fetches the result).
  */
 async function request<T>(
   connection: Connection,
@@ -163,7 +180,6 @@ async function request<T>(
     return result;
   } catch (error) {
     progress.stop('failed');
-    if (target.json) out.result('', failureJson(error));
     throw error;
   } finally {
     process.removeListener('SIGINT', onSignal);
@@ -196,6 +212,7 @@ export async function runDeploymentSign(
 ): Promise<void> {
   const out = createOutput(target.json);
   const connection = await connect(target);
+  assertWithinPolicy(options.message, policyMessageLimit(connection.policies(), options.keyId), options.keyId, 'the deployment\'s parties');
   const requestId = options.requestId ?? randomUUID();
   const approvals = await approvalsFor(connection, options.approvers ?? [], { keyId: options.keyId, message: options.message, requestId });
   const [result, ms] = await request(connection, target, out, `signing ${options.message.length} bytes with key "${options.keyId}"`, (client, signal) =>
@@ -239,6 +256,49 @@ export async function runDeploymentKey(target: DeploymentTarget, keyId: string):
   const out = createOutput(target.json);
   const [key] = await request(await connect(target), target, out, `looking up key "${keyId}"`, (client, signal) => client.getKey(keyId, { signal }));
   printKey(out, key);
+}
+
+/**
+ * The keys in the coordinator's registry, each listed only as all its parties attested it
+ * (against the pinned party keys); any other record is named as untrusted.
+ */
+export async function runDeploymentKeys(target: DeploymentTarget): Promise<void> {
+  const out = createOutput(target.json);
+  const connection = await connect(target);
+  connection.assertPartiesPinned();
+  const partyKeys: Record<string, IdentityPublicKey> = {};
+  for (const party of connection.parties) {
+    const key = connection.partyKey(party);
+    if (key !== undefined) partyKeys[party] = key;
+  }
+  const records = await new CoordinatorTables(connection.coordinatorStore(), () => Math.floor(Date.now() / 1000)).keys.listByPrefix('key#');
+  const keys: { keyId: string; publicKey: string; threshold: number; parties: readonly string[] }[] = [];
+  const untrusted: { keyId: string; reason: string }[] = [];
+  for (const record of records.sort((a, b) => a.createdAt - b.createdAt)) {
+    try {
+      const key = attestedKeyOf({ ...record, requestId: '-', ok: true }, partyKeys, { keyId: record.keyId }, '-');
+      keys.push({ keyId: key.keyId, publicKey: key.publicKey, threshold: key.threshold, parties: key.parties });
+    } catch (error) {
+      if (!(error instanceof UntrustedResultError)) throw error;
+      untrusted.push({ keyId: record.keyId, reason: error.message });
+    }
+  }
+  const lines = keys.map((k) => `${k.keyId}  ${k.threshold}-of-${k.parties.length}  ${k.publicKey}`);
+  for (const u of untrusted) lines.push(`${u.keyId}  UNTRUSTED: ${u.reason}`);
+  out.result(lines.length === 0 ? 'no keys yet (run: frostline keygen --key-id NAME with the same --deployment or --config)' : lines.join('\n'), {
+    ok: true,
+    keys,
+    ...(untrusted.length > 0 ? { untrusted } : {}),
+  });
+}
+
+/** The group key of `keyId` for `verify`: pinned by an earlier command, or fetched and checked (and pinned) now. */
+export async function deploymentPublicKey(target: DeploymentTarget, keyId: string): Promise<string> {
+  const pinned = await new FileKeyPins(pinsFileFor(target)).get(keyId);
+  if (pinned !== undefined) return pinned.publicKey;
+  const out = createOutput(target.json);
+  const [key] = await request(await connect(target), target, out, `looking up key "${keyId}"`, (client, signal) => client.getKey(keyId, { signal }));
+  return key.publicKey;
 }
 
 /** Verifies a party's audit chain in its table (in the party's account); false if broken. */

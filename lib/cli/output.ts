@@ -1,6 +1,8 @@
-/** Human progress on stderr (so stdout stays machine-readable with --json), results on stdout. */
-import { FrostlineError } from '../ports/errors.js';
-import { RequestError } from '../client/errors.js';
+/**
+ * Human progress on stderr (so stdout stays machine-readable with --json), results on stdout.
+ * With --json a command prints exactly one object: `{ ok, requestId?, ...fields }` (failures,
+ * printed by the entry point: `{ ok: false, code, message, requestId? }`, see failure.ts).
+ */
 
 export interface Output {
   step(text: string): void;
@@ -60,28 +62,6 @@ export function startProgress(label: string, stream: ProgressStream = process.st
       clearInterval(timer);
       stream.write(`\r\x1b[2K${label} … ${outcome} after ${((performance.now() - started) / 1000).toFixed(1)}s\n`);
     },
-  };
-}
-
-/**
- * The one line the CLI prints for a failure: the error's code and message, and the request
- * id of a failed request. Messages of frostline errors carry no secrets by contract.
- */
-export function failureLine(error: unknown): string {
-  const oneLine = (text: string) => text.replace(/\s*\n\s*/g, '; ');
-  if (error instanceof RequestError) return `frostline: ${error.code}: ${oneLine(error.message)} (request ${error.requestId})`;
-  if (error instanceof FrostlineError) return `frostline: ${error.code}: ${oneLine(error.message)}`;
-  if (error instanceof Error) return `frostline: ${error.name}: ${oneLine(error.message)}`;
-  return 'frostline: failed';
-}
-
-/** The failure as JSON, for --json callers that read stdout only. */
-export function failureJson(error: unknown): Record<string, unknown> {
-  const code = error instanceof FrostlineError ? error.code : 'error';
-  const message = error instanceof Error ? error.message : 'failed';
-  return {
-    ok: false,
-    error: { code, message, ...(error instanceof RequestError ? { requestId: error.requestId, name: error.name } : {}) },
   };
 }
 

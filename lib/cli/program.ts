@@ -1,20 +1,27 @@
-/** Command-line parsing (commander) for `frostline`; the work itself is in commands.ts. */
-import { Command, InvalidArgumentError, Option } from 'commander';
+/**
+ * Command-line parsing (commander) for `frostline`; the work itself is in commands.ts and
+ * deployment-commands.ts. Commander prints nothing itself: usage errors reach the entry
+ * point (bin/frostline.ts) as thrown `CommanderError`s, which it prints as one line.
+ */
+import { Command, Help, InvalidArgumentError, Option } from 'commander';
 import { FrostlineError } from '../ports/errors.js';
-import { decodeHex, utf8ToBytes } from '../protocol/encoding.js';
 import { NAME_PATTERN } from '../protocol/messages.js';
 import { runAuditVerify } from './audit.js';
 import { configCommand } from './config-pin.js';
 import { defaultDataDir, publicKeyOf, runDemo, runKey, runKeygen, runKeys, runSign, runVerify } from './commands.js';
 import {
   type DeploymentTarget,
+  deploymentPublicKey,
   runDeploymentAuditVerify,
   runDeploymentKey,
   runDeploymentKeygen,
+  runDeploymentKeys,
   runDeploymentPurgeVolatile,
   runDeploymentSign,
 } from './deployment-commands.js';
+import { MAX_SIGN_MESSAGE_BYTES, MAX_VERIFY_MESSAGE_BYTES, type MessageFlags, readMessage } from './message-input.js';
 import { runPurgeVolatile } from './purge.js';
+import { packageVersion } from './version.js';
 
 function integer(min: number, max: number) {
   return (value: string): number => {
@@ -29,12 +36,12 @@ function name(value: string): string {
   return value;
 }
 
-/** --message TEXT (UTF-8) or --message-hex HEX: exactly one. */
-function messageBytes(options: { message?: string; messageHex?: string }): Uint8Array {
-  if ((options.message === undefined) === (options.messageHex === undefined)) {
-    throw new FrostlineError('usage', 'give exactly one of --message TEXT or --message-hex HEX');
-  }
-  return options.message !== undefined ? utf8ToBytes(options.message) : decodeHex((options.messageHex ?? '').toLowerCase(), '--message-hex');
+/** --message TEXT, --message-hex HEX and --message-file PATH (`-`: stdin): one of them is the message. */
+function addMessageOptions(command: Command): Command {
+  return command
+    .option('-m, --message <text>', 'message (UTF-8)')
+    .option('--message-hex <hex>', 'message (hex bytes)')
+    .option('--message-file <path>', 'message: the bytes of this file, or of stdin with -');
 }
 
 /** Cross-field checks commander cannot express. */
@@ -138,11 +145,15 @@ const jsonOption = () => new Option('--json', 'print one JSON object on stdout (
 export function buildProgram(): Command {
   const program = new Command('frostline')
     .description('FROST threshold Ed25519 signing: n parties, any t sign, the key never exists')
-    .showHelpAfterError()
-    .exitOverride();
+    .version(packageVersion(), '-V, --version', 'print the version')
+    .addHelpText(
+      'after',
+      '\nExit status: 0 done, 1 refused or failed, 2 usage error, 3 infrastructure (file system, AWS, a lock held by another command, a timeout).\n' +
+        'Without --deployment or --config, commands work on the local cluster in --data-dir ($FROSTLINE_HOME or ~/.frostline).',
+    );
 
   program
-    .command('demo', { isDefault: true })
+    .command('demo')
     .description('run a local t-of-n cluster: DKG, one signature, an OpenSSL check')
     .addOption(new Option('-t, --threshold <t>', 'signers needed').argParser(integer(2, 255)).default(2))
     .addOption(new Option('-n, --parties <n>', 'parties holding shares').argParser(integer(2, 255)).default(3))
@@ -187,13 +198,14 @@ export function buildProgram(): Command {
       .requiredOption('-k, --key <id>', 'key id', name)
       .option('-m, --message <text>', 'message (UTF-8)')
       .option('--message-hex <hex>', 'message (hex bytes)')
+      .option('--message-file <path>', `message: the bytes of this file, or of stdin with - (at most ${MAX_SIGN_MESSAGE_BYTES} bytes; the policy's limit applies)`)
       .option('--request-id <id>', 'idempotency key: repeating it returns the first result')
       .addOption(new Option('--approvers <ids>', "--deployment only: attach approvals signed with these approvers' local keys (comma-separated)").argParser(names))
       .addOption(dataDirOption())
       .addOption(jsonOption()),
-  ).action(async (o: { key: string; message?: string; messageHex?: string; requestId?: string; approvers?: string[]; dataDir: string; json?: boolean } & DeploymentFlags) => {
+  ).action(async (o: { key: string; requestId?: string; approvers?: string[]; dataDir: string; json?: boolean } & MessageFlags & DeploymentFlags) => {
     const target = deploymentTarget(o);
-    const message = messageBytes(o);
+    const message = await readMessage(o, MAX_SIGN_MESSAGE_BYTES);
     if (target !== undefined) {
       await runDeploymentSign(target, {
         keyId: o.key,
@@ -220,28 +232,41 @@ export function buildProgram(): Command {
     else await runKey({ dataDir: o.dataDir, keyId: o.key, json: o.json === true });
   });
 
-  program
-    .command('verify')
-    .description('verify an Ed25519 signature with node:crypto (exit 1 if invalid)')
-    .option('-k, --key <id>', 'key id in the data directory')
-    .option('--public-key <hex>', 'group public key (instead of --key)')
-    .option('-m, --message <text>', 'message (UTF-8)')
-    .option('--message-hex <hex>', 'message (hex bytes)')
-    .requiredOption('-s, --signature <hex>', 'signature (128 hex characters)')
-    .addOption(dataDirOption())
-    .addOption(jsonOption())
-    .action(async (o: { key?: string; publicKey?: string; message?: string; messageHex?: string; signature: string; dataDir: string; json?: boolean }) => {
-      if ((o.key === undefined) === (o.publicKey === undefined)) throw new FrostlineError('usage', 'give exactly one of --key ID or --public-key HEX');
-      const publicKey = o.publicKey?.toLowerCase() ?? (await publicKeyOf(o.dataDir, o.key ?? ''));
-      if (!runVerify({ publicKey, message: messageBytes(o), signature: o.signature.toLowerCase(), json: o.json === true })) process.exitCode = 1;
-    });
+  addDeploymentOptions(
+    addMessageOptions(
+      program
+        .command('verify')
+        .description('verify an Ed25519 signature with node:crypto (exit 1 if invalid)')
+        .option('-k, --key <id>', 'key id (in the data directory, or of the deployment)')
+        .option('--public-key <hex>', 'group public key (instead of --key)'),
+    )
+      .requiredOption('-s, --signature <hex>', 'signature (128 hex characters)')
+      .addOption(dataDirOption())
+      .addOption(jsonOption()),
+  ).action(async (o: { key?: string; publicKey?: string; signature: string; dataDir: string; json?: boolean } & MessageFlags & DeploymentFlags) => {
+    if ((o.key === undefined) === (o.publicKey === undefined)) throw new FrostlineError('usage', 'give exactly one of --key ID or --public-key HEX');
+    const target = deploymentTarget(o);
+    if (o.publicKey !== undefined && target !== undefined) throw new FrostlineError('usage', '--public-key needs no deployment: give --key ID with --deployment or --config');
+    const message = await readMessage(o, MAX_VERIFY_MESSAGE_BYTES);
+    const keyId = o.key ?? '';
+    const publicKey = o.publicKey?.toLowerCase() ?? (target !== undefined ? await deploymentPublicKey(target, keyId) : await publicKeyOf(o.dataDir, keyId));
+    if (!runVerify({ publicKey, message, signature: o.signature.toLowerCase(), json: o.json === true })) process.exitCode = 1;
+  });
 
-  program
-    .command('keys')
-    .description('list the keys in the data directory')
+  addConfigOptions(
+    program
+      .command('keys')
+      .description('list the keys (of the local cluster, or in a deployment\'s coordinator registry, each checked against its parties\' attestations)')
+      .option('--deployment <file>', 'list the keys of the development deployment in FILE'),
+  )
+    .addOption(new Option('--endpoint <url>', "emulator endpoint (overrides the deployment file's; with --config: fake credentials, no --profile)").argParser(endpointUrl))
     .addOption(dataDirOption())
     .addOption(jsonOption())
-    .action(async (o: { dataDir: string; json?: boolean }) => runKeys({ dataDir: o.dataDir, json: o.json === true }));
+    .action(async (o: { dataDir: string; json?: boolean } & Pick<DeploymentFlags, 'deployment' | 'config' | 'profile' | 'region' | 'endpoint'>) => {
+      const target = deploymentTarget(o);
+      if (target !== undefined) await runDeploymentKeys(target);
+      else await runKeys({ dataDir: o.dataDir, json: o.json === true });
+    });
 
   addConfigOptions(
     program
@@ -285,8 +310,6 @@ export function buildProgram(): Command {
       else await runPurgeVolatile({ dataDir: o.dataDir, party: o.party, json: o.json === true });
     });
 
-  program.addCommand(configCommand());
-
   const dev = program.command('dev').description('a development deployment on an AWS API emulator');
   dev
     .command('up')
@@ -313,5 +336,44 @@ export function buildProgram(): Command {
       });
     });
 
+  program.addCommand(configCommand());
+
+  // Commander prints nothing: the entry point prints one line per usage error (help only on --help).
+  forEachCommand(program, (command) => command.exitOverride().configureOutput({ writeErr: () => {}, outputError: () => {} }));
+  program.configureHelp({
+    // `frostline --help` lists every command, nested ones (`audit verify`, `config pin`, ...) by their full name.
+    visibleCommands(command: Command): Command[] {
+      const visible = Help.prototype.visibleCommands.call(this, command);
+      if (command !== program) return visible;
+      return visible.flatMap((sub) => (sub.commands.length > 0 ? Help.prototype.visibleCommands.call(this, sub).filter((leaf) => leaf.name() !== 'help') : [sub]));
+    },
+    subcommandTerm(command: Command): string {
+      const term = Help.prototype.subcommandTerm.call(this, command);
+      const parent = command.parent;
+      return parent !== null && parent !== program && parent.parent === program ? `${parent.name()} ${term}` : term;
+    },
+  });
   return program;
+}
+
+function forEachCommand(command: Command, visit: (command: Command) => void): void {
+  visit(command);
+  for (const sub of command.commands) forEachCommand(sub, visit);
+}
+
+/**
+ * The command a command line names (`frostline audit verify --party p1` → `audit verify`),
+ * as far as it names one: for a usage error's pointer to the right `--help`.
+ */
+export function commandPathOf(program: Command, args: readonly string[]): string {
+  const path: string[] = [];
+  let current = program;
+  for (const arg of args) {
+    if (arg.startsWith('-')) continue;
+    const next = current.commands.find((c) => c.name() === arg || c.aliases().includes(arg));
+    if (next === undefined) break;
+    path.push(next.name());
+    current = next;
+  }
+  return path.join(' ');
 }

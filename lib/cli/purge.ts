@@ -11,6 +11,7 @@ import { FrostlineError } from '../ports/errors.js';
 import type { ItemBackend } from '../ports/store.js';
 import { DEFAULT_LIMITS } from '../protocol/directory.js';
 import { purgeVolatileState, type PurgedItem, type PurgeReport, type VolatileKind } from '../protocol/purge.js';
+import { withDataDir } from './data-dir.js';
 import { createOutput, type Output } from './output.js';
 
 /** What the purge leaves in the table, as told to the operator. */
@@ -81,18 +82,20 @@ export function reportPurge(out: Output, target: PurgeTarget, report: PurgeRepor
   });
 }
 
-/** The local data directory: the party's SQLite store. The cluster must not be running. */
+/** The local data directory: the party's SQLite store. No other command runs on it meanwhile (the data directory's lock). */
 export async function runPurgeVolatile(options: { dataDir: string; party: string; json: boolean }): Promise<void> {
-  const path = join(options.dataDir, 'parties', options.party, 'store.sqlite');
-  if (!existsSync(path)) throw new FrostlineError('unknown-party', `no store for party "${options.party}" at ${path}`);
-  const backend = await SqliteItemBackend.open(path);
-  try {
-    await purgePartyTable(backend, {
-      party: options.party,
-      resume: `running any frostline command on ${options.dataDir}`,
-      json: options.json,
-    });
-  } finally {
-    backend.close();
-  }
+  await withDataDir(options.dataDir, { create: false, command: `frostline party purge-volatile --party ${options.party}` }, async (dataDir) => {
+    const path = join(dataDir, 'parties', options.party, 'store.sqlite');
+    if (!existsSync(path)) throw new FrostlineError('unknown-party', `no store for party "${options.party}" at ${path}`);
+    const backend = await SqliteItemBackend.open(path);
+    try {
+      await purgePartyTable(backend, {
+        party: options.party,
+        resume: `running any frostline command on ${options.dataDir}`,
+        json: options.json,
+      });
+    } finally {
+      backend.close();
+    }
+  });
 }

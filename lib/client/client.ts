@@ -20,6 +20,8 @@ import type { AttestedKey } from '../protocol/attestation.js';
 import { bytesToHex } from '../protocol/encoding.js';
 import { errorFromResult, RequestAbortedError, RequestError, RequestTimeoutError, UntrustedResultError } from './errors.js';
 import { KeyPinMismatchError, MemoryKeyPins, pinOf, type KeyPins, type PinnedKey } from './key-pins.js';
+import { CallOptionsSchema, ClientOptionsSchema, KeygenOptionsSchema, SignOptionsSchema, validated } from './options-schema.js';
+import { Name } from '../protocol/messages.js';
 import { attestedKeyOf, checkedSignature } from './result-checks.js';
 import { Initiator, type IdentitySigner, type InitiatorResult } from './initiator.js';
 import type { ResultInbox } from './result-inbox.js';
@@ -96,7 +98,9 @@ export class FrostlineClient {
   readonly #pins: KeyPins;
   #polling = false;
 
+  /** @throws InvalidArgumentError when an option is missing or of the wrong kind */
   constructor(options: FrostlineClientOptions) {
+    validated(ClientOptionsSchema, options, 'new FrostlineClient');
     const clock = options.clock ?? systemClock;
     this.#initiator = new Initiator({
       id: options.initiatorId,
@@ -114,6 +118,7 @@ export class FrostlineClient {
 
   /** Requests a new t-of-n key. Settles when every party has confirmed it. */
   async keygen(options: { keyId: string; threshold: number; parties: readonly string[]; requestId?: string } & CallOptions): Promise<KeygenResult> {
+    validated(KeygenOptionsSchema, options, 'keygen');
     const requestId = options.requestId ?? randomUUID();
     const result = await this.#call(requestId, 'keygen.result', options, () =>
       this.#initiator.requestKeygen({ keyId: options.keyId, threshold: options.threshold, parties: options.parties, requestId }),
@@ -130,9 +135,11 @@ export class FrostlineClient {
 
   /** Requests a signature. Repeating a request id returns the first result (`duplicate: true`). */
   async sign(options: { keyId: string; message: Uint8Array; requestId?: string; approvals?: readonly Approval[] } & CallOptions): Promise<SignatureResult> {
+    validated(SignOptionsSchema, options, 'sign');
     const requestId = options.requestId ?? randomUUID();
     // The key is pinned before anything is signed: its attestations are fetched once.
-    const pinned = (await this.#pins.get(options.keyId)) ?? (await this.getKey(options.keyId, options));
+    const call = { ...(options.signal !== undefined ? { signal: options.signal } : {}), ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}) };
+    const pinned = (await this.#pins.get(options.keyId)) ?? (await this.getKey(options.keyId, call));
     const result = await this.#call(requestId, 'sign.result', options, () =>
       this.#initiator.requestSignature({
         keyId: options.keyId,
@@ -159,12 +166,15 @@ export class FrostlineClient {
 
   /** The group key pinned for `keyId` in this client's pins, if any (no request is sent). */
   async pinnedKey(keyId: string): Promise<KeyInfo | undefined> {
+    validated(Name, keyId, 'pinnedKey', 'keyId');
     const pin = await this.#pins.get(keyId);
     return pin === undefined ? undefined : { keyId: pin.keyId, publicKey: pin.publicKey, threshold: pin.threshold, parties: pin.parties, suite: pin.suite };
   }
 
   /** Looks a key up; accepted only as all its parties attested it, and pinned (a pinned key must match). */
   async getKey(keyId: string, options: CallOptions = {}): Promise<KeyInfo & PinnedKey> {
+    validated(Name, keyId, 'getKey', 'keyId');
+    validated(CallOptionsSchema, options, 'getKey');
     const requestId = randomUUID();
     const result = await this.#call(requestId, 'key.result', options, () => this.#initiator.requestKey({ keyId, requestId }));
     if (result.type !== 'key.result') throw new RequestError('bad-result', 'unexpected result type', requestId);
@@ -184,7 +194,12 @@ export class FrostlineClient {
     return pin;
   }
 
-  /** Registers the waiter before sending, so a fast result cannot be missed. */
+  /**
+   * Registers the waiter before sending, so a fast result cannot be missed. Every way this
+   * can end (abort, timeout, a send that throws or rejects, the result) reaches the
+   * returned promise and nothing else: the waiter's own promise may settle while the send
+   * is still running, so both are raced, never left unobserved.
+   */
   async #call(requestId: string, type: InitiatorResult['type'], options: CallOptions, send: () => Promise<unknown>): Promise<InitiatorResult> {
     if (this.#waiting.has(requestId)) throw new RequestConflictInFlight(requestId);
     if (options.signal?.aborted) throw new RequestAbortedError('aborted', 'aborted before sending', requestId);
@@ -213,8 +228,13 @@ export class FrostlineClient {
         },
       });
     });
+    // A send that throws synchronously becomes a rejection too (then() calls it).
+    const sending = Promise.resolve().then(send);
+    // Whichever loses the race below is observed here, so its rejection is never unhandled.
+    settled.catch(() => {});
+    sending.catch(() => {});
     try {
-      await send();
+      await Promise.race([sending, settled]);
     } catch (error) {
       cleanup();
       throw error;
@@ -229,7 +249,19 @@ export class FrostlineClient {
     this.#polling = true;
     void (async () => {
       try {
-        while (this.#waiting.size > 0) await this.#pollOnce();
+        while (this.#waiting.size > 0) {
+          let progressed = false;
+          try {
+            progressed = await this.#pollOnce();
+          } catch {
+            // An ack or release that failed: the message comes back after its visibility
+            // timeout. The loop must go on (and must not reject: nobody awaits it).
+          }
+          // Only results for others came back (released, so visible again at once): polling
+          // again at once would spin on them — on a local inbox without ever yielding to
+          // timers, on SQS with a receive call per round trip.
+          if (!progressed) await new Promise((resolve) => setTimeout(resolve, this.#pollWaitMs));
+        }
       } finally {
         this.#polling = false;
         if (this.#waiting.size > 0) this.#startPolling();
@@ -237,31 +269,35 @@ export class FrostlineClient {
     })();
   }
 
-  async #pollOnce(): Promise<void> {
+  /** One receive; true when it handed a result to a waiter or had nothing to hand out. */
+  async #pollOnce(): Promise<boolean> {
     let messages;
     try {
       messages = await this.#results.receive(this.#pollWaitMs);
     } catch {
-      await new Promise((resolve) => setTimeout(resolve, this.#pollWaitMs)); // transient: the SDK retried already
-      return;
+      return false; // transient: the SDK retried already; wait before the next receive
     }
+    let delivered = messages.length === 0; // an empty long poll has waited already
     for (const message of messages) {
       let result: InitiatorResult;
       try {
         result = this.#initiator.openResult(message.body);
       } catch {
         await message.ack(); // not from our coordinator, or not for us: never acted on
+        delivered = true;
         continue;
       }
       const waiter = this.#waiting.get(result.body.requestId);
       if (waiter !== undefined && waiter.type === result.type) {
         await message.ack();
         waiter.resolve(result);
+        delivered = true;
       } else {
         // Another client of this initiator (or an abandoned request) waits for it.
         await message.release();
       }
     }
+    return delivered;
   }
 }
 

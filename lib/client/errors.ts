@@ -14,6 +14,21 @@ export class RequestError extends FrostlineError {
   }
 }
 
+/**
+ * The application passed an option the SDK cannot send (a missing or mistyped field, a
+ * threshold above the party count, a timeout out of range). Nothing was signed or sent.
+ * `field` names the first bad option, e.g. `options.parties`.
+ */
+export class InvalidArgumentError extends FrostlineError {
+  override readonly name = 'InvalidArgumentError';
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super('invalid-argument', message);
+  }
+}
+
 /** The parties' policy refused the request (initiator, key, size, approvals, rate). Nothing was signed. */
 export class PolicyRefusedError extends RequestError {
   override readonly name = 'PolicyRefusedError';

@@ -3,6 +3,7 @@
  * from then on every result for that key id is checked against the pin, and a key result
  * that names another key for a pinned id is refused (the coordinator cannot swap keys).
  */
+import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { z } from 'zod';
@@ -86,8 +87,10 @@ export class FileKeyPins implements KeyPins {
     }
     file.keys[key.keyId] = key;
     await mkdir(dirname(this.path), { recursive: true });
-    await writeFile(`${this.path}.tmp`, `${JSON.stringify(file, null, 2)}\n`);
-    await rename(`${this.path}.tmp`, this.path);
+    // A temporary name of this write's own: two processes pinning at once must not rename each other's file away.
+    const temporary = `${this.path}.${process.pid}.${randomUUID()}.tmp`;
+    await writeFile(temporary, `${JSON.stringify(file, null, 2)}\n`);
+    await rename(temporary, this.path);
   }
 
   async #read(): Promise<z.infer<typeof PinFile>> {

@@ -5,6 +5,7 @@
  * finishes its sessions before it returns); vaults and stores persist in the data directory,
  * so keys made by one invocation sign in the next.
  */
+import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -424,6 +425,7 @@ async function readClusterFile(dataDir: string): Promise<ClusterFile | undefined
 
 async function writeClusterFile(dataDir: string, file: ClusterFile): Promise<void> {
   const path = join(dataDir, 'cluster.json');
-  await writeFile(`${path}.tmp`, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600 });
-  await rename(`${path}.tmp`, path);
+  const temporary = `${path}.${process.pid}.${randomUUID()}.tmp`; // per write: concurrent opens never share one
+  await writeFile(temporary, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600 });
+  await rename(temporary, path);
 }

@@ -7,7 +7,7 @@
  */
 import { spawn, execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -133,6 +133,25 @@ describe('frostline CLI against a development deployment on the emulator', () =>
     expect(json(shown)).toEqual({ ok: true, keyId: 'cli-key', publicKey, threshold: 2, parties: ['p1', 'p2', 'p3'] });
   });
 
+  it('keys and verify take --deployment: keys as their parties attested them, a signature checked under the pinned key', async () => {
+    const keys = await cli(['keys', '--deployment', file, '--json']);
+    expect(keys.code).toBe(0);
+    expect(json(keys)).toEqual({ ok: true, keys: [{ keyId: 'cli-key', publicKey, threshold: 2, parties: ['p1', 'p2', 'p3'] }] });
+
+    const messageFile = join(dir, 'message.bin');
+    await writeFile(messageFile, Buffer.from([0, 1, 2, 255, 254]));
+    const sign = await cli(['sign', '--deployment', file, '--key', 'cli-key', '--message-file', messageFile, '--json']);
+    expect(sign.code).toBe(0);
+    const signed = json(sign);
+    expect(signed).toMatchObject({ ok: true, requestId: expect.any(String), message: '000102fffe' });
+    const valid = await cli(['verify', '--deployment', file, '--key', 'cli-key', '--message-file', messageFile, '--signature', String(signed.signature), '--json']);
+    expect(valid.code).toBe(0);
+    expect(json(valid)).toEqual({ ok: true, valid: true, publicKey });
+    const invalid = await cli(['verify', '--deployment', file, '--key', 'cli-key', '--message', 'other', '--signature', String(signed.signature), '--json']);
+    expect(invalid.code).toBe(1);
+    expect(json(invalid)).toMatchObject({ ok: false, code: 'invalid-signature', valid: false });
+  });
+
   it('a bad request exits non-zero with a one-line reason: the typed error code and message', async () => {
     const run = await cli(['sign', '--deployment', file, '--key', 'no-such-key', '--message', 'x']);
     expect(run.code).toBe(1);
@@ -143,6 +162,8 @@ describe('frostline CLI against a development deployment on the emulator', () =>
     const unknownInitiator = await cli(['key', '--deployment', file, '--initiator', 'mallory', '--key', 'cli-key', '--json']);
     expect(unknownInitiator.code).toBe(1);
     expect(unknownInitiator.stderr.trim().split('\n').at(-1)).toMatch(/^frostline: config: no initiator "mallory" in this deployment/);
+    // --json: the failure is the one object on stdout too.
+    expect(json(unknownInitiator)).toEqual({ ok: false, code: 'config', message: expect.stringMatching(/^no initiator "mallory" in this deployment/) });
   });
 
   it('audit verify reads a party table in its emulated account and finds the chain intact (in process)', async () => {

@@ -5,10 +5,11 @@
  * The end-to-end danger and fix (a restored store on a running cluster) are in
  * test/e2e/restore.test.ts.
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { LocalCluster } from '../../../lib/dev/cluster.js';
 import { SqliteItemBackend } from '../../../lib/adapters/local/sqlite-backend.js';
 import { FrostlineError } from '../../../lib/ports/errors.js';
 import type { ItemKey } from '../../../lib/ports/store.js';
@@ -21,10 +22,22 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
+/** A cluster.json made by a real cluster: the CLI works on a data directory only if it holds one. */
+let clusterFile: Promise<string> | undefined;
+function templateClusterFile(): Promise<string> {
+  clusterFile ??= (async () => {
+    const template = join(dir, 'template');
+    await (await LocalCluster.open({ dataDir: template, parties: 3 })).close();
+    return join(template, 'cluster.json');
+  })();
+  return clusterFile;
+}
+
 /** A data directory whose party p2 holds one item of each interesting kind. */
 async function dataDir(name: string): Promise<string> {
   const root = join(dir, name);
   mkdirSync(join(root, 'parties', 'p2'), { recursive: true });
+  copyFileSync(await templateClusterFile(), join(root, 'cluster.json'));
   const store = await SqliteItemBackend.open(join(root, 'parties', 'p2', 'store.sqlite'));
   const put = (key: ItemKey, data: Record<string, unknown>, expiresAt?: number) =>
     ({ op: 'put', item: { ...key, data, version: 1, expiresAt }, condition: { kind: 'none' } }) as const;
