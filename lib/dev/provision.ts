@@ -77,7 +77,7 @@ const noEd25519 = new Set<string>();
 /**
  * An identity key of the requested algorithm, or — where the emulator has no Ed25519 keys
  * (moto 5.2.5 refuses ECC_NIST_EDWARDS25519 with ValidationException) — P-256, the
- * fallback DESIGN.md documents. Says so on stderr once per endpoint.
+ * fallback README.md documents ("KMS": the P-256 identity option). Says so on stderr once per endpoint.
  */
 export async function createIdentityKey(
   kms: KMSClient,
@@ -96,7 +96,7 @@ export async function createIdentityKey(
       if (noEd25519.has(endpointLabel)) return await p256();
       noEd25519.add(endpointLabel);
       process.stderr.write(
-        `frostline: this KMS (${endpointLabel}) has no Ed25519 keys (${name}); using ECC_NIST_P256 / ECDSA_SHA_256 identity keys instead, as DESIGN.md allows\n`,
+        `frostline: this KMS (${endpointLabel}) has no Ed25519 keys (${name}); using ECC_NIST_P256 / ECDSA_SHA_256 identity keys instead (the P-256 identity option; README.md, "KMS")\n`,
       );
       return await p256();
     }
