@@ -22,6 +22,7 @@ import { ConfigError, FrostlineError } from '../ports/errors.js';
 import { IdentityAlgorithm, type IdentityPublicKey } from '../ports/key-vault.js';
 import { assertUsablePublicKey } from '../protocol/identity.js';
 import { ioError } from './failure.js';
+import { runShowEndpoints } from './show-endpoints.js';
 
 /** The part of the KMS client this command uses (tests pass a fake). */
 export type PinKmsClient = Pick<KMSClient, 'send'>;
@@ -118,6 +119,14 @@ async function fetchKey(client: PinKmsClient, target: Target): Promise<IdentityP
     throw new FrostlineError('pin-failed', `${target.path}: the key KMS returned is not a usable ${alg} SPKI`, { cause: error });
   }
   return key;
+}
+
+/**
+ * Reads one request-signing key (an initiator's or an approver's) from KMS with the same
+ * checks as `pin`: an Ed25519 or P-256 SIGN_VERIFY key whose SPKI we can use.
+ */
+export function readKmsPublicKey(client: PinKmsClient, keyArn: string, label: string): Promise<IdentityPublicKey> {
+  return fetchKey(client, { path: label, account: '', region: '', keyId: keyArn, expected: undefined, current: undefined });
 }
 
 /**
@@ -231,6 +240,15 @@ export function configCommand(): Command {
       }
       for (const [path, { status }] of Object.entries(result.keys)) process.stdout.write(`${status.padEnd(9)} ${path}\n`);
       process.stdout.write(result.written ? `wrote ${file}\n` : `${file} unchanged\n`);
+    });
+  config
+    .command('show-endpoints')
+    .description("print the request queue URL and each initiator's result queue URL (computed from the config: what an application needs)")
+    .requiredOption('--config <file>', 'deployment config file, e.g. deploy/prod.config.json')
+    .option('--initiator <id>', 'only this initiator')
+    .option('--json', 'print one JSON object on stdout')
+    .action(async (o: { config: string; initiator?: string; json?: boolean }) => {
+      await runShowEndpoints(o);
     });
   return config;
 }

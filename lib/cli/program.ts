@@ -20,6 +20,7 @@ import {
   runDeploymentSign,
 } from './deployment-commands.js';
 import { MAX_SIGN_MESSAGE_BYTES, MAX_VERIFY_MESSAGE_BYTES, type MessageFlags, readMessage } from './message-input.js';
+import { type PrincipalKind, runCreatePrincipal } from './principal-keys.js';
 import { runPurgeVolatile } from './purge.js';
 import { packageVersion } from './version.js';
 
@@ -337,6 +338,30 @@ export function buildProgram(): Command {
     });
 
   program.addCommand(configCommand());
+
+  for (const kind of ['initiator', 'approver'] as const satisfies readonly PrincipalKind[]) {
+    const create = program
+      .command(kind)
+      .description(kind === 'initiator' ? "an initiator's request-signing key" : "an approver's approval-signing key")
+      .command('create')
+      .description(`make a new local Ed25519 key (--out) or read a KMS key's public key (--kms-key-arn), and print the ${kind}'s entry for the deployment config`)
+      .requiredOption('--id <id>', `${kind} id, as in the config`, name)
+      .option('--out <dir>', 'write the new private key to DIR/<id>.pem (PKCS#8, mode 0600; never overwrites)')
+      .option('--kms-key-arn <arn>', 'an existing asymmetric SIGN_VERIFY KMS key (Ed25519 or P-256): print its public key')
+      .option('--profile <name>', 'with --kms-key-arn: AWS profile to read the key with')
+      .addOption(new Option('--endpoint <url>', 'with --kms-key-arn: an AWS emulator (fake credentials of the key\'s account)').argParser(endpointUrl));
+    if (kind === 'initiator') {
+      create
+        .option('--principal-arn <arn>', 'the IAM role or user the application runs as (default: a placeholder to edit)')
+        .addOption(new Option('--keys <ids>', 'key ids it may sign with, comma-separated ("*": all)').argParser((value: string) => value.split(',').map((item) => item.trim()).filter((item) => item.length > 0)))
+        .option('--keygen', 'may create keys');
+    }
+    create.addOption(jsonOption()).action(
+      async (o: { id: string; out?: string; kmsKeyArn?: string; profile?: string; endpoint?: string; principalArn?: string; keys?: string[]; keygen?: boolean; json?: boolean }) => {
+        await runCreatePrincipal({ kind, ...o });
+      },
+    );
+  }
 
   // Commander prints nothing: the entry point prints one line per usage error (help only on --help).
   forEachCommand(program, (command) => command.exitOverride().configureOutput({ writeErr: () => {}, outputError: () => {} }));

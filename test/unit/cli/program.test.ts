@@ -5,6 +5,6 @@ describe('frostline command line', () => {
   // docs/deploy.md runs `npx frostline config pin`; it was built but never added to the program.
   it('has `config pin`', () => {
     const config = buildProgram().commands.find((command) => command.name() === 'config');
-    expect(config?.commands.map((command) => command.name())).toEqual(['pin']);
+    expect(config?.commands.map((command) => command.name())).toContain('pin');
   });
 });
