@@ -174,6 +174,11 @@ export class CoordinatorStack extends Stack {
     new CfnOutput(this, 'IdentityKeyAliasArn', { value: names.identityKeyAliasArn, description: 'pinned by `frostline config pin`' });
     new CfnOutput(this, 'RequestQueueUrl', { value: this.requests.queue.queueUrl });
     new CfnOutput(this, 'InboxQueueUrl', { value: this.inbox.queue.queueUrl });
+    // Where each initiator application reads its results (also `frostline config show-endpoints`).
+    // Scoped to the queue's construct: ids like "a-b" and "ab" would clash as top-level output ids.
+    for (const [id, queue] of this.results) {
+      new CfnOutput(queue, 'ResultQueueUrl', { value: queue.queue.queueUrl, description: `result queue of initiator ${id}` });
+    }
   }
 
   /** The scheduled sweeper, its schedule and the alarm on the sessions it timed out. */

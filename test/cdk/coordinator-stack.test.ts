@@ -235,3 +235,17 @@ describe('CoordinatorStack', () => {
     unpinned.resourceCountIs('AWS::CloudWatch::Alarm', 4);
   });
 });
+
+describe('CoordinatorStack outputs', () => {
+  // An application team finds its queues in the stack outputs (or `frostline config show-endpoints`).
+  test("each initiator's result queue URL is an output, next to the request queue's", () => {
+    const outputs = template.toJSON().Outputs as Record<string, { Value: unknown; Description?: string }>;
+    const queueIdByName = Object.fromEntries(
+      Object.entries(template.findResources('AWS::SQS::Queue')).map(([logicalId, queue]) => [String((queue.Properties as { QueueName: unknown }).QueueName), logicalId]),
+    );
+    const byDescription = Object.fromEntries(Object.values(outputs).map((output) => [output.Description ?? '', output.Value]));
+    expect(byDescription['result queue of initiator payments']).toEqual({ Ref: queueIdByName['frostline-results-payments'] });
+    expect(byDescription['result queue of initiator treasury']).toEqual({ Ref: queueIdByName['frostline-results-treasury'] });
+    expect(Object.entries(outputs).find(([id]) => id === 'RequestQueueUrl')?.[1].Value).toEqual({ Ref: queueIdByName['frostline-requests'] });
+  });
+});
