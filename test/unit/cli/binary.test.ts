@@ -72,7 +72,7 @@ describe('commands: all reachable, listed, and nothing falls through to demo', (
     ]);
     expect(expectOneLineFailure(bogus, 2, 'usage')).toBe("frostline: usage: unknown command 'bogus' (frostline --help)");
     expect(expectOneLineFailure(noCommand, 2, 'usage')).toMatch(/^frostline: usage: frostline needs a command: demo, keygen, .*config/);
-    expect(expectOneLineFailure(config, 2, 'usage')).toBe('frostline: usage: frostline config needs a command: pin (frostline config --help)');
+    expect(expectOneLineFailure(config, 2, 'usage')).toBe('frostline: usage: frostline config needs a command: pin, show-endpoints (frostline config --help)');
     expect(expectOneLineFailure(unknownOption, 2, 'usage')).toBe("frostline: usage: unknown option '--bogus' (frostline keys --help)");
     expect(expectOneLineFailure(badValue, 2, 'usage')).toMatch(/threshold.*'two' is invalid\. expected an integer from 2 to 255 \(frostline keygen --help\)$/);
     for (const run of [bogus, noCommand, config, unknownOption, badValue]) expect(run.stdout).toBe('');
