@@ -12,6 +12,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
+import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { runDevUp } from '../../lib/cli/dev.js';
 import { buildCliBinary, type CliBinary, jsonOf, ROOT } from '../support/cli-binary.js';
@@ -28,17 +29,32 @@ function markedBlock(markdown: string, marker: string): string {
   return found[0] ?? '';
 }
 
+/** The package's entry points (package.json `exports`), as their sources in lib/. */
+const ENTRIES: Record<string, string> = {
+  frostline: join(ROOT, 'lib', 'index.ts'),
+  'frostline/client': join(ROOT, 'lib', 'client', 'index.ts'),
+  'frostline/aws': join(ROOT, 'lib', 'adapters', 'aws', 'index.ts'),
+  'frostline/dev': join(ROOT, 'lib', 'dev', 'index.ts'),
+};
+
+/** The type errors of the docs' code under the repository's compiler options, `frostline/*` mapped to lib/. */
+function typeErrors(source: string): string[] {
+  const config = ts.readConfigFile(join(ROOT, 'tsconfig.json'), (path) => ts.sys.readFile(path));
+  const { options } = ts.parseJsonConfigFileContent(config.config, ts.sys, ROOT);
+  const paths = Object.fromEntries(Object.entries(ENTRIES).map(([name, path]) => [name, [path]]));
+  const program = ts.createProgram([source], { ...options, noEmit: true, paths });
+  return ts
+    .getPreEmitDiagnostics(program)
+    .filter((diagnostic) => diagnostic.file?.fileName === source || diagnostic.file === undefined)
+    .map((diagnostic) => ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n'));
+}
+
 /** Bundles the docs' code with `frostline/<entry>` resolved to lib/ (what the package's exports name, built). */
-async function bundleExample(code: string, dir: string): Promise<string> {
+async function bundleExample(code: string, dir: string): Promise<{ source: string; out: string }> {
   const source = join(dir, 'example.ts');
   const out = join(dir, 'example.mjs');
   await writeFile(source, code);
-  const entries: Record<string, string> = {
-    frostline: join(ROOT, 'lib', 'index.ts'),
-    'frostline/client': join(ROOT, 'lib', 'client', 'index.ts'),
-    'frostline/aws': join(ROOT, 'lib', 'adapters', 'aws', 'index.ts'),
-    'frostline/dev': join(ROOT, 'lib', 'dev', 'index.ts'),
-  };
+  const entries = ENTRIES;
   await build({
     entryPoints: [source],
     outfile: out,
@@ -61,7 +77,7 @@ async function bundleExample(code: string, dir: string): Promise<string> {
       },
     ],
   });
-  return out;
+  return { source, out };
 }
 
 function runNode(script: string, cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -137,7 +153,9 @@ describe('the docs walkthrough of dev up, as written', () => {
   it('the SDK example of docs/sdk-and-cli.md runs as written against it, and again', async () => {
     const code = markedBlock(await readFile(join(ROOT, 'docs', 'sdk-and-cli.md'), 'utf8'), MARKER);
     expect(code).toContain("openDevDeployment('.frostline-dev/deployment.json')");
-    const script = await bundleExample(code, bundleDir);
+    const { source, out: script } = await bundleExample(code, bundleDir);
+    // It compiles as TypeScript, under the repository's strict options, against the package's types.
+    expect(typeErrors(source)).toEqual([]);
     for (const round of [1, 2]) {
       const run = await runNode(script, cwd);
       expect({ round, code: run.code, stderr: run.stderr }).toEqual({ round, code: 0, stderr: '' });
