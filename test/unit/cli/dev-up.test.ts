@@ -148,6 +148,14 @@ describe('frostline dev up (built binary): inputs are checked before the emulato
     await mkdir(join(cwd, 'mine.keys'));
     const keys = await cli.run(['dev', 'up', '--out', 'mine.json'], { cwd, timeoutMs: 30_000 });
     expectRefusedUpFront(keys, /the local keys of an earlier `dev up` are at .*mine\.keys: --force replaces/);
+
+    // --force goes on (to a closed port here: infrastructure) and drops the group keys pinned against the old deployment.
+    writeFileSync(join(cwd, '.frostline-dev', 'deployment.pinned-keys.json'), '{}\n');
+    const forced = await cli.run(['dev', 'up', '--force', '--endpoint', 'http://127.0.0.1:9'], { cwd, timeoutMs: 60_000 });
+    expect(forced.code).toBe(3);
+    expect(existsSync(join(cwd, '.frostline-dev', 'deployment.pinned-keys.json'))).toBe(false);
+    // A directory dev up did not create is left as it is.
+    expect(existsSync(join(cwd, '.frostline-dev', '.gitignore'))).toBe(false);
   });
 
   test('inputs that pass: the output directory is created git-ignored before the emulator is reached', async () => {
