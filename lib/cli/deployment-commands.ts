@@ -89,7 +89,7 @@ interface Connection {
  * Where the CLI pins the group keys of a deployment: a file beside the deployment's own
  * file, so every later command checks results against the key its parties attested.
  */
-export function pinsFileFor(target: DeploymentTarget): string {
+export function pinsFileFor(target: { readonly deployment: string } | { readonly config: string }): string {
   const file = 'config' in target ? target.config : target.deployment;
   return `${file.replace(/\.json$/, '')}.pinned-keys.json`;
 }

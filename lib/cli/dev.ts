@@ -5,14 +5,24 @@
  * from another terminal, then runs the handlers (what Lambda's event-source mappings do)
  * until SIGINT or SIGTERM, reporting what they handled.
  */
-import { dirname, join, parse, resolve } from 'node:path';
-import { mkdir, readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { dirname, isAbsolute, join, parse, relative, resolve } from 'node:path';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { DevDeployment, type DevDeploymentStats, type DevLogLevel } from '../dev/dev-deployment.js';
 import { type RunningEmulator, startEmulator } from '../dev/emulator.js';
 import { ConfigError } from '../ports/errors.js';
 import { PartyPolicySchema } from '../protocol/config-schemas.js';
 import type { PartyPolicy } from '../protocol/requests.js';
+import { pinsFileFor } from './deployment-commands.js';
+import { checkPolicyAgainstDeployment, firstCommands } from './dev-inputs.js';
 import { timed } from './output.js';
+
+/**
+ * Where `dev up` writes by default: a directory of its own, which it creates with a
+ * `.gitignore` of `*`, so that the deployment file and the local private keys are never
+ * committed by accident.
+ */
+export const DEFAULT_DEV_OUT = join('.frostline-dev', 'deployment.json');
 
 export interface DevUpOptions {
   /** An emulator that is already running; @default start the project's pinned moto */
@@ -23,8 +33,10 @@ export interface DevUpOptions {
   readonly approvers: readonly string[];
   /** A JSON `PartyPolicy` file for every party. @default each initiator may run keygen and use every key */
   readonly policyFile?: string;
-  /** Where the deployment file goes; the local keys go next to it, in `<name>.keys/`. */
-  readonly out: string;
+  /** Where the deployment file goes; the local keys go next to it, in `<name>.keys/`. @default DEFAULT_DEV_OUT */
+  readonly out?: string;
+  /** Replace the deployment file of an earlier run (its local keys are reused, its pinned group keys dropped). @default false */
+  readonly force?: boolean;
   /** Handlers' Powertools log level (JSON lines on stdout). @default 'SILENT' */
   readonly logLevel?: DevLogLevel;
   /** How often activity is reported (only when something changed). @default 5000 */
@@ -45,8 +57,53 @@ export function keyDirFor(deploymentFile: string): string {
   return join(dir, `${name}.keys`);
 }
 
+/** Checked before the emulator starts: the policy, and that nothing of an earlier run is overwritten without --force. */
+interface DevUpPlan {
+  readonly file: string;
+  readonly keyDir: string;
+  readonly policy: PartyPolicy | undefined;
+}
+
+async function plan(options: DevUpOptions): Promise<DevUpPlan> {
+  if (options.initiators.length === 0) throw new ConfigError('at least one initiator is needed');
+  const file = resolve(options.out ?? DEFAULT_DEV_OUT);
+  const keyDir = keyDirFor(file);
+  const policy = options.policyFile !== undefined ? await readPolicy(options.policyFile) : undefined;
+  if (options.policyFile !== undefined) checkPolicyAgainstDeployment({ ...options, policy }, options.policyFile);
+  if (options.force !== true) {
+    const earlier = [
+      [file, 'the deployment file of an earlier `dev up` is'],
+      [keyDir, 'the local keys of an earlier `dev up` are'],
+    ] as const;
+    for (const [path, what] of earlier) {
+      if (existsSync(path)) throw new ConfigError(`${what} at ${path}: --force replaces the file (its keys are reused), or choose another --out`);
+    }
+  }
+  return { file, keyDir, policy };
+}
+
+/**
+ * Creates the deployment file's directory. A directory `dev up` creates gets a `.gitignore`
+ * of `*`: it will hold private keys. An existing one is left as it is.
+ */
+async function prepareDirectory(file: string, force: boolean): Promise<void> {
+  const created = await mkdir(dirname(file), { recursive: true });
+  if (created !== undefined) await writeFile(join(created, '.gitignore'), '# written by `frostline dev up`: local private keys, never commit them\n*\n');
+  // The group keys pinned against the old deployment would refuse the new deployment's keys.
+  if (force) await rm(pinsFileFor({ deployment: file }), { force: true });
+}
+
+/** The path as a user would type it: relative when it is under the working directory. */
+function shown(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel.length > 0 && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path;
+}
+
 export async function runDevUp(options: DevUpOptions): Promise<void> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  // Everything that can be checked is checked before the emulator starts (it takes seconds to a minute).
+  const { file, keyDir, policy } = await plan(options);
+  await prepareDirectory(file, options.force === true);
   // EMF metric lines mean something to CloudWatch only; here they would bury the output.
   process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 
@@ -58,11 +115,7 @@ export async function runDevUp(options: DevUpOptions): Promise<void> {
     endpoint = emulator.endpoint;
   }
   try {
-    const file = resolve(options.out);
-    const keyDir = keyDirFor(file);
-    await mkdir(dirname(file), { recursive: true });
     const parties = Array.from({ length: options.parties }, (_, i) => `p${i + 1}`);
-    const policy = options.policyFile !== undefined ? await readPolicy(options.policyFile) : undefined;
     log(`dev: provisioning ${parties.length} parties, the coordinator and ${options.initiators.length} initiator(s) on ${endpoint}`);
     const [deployment, ms] = await timed(() =>
       DevDeployment.create({
@@ -82,7 +135,7 @@ export async function runDevUp(options: DevUpOptions): Promise<void> {
       await deployment.writeFile(file);
       log(`dev: deployment file ${file}`);
       log(`dev: local keys in ${keyDir} (initiators: ${options.initiators.join(', ')}${options.approvers.length > 0 ? `; approvers: ${options.approvers.join(', ')}` : ''})`);
-      log(`dev: try  frostline keygen --deployment ${file} --key-id demo  and  frostline sign --deployment ${file} --key demo --message hi`);
+      log(`dev: ${firstCommands({ initiators: options.initiators, approvers: options.approvers, policy, file: shown(file) })}`);
       log(`dev: running the handlers; Ctrl-C stops${emulator !== undefined ? ' them and the emulator (its state is lost)' : ''}`);
       // e.g. FILE=$(frostline dev up ... | head -n 1)
       (options.announce ?? ((path: string) => process.stdout.write(`${path}\n`)))(file);

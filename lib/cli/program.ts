@@ -320,9 +320,10 @@ export function buildProgram(): Command {
     .addOption(new Option('--initiators <ids>', 'initiators, comma-separated; each gets a result queue and a local key').argParser(names).default(['cli'], 'cli'))
     .addOption(new Option('--approvers <ids>', 'approvers, comma-separated; each gets a local key').argParser(names).default([], 'none'))
     .option('--policy <file>', "every party's policy as JSON (default: each initiator may run keygen and use every key)")
-    .option('-o, --out <file>', 'deployment file to write (keys go to <name>.keys/ beside it)', 'frostline-dev.json')
+    .option('-o, --out <file>', 'deployment file to write; keys go to <name>.keys/ beside it (a directory dev up creates is git-ignored)', '.frostline-dev/deployment.json')
+    .option('--force', "replace an earlier run's deployment file (its local keys are reused)")
     .addOption(new Option('--log-level <level>', "handlers' log level (JSON lines on stdout)").choices(['SILENT', 'ERROR', 'WARN', 'INFO', 'DEBUG']).default('SILENT'))
-    .action(async (o: { endpoint?: string; parties: number; initiators: string[]; approvers: string[]; policy?: string; out: string; logLevel: 'SILENT' | 'ERROR' | 'WARN' | 'INFO' | 'DEBUG' }) => {
+    .action(async (o: { endpoint?: string; parties: number; initiators: string[]; approvers: string[]; policy?: string; out: string; force?: boolean; logLevel: 'SILENT' | 'ERROR' | 'WARN' | 'INFO' | 'DEBUG' }) => {
       if (o.initiators.length === 0) throw new FrostlineError('usage', '--initiators needs at least one name');
       // Loaded on demand: it brings the Lambda handlers and Powertools, which no other command needs.
       const { runDevUp } = await import('./dev.js');
@@ -331,6 +332,7 @@ export function buildProgram(): Command {
         initiators: o.initiators,
         approvers: o.approvers,
         out: o.out,
+        force: o.force === true,
         logLevel: o.logLevel,
         policyFile: o.policy,
         endpoint: o.endpoint,
