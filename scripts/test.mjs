@@ -2,13 +2,21 @@
 /**
  * `npm test`: typecheck, lint, then every vitest project (local and emulator) in one run, then
  * one summary line in the plain "N passed, N failed, N skipped" form CI reads, and how many
- * tests ran against the AWS emulator. Exit code: non-zero if anything failed or if no
- * test ran at all.
+ * tests ran against the AWS emulator, then the wall time of the whole run. Exit code: non-zero
+ * if anything failed or if no test ran at all. Extra arguments go to vitest (`npm run
+ * test:local` passes `--project local`).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
+const started = performance.now();
+// Printed on every exit, failures included: how long a run takes is what the quick loop is for.
+process.on('exit', () => {
+  const seconds = Math.round((performance.now() - started) / 1000);
+  console.log(`wall time: ${Math.floor(seconds / 60)} min ${seconds % 60} s`);
+});
 
 const bin = (name) => join(process.cwd(), 'node_modules', '.bin', name);
 
