@@ -161,7 +161,7 @@ export async function runKeygen(options: KeygenOptions): Promise<void> {
         publicKey,
         threshold: options.threshold,
         parties,
-        unhealthyParties,
+        ...unhealthyField(unhealthyParties),
       });
     } finally {
       await cluster.close();
@@ -202,7 +202,7 @@ export async function runSign(options: SignOptions): Promise<void> {
         signature,
         signers: ok.signers ?? [],
         duplicate: ok.duplicate,
-        unhealthyParties,
+        ...unhealthyField(unhealthyParties),
       });
     } finally {
       await cluster.close();
@@ -221,6 +221,11 @@ function warnUnhealthy(cluster: LocalCluster, out: Output): UnhealthyParty[] {
     out.step(`warning: party ${u.party} failed: ${u.reason}${counts}`);
   }
   return unhealthy;
+}
+
+/** `unhealthyParties` in --json only when there are some: a healthy run's shape is unchanged. */
+function unhealthyField(unhealthy: readonly UnhealthyParty[]): { unhealthyParties?: readonly UnhealthyParty[] } {
+  return unhealthy.length > 0 ? { unhealthyParties: unhealthy } : {};
 }
 
 export interface VerifyOptions {

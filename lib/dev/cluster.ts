@@ -92,7 +92,7 @@ interface Inbox {
 export interface UnhealthyParty {
   readonly party: string;
   readonly reason: string;
-  /** Failed deliveries seen in this process (0 for a party that never opened). */
+  /** Deliveries to it that failed in this process (each is redelivered until dead-lettered). */
   readonly failedDeliveries: number;
   /** Messages its inbox gave up on (the local dead-letter queue). */
   readonly deadLettered: number;
@@ -449,7 +449,8 @@ export class LocalCluster {
     const session = await this.initiator.requestKeygen({
       keyId: options.keyId,
       threshold: options.threshold,
-      parties: options.parties ?? [...this.parties.keys()],
+      // Every pinned party, healthy or not: an unavailable one fails the keygen and is named.
+      parties: options.parties ?? Object.keys(this.directory.parties).sort((a, b) => a.localeCompare(b, 'en', { numeric: true })),
       requestId: options.requestId,
     });
     await this.run();

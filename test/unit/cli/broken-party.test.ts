@@ -74,7 +74,7 @@ describe('a broken party', () => {
     const dataDir = await clusterWithKey('healthy');
     const run = await cli.run(['sign', '--key', 'k', '--message', 'hi', '--data-dir', dataDir, '--json'], { timeoutMs: 180_000 });
     expect({ code: run.code, stderr: run.stderr }).toMatchObject({ code: 0 });
-    expect(jsonOf(run).unhealthyParties).toEqual([]);
+    expect(jsonOf(run)).not.toHaveProperty('unhealthyParties');
     expect(run.stderr).not.toMatch(/^warning:/m);
   });
 });
