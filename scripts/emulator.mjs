@@ -115,8 +115,18 @@ function ensurePinnedVenv(spec) {
   const pip = run(spec.python, ['-m', 'pip', '--version'], 'checking pip in the venv');
   if (!pip.ok) throw new Error(`${pip.detail}\n\n${INSTALL_HELP}`);
   const what = spec.requirements.join(' ');
-  const install = run(spec.python, ['-m', 'pip', 'install', '--disable-pip-version-check', '--quiet', ...spec.requirements], `pip install ${what}`);
-  if (!install.ok) throw new Error(install.detail);
+  // Said before it starts, and pip's own progress shown: a first install downloads and builds
+  // for minutes, and a silent one looks like a hang.
+  process.stderr.write(`frostline: installing ${what} into ${spec.dir} with pip (first run only; this can take several minutes) …\n`);
+  const install = spawnSync(spec.python, ['-m', 'pip', 'install', '--disable-pip-version-check', ...spec.requirements], {
+    cwd: ROOT,
+    // pip's output to our stderr (stdout may be a machine-read report).
+    stdio: ['ignore', process.stderr, process.stderr],
+  });
+  if (install.error !== undefined || install.status !== 0) {
+    throw new Error(`pip install ${what} failed (${install.error?.message ?? `exit status ${install.status}`}); pip's output is above`);
+  }
+  process.stderr.write(`frostline: installed ${what} in ${((performance.now() - started) / 1000).toFixed(0)} s\n`);
   if (!existsSync(spec.executable)) throw new Error(`${what} installed but ${spec.executable} is missing`);
   writeFileSync(spec.marker, `${pinned}\n`);
   return { reused: false, ms: performance.now() - started };

@@ -2,13 +2,21 @@
 /**
  * `npm test`: typecheck, lint, then every vitest project (local and emulator) in one run, then
  * one summary line in the plain "N passed, N failed, N skipped" form CI reads, and how many
- * tests ran against the AWS emulator. Exit code: non-zero if anything failed or if no
- * test ran at all.
+ * tests ran against the AWS emulator, then the wall time of the whole run. Exit code: non-zero
+ * if anything failed or if no test ran at all. Extra arguments go to vitest (`npm run
+ * test:local` passes `--project local`).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
+const started = performance.now();
+// Printed on every exit, failures included: how long a run takes is what the quick loop is for.
+process.on('exit', () => {
+  const seconds = Math.round((performance.now() - started) / 1000);
+  console.log(`wall time: ${Math.floor(seconds / 60)} min ${seconds % 60} s`);
+});
 
 const bin = (name) => join(process.cwd(), 'node_modules', '.bin', name);
 
@@ -49,12 +57,11 @@ const brokenFiles = (report.testResults ?? []).filter(
 ).length;
 const failed = (report.numFailedTests ?? 0) + brokenFiles;
 const skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
-const emulator = (report.testResults ?? [])
-  .filter((file) => file.name.includes(`${join('test', 'integration')}`))
-  .flatMap((file) => file.assertionResults ?? [])
-  .filter((test) => test.status === 'passed').length;
+const emulatorFiles = (report.testResults ?? []).filter((file) => file.name.includes(`${join('test', 'integration')}`));
+const emulator = emulatorFiles.flatMap((file) => file.assertionResults ?? []).filter((test) => test.status === 'passed').length;
 
-console.log(`emulator: ${emulator} tests passed against the AWS emulators (moto, ministack)`);
+// `npm run test:local` runs no emulator file: say so rather than report a suspicious zero.
+console.log(emulatorFiles.length === 0 ? 'emulator: not run (local project only)' : `emulator: ${emulator} tests passed against the AWS emulators (moto, ministack)`);
 console.log(`tests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
 if (passed === 0) {
   console.error('no test ran');

@@ -9,7 +9,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { LocalCluster } from '../dev/cluster.js';
+import { LocalCluster, type UnhealthyParty } from '../dev/cluster.js';
 import { FrostlineError } from '../ports/errors.js';
 import { bytesToHex, decodeHex, utf8ToBytes } from '../protocol/encoding.js';
 import type { KeygenResultBody, SignResultBody } from '../protocol/messages.js';
@@ -21,7 +21,7 @@ import type { ExpectedKey } from '../protocol/attestation.js';
 import { CLUSTER_FILE, withDataDir } from './data-dir.js';
 import { DkgProgress } from './dkg-progress.js';
 import { assertWithinPolicy, policyMessageLimit } from './message-input.js';
-import { createOutput, printKey, timed } from './output.js';
+import { createOutput, printKey, timed, type Output } from './output.js';
 
 export function defaultDataDir(): string {
   return process.env.FROSTLINE_HOME ?? join(homedir(), '.frostline');
@@ -146,9 +146,13 @@ export async function runKeygen(options: KeygenOptions): Promise<void> {
     const progress = new DkgProgress(out.step);
     const cluster = await LocalCluster.open({ dataDir, parties: options.parties, wrapHandler: progress.wrapHandler });
     try {
-      const parties = [...cluster.parties.keys()].slice(0, options.parties);
+      // Every pinned party, healthy or not: a broken one fails the keygen (and is named), it is not left out silently.
+      const parties = Object.keys(cluster.directory.parties)
+        .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }))
+        .slice(0, options.parties);
       out.step(`generating key "${options.keyId}": ${options.threshold}-of-${parties.length} among ${parties.join(', ')}`);
       const [result, ms] = await timed(() => keygenWithProgress(cluster, progress, { keyId: options.keyId, threshold: options.threshold, parties }));
+      const unhealthyParties = warnUnhealthy(cluster, out);
       const { publicKey } = await pinKeygen(cluster, localPins(dataDir), assertOk(result, 'keygen'), { keyId: options.keyId, threshold: options.threshold, parties });
       out.result(`key ${options.keyId}  ${publicKey}  (${ms} ms)`, {
         ok: true,
@@ -157,6 +161,7 @@ export async function runKeygen(options: KeygenOptions): Promise<void> {
         publicKey,
         threshold: options.threshold,
         parties,
+        ...unhealthyField(unhealthyParties),
       });
     } finally {
       await cluster.close();
@@ -184,6 +189,7 @@ export async function runSign(options: SignOptions): Promise<void> {
       const [result, ms] = await timed(() =>
         cluster.sign({ keyId: options.keyId, message: options.message, ...(options.requestId !== undefined ? { requestId: options.requestId } : {}) }),
       );
+      const unhealthyParties = warnUnhealthy(cluster, out);
       const ok = assertOk(result, 'signing');
       const signature = bytesToHex(checkedSignature(ok, pin, { keyId: options.keyId, message: options.message }, ok.requestId));
       const publicKey = pin.publicKey;
@@ -196,11 +202,30 @@ export async function runSign(options: SignOptions): Promise<void> {
         signature,
         signers: ok.signers ?? [],
         duplicate: ok.duplicate,
+        ...unhealthyField(unhealthyParties),
       });
     } finally {
       await cluster.close();
     }
   });
+}
+
+/**
+ * One stderr line per node the run saw failing (the signature may still be fine: t healthy
+ * parties suffice), so that a broken party is never silent. Returned for --json.
+ */
+function warnUnhealthy(cluster: LocalCluster, out: Output): UnhealthyParty[] {
+  const unhealthy = cluster.unhealthy();
+  for (const u of unhealthy) {
+    const counts = u.failedDeliveries + u.deadLettered > 0 ? ` (${u.failedDeliveries} failed deliveries, ${u.deadLettered} dead-lettered)` : '';
+    out.step(`warning: party ${u.party} failed: ${u.reason}${counts}`);
+  }
+  return unhealthy;
+}
+
+/** `unhealthyParties` in --json only when there are some: a healthy run's shape is unchanged. */
+function unhealthyField(unhealthy: readonly UnhealthyParty[]): { unhealthyParties?: readonly UnhealthyParty[] } {
+  return unhealthy.length > 0 ? { unhealthyParties: unhealthy } : {};
 }
 
 export interface VerifyOptions {

@@ -83,6 +83,48 @@ interface Inbox {
   readonly deadLetters: LocalQueue;
 }
 
+/**
+ * A node this process saw fail: its store or vault would not open, or its handler threw
+ * (an infrastructure failure, not a protocol refusal). The coordinator cannot tell a broken
+ * party from a slow one, so whoever runs the parties must say it. `reason` is an error
+ * message of ours (they never carry secrets), never a cause's text.
+ */
+export interface UnhealthyParty {
+  readonly party: string;
+  readonly reason: string;
+  /** Deliveries to it that failed in this process (each is redelivered until dead-lettered). */
+  readonly failedDeliveries: number;
+  /** Messages its inbox gave up on (the local dead-letter queue). */
+  readonly deadLettered: number;
+}
+
+/** What the cluster observed about one node's health (open failures and failed deliveries). */
+class HealthLog {
+  readonly #reasons = new Map<string, { reason: string; failures: number }>();
+
+  unavailable(node: string, reason: string): void {
+    this.#reasons.set(node, { reason: `unavailable: ${reason}`, failures: 0 });
+  }
+
+  failed(node: string, error: unknown): void {
+    const entry = this.#reasons.get(node);
+    if (entry !== undefined) {
+      entry.failures += 1;
+      return;
+    }
+    this.#reasons.set(node, { reason: `handler failed: ${oneLine(error)}`, failures: 1 });
+  }
+
+  report(deadLettered: (node: string) => number): UnhealthyParty[] {
+    return [...this.#reasons].map(([party, { reason, failures }]) => ({ party, reason, failedDeliveries: failures, deadLettered: deadLettered(party) }));
+  }
+}
+
+function oneLine(error: unknown): string {
+  const text = error instanceof FrostlineError ? `${error.code}: ${error.message}` : error instanceof Error ? error.message : String(error);
+  return text.replace(/\s+/g, ' ').trim();
+}
+
 export class LocalCluster {
   readonly parties = new Map<string, Party>();
   readonly vaults = new Map<string, FileKeyVault>();
@@ -98,6 +140,7 @@ export class LocalCluster {
   readonly #results: LocalQueue;
   readonly #clock: Clock;
   readonly #drainTimeoutMs: number;
+  readonly #health: HealthLog;
   #serving: Promise<void> | undefined;
   #stopRequested = false;
 
@@ -115,6 +158,7 @@ export class LocalCluster {
     clock: Clock;
     drainTimeoutMs: number;
     outcomes: NodeOutcome[];
+    health: HealthLog;
   }) {
     this.parties = parts.parties;
     this.vaults = parts.vaults;
@@ -129,6 +173,7 @@ export class LocalCluster {
     this.#clock = parts.clock;
     this.#drainTimeoutMs = parts.drainTimeoutMs;
     this.outcomes = parts.outcomes;
+    this.#health = parts.health;
   }
 
   static async open(options: LocalClusterOptions): Promise<LocalCluster> {
@@ -150,6 +195,7 @@ export class LocalCluster {
     for (let i = 1; i <= (options.parties ?? 0); i++) partyIds.add(`p${i}`);
     const sortedParties = [...partyIds].sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
 
+    const health = new HealthLog();
     const pinned = async (node: string, dir: string, existing: IdentityPublicKey | undefined) => {
       const actual = await (await openVault(node, dir)).identityPublicKey();
       if (existing !== undefined && (existing.alg !== actual.alg || existing.spki !== actual.spki)) {
@@ -167,7 +213,19 @@ export class LocalCluster {
       ...(approverIds.length > 0 ? { approvers: {} } : {}),
       policy: file?.policy ?? { maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES, initiators: {} },
     };
-    for (const id of sortedParties) next.parties[id] = await pinned(id, join('parties', id), file?.parties[id]);
+    for (const id of sortedParties) {
+      const existing = file?.parties[id];
+      if (existing !== undefined) {
+        // A pinned party whose vault will not open is down, not a reason to stop the others:
+        // its pin stays, and its inbox fails every delivery (see below).
+        try {
+          await openVault(id, join('parties', id));
+        } catch (error) {
+          health.unavailable(id, `its vault did not open (${oneLine(error)})`);
+        }
+      }
+      next.parties[id] = vaults.has(id) || existing === undefined ? await pinned(id, join('parties', id), existing) : existing;
+    }
     for (const id of initiatorIds) {
       next.initiators[id] = await pinned(id, join('initiators', id), file?.initiators[id]);
       // Only a cluster being created grants its initiators every key; an identity added
@@ -233,12 +291,21 @@ export class LocalCluster {
     const parties = new Map<string, Party>();
     for (const id of sortedParties) {
       const suite = options.suiteFor?.(id);
+      const partyVault = vaults.get(id);
+      if (partyVault === undefined) continue; // already recorded as unavailable
+      let store: SqliteItemBackend;
+      try {
+        store = await openStore(join('parties', id));
+      } catch (error) {
+        health.unavailable(id, `its store did not open (${oneLine(error)})`);
+        continue;
+      }
       parties.set(
         id,
         new Party({
           id,
-          vault: vault(id),
-          store: await openStore(join('parties', id)),
+          vault: partyVault,
+          store,
           transport: transportFor(id),
           clock,
           directory,
@@ -274,15 +341,23 @@ export class LocalCluster {
       };
       return options.wrapHandler?.(node, handler) ?? handler;
     };
-    const quiet = () => {}; // failures are retried by redelivery; persistent ones end in the DLQ
+    // Failures are retried by redelivery and persistent ones end in the DLQ; each is recorded
+    // so that the run can say which node is broken (the protocol only sees its silence).
+    const recordFailure = (node: string) => (error: unknown) => health.failed(node, error);
     const sources = [
       ...sortedParties.map((id) => {
         const party = parties.get(id);
         const inbox = inboxes.get(id);
-        if (party === undefined || inbox === undefined) throw new Error(`party ${id} not wired`);
-        return new LocalEventSource(inbox.queue, handlerFor(id, (raw) => party.handle(raw)), { onError: quiet });
+        if (inbox === undefined) throw new Error(`party ${id} not wired`);
+        const handle =
+          party === undefined
+            ? () => Promise.reject(new FrostlineError('party-unavailable', `party ${id} is unavailable`))
+            : (raw: string) => party.handle(raw);
+        return new LocalEventSource(inbox.queue, handlerFor(id, handle), { onError: recordFailure(id) });
       }),
-      new LocalEventSource(newInboxOf(inboxes, COORDINATOR).queue, handlerFor(COORDINATOR, (raw) => coordinator.handle(raw)), { onError: quiet }),
+      new LocalEventSource(newInboxOf(inboxes, COORDINATOR).queue, handlerFor(COORDINATOR, (raw) => coordinator.handle(raw)), {
+        onError: recordFailure(COORDINATOR),
+      }),
     ];
 
     return new LocalCluster({
@@ -299,7 +374,16 @@ export class LocalCluster {
       clock,
       drainTimeoutMs: options.drainTimeoutMs ?? 120_000,
       outcomes,
+      health,
     });
+  }
+
+  /**
+   * The nodes seen failing since open: a store or vault that would not open, handlers that
+   * threw, messages dead-lettered. Protocol refusals are not here (they are in `outcomes`).
+   */
+  unhealthy(): UnhealthyParty[] {
+    return this.#health.report((node) => this.inboxes.get(node)?.deadLetters.stats().visible ?? 0);
   }
 
   /** Delivers messages until every inbox is empty (redeliveries included). */
@@ -365,7 +449,8 @@ export class LocalCluster {
     const session = await this.initiator.requestKeygen({
       keyId: options.keyId,
       threshold: options.threshold,
-      parties: options.parties ?? [...this.parties.keys()],
+      // Every pinned party, healthy or not: an unavailable one fails the keygen and is named.
+      parties: options.parties ?? Object.keys(this.directory.parties).sort((a, b) => a.localeCompare(b, 'en', { numeric: true })),
       requestId: options.requestId,
     });
     await this.run();
@@ -383,7 +468,9 @@ export class LocalCluster {
     const matching = this.takeResults().filter((r) => r.session === session && r.type === type);
     const result = matching[0];
     if (result === undefined) {
-      throw new FrostlineError('no-result', `no ${type} arrived for session ${session}; see the refusals in the log`);
+      const unhealthy = this.unhealthy();
+      const why = unhealthy.length === 0 ? 'see the refusals in the log' : `unhealthy: ${unhealthy.map((u) => `${u.party} (${u.reason})`).join('; ')}`;
+      throw new FrostlineError('no-result', `no ${type} arrived for session ${session}; ${why}`);
     }
     return result;
   }

@@ -4,7 +4,7 @@
  * client side of a development deployment on an AWS emulator (`frostline dev up` writes its
  * deployment file). Never needed in production.
  */
-export { LocalCluster, type LocalClusterOptions, type Interceptor } from './cluster.js';
+export { LocalCluster, type LocalClusterOptions, type Interceptor, type UnhealthyParty } from './cluster.js';
 export {
   DevDeploymentConnection,
   openDevDeployment,

@@ -90,7 +90,7 @@ describe('frostline CLI against a development deployment on the emulator', () =>
       running.catch(rejectReady);
     });
     [file] = await Promise.all([ready, build]);
-  }, 120_000);
+  }, 300_000);
 
   afterAll(async () => {
     stop.abort();

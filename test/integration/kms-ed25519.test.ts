@@ -160,7 +160,7 @@ describe('a development deployment on ministack: every identity key is a KMS Ed2
       keyDir: join(dir, 'keys'),
       onFailure: (node, failure) => failures.push(`${node}: ${failure.reason}`),
     });
-    client = await deployment.client(undefined, { timeoutMs: 60_000 });
+    client = await deployment.client(undefined, { timeoutMs: 180_000 });
   });
 
   afterAll(async () => {

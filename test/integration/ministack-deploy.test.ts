@@ -110,5 +110,5 @@ describe('the CDK stacks deployed to ministack', () => {
     expect(verdict).not.toMatchObject({ records: 0 });
     expect(process.exitCode ?? 0).toBe(0);
     console.log(`CLI --config against the deployed stacks in ${Date.now() - started} ms`);
-  }, 60_000);
+  }, 300_000);
 });

@@ -35,8 +35,8 @@ describe('initiator SDK on the emulator-backed runners', () => {
     const file = join(dir, 'deployment.json');
     await deployment.writeFile(file);
     connection = await openDevDeployment(file);
-    alice = await connection.client('alice', { timeoutMs: 60_000 });
-    bob = await connection.client('bob', { timeoutMs: 60_000 });
+    alice = await connection.client('alice', { timeoutMs: 180_000 });
+    bob = await connection.client('bob', { timeoutMs: 180_000 });
     const key = await alice.keygen({ keyId: 'shared', threshold: 2, parties: ['p1', 'p2', 'p3'] });
     expect(key).toMatchObject({ keyId: 'shared', threshold: 2, parties: ['p1', 'p2', 'p3'], duplicate: false });
   });

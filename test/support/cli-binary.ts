@@ -21,7 +21,7 @@ export interface CliRun {
 
 export interface CliBinary {
   readonly path: string;
-  /** Runs the binary; one that outlives `timeoutMs` (default 60 s) is killed (code null), so a hang never outlives its test. */
+  /** Runs the binary; one that outlives `timeoutMs` (default 180 s: a keygen on a loaded machine) is killed (code null), so a hang never outlives its test. */
   run(args: readonly string[], options?: { input?: string | Uint8Array; env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number }): Promise<CliRun>;
   remove(): Promise<void>;
 }
@@ -48,7 +48,7 @@ export async function buildCliBinary(): Promise<CliBinary> {
           cwd: options.cwd ?? ROOT,
           env: { ...process.env, ...options.env },
           stdio: ['pipe', 'pipe', 'pipe'],
-          timeout: options.timeoutMs ?? 60_000,
+          timeout: options.timeoutMs ?? 180_000,
           killSignal: 'SIGKILL',
         });
         let stdout = '';

@@ -126,7 +126,7 @@ export class EmulatedDeployment {
   }
 
   /** Delivers messages until every queue is empty (redeliveries and dead-lettering included). */
-  async run(timeoutMs = 90_000): Promise<void> {
+  async run(timeoutMs = 180_000): Promise<void> {
     await this.dev.drain(timeoutMs);
   }
 

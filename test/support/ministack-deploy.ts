@@ -247,7 +247,7 @@ export async function runDeployE2e(options: DeployE2eOptions): Promise<DeployE2e
       throw new ConfigError(`an initiator sends to the coordinator only, not to ${destination.kind} "${destination.id}"`);
     }),
     results: new SqsResultInbox(sqs, results),
-    timeoutMs: options.requestTimeoutMs ?? 90_000,
+    timeoutMs: options.requestTimeoutMs ?? 180_000,
   });
 
   const diagnose = async (step: string, error: unknown): Promise<never> => {
