@@ -5,54 +5,40 @@
  * rehearsal: each key is read as its own account (`--endpoint`: the x-moto-account-id
  * header, fake credentials), so the test needs neither AWS nor Python.
  */
-import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadDeploymentConfig, missingPins } from '../../../lib/config/deployment.js';
 import { buildCliBinary, type CliBinary, jsonOf, ROOT } from '../../support/cli-binary.js';
+import { newEd25519Spki, startFakeKms, type FakeKms, type FakeKmsCall } from '../../support/fake-kms.js';
 
 let cli: CliBinary;
 let scratch: string;
-let server: Server;
+let kms: FakeKms;
 let endpoint: string;
-/** Ed25519 SPKI (DER) per key id; made on first request. */
+let calls: FakeKmsCall[];
+/** Ed25519 SPKI (DER) per key id; made on first request, replaceable by a test. */
 const keys = new Map<string, Buffer>();
-const calls: { account: string | undefined; target: string | undefined; keyId: string }[] = [];
-
-function newSpki(): Buffer {
-  return generateKeyPairSync('ed25519').publicKey.export({ format: 'der', type: 'spki' });
-}
+const newSpki = newEd25519Spki;
 
 beforeAll(async () => {
   scratch = await mkdtemp(join(tmpdir(), 'frostline-pin-binary-'));
-  server = createServer((request, response) => {
-    let body = '';
-    request.on('data', (chunk: Buffer) => (body += chunk.toString()));
-    request.on('end', () => {
-      const target = request.headers['x-amz-target'];
-      const keyId = String((JSON.parse(body || '{}') as { KeyId?: unknown }).KeyId);
-      calls.push({ account: request.headers['x-moto-account-id']?.toString(), target: target?.toString(), keyId });
-      let spki = keys.get(keyId);
-      if (spki === undefined) {
-        spki = newSpki();
-        keys.set(keyId, spki);
-      }
-      response.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' });
-      response.end(JSON.stringify({ KeyId: keyId, KeySpec: 'ECC_NIST_EDWARDS25519', KeyUsage: 'SIGN_VERIFY', PublicKey: spki.toString('base64'), SigningAlgorithms: ['ED25519_SHA_512'] }));
-    });
+  kms = await startFakeKms((keyId) => {
+    let spki = keys.get(keyId);
+    if (spki === undefined) {
+      spki = newSpki();
+      keys.set(keyId, spki);
+    }
+    return spki;
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  ({ endpoint, calls } = kms);
   cli = await buildCliBinary();
 });
 
 afterAll(async () => {
-  await new Promise((resolve) => server?.close(resolve));
+  await kms?.close();
   await cli?.remove();
   if (scratch !== undefined) await rm(scratch, { recursive: true, force: true });
 });

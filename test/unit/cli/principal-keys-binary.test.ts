@@ -3,43 +3,33 @@
  * binary (docs/deploy.md, step 1 and "Where an application finds its queues"). The KMS
  * mode reads from a fake KMS HTTP server, as in config-pin-binary.test.ts.
  */
-import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto';
+import { createPrivateKey, createPublicKey, sign, verify } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { parseDeploymentConfig } from '../../../lib/config/deployment.js';
 import { buildCliBinary, type CliBinary, jsonOf, ROOT } from '../../support/cli-binary.js';
+import { newEd25519Spki, startFakeKms, type FakeKms, type FakeKmsCall } from '../../support/fake-kms.js';
 
 let cli: CliBinary;
 let scratch: string;
-let server: Server;
+let kms: FakeKms;
 let endpoint: string;
-const kmsSpki = generateKeyPairSync('ed25519').publicKey.export({ format: 'der', type: 'spki' });
-const kmsCalls: { account: string | undefined; keyId: string }[] = [];
+const kmsSpki = newEd25519Spki();
+let kmsCalls: FakeKmsCall[];
 
 beforeAll(async () => {
   scratch = await mkdtemp(join(tmpdir(), 'frostline-principal-'));
-  server = createServer((request, response) => {
-    let body = '';
-    request.on('data', (chunk: Buffer) => (body += chunk.toString()));
-    request.on('end', () => {
-      const keyId = String((JSON.parse(body || '{}') as { KeyId?: unknown }).KeyId);
-      kmsCalls.push({ account: request.headers['x-moto-account-id']?.toString(), keyId });
-      response.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' });
-      response.end(JSON.stringify({ KeyId: keyId, KeySpec: 'ECC_NIST_EDWARDS25519', KeyUsage: 'SIGN_VERIFY', PublicKey: kmsSpki.toString('base64') }));
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  kms = await startFakeKms(() => kmsSpki);
+  endpoint = kms.endpoint;
+  kmsCalls = kms.calls;
   cli = await buildCliBinary();
 });
 
 afterAll(async () => {
-  await new Promise((resolve) => server?.close(resolve));
+  await kms?.close();
   await cli?.remove();
   if (scratch !== undefined) await rm(scratch, { recursive: true, force: true });
 });
@@ -94,7 +84,7 @@ describe('frostline initiator create / approver create (the binary)', () => {
     const arn = 'arn:aws:kms:eu-west-1:666666666666:alias/ops-request-signing';
     const run = await cli.run(['initiator', 'create', '--id', 'ops', '--kms-key-arn', arn, '--endpoint', endpoint, '--keygen', '--keys', '*', '--json']);
     expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
-    expect(kmsCalls).toContainEqual({ account: '666666666666', keyId: arn });
+    expect(kmsCalls).toContainEqual(expect.objectContaining({ account: '666666666666', keyId: arn }));
     expect(jsonOf(run)).toMatchObject({
       ok: true,
       publicKey: { alg: 'ed25519', spki: kmsSpki.toString('hex') },
