@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 
 /**
@@ -8,6 +9,10 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     reporters: ['default'],
+    // vitest's default is one worker per core minus one: a single worker on a 2-core CI
+    // machine. Much of this suite waits on child processes (the CLI binary, cdk, Python
+    // emulators) rather than computing, so two files at once use both cores.
+    maxWorkers: Math.max(2, availableParallelism() - 1),
     projects: [
       {
         test: {
