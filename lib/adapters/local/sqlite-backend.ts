@@ -48,7 +48,9 @@ export class SqliteItemBackend implements ItemBackend {
     try {
       return new SqliteItemBackend(openNative(loaded.Database, path));
     } catch (error) {
-      throw new InfrastructureError('sqlite:open', `${path} is not a usable SQLite database`, { cause: error });
+      // SQLite's own reason ("file is not a database", "unable to open database file") names no data.
+      const reason = error instanceof Error ? ` (${error.message})` : '';
+      throw new InfrastructureError('sqlite:open', `${path} is not a usable SQLite database${reason}`, { cause: error });
     }
   }
 
