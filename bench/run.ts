@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalCluster } from '../lib/dev/cluster.js';
 import { utf8ToBytes } from '../lib/protocol/encoding.js';
+import { benchStore } from './store.js';
 
 interface Row {
   config: string;
@@ -82,6 +83,7 @@ const table = rows.map((row) => ({
   signVs2of3: base === undefined ? 1 : Number((row.signMedianMs / base.signMedianMs).toFixed(2)),
 }));
 console.table(table);
-const output = { node: process.version, platform: `${process.platform}-${process.arch}`, signatures: SIGNATURES, results: table };
+const store = await benchStore();
+const output = { node: process.version, platform: `${process.platform}-${process.arch}`, signatures: SIGNATURES, results: table, store };
 await writeFile('bench-results.json', `${JSON.stringify(output, null, 2)}\n`);
 console.log(JSON.stringify(output));

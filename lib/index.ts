@@ -1,7 +1,7 @@
 /**
  * The package root, `frostline`: everything, for compatibility. Applications import a
  * subpath instead, and load only what they use:
- * - `frostline/client`: the initiator SDK (no AWS SDK, no sql.js);
+ * - `frostline/client`: the initiator SDK (no AWS SDK, no SQLite engine);
  * - `frostline/aws`: the AWS adapters and a connection to a real deployment;
  * - `frostline/dev`: the local cluster and development deployments.
  * This entry loads all three, and the protocol core beside them.

@@ -1,8 +1,10 @@
 /**
  * An exclusive lock file per data directory, held by one `frostline` command from start to
- * end. The local cluster keeps each store in memory and writes it back whole (sql.js), so
- * two processes on one directory would overwrite each other's writes: a second command
- * waits for the first instead, and says so.
+ * end: a second command waits for the first instead, and says so. The native store
+ * (better-sqlite3, WAL) could be shared by several processes, but the sql.js fallback keeps
+ * each store in memory and writes it back whole, so two processes on one directory would
+ * overwrite each other's writes; and each command runs the whole local deployment (queues,
+ * transport) in its own process.
  *
  * The lock is a file created with O_EXCL holding the holder's pid, host and command. A
  * holder that died without removing it (SIGKILL, a crash) is detected by its pid on the

@@ -1,7 +1,7 @@
 /**
  * `frostline/client`: the initiator SDK — what an application needs to ask for keys and
- * signatures and to check what comes back. It loads neither the AWS SDK nor sql.js
- * (test/unit/layers.test.ts holds it to that): bring a `Transport` and a `ResultInbox`,
+ * signatures and to check what comes back. It loads neither the AWS SDK nor a SQLite
+ * engine (test/unit/layers.test.ts holds it to that): bring a `Transport` and a `ResultInbox`,
  * e.g. `SqsTransport` and `SqsResultInbox` from `frostline/aws`.
  */
 export { FrostlineClient, type FrostlineClientOptions, type CallOptions, type KeyInfo, type KeygenResult, type SignatureResult } from './client.js';

@@ -1,7 +1,7 @@
 /**
  * The layering, checked on the real module graph: dependencies point inward (DESIGN.md,
  * "Code layout"), nothing imports in a circle (madge), and the client entry point bundles
- * without the AWS SDK or sql.js (esbuild's metafile lists every module a bundle pulls in).
+ * without the AWS SDK or either SQLite engine (esbuild's metafile lists every module a bundle pulls in).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -40,19 +40,22 @@ async function bundledInputs(entry: string): Promise<string[]> {
 
 const AWS_SDK = /node_modules\/@aws-sdk\//;
 const SQL_JS = /node_modules\/sql\.js\//;
+const BETTER_SQLITE3 = /node_modules\/better-sqlite3\//;
 
 describe('the client entry point (frostline/client)', () => {
-  it('bundles without @aws-sdk/* or sql.js', async () => {
+  it('bundles without @aws-sdk/*, sql.js or better-sqlite3', async () => {
     const inputs = await bundledInputs('lib/client/index.ts');
-    expect(inputs.filter((path) => AWS_SDK.test(path) || SQL_JS.test(path))).toEqual([]);
+    expect(inputs.filter((path) => AWS_SDK.test(path) || SQL_JS.test(path) || BETTER_SQLITE3.test(path))).toEqual([]);
     // It is the SDK, not an empty bundle: the client and the protocol checks are in it.
     expect(inputs).toContain('lib/client/client.ts');
     expect(inputs).toContain('lib/protocol/attestation.ts');
   });
 
-  it('the check sees them where they are: frostline/aws has the AWS SDK, frostline/dev sql.js', async () => {
+  it('the check sees them where they are: frostline/aws has the AWS SDK, frostline/dev both SQLite engines', async () => {
     expect((await bundledInputs('lib/adapters/aws/index.ts')).some((path) => AWS_SDK.test(path))).toBe(true);
-    expect((await bundledInputs('lib/dev/index.ts')).some((path) => SQL_JS.test(path))).toBe(true);
+    const dev = await bundledInputs('lib/dev/index.ts');
+    expect(dev.some((path) => SQL_JS.test(path))).toBe(true);
+    expect(dev.some((path) => BETTER_SQLITE3.test(path))).toBe(true);
   });
 });
 

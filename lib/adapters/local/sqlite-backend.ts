@@ -1,92 +1,66 @@
 /**
- * The embedded store: an `ItemBackend` on SQLite compiled to WebAssembly (sql.js), so the
- * local cluster needs no native module and no database server.
+ * The embedded store: an `ItemBackend` on SQLite, one file per party, so the local cluster
+ * and the CLI need no database server.
  *
- * sql.js keeps the whole database in memory; durability comes from writing a snapshot
- * after every committed write (temp file → fsync → rename, so a crash leaves either the old
- * or the new file, never a torn one). One process owns a file: two processes opening the
- * same path would overwrite each other's snapshots.
+ * The engine is native `better-sqlite3` (WAL, a commit writes only the pages it changes,
+ * several processes may share a file), or sql.js where the native module is unavailable
+ * (see sqlite-engine.ts; slower: every write rewrites the whole file). Both read and write
+ * the same SQLite file format, and the item logic below is the same for both.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, statSync, writeSync, fchmodSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import initSqlJs from 'sql.js';
-import type { Database, SqlJsStatic, SqlValue } from 'sql.js';
 import { ConditionFailedError, FrostlineError, InfrastructureError } from '../../ports/errors.js';
 import { conditionHolds } from '../../ports/store.js';
 import type { ItemBackend, ItemData, ItemKey, StoredItem, WriteOperation } from '../../ports/store.js';
+import type { SqlConnection, SqlParam, StoreEngine } from './sqlite-connection.js';
+import { EngineSelector, engineChoice, importNative, importWasm, type EngineChoice } from './sqlite-engine.js';
+import { openNative } from './sqlite-native.js';
+import { openWasm } from './sqlite-wasm.js';
 
-const SCHEMA = `CREATE TABLE IF NOT EXISTS items (
-  pk TEXT NOT NULL,
-  sk TEXT NOT NULL,
-  data TEXT NOT NULL,
-  version INTEGER NOT NULL,
-  expires_at INTEGER,
-  PRIMARY KEY (pk, sk)
-)`;
+export type { StoreEngine } from './sqlite-connection.js';
 
 const COLUMNS = 'pk, sk, data, version, expires_at';
 
-// Compiling the wasm module takes tens of milliseconds; do it once per process. A failed
-// load is forgotten so that a later open can try again instead of failing forever.
-let sqlJs: Promise<SqlJsStatic> | undefined;
-function loadSqlJs(): Promise<SqlJsStatic> {
-  if (sqlJs === undefined) {
-    const loading = initSqlJs();
-    sqlJs = loading;
-    loading.catch(() => {
-      if (sqlJs === loading) sqlJs = undefined;
-    });
-  }
-  return sqlJs;
+const engines = new EngineSelector({
+  native: importNative,
+  wasm: importWasm,
+  warn: (line) => process.stderr.write(`${line}\n`),
+});
+
+export interface SqliteOpenOptions {
+  /** Which engine; default from `FROSTLINE_STORE`, else `auto` (native, falling back to sql.js). */
+  readonly engine?: EngineChoice;
 }
 
 export class SqliteItemBackend implements ItemBackend {
-  private db: Database | undefined;
+  private connection: SqlConnection | undefined;
 
-  private constructor(
-    db: Database,
-    private readonly sql: SqlJsStatic,
-    /** `undefined` for an in-memory store that is never persisted. */
-    private readonly path: string | undefined,
-  ) {
-    this.db = db;
+  private constructor(connection: SqlConnection) {
+    this.connection = connection;
   }
 
   /** Opens (or creates) the store at `path`; its parent directory must already exist. */
-  static async open(path: string | ':memory:'): Promise<SqliteItemBackend> {
-    const sql = await loadSqlJs();
-    if (path === ':memory:') {
-      const db = new sql.Database();
-      db.run(SCHEMA);
-      return new SqliteItemBackend(db, sql, undefined);
-    }
-    const parent = dirname(path);
+  static async open(path: string | ':memory:', options: SqliteOpenOptions = {}): Promise<SqliteItemBackend> {
+    const choice = options.engine ?? engineChoice(process.env.FROSTLINE_STORE);
+    if (path !== ':memory:') requireDirectory(dirname(path));
+    const loaded = await engines.load(choice);
+    if (loaded.engine === 'sql.js') return new SqliteItemBackend(openWasm(loaded.sql, path));
     try {
-      if (!statSync(parent).isDirectory()) throw new Error('not a directory');
+      return new SqliteItemBackend(openNative(loaded.Database, path));
     } catch (error) {
-      throw new InfrastructureError('sqlite:open', `parent directory ${parent} does not exist or is not a directory; create it first`, {
-        cause: error,
-      });
+      // SQLite's own reason ("file is not a database", "unable to open database file") names no data.
+      const reason = error instanceof Error ? ` (${error.message})` : '';
+      throw new InfrastructureError('sqlite:open', `${path} is not a usable SQLite database${reason}`, { cause: error });
     }
-    const existing = readIfPresent(path);
-    let db: Database | undefined;
-    try {
-      db = existing === undefined ? new sql.Database() : new sql.Database(existing);
-      // sql.js reads the file lazily: running the schema here surfaces a corrupt or
-      // foreign file at open instead of at the first request.
-      db.run(SCHEMA);
-    } catch (error) {
-      db?.close();
-      throw new InfrastructureError('sqlite:open', `${path} is not a usable SQLite database`, { cause: error });
-    }
-    const backend = new SqliteItemBackend(db, sql, path);
-    // Write the empty store right away so an unwritable location fails at start-up.
-    if (existing === undefined) backend.persist();
-    return backend;
+  }
+
+  /** The engine in use (reported by the bench, asserted by tests). */
+  get engine(): StoreEngine {
+    return this.database().engine;
   }
 
   async get(key: ItemKey): Promise<StoredItem | undefined> {
-    return this.selectOne(this.database(), key);
+    return this.selectOne(key);
   }
 
   async query(pk: string, skPrefix = ''): Promise<StoredItem[]> {
@@ -108,16 +82,16 @@ export class SqliteItemBackend implements ItemBackend {
     const db = this.database();
     if (operations.length === 0) return;
     // Serialise and validate before the transaction opens, so a bad argument cannot leave
-    // it half-applied. Everything below runs synchronously: no other call can interleave
-    // between the condition checks, the commit and the snapshot.
+    // it half-applied. The transaction itself is synchronous (BEGIN IMMEDIATE: the write
+    // lock is held from the first condition check to the commit), so no other call or
+    // process can write between the checks and the commit.
     const prepared = operations.map(prepareOperation);
     rejectDuplicateKeys(operations);
 
-    db.run('BEGIN IMMEDIATE');
-    try {
+    db.transaction(() => {
       const failed = operations.flatMap((op) => {
         const key = op.op === 'put' ? op.item : op.key;
-        const current = this.selectOne(db, key);
+        const current = this.selectOne(key);
         return conditionHolds(current, op.condition, nowSeconds) ? [] : [{ op, current }];
       });
       const [first] = failed;
@@ -129,102 +103,42 @@ export class SqliteItemBackend implements ItemBackend {
         throw new ConditionFailedError(`condition '${first.op.condition.kind}' failed for pk ${key.pk}`, existing !== undefined ? { existing } : {});
       }
       for (const p of prepared) db.run(p.sql, p.params);
-      db.run('COMMIT');
-    } catch (error) {
-      db.run('ROLLBACK');
-      throw error;
-    }
-    if (this.path !== undefined) {
-      try {
-        this.persist();
-      } catch (error) {
-        // Memory is ahead of disk. Go back to the last snapshot so that what callers read
-        // is what survives a restart; the caller sees the write fail and may retry it.
-        this.reloadFromDisk();
-        throw error;
-      }
-    }
+    });
   }
 
   /** Releases the database; later calls fail. */
   close(): void {
-    this.db?.close();
-    this.db = undefined;
+    this.connection?.close();
+    this.connection = undefined;
   }
 
-  private database(): Database {
-    if (this.db === undefined) throw new InfrastructureError('sqlite:closed', 'the store has been closed');
-    return this.db;
+  private database(): SqlConnection {
+    if (this.connection === undefined) throw new InfrastructureError('sqlite:closed', 'the store has been closed');
+    return this.connection;
   }
 
-  private selectOne(db: Database, key: ItemKey): StoredItem | undefined {
-    const rows = this.selectFrom(db, `SELECT ${COLUMNS} FROM items WHERE pk = ? AND sk = ?`, [key.pk, key.sk]);
-    return rows[0];
+  private selectOne(key: ItemKey): StoredItem | undefined {
+    return this.select(`SELECT ${COLUMNS} FROM items WHERE pk = ? AND sk = ?`, [key.pk, key.sk])[0];
   }
 
-  private select(sql: string, params: SqlValue[]): StoredItem[] {
-    return this.selectFrom(this.database(), sql, params);
+  private select(sql: string, params: SqlParam[]): StoredItem[] {
+    return this.database().rows(sql, params).map(rowToItem);
   }
+}
 
-  private selectFrom(db: Database, sql: string, params: SqlValue[]): StoredItem[] {
-    // Statements are prepared per call: db.export() closes and reopens the connection,
-    // which frees every prepared statement.
-    const statement = db.prepare(sql, params);
-    try {
-      const items: StoredItem[] = [];
-      while (statement.step()) items.push(rowToItem(statement.get()));
-      return items;
-    } finally {
-      statement.free();
-    }
-  }
-
-  /** Atomic replace: a crash at any point leaves the previous or the new snapshot. */
-  private persist(): void {
-    const path = this.path;
-    if (path === undefined) return;
-    const bytes = this.database().export();
-    const tmp = `${path}.tmp`;
-    try {
-      const fd = openSync(tmp, 'w', 0o600);
-      try {
-        // The mode argument applies only when the file is created; a stale temp file
-        // left by a crash keeps its old mode unless we set it.
-        fchmodSync(fd, 0o600);
-        let offset = 0;
-        while (offset < bytes.length) offset += writeSync(fd, bytes, offset, bytes.length - offset);
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-      renameSync(tmp, path);
-      syncDirectory(dirname(path));
-    } catch (error) {
-      throw new InfrastructureError('sqlite:persist', `could not write ${path}`, { cause: error });
-    }
-  }
-
-  private reloadFromDisk(): void {
-    const path = this.path;
-    if (path === undefined) return;
-    const previous = this.db;
-    try {
-      const bytes = readIfPresent(path);
-      const db = bytes === undefined ? new this.sql.Database() : new this.sql.Database(bytes);
-      db.run(SCHEMA);
-      this.db = db;
-    } catch {
-      // Cannot tell what is durable any more: refuse further use rather than serve
-      // state that may vanish on restart.
-      this.db = undefined;
-    }
-    previous?.close();
+function requireDirectory(parent: string): void {
+  try {
+    if (!statSync(parent).isDirectory()) throw new Error('not a directory');
+  } catch (error) {
+    throw new InfrastructureError('sqlite:open', `parent directory ${parent} does not exist or is not a directory; create it first`, {
+      cause: error,
+    });
   }
 }
 
 interface PreparedStatement {
   readonly sql: string;
-  readonly params: SqlValue[];
+  readonly params: SqlParam[];
 }
 
 function prepareOperation(op: WriteOperation): PreparedStatement {
@@ -266,7 +180,7 @@ function rejectDuplicateKeys(operations: readonly WriteOperation[]): void {
   }
 }
 
-function rowToItem(row: SqlValue[]): StoredItem {
+function rowToItem(row: unknown[]): StoredItem {
   const [pk, sk, data, version, expiresAt] = row;
   if (typeof pk !== 'string' || typeof sk !== 'string' || typeof data !== 'string' || typeof version !== 'number') {
     throw new InfrastructureError('sqlite:read', 'malformed row in items table');
@@ -290,30 +204,4 @@ function parseData(pk: string, text: string): ItemData {
 
 function isItemData(value: unknown): value is ItemData {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function readIfPresent(path: string): Uint8Array | undefined {
-  try {
-    return readFileSync(path);
-  } catch (error) {
-    if (isErrnoException(error) && error.code === 'ENOENT') return undefined;
-    throw new InfrastructureError('sqlite:open', `could not read ${path}`, { cause: error });
-  }
-}
-
-/** Makes the rename itself durable. Not supported everywhere (Windows), hence best effort. */
-function syncDirectory(dir: string): void {
-  let fd: number | undefined;
-  try {
-    fd = openSync(dir, 'r');
-    fsyncSync(fd);
-  } catch {
-    // Best effort: the data file itself was already fsynced.
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-}
-
-function isErrnoException(error: unknown): error is NodeJS.ErrnoException {
-  return error instanceof Error && 'code' in error;
 }

@@ -6,6 +6,9 @@ import { SqliteItemBackend } from '../../../lib/adapters/local/sqlite-backend.js
 import { ConditionFailedError, InfrastructureError } from '../../../lib/ports/errors.js';
 import type { StoredItem, WriteOperation } from '../../../lib/ports/store.js';
 
+// The same contract for both engines: the native default and the sql.js fallback.
+const ENGINES = ['better-sqlite3', 'sql.js'] as const;
+
 const NOW = 1_000_000;
 
 function item(pk: string, sk: string, version = 1, extra: Partial<StoredItem> = {}): StoredItem {
@@ -16,12 +19,16 @@ function put(i: StoredItem, condition: WriteOperation['condition'] = { kind: 'no
   return { op: 'put', item: i, condition };
 }
 
-describe('SqliteItemBackend (in memory)', () => {
+describe.each(ENGINES)('SqliteItemBackend on %s (in memory)', (engine) => {
   let store: SqliteItemBackend;
   beforeEach(async () => {
-    store = await SqliteItemBackend.open(':memory:');
+    store = await SqliteItemBackend.open(':memory:', { engine });
   });
   afterEach(() => store.close());
+
+  it('runs on the engine asked for', () => {
+    expect(store.engine).toBe(engine);
+  });
 
   it('round-trips an item, data parsed and expiresAt undefined when not set', async () => {
     await store.write([put({ pk: 'a', sk: '1', data: { n: 1, nested: { s: 'x' } }, version: 3 })], NOW);
@@ -123,7 +130,7 @@ describe('SqliteItemBackend (in memory)', () => {
   });
 });
 
-describe('SqliteItemBackend (file)', () => {
+describe.each(ENGINES)('SqliteItemBackend on %s (file)', (engine) => {
   let dir: string;
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'frostline-sqlite-'));
@@ -134,7 +141,7 @@ describe('SqliteItemBackend (file)', () => {
 
   it('persists committed writes across reopen, in a 0600 file', async () => {
     const path = join(dir, 'party.db');
-    const first = await SqliteItemBackend.open(path);
+    const first = await SqliteItemBackend.open(path, { engine });
     await first.write([put(item('a', '1', 1, { expiresAt: NOW + 60 })), put(item('b', '1'))], NOW);
     await expect(first.write([put(item('a', '1', 2), { kind: 'absent' })], NOW)).rejects.toBeInstanceOf(
       ConditionFailedError,
@@ -142,7 +149,7 @@ describe('SqliteItemBackend (file)', () => {
     first.close();
 
     expect((await stat(path)).mode & 0o777).toBe(0o600);
-    const second = await SqliteItemBackend.open(path);
+    const second = await SqliteItemBackend.open(path, { engine });
     try {
       expect(await second.get({ pk: 'a', sk: '1' })).toEqual({
         pk: 'a',
@@ -159,16 +166,16 @@ describe('SqliteItemBackend (file)', () => {
 
   it('a write is on disk before it resolves (no close needed)', async () => {
     const path = join(dir, 'x.db');
-    const writer = await SqliteItemBackend.open(path);
+    const writer = await SqliteItemBackend.open(path, { engine });
     await writer.write([put(item('a', '1'))], NOW);
-    const reader = await SqliteItemBackend.open(path);
+    const reader = await SqliteItemBackend.open(path, { engine });
     expect(await reader.get({ pk: 'a', sk: '1' })).toBeDefined();
     writer.close();
     reader.close();
   });
 
   it('fails clearly when the parent directory is missing', async () => {
-    const open = SqliteItemBackend.open(join(dir, 'missing', 'party.db'));
+    const open = SqliteItemBackend.open(join(dir, 'missing', 'party.db'), { engine });
     await expect(open).rejects.toBeInstanceOf(InfrastructureError);
     await expect(open).rejects.toThrow(/sqlite:open.*create it first/);
   });
@@ -177,6 +184,6 @@ describe('SqliteItemBackend (file)', () => {
     const path = join(dir, 'junk.db');
     await mkdir(dir, { recursive: true });
     await writeFile(path, 'this is not sqlite, just some text that is long enough to have a header..........');
-    await expect(SqliteItemBackend.open(path)).rejects.toThrow(/not a usable SQLite database/);
+    await expect(SqliteItemBackend.open(path, { engine })).rejects.toThrow(/not a usable SQLite database/);
   });
 });
