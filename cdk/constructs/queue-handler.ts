@@ -64,6 +64,9 @@ export interface FrostlineFunctionProps {
   readonly alarmAction?: cloudwatch.IAlarmAction;
 }
 
+/** HANDLER_BUNDLING's format as the CDK enum. */
+const OUTPUT_FORMAT = { esm: nodejs.OutputFormat.ESM, cjs: nodejs.OutputFormat.CJS } as const;
+
 /** Every function also gets this variable (source maps for stack traces). */
 const NODE_OPTIONS = { NODE_OPTIONS: '--enable-source-maps' } as const;
 
@@ -127,7 +130,7 @@ export class FrostlineFunction extends Construct {
       // One definition of the build (cdk/handler-bundling.ts), shared with the bundle-size test.
       bundling: {
         forceDockerBundling: false,
-        format: nodejs.OutputFormat.ESM,
+        format: OUTPUT_FORMAT[HANDLER_BUNDLING.format],
         target: HANDLER_BUNDLING.target,
         mainFields: [...HANDLER_BUNDLING.mainFields],
         banner: HANDLER_BUNDLING.banner,
