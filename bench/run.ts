@@ -7,6 +7,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalCluster } from '../lib/dev/cluster.js';
+import { measureBundles } from './bundles.js';
 import { utf8ToBytes } from '../lib/protocol/encoding.js';
 import { benchStore } from './store.js';
 
@@ -84,6 +85,9 @@ const table = rows.map((row) => ({
 }));
 console.table(table);
 const store = await benchStore();
-const output = { node: process.version, platform: `${process.platform}-${process.arch}`, signatures: SIGNATURES, results: table, store };
+process.stderr.write('measuring handler bundles (size, import time)...\n');
+const bundles = await measureBundles();
+console.table(bundles);
+const output = { node: process.version, platform: `${process.platform}-${process.arch}`, signatures: SIGNATURES, results: table, store, bundles };
 await writeFile('bench-results.json', `${JSON.stringify(output, null, 2)}\n`);
 console.log(JSON.stringify(output));

@@ -18,7 +18,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const STAMP = join('dist', '.build-stamp');
-export const INPUTS = ['lib', 'bin', 'bench', 'tsconfig.json', 'tsconfig.build.json', 'package.json', join('node_modules', '.package-lock.json')];
+export const INPUTS = ['lib', 'bin', 'bench', 'cdk', 'functions', 'tsconfig.json', 'tsconfig.build.json', 'package.json', join('node_modules', '.package-lock.json')];
 
 /** The first input (file or directory) modified after `stampPath` was, or `stampPath` itself if there is no stamp; undefined when up to date. */
 export function staleInput(root, stampPath = STAMP, inputs = INPUTS) {

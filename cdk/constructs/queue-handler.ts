@@ -23,6 +23,7 @@ import { Construct } from 'constructs';
 import { MetricName } from '../../lib/config/observability.js';
 import { environmentSize, LAMBDA_ENVIRONMENT_LIMIT_BYTES } from '../../lib/config/runtime.js';
 import { ConfigError } from '../../lib/ports/errors.js';
+import { HANDLER_BUNDLING } from '../handler-bundling.js';
 import { LOCK_FILE, PROJECT_ROOT } from '../paths.js';
 import { alarmOnAny, frostlineMetric } from './alarms.js';
 
@@ -62,6 +63,9 @@ export interface FrostlineFunctionProps {
   readonly memorySize?: number;
   readonly alarmAction?: cloudwatch.IAlarmAction;
 }
+
+/** HANDLER_BUNDLING's format as the CDK enum. */
+const OUTPUT_FORMAT = { esm: nodejs.OutputFormat.ESM, cjs: nodejs.OutputFormat.CJS } as const;
 
 /** Every function also gets this variable (source maps for stack traces). */
 const NODE_OPTIONS = { NODE_OPTIONS: '--enable-source-maps' } as const;
@@ -123,18 +127,17 @@ export class FrostlineFunction extends Construct {
       environment: { ...props.environment, ...NODE_OPTIONS },
       projectRoot: PROJECT_ROOT,
       depsLockFilePath: LOCK_FILE,
+      // One definition of the build (cdk/handler-bundling.ts), shared with the bundle-size test.
       bundling: {
         forceDockerBundling: false,
-        format: nodejs.OutputFormat.ESM,
-        target: 'node22',
-        mainFields: ['module', 'main'],
-        // ESM bundles of CommonJS dependencies still call require() for Node built-ins.
-        banner: "import { createRequire as __frostlineCreateRequire } from 'node:module'; const require = __frostlineCreateRequire(import.meta.url);",
-        // Bundle the AWS SDK too: the version we tested, not whatever the runtime ships.
-        externalModules: [],
-        minify: true,
-        sourceMap: true,
-        sourcesContent: false,
+        format: OUTPUT_FORMAT[HANDLER_BUNDLING.format],
+        target: HANDLER_BUNDLING.target,
+        mainFields: [...HANDLER_BUNDLING.mainFields],
+        banner: HANDLER_BUNDLING.banner,
+        externalModules: [...HANDLER_BUNDLING.externalModules],
+        minify: HANDLER_BUNDLING.minify,
+        sourceMap: HANDLER_BUNDLING.sourceMap,
+        sourcesContent: HANDLER_BUNDLING.sourcesContent,
       },
     });
     // On the CfnFunction itself, so the acknowledgement covers this one resource only.

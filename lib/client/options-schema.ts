@@ -32,7 +32,7 @@ export const KeygenOptionsSchema = z
       .min(2, 'expected at least 2 party ids')
       .max(255, 'expected at most 255 party ids')
       .refine((parties) => new Set(parties).size === parties.length, 'party ids repeat'),
-    requestId: RequestId.optional(),
+    requestId: z.optional(RequestId),
     ...CallOptionsShape,
   })
   .refine((o) => o.threshold <= o.parties.length, { path: ['threshold'], message: 'is larger than the number of parties' });
@@ -44,7 +44,7 @@ export const SignOptionsSchema = z.strictObject({
   message: z
     .instanceof(Uint8Array, { error: 'expected a Uint8Array (e.g. new TextEncoder().encode(text))' })
     .refine((m) => m.length <= MAX_SIGN_MESSAGE_BYTES, `expected at most ${MAX_SIGN_MESSAGE_BYTES} bytes`),
-  requestId: RequestId.optional(),
+  requestId: z.optional(RequestId),
   approvals: z
     .array(z.strictObject({ approver: Name, sig: Hex.max(256) }), { error: 'expected an array of approvals (from signApproval)' })
     .max(32, 'expected at most 32 approvals')
@@ -78,8 +78,9 @@ export const ClientOptionsSchema = z.object({
  * (`sign: options.message: expected a Uint8Array ...`). Values are never echoed: a message
  * may be secret.
  */
-export function validated<T>(schema: z.ZodType<T>, value: unknown, where: string, root = 'options'): T {
-  const result = schema.safeParse(value);
+export function validated<T>(schema: z.core.$ZodType<T>, value: unknown, where: string, root = 'options'): T {
+  // The functional form: `schema` may be a zod/mini schema (the protocol's) or a full one.
+  const result = z.safeParse(schema, value);
   if (result.success) return result.data;
   const issues = result.error.issues;
   const first = issues[0];

@@ -36,7 +36,7 @@ const PolicySchema = z.strictObject({
 });
 
 const PartySchema = z.strictObject({
-  id: Name.refine((id) => id !== COORDINATOR, `"${COORDINATOR}" is reserved`),
+  id: Name.check(z.refine((id) => id !== COORDINATOR, `"${COORDINATOR}" is reserved`)),
   account: Account,
   region: Region,
   /**
@@ -59,11 +59,11 @@ const CoordinatorSchema = z.strictObject({
 
 const InitiatorSchema = z
   .strictObject({
-    id: Name.refine((id) => id !== COORDINATOR, `"${COORDINATOR}" is reserved`),
+    id: Name.check(z.refine((id) => id !== COORDINATOR, `"${COORDINATOR}" is reserved`)),
     /** The AWS principal the initiator application runs as: it sends requests and reads its results. */
     principalArn: PrincipalArn,
     /** The request-signing key, given directly ... */
-    publicKey: PublicKeySchema.optional(),
+    publicKey: z.optional(PublicKeySchema),
     /** ... or held in KMS (its public key is fetched by `frostline config pin`). */
     kmsKeyArn: KmsKeyArn.optional(),
     /** Key ids this initiator may sign with; "*" means every key. */
@@ -97,7 +97,7 @@ const LimitsSchema = z.strictObject({
 });
 
 const PinnedSchema = z.strictObject({
-  coordinator: PublicKeySchema.optional(),
+  coordinator: z.optional(PublicKeySchema),
   parties: z.record(Name, PublicKeySchema).default({}),
   /** Initiators configured with `kmsKeyArn` only. */
   initiators: z.record(Name, PublicKeySchema).default({}),

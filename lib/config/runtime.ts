@@ -11,7 +11,7 @@
  * every function's environment at synth (`environmentSize`) and stop with the largest
  * variables named, rather than fail in CloudFormation.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { ConfigError } from '../ports/errors.js';
 import { IdentityAlgorithm } from '../ports/key-vault.js';
 import type { Directory } from '../protocol/directory.js';
@@ -92,44 +92,43 @@ export type RuntimeConfig = PartyRuntimeConfig | CoordinatorRuntimeConfig;
 
 // ---- schemas ------------------------------------------------------------------------
 
-const QueueUrl = z.string().regex(/^https?:\/\/[^\s/]+\/\S+$/, 'expected an SQS queue URL');
+const QueueUrl = z.string().check(z.regex(/^https?:\/\/[^\s/]+\/\S+$/, 'expected an SQS queue URL'));
 const QueueUrlsSchema = z.strictObject({
   coordinator: QueueUrl,
-  parties: z.record(Name, QueueUrl).default({}),
-  initiators: z.record(Name, QueueUrl).default({}),
+  parties: z._default(z.record(Name, QueueUrl), {}),
+  initiators: z._default(z.record(Name, QueueUrl), {}),
 });
 
 /** A JSON-valued variable: parse errors and schema issues are reported alike. */
-function json<T extends z.ZodType>(schema: T) {
-  return z
-    .string()
-    .transform((text, ctx) => {
-      try {
-        return JSON.parse(text) as unknown;
-      } catch {
-        ctx.addIssue({ code: 'custom', message: 'is not valid JSON' });
-        return z.NEVER;
-      }
-    })
-    .pipe(schema);
+function json<T extends z.ZodMiniType>(schema: T) {
+  const parsed = z.transform((text: string, payload) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      // zod/mini's transform context has no addIssue: the issue goes on the payload, as addIssue would put it.
+      payload.issues.push({ code: 'custom', message: 'is not valid JSON', input: text });
+      return z.NEVER;
+    }
+  });
+  return z.pipe(z.pipe(z.string(), parsed), schema);
 }
 
-const required = z.string().min(1, 'is required');
+const required = z.string().check(z.minLength(1, 'is required'));
 
 const FIELDS = {
   role: z.enum([Role.party, Role.coordinator]),
-  partyId: Name.optional(),
-  region: z.string().regex(/^[a-z]{2}(?:-[a-z]+)+-\d+$/, 'expected an AWS region such as eu-west-1'),
-  tableName: required.regex(/^[A-Za-z0-9_.-]{3,255}$/, 'expected a DynamoDB table name'),
-  masterKeyId: required.optional(),
+  partyId: z.optional(Name),
+  region: z.string().check(z.regex(/^[a-z]{2}(?:-[a-z]+)+-\d+$/, 'expected an AWS region such as eu-west-1')),
+  tableName: required.check(z.regex(/^[A-Za-z0-9_.-]{3,255}$/, 'expected a DynamoDB table name')),
+  masterKeyId: z.optional(required),
   identityKeyId: required,
-  identityAlgorithm: z.enum([IdentityAlgorithm.ed25519, IdentityAlgorithm.p256]).default(IdentityAlgorithm.ed25519),
+  identityAlgorithm: z._default(z.enum([IdentityAlgorithm.ed25519, IdentityAlgorithm.p256]), IdentityAlgorithm.ed25519),
   directory: json(DirectorySchema),
-  policy: json(PolicySchema).optional(),
+  policy: z.optional(json(PolicySchema)),
   queueUrls: json(QueueUrlsSchema),
-  emulatorAccountId: z.string().regex(/^\d{12}$/, 'expected 12 digits').optional(),
-  endpoint: z.string().regex(/^https?:\/\/\S+$/, 'expected an http(s) URL').optional(),
-} as const satisfies Record<keyof typeof RuntimeEnv, z.ZodType>;
+  emulatorAccountId: z.optional(z.string().check(z.regex(/^\d{12}$/, 'expected 12 digits'))),
+  endpoint: z.optional(z.string().check(z.regex(/^https?:\/\/\S+$/, 'expected an http(s) URL'))),
+} as const satisfies Record<keyof typeof RuntimeEnv, z.ZodMiniType>;
 
 type Parsed = { -readonly [K in keyof typeof FIELDS]?: z.output<(typeof FIELDS)[K]> };
 

@@ -3,7 +3,7 @@
  * which fails stalled sessions and tells their initiators) plus the stall deadline. Shared
  * by `functions/sweeper.ts` and the coordinator stack, which sets the variables.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { ConfigError } from '../ports/errors.js';
 import { checkRuntimeConfig, configErrorMessage, type CoordinatorRuntimeConfig, Role, RuntimeEnv } from './runtime.js';
 
@@ -17,7 +17,7 @@ export interface SweeperConfig {
   readonly stalledAfterMs: number;
 }
 
-const StalledAfterMinutes = z.coerce.number().int().min(1).max(24 * 60);
+const StalledAfterMinutes = z.coerce.number().check(z.int(), z.gte(1), z.lte(24 * 60));
 
 /** Reads the sweeper's variables; every problem (runtime contract included) in one ConfigError. */
 export function loadSweeperConfig(env: Readonly<Record<string, string | undefined>> = process.env): SweeperConfig {

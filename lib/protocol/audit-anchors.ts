@@ -9,7 +9,7 @@
  * signature of the party it names, so the coordinator can withhold anchors (weakening the
  * check to "unanchored") but cannot make an intact chain look broken.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import type { IdentityPublicKey } from '../ports/key-vault.js';
 import { ItemTable, retryOnConflict, type ItemBackend, type ItemKey } from '../ports/store.js';
 import { decodeHex } from './encoding.js';
@@ -20,8 +20,8 @@ import { recordParser } from './party-state.js';
 
 export const AnchorRecord = z.strictObject({
   party: z.string(),
-  seq: z.number().int().nonnegative(),
-  hash: z.string().regex(/^[0-9a-f]{64}$/),
+  seq: z.number().check(z.int(), z.nonnegative()),
+  hash: z.string().check(z.regex(/^[0-9a-f]{64}$/)),
   /** The party's signed message that carried this head. */
   envelope: EnvelopeSchema,
 });

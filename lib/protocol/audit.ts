@@ -6,7 +6,7 @@
  * transaction (record, head, and a per-decision marker so a redelivery does not record the
  * same decision twice).
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { ItemTable, retryOnConflict, type ItemBackend, type ItemKey } from '../ports/store.js';
 import { hashCanonical } from './encoding.js';
 import type { AuditAnchor } from './messages.js';
@@ -16,7 +16,7 @@ import { Hex32 } from './schema-atoms.js';
 export const GENESIS_HASH = '0'.repeat(64);
 
 export const AuditRecord = z.strictObject({
-  seq: z.number().int().positive(),
+  seq: z.number().check(z.int(), z.positive()),
   prev: Hex32,
   party: z.string(),
   kind: z.enum(['keygen', 'sign']),
@@ -25,18 +25,18 @@ export const AuditRecord = z.strictObject({
   initiator: z.string(),
   keyId: z.string(),
   /** SHA-256 of the message to sign (sign decisions); the message itself is not kept. */
-  messageSha256: Hex32.optional(),
+  messageSha256: z.optional(Hex32),
   decision: z.enum(['approved', 'refused']),
-  code: z.string().optional(),
-  reason: z.string().optional(),
-  at: z.number().int(),
+  code: z.optional(z.string()),
+  reason: z.optional(z.string()),
+  at: z.number().check(z.int()),
   hash: Hex32,
 });
 export type AuditRecord = z.infer<typeof AuditRecord>;
 export type AuditEntry = Omit<AuditRecord, 'seq' | 'prev' | 'hash' | 'party'>;
 
-const AuditHead = z.strictObject({ seq: z.number().int().nonnegative(), hash: Hex32 });
-const AuditMark = z.strictObject({ seq: z.number().int().positive() });
+const AuditHead = z.strictObject({ seq: z.number().check(z.int(), z.nonnegative()), hash: Hex32 });
+const AuditMark = z.strictObject({ seq: z.number().check(z.int(), z.positive()) });
 
 export const auditKeys = {
   head: (): ItemKey => ({ pk: 'audit', sk: 'head' }),

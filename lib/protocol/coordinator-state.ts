@@ -1,5 +1,5 @@
 /** What the coordinator keeps: sessions (public data only) and the registry of keys. */
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { Hex32 } from './schema-atoms.js';
 import type { ItemBackend, ItemKey } from '../ports/store.js';
 import { ItemTable } from '../ports/store.js';
@@ -16,7 +16,7 @@ const SessionBase = {
   requestId: z.string(),
   keyId: z.string(),
   createdAt: z.number(),
-  error: ResultError.optional(),
+  error: z.optional(ResultError),
   /** Parties that refused, with their reason (policy, unknown key, nonce reuse, ...). */
   refused: z.record(z.string(), z.strictObject({ code: z.string(), reason: z.string() })),
 };
@@ -25,14 +25,14 @@ export const KeygenSession = z.strictObject({
   ...SessionBase,
   kind: z.literal('keygen'),
   phase: z.enum(['round1', 'round2', 'round3', 'done', 'failed']),
-  threshold: z.number().int(),
+  threshold: z.number().check(z.int()),
   parties: z.array(z.string()),
   round1: Contributions,
   shares: Contributions,
   done: Contributions,
-  publicKey: hex32.optional(),
+  publicKey: z.optional(hex32),
   /** The signed refusal by which a party abandoned this keygen: relayed to the others in `dkg.abort`. */
-  abandonment: EnvelopeSchema.optional(),
+  abandonment: z.optional(EnvelopeSchema),
 });
 export type KeygenSession = z.infer<typeof KeygenSession>;
 
@@ -40,13 +40,13 @@ export const SignSession = z.strictObject({
   ...SessionBase,
   kind: z.literal('sign'),
   phase: z.enum(['commit', 'sign', 'done', 'failed']),
-  attempt: z.number().int(),
+  attempt: z.number().check(z.int()),
   /** Parties whose commitment or signature share proved them faulty: never asked again in this session. */
   excluded: z.array(z.string()),
   commitments: Contributions,
   signers: z.array(z.string()),
   shares: Contributions,
-  signature: z.string().regex(/^[0-9a-f]{128}$/).optional(),
+  signature: z.optional(z.string().check(z.regex(/^[0-9a-f]{128}$/))),
 });
 export type SignSession = z.infer<typeof SignSession>;
 
@@ -56,7 +56,7 @@ export type Session = z.infer<typeof Session>;
 export const KeyRecord = z.strictObject({
   keyId: z.string(),
   suite: z.string(),
-  threshold: z.number().int(),
+  threshold: z.number().check(z.int()),
   parties: z.array(z.string()),
   publicKey: hex32,
   publicPackage: PublicPackage,
@@ -76,7 +76,7 @@ export type KeyRecord = z.infer<typeof KeyRecord>;
  */
 export const CommitmentUse = z.strictObject({
   session: z.string(),
-  attempt: z.number().int(),
+  attempt: z.number().check(z.int()),
   party: z.string(),
 });
 export type CommitmentUse = z.infer<typeof CommitmentUse>;

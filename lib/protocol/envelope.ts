@@ -5,7 +5,7 @@
  * before any handler.
  */
 import { randomBytes } from 'node:crypto';
-import type { z } from 'zod';
+import type * as z from 'zod/mini';
 import { RefusalCode, RefusedError } from '../ports/errors.js';
 import type { KeyVault } from '../ports/key-vault.js';
 import { publicKeyOf, type Directory, type Limits, type Role } from './directory.js';
@@ -64,7 +64,7 @@ export async function createEnvelope<T extends MessageType>(
   return signEnvelope(vault, { v: PROTOCOL_VERSION, id: newMessageId(), ts: now, ...fields });
 }
 
-function describeIssues(error: z.ZodError): string {
+function describeIssues(error: z.core.$ZodError): string {
   // Paths and messages only: values may be attacker-chosen or sensitive.
   return error.issues
     .slice(0, 5)

@@ -3,7 +3,7 @@
  * anything else reads it; unknown fields are refused (strict objects), and every byte
  * string is lower-case hex of a known length.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { hex, hexUpTo } from './schema-atoms.js';
 
 export { Hex32 } from './schema-atoms.js';
@@ -12,9 +12,9 @@ export const PROTOCOL_VERSION = 1;
 
 /** Party, initiator and key names: short, printable, safe in keys, logs and ARNs. */
 export const NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
-export const Name = z.string().regex(NAME_PATTERN, 'expected a name of a-z, 0-9 and "-" (at most 63)');
+export const Name = z.string().check(z.regex(NAME_PATTERN, 'expected a name of a-z, 0-9 and "-" (at most 63)'));
 export const COORDINATOR = 'coordinator';
-export const RequestId = z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, 'expected 1-128 of A-Z a-z 0-9 . _ : -');
+export const RequestId = z.string().check(z.regex(/^[A-Za-z0-9._:-]{1,128}$/, 'expected 1-128 of A-Z a-z 0-9 . _ : -'));
 
 export const MessageType = {
   keygenRequest: 'keygen.request',
@@ -52,9 +52,9 @@ export const EnvelopeSchema = z.strictObject({
   id: hex(16),
   from: Name,
   to: Name,
-  ts: z.number().int().nonnegative(),
+  ts: z.number().check(z.int(), z.nonnegative()),
   body: z.unknown(),
-  sig: hexUpTo(128).min(2),
+  sig: hexUpTo(128).check(z.minLength(2)),
 });
 export type Envelope = z.infer<typeof EnvelopeSchema>;
 export type UnsignedEnvelope = Omit<Envelope, 'sig'>;
@@ -64,13 +64,13 @@ export type UnsignedEnvelope = Omit<Envelope, 'sig'>;
 export const KeygenRequestBody = z.strictObject({
   requestId: RequestId,
   keyId: Name,
-  suite: z.string().max(64),
-  threshold: z.number().int().min(2).max(255),
-  parties: z.array(Name).min(2).max(255),
+  suite: z.string().check(z.maxLength(64)),
+  threshold: z.number().check(z.int(), z.gte(2), z.lte(255)),
+  parties: z.array(Name).check(z.minLength(2), z.maxLength(255)),
 });
 export type KeygenRequestBody = z.infer<typeof KeygenRequestBody>;
 
-export const ApprovalSchema = z.strictObject({ approver: Name, sig: hexUpTo(128).min(2) });
+export const ApprovalSchema = z.strictObject({ approver: Name, sig: hexUpTo(128).check(z.minLength(2)) });
 
 export const SignRequestBody = z.strictObject({
   requestId: RequestId,
@@ -78,7 +78,7 @@ export const SignRequestBody = z.strictObject({
   /** The exact bytes to sign, hex. Size is bounded by policy, checked by every party. */
   message: hexUpTo(1024 * 1024),
   /** Approvers' signatures over this request, for keys whose policy requires a quorum. */
-  approvals: z.array(ApprovalSchema).max(32).optional(),
+  approvals: z.optional(z.array(ApprovalSchema).check(z.maxLength(32))),
 });
 export type SignRequestBody = z.infer<typeof SignRequestBody>;
 
@@ -90,7 +90,7 @@ export const KeyRequestBody = z.strictObject({ requestId: RequestId, keyId: Name
  * party sends carries it, so its identity signature anchors the chain outside the party's
  * own table: a rewritten chain no longer contains the anchored record.
  */
-export const AuditAnchor = z.strictObject({ seq: z.number().int().nonnegative(), hash: hex(32) });
+export const AuditAnchor = z.strictObject({ seq: z.number().check(z.int(), z.nonnegative()), hash: hex(32) });
 export type AuditAnchor = z.infer<typeof AuditAnchor>;
 
 // ---- keygen (DKG) ---------------------------------------------------------------------
@@ -99,7 +99,7 @@ export const DkgStartBody = z.strictObject({ request: EnvelopeSchema });
 
 export const Round1Package = z.strictObject({
   identifier: hex(32),
-  commitment: z.array(hex(32)).min(2).max(255),
+  commitment: z.array(hex(32)).check(z.minLength(2), z.maxLength(255)),
   proofOfKnowledge: hex(64),
 });
 export type Round1Package = z.infer<typeof Round1Package>;
@@ -115,7 +115,7 @@ export type DkgRound1Body = z.infer<typeof DkgRound1Body>;
 
 export const DkgRound2Body = z.strictObject({
   request: EnvelopeSchema,
-  round1: z.array(EnvelopeSchema).min(2).max(255),
+  round1: z.array(EnvelopeSchema).check(z.minLength(2), z.maxLength(255)),
 });
 
 export const SealedShare = z.strictObject({ iv: hex(12), ct: hex(48) });
@@ -131,13 +131,13 @@ export type DkgSharesBody = z.infer<typeof DkgSharesBody>;
 
 export const DkgRound3Body = z.strictObject({
   request: EnvelopeSchema,
-  round1: z.array(EnvelopeSchema).min(2).max(255),
-  shares: z.array(EnvelopeSchema).min(1).max(254),
+  round1: z.array(EnvelopeSchema).check(z.minLength(2), z.maxLength(255)),
+  shares: z.array(EnvelopeSchema).check(z.minLength(1), z.maxLength(254)),
 });
 
 export const PublicPackage = z.strictObject({
-  signers: z.strictObject({ min: z.number().int(), max: z.number().int() }),
-  commitments: z.array(hex(32)).min(2).max(255),
+  signers: z.strictObject({ min: z.number().check(z.int()), max: z.number().check(z.int()) }),
+  commitments: z.array(hex(32)).check(z.minLength(2), z.maxLength(255)),
   verifyingShares: z.record(hex(32), hex(32)),
 });
 export type PublicPackage = z.infer<typeof PublicPackage>;
@@ -149,10 +149,10 @@ export type PublicPackage = z.infer<typeof PublicPackage>;
  */
 export const DkgDoneBody = z.strictObject({
   keyId: Name,
-  suite: z.string().max(64),
-  threshold: z.number().int().min(2).max(255),
+  suite: z.string().check(z.maxLength(64)),
+  threshold: z.number().check(z.int(), z.gte(2), z.lte(255)),
   /** Every party of the key, sorted. */
-  parties: z.array(Name).min(2).max(255),
+  parties: z.array(Name).check(z.minLength(2), z.maxLength(255)),
   groupKey: hex(32),
   publicPackageHash: hex(32),
   publicPackage: PublicPackage,
@@ -162,7 +162,7 @@ export type DkgDoneBody = z.infer<typeof DkgDoneBody>;
 
 export const DkgConfirmBody = z.strictObject({
   request: EnvelopeSchema,
-  done: z.array(EnvelopeSchema).min(2).max(255),
+  done: z.array(EnvelopeSchema).check(z.minLength(2), z.maxLength(255)),
 });
 
 /**
@@ -179,27 +179,27 @@ export const DkgAbortBody = z.strictObject({
 
 export const SignCommitBody = z.strictObject({
   request: EnvelopeSchema,
-  attempt: z.number().int().min(1).max(255),
+  attempt: z.number().check(z.int(), z.gte(1), z.lte(255)),
 });
 
 export const NonceCommitment = z.strictObject({ identifier: hex(32), hiding: hex(32), binding: hex(32) });
 export type NonceCommitment = z.infer<typeof NonceCommitment>;
 
 export const SignCommitmentBody = z.strictObject({
-  attempt: z.number().int().min(1).max(255),
+  attempt: z.number().check(z.int(), z.gte(1), z.lte(255)),
   commitment: NonceCommitment,
   audit: AuditAnchor,
 });
 
 export const SignPackageBody = z.strictObject({
   request: EnvelopeSchema,
-  attempt: z.number().int().min(1).max(255),
+  attempt: z.number().check(z.int(), z.gte(1), z.lte(255)),
   /** The chosen signers' own signed `sign.commitment` envelopes, relayed unchanged. */
-  commitments: z.array(EnvelopeSchema).min(2).max(255),
+  commitments: z.array(EnvelopeSchema).check(z.minLength(2), z.maxLength(255)),
 });
 
 export const SignShareBody = z.strictObject({
-  attempt: z.number().int().min(1).max(255),
+  attempt: z.number().check(z.int(), z.gte(1), z.lte(255)),
   packageHash: hex(32),
   share: hex(32),
   audit: AuditAnchor,
@@ -220,21 +220,21 @@ export type ShareEvidence = z.infer<typeof ShareEvidence>;
 /** A claim that `accused` misbehaved. Without evidence that holds, it counts against the accuser. */
 export const Accusation = z.strictObject({
   accused: Name,
-  evidence: ShareEvidence.optional(),
+  evidence: z.optional(ShareEvidence),
 });
 export type Accusation = z.infer<typeof Accusation>;
 
 export const PartyRefusedBody = z.strictObject({
   inResponseTo: z.enum(Object.values(MessageType) as [MessageType, ...MessageType[]]),
-  attempt: z.number().int().min(1).max(255).optional(),
-  code: z.string().max(64),
-  reason: z.string().max(500),
+  attempt: z.optional(z.number().check(z.int(), z.gte(1), z.lte(255))),
+  code: z.string().check(z.maxLength(64)),
+  reason: z.string().check(z.maxLength(500)),
   /**
    * Keygen only: the refusing party holds no share of this session and will never finish it
    * (its DKG state is deleted). Other parties delete their pending share on this promise.
    */
-  abandoned: z.boolean().optional(),
-  accusation: Accusation.optional(),
+  abandoned: z.optional(z.boolean()),
+  accusation: z.optional(Accusation),
   audit: AuditAnchor,
 });
 export type PartyRefusedBody = z.infer<typeof PartyRefusedBody>;
@@ -242,9 +242,9 @@ export type PartyRefusedBody = z.infer<typeof PartyRefusedBody>;
 // ---- results to initiators ------------------------------------------------------------
 
 export const ResultError = z.strictObject({
-  code: z.string().max(64),
-  message: z.string().max(2000),
-  blame: z.array(Name).optional(),
+  code: z.string().check(z.maxLength(64)),
+  message: z.string().check(z.maxLength(2000)),
+  blame: z.optional(z.array(Name)),
 });
 export type ResultError = z.infer<typeof ResultError>;
 
@@ -253,7 +253,7 @@ const ResultFields = {
   requestId: RequestId,
   keyId: Name,
   ok: z.boolean(),
-  error: ResultError.optional(),
+  error: z.optional(ResultError),
 };
 
 /**
@@ -262,10 +262,10 @@ const ResultFields = {
  * pinned identity keys. The other fields are the coordinator's word, for display.
  */
 const KeyFields = {
-  publicKey: hex(32).optional(),
-  threshold: z.number().int().optional(),
-  parties: z.array(Name).optional(),
-  attestations: z.array(EnvelopeSchema).max(255).optional(),
+  publicKey: z.optional(hex(32)),
+  threshold: z.optional(z.number().check(z.int())),
+  parties: z.optional(z.array(Name)),
+  attestations: z.optional(z.array(EnvelopeSchema).check(z.maxLength(255))),
 };
 
 export const KeygenResultBody = z.strictObject({
@@ -278,10 +278,10 @@ export type KeygenResultBody = z.infer<typeof KeygenResultBody>;
 export const SignResultBody = z.strictObject({
   ...ResultFields,
   duplicate: z.boolean(),
-  message: hexUpTo(1024 * 1024).optional(),
-  publicKey: hex(32).optional(),
-  signature: hex(64).optional(),
-  signers: z.array(Name).optional(),
+  message: z.optional(hexUpTo(1024 * 1024)),
+  publicKey: z.optional(hex(32)),
+  signature: z.optional(hex(64)),
+  signers: z.optional(z.array(Name)),
 });
 export type SignResultBody = z.infer<typeof SignResultBody>;
 
@@ -309,6 +309,6 @@ export const BodySchemas = {
   [MessageType.signResult]: SignResultBody,
   [MessageType.keyRequest]: KeyRequestBody,
   [MessageType.keyResult]: KeyResultBody,
-} as const satisfies Record<MessageType, z.ZodType>;
+} as const satisfies Record<MessageType, z.ZodMiniType>;
 
 export type BodyOf<T extends MessageType> = z.infer<(typeof BodySchemas)[T]>;

@@ -1,5 +1,5 @@
 /** What a party keeps between invocations, and under which table keys. */
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { Hex32 } from './schema-atoms.js';
 import { RefusalCode, StoredStateError } from '../ports/errors.js';
 import type { ItemBackend, ItemKey } from '../ports/store.js';
@@ -13,7 +13,7 @@ export const KeyShareRecord = z.strictObject({
   keyId: z.string(),
   session: z.string(),
   suite: z.string(),
-  threshold: z.number().int(),
+  threshold: z.number().check(z.int()),
   parties: z.array(z.string()),
   identifier: hex32,
   /** The signing share, envelope-encrypted. */
@@ -33,7 +33,7 @@ export type KeyShareRecord = z.infer<typeof KeyShareRecord>;
 /** What every step of a party's DKG round state holds. */
 const DkgStateFields = {
   keyId: z.string(),
-  threshold: z.number().int(),
+  threshold: z.number().check(z.int()),
   parties: z.array(z.string()),
   ownPackage: Round1Package,
   ephemeralKey: hex32,
@@ -66,7 +66,7 @@ export type DkgStateRecord = z.infer<typeof DkgStateRecord>;
 export const StoredRefusal = z.strictObject({
   code: z.enum(Object.values(RefusalCode) as [RefusalCode, ...RefusalCode[]]),
   reason: z.string(),
-  accusation: Accusation.optional(),
+  accusation: z.optional(Accusation),
 });
 export type StoredRefusal = z.infer<typeof StoredRefusal>;
 
@@ -82,14 +82,14 @@ export type StoredRefusal = z.infer<typeof StoredRefusal>;
 export const DkgSessionRecord = z.strictObject({
   keyId: z.string(),
   status: z.enum(['started', 'finished', 'abandoned', 'aborted']),
-  round1Hash: hex32.optional(),
-  refusal: StoredRefusal.optional(),
+  round1Hash: z.optional(hex32),
+  refusal: z.optional(StoredRefusal),
 });
 export type DkgSessionRecord = z.infer<typeof DkgSessionRecord>;
 
 export const NonceRecord = z.strictObject({
   keyId: z.string(),
-  attempt: z.number().int(),
+  attempt: z.number().check(z.int()),
   requestFingerprint: hex32,
   commitment: NonceCommitment,
   /** hiding || binding nonce scalars, envelope-encrypted. */
@@ -117,7 +117,7 @@ export const partyKeys = {
   consumed: (session: string, attempt: number): ItemKey => ({ pk: `nonce#${session}#${attempt}`, sk: 'consumed' }),
 };
 
-function parser<T>(schema: z.ZodType<T>, what: string): (data: unknown) => T {
+function parser<T>(schema: z.ZodMiniType<T>, what: string): (data: unknown) => T {
   return (data) => {
     const parsed = schema.safeParse(data);
     // A stored item that does not parse was corrupted or written by something else.

@@ -4,7 +4,7 @@
  * request is recognised (admitted again without counting twice) and the count is exact
  * under concurrent deliveries (optimistic concurrency on the window item).
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { ItemTable, retryOnConflict, type ItemBackend } from '../ports/store.js';
 import { recordParser } from './party-state.js';
 

@@ -4,7 +4,7 @@
  * completed), and kept for as long as the envelope could still pass the freshness check:
  * anything older is refused as stale anyway.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { ConditionFailedError, RefusalCode, RefusedError } from '../ports/errors.js';
 import { ItemTable, type ItemBackend, type ItemKey } from '../ports/store.js';
 import type { Limits } from './directory.js';

@@ -3,7 +3,7 @@
  * (KMS GenerateDataKey in production) encrypts the secret with AES-256-GCM; the AAD is the
  * item's table key, so a ciphertext moved to another item does not open.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { FrostlineError } from '../ports/errors.js';
 import type { EncryptionContext, KeyVault } from '../ports/key-vault.js';
 import type { ItemKey } from '../ports/store.js';
@@ -13,9 +13,9 @@ import type { SecretScope } from './secret-scope.js';
 
 export const SealedBlob = z.strictObject({
   /** The data key, encrypted by the vault under `context`. */
-  dataKey: z.string().regex(/^[0-9a-f]+$/),
-  iv: z.string().regex(/^[0-9a-f]{24}$/),
-  ciphertext: z.string().regex(/^[0-9a-f]+$/),
+  dataKey: z.string().check(z.regex(/^[0-9a-f]+$/)),
+  iv: z.string().check(z.regex(/^[0-9a-f]{24}$/)),
+  ciphertext: z.string().check(z.regex(/^[0-9a-f]+$/)),
 });
 export type SealedBlob = z.infer<typeof SealedBlob>;
 

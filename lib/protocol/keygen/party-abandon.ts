@@ -3,7 +3,7 @@
  * promises never to finish the session (state deleted, marker `abandoned`), so that the
  * other parties may drop their pending shares on its signed word (party-abort.ts).
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { RefusedError } from '../../ports/errors.js';
 import { retryOnConflict } from '../../ports/store.js';
 import { EnvelopeSchema, type Envelope, type KeygenRequestBody } from '../messages.js';

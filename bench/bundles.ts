@@ -1,0 +1,130 @@
+/**
+ * Handler bundles: size per handler (built exactly as the stacks build them) and module
+ * import time, the median of several fresh `node` processes that import the built bundle
+ * with a valid environment (the import runs the cold start: configuration, SDK clients,
+ * the Party or Coordinator). No AWS call is made. Also measured, for comparison only: the
+ * same bundles with the AWS SDK left to the Lambda runtime (not how frostline deploys).
+ */
+import { execFile } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
+import { build } from 'esbuild';
+import { buildHandlerBundles, HANDLER_BUNDLE_BUDGET_KIB, type HandlerName } from '../cdk/handler-bundles.js';
+import { handlerEsbuildOptions } from '../cdk/handler-bundling.js';
+import { Entry } from '../cdk/paths.js';
+import { runtimeEnvironment, type RuntimeConfig } from '../lib/config/runtime.js';
+import { SweeperEnv } from '../lib/config/sweeper.js';
+
+export interface BundleRow {
+  handler: HandlerName;
+  sizeKiB: number;
+  budgetKiB: number;
+  importMedianMs: number;
+  importMinMs: number;
+  /** The largest packages in the bundle, KiB. */
+  top: string;
+  /** For comparison: the bundle with @aws-sdk/* and @smithy/* external (the runtime's copy). */
+  sdkExternalKiB: number;
+}
+
+const IMPORTS = Number(process.env.FROSTLINE_BENCH_IMPORTS ?? 7);
+const kib = (bytes: number) => Number((bytes / 1024).toFixed(1));
+
+const spki = (type: 'ed25519' | 'p256') =>
+  (type === 'ed25519' ? generateKeyPairSync('ed25519') : generateKeyPairSync('ec', { namedCurve: 'prime256v1' })).publicKey
+    .export({ format: 'der', type: 'spki' })
+    .toString('hex');
+
+/** A valid environment for each handler: generated public keys, made-up names (never called). */
+function environments(): Record<HandlerName, Record<string, string>> {
+  const queue = (name: string) => `https://sqs.eu-west-1.amazonaws.com/111111111111/${name}`;
+  const common = {
+    region: 'eu-west-1',
+    tableName: 'frostline-bench',
+    identityKeyId: 'alias/frostline-identity',
+    identityAlgorithm: 'ed25519',
+    directory: {
+      coordinator: { alg: 'ed25519', spki: spki('ed25519') },
+      parties: { p1: { alg: 'ed25519', spki: spki('ed25519') }, p2: { alg: 'ed25519', spki: spki('ed25519') } },
+      initiators: { app: { alg: 'ed25519', spki: spki('ed25519') } },
+    },
+    queueUrls: { coordinator: queue('coordinator'), parties: { p1: queue('p1'), p2: queue('p2') }, initiators: { app: queue('app') } },
+  } as const;
+  const party: RuntimeConfig = {
+    ...common,
+    role: 'party',
+    partyId: 'p1',
+    masterKeyId: 'alias/frostline-master',
+    policy: { maxMessageBytes: 1024, initiators: { app: { keygen: true, keys: ['*'] } } },
+  };
+  const coordinator: RuntimeConfig = { ...common, role: 'coordinator' };
+  // Fake credentials: nothing is signed or sent, and no credential chain is walked.
+  const base = { PATH: process.env.PATH ?? '', AWS_ACCESS_KEY_ID: 'AKIDBENCH', AWS_SECRET_ACCESS_KEY: 'bench', AWS_LAMBDA_FUNCTION_NAME: 'bench' };
+  return {
+    partyInbox: { ...base, ...runtimeEnvironment(party) },
+    coordinatorInbox: { ...base, ...runtimeEnvironment(coordinator) },
+    requestIntake: { ...base, ...runtimeEnvironment(coordinator) },
+    sweeper: { ...base, ...runtimeEnvironment(coordinator), [SweeperEnv.stalledAfterMinutes]: '15' },
+  };
+}
+
+/** Milliseconds one fresh process spends importing `file` (timed inside the process). */
+async function importMs(file: string, env: Record<string, string>): Promise<number> {
+  const script = `const t = performance.now(); await import(${JSON.stringify(pathToFileURL(file).href)}); process.stdout.write(String(performance.now() - t));`;
+  const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { env });
+  return Number(stdout);
+}
+
+async function sdkExternalSizes(outDir: string): Promise<Record<string, number>> {
+  const options = handlerEsbuildOptions(Entry, outDir);
+  const result = await build({ ...options, external: ['@aws-sdk/*', '@smithy/*'] });
+  const sizes: Record<string, number> = {};
+  for (const [path, output] of Object.entries(result.metafile.outputs)) {
+    const handler = /([A-Za-z]+)\.mjs$/.exec(path)?.[1];
+    if (handler !== undefined) sizes[handler] = output.bytes;
+  }
+  return sizes;
+}
+
+export async function measureBundles(): Promise<BundleRow[]> {
+  const outDir = await mkdtemp(join(tmpdir(), 'frostline-bench-bundles-'));
+  try {
+    const bundles = await buildHandlerBundles(join(outDir, 'bundled'));
+    const external = await sdkExternalSizes(join(outDir, 'sdk-external'));
+    const envs = environments();
+    const rows: BundleRow[] = [];
+    for (const bundle of bundles) {
+      const times: number[] = [];
+      for (let i = 0; i < IMPORTS; i++) times.push(await importMs(bundle.file, envs[bundle.handler]));
+      times.sort((a, b) => a - b);
+      const top = Object.entries(bundle.packages)
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 4)
+        .map(([name, bytes]) => `${name} ${Math.round(bytes / 1024)}`)
+        .join(', ');
+      rows.push({
+        handler: bundle.handler,
+        sizeKiB: kib(bundle.bytes),
+        budgetKiB: HANDLER_BUNDLE_BUDGET_KIB[bundle.handler],
+        importMedianMs: Math.round(times[Math.floor(times.length / 2)] ?? Number.NaN),
+        importMinMs: Math.round(times[0] ?? Number.NaN),
+        top,
+        sdkExternalKiB: kib(external[bundle.handler] ?? Number.NaN),
+      });
+    }
+    return rows;
+  } finally {
+    await rm(outDir, { recursive: true, force: true });
+  }
+}
+
+// `npm run bench:bundles`: this measurement alone.
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const rows = await measureBundles();
+  console.table(rows);
+  console.log(JSON.stringify({ node: process.version, platform: `${process.platform}-${process.arch}`, imports: IMPORTS, bundles: rows }));
+}
