@@ -132,14 +132,16 @@ function applyEdit(old: Json, change: Edit, corpus: Corpus): Json | undefined {
     case 'hex-flip': {
       if (typeof old !== 'string' || old.length === 0) return `${change.char}`;
       const at = change.at % old.length;
-      return old.slice(0, at) + change.char + old.slice(at + 1);
+      // Always a change: a flip to the character already there would be no mutation.
+      const char = old[at] === change.char ? (change.char === '0' ? '1' : '0') : change.char;
+      return old.slice(0, at) + char + old.slice(at + 1);
     }
     case 'string-cut':
-      return typeof old === 'string' ? old.slice(0, change.at % (old.length + 1)) : '';
+      return typeof old === 'string' ? old.slice(0, old.length === 0 ? 0 : change.at % old.length) : '';
     case 'number':
-      return change.value;
+      return change.value === old ? change.value + 1 : change.value;
     case 'name':
-      return change.value;
+      return change.value === old ? `${change.value}x` : change.value;
     case 'session':
       return sessionOf(corpus, change.which);
     case 'array':
@@ -208,4 +210,13 @@ export async function materialize(fuzz: FuzzCase, corpus: Corpus, vaults: Vaults
     case 'swap-session':
       return [await resignAt(['session'], () => sessionOf(corpus, fuzz.which))];
   }
+}
+
+/** A short label of what a case changed (for the processed-mutations listing): the edited path with array indexes as `[]`. */
+export function describeCase(fuzz: FuzzCase, corpus: Corpus): string {
+  const delivery = corpus.deliveries[fuzz.target];
+  if (fuzz.kind !== 'field' || delivery === undefined) return fuzz.kind;
+  const path = pick(pathsOf(JSON.parse(delivery.raw) as Json), fuzz.path);
+  const shown = path.map((step) => (typeof step === 'number' ? '[]' : step)).join('.') || '(root)';
+  return `${delivery.type} ${shown} ${fuzz.edit.op} (re-signed: ${fuzz.resign})`;
 }

@@ -40,6 +40,8 @@ export interface CaseResult {
   /** The outcome of the fuzzed delivery (the last one, for replays). */
   readonly result: StepResult;
   readonly violations: string[];
+  /** The case delivered exactly the real message (an edit that re-signing undid, e.g. of `sig`). */
+  readonly unchanged: boolean;
 }
 
 interface Node {
@@ -60,10 +62,14 @@ export class FuzzRunner {
   }
 
   async run(fuzz: FuzzCase): Promise<CaseResult> {
-    const delivery = this.#corpus.deliveries[fuzz.target];
-    if (delivery === undefined) throw new Error(`no delivery ${fuzz.target}`);
-    const raws = await materialize(fuzz, this.#corpus, this.#corpus.signers);
-    const backend = this.#backend(fuzz.target, delivery);
+    return this.deliver(fuzz.target, await materialize(fuzz, this.#corpus, this.#corpus.signers), fuzz.kind === 'replay');
+  }
+
+  /** Delivers `raws` in order to the node of captured delivery `target`, in its state then; checks the last. */
+  async deliver(target: number, raws: readonly string[], replay = false): Promise<CaseResult> {
+    const delivery = this.#corpus.deliveries[target];
+    if (delivery === undefined) throw new Error(`no delivery ${target}`);
+    const backend = this.#backend(target, delivery);
     const violations: string[] = [];
     try {
       let result: StepResult = { kind: 'processed' };
@@ -76,7 +82,7 @@ export class FuzzRunner {
           continue;
         }
         violations.push(...step.violations);
-        if (fuzz.kind === 'replay') {
+        if (replay) {
           if (result.kind !== 'refused' || result.code !== RefusalCode.replayed) violations.push(`a replay was ${JSON.stringify(result)}, not refused as replayed`);
           const changed = step.changed.filter((t) => !t.pk.startsWith('anchor#'));
           if (changed.length > 0) violations.push(`a replay changed ${keysOf(changed)}`);
@@ -87,7 +93,7 @@ export class FuzzRunner {
         const after = await this.#deliver(delivery, backend, delivery.raw);
         if (after.result.kind === 'threw') violations.push(`after a processed mutation, the real message threw: ${after.result.error}`);
       }
-      return { result, violations };
+      return { result, violations, unchanged: raws.length === 1 && raws[0] === delivery.raw };
     } finally {
       backend.reset();
     }

@@ -12,7 +12,13 @@ interface Row {
 export class FuzzSummary {
   readonly #byTarget = new Map<string, Row>();
   readonly #byKind = new Map<string, Row>();
+  readonly #processedMutations = new Map<string, number>();
   inputs = 0;
+
+  /** A mutated input that was processed (not refused): listed, so a reader can judge each. */
+  processedMutation(label: string): void {
+    this.#processedMutations.set(label, (this.#processedMutations.get(label) ?? 0) + 1);
+  }
 
   add(target: string, kind: string, result: StepResult, violations: number, ms: number): void {
     this.inputs += 1;
@@ -44,6 +50,7 @@ export class FuzzSummary {
       }
       return lines.join('\n');
     };
-    return `${table('target (node: message)', this.#byTarget)}\n\n${table('kind of input', this.#byKind)}`;
+    const processed = [...this.#processedMutations].sort((a, b) => b[1] - a[1]).slice(0, 25).map(([label, n]) => `${String(n).padStart(7)}  ${label}`);
+    return `${table('target (node: message)', this.#byTarget)}\n\n${table('kind of input', this.#byKind)}\n\nprocessed field mutations (top 25):\n${processed.join('\n')}`;
   }
 }
