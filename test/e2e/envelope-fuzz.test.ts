@@ -53,7 +53,8 @@ describe('fuzzed envelopes to parties and the coordinator', () => {
         `(${Math.round(summary.inputs / seconds)} inputs/s), unexpected: ${summary.unexpected}\n\n${summary.render()}`,
     );
     expect(summary.unexpected).toBe(0);
-  }, 120_000 + RUNS * 20);
+    // Headroom for a loaded machine: a pass depends on the invariants, never on speed.
+  }, 120_000 + RUNS * 50);
 });
 
 /** Inputs the fuzzer found that once made a handler throw (each a redelivery into the DLQ). */
