@@ -18,7 +18,10 @@ export const KEYGEN_INBOUND = new Set<string>([
 ]);
 
 export async function reportRefusal(ctx: PartyContext, envelope: Envelope, error: RefusedError): Promise<void> {
-  const attempt = (envelope.body as { attempt?: unknown }).attempt;
+  // The body is whatever the sender signed: refused messages include ones whose body is no
+  // object at all (null, absent), and reading a field of those must not throw.
+  const body: unknown = envelope.body;
+  const attempt = typeof body === 'object' && body !== null && 'attempt' in body ? body.attempt : undefined;
   ctx.log.warn('request refused', { party: ctx.id, code: error.code, reason: error.message, type: envelope.type, session: envelope.session });
   const keygen = KEYGEN_INBOUND.has(envelope.type);
   const abandoned = keygen ? await abandonAfterRefusal(ctx, envelope, error) : undefined;
