@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalCluster } from '../lib/dev/cluster.js';
 import { utf8ToBytes } from '../lib/protocol/encoding.js';
+import { benchPoints } from './points.js';
 
 interface Row {
   config: string;
@@ -85,3 +86,5 @@ console.table(table);
 const output = { node: process.version, platform: `${process.platform}-${process.arch}`, signatures: SIGNATURES, results: table };
 await writeFile('bench-results.json', `${JSON.stringify(output, null, 2)}\n`);
 console.log(JSON.stringify(output));
+
+await benchPoints(); // point checks per operation (bench/points.ts): bench-points.json
