@@ -52,11 +52,11 @@ export interface ValidatedPoints {
 }
 
 /**
- * Default bound: a 20-party DKG reads about 320 distinct points per party and a signature
- * about 2t + 2; 4096 entries (~0.5 KiB each: key string and four coordinates) stay under
- * 2 MiB while keeping every point of the largest supported ceremony.
+ * Default bound: a 20-party DKG reads 319 distinct points per party and a signature at most
+ * 2n + 1 + t at the coordinator; 2048 entries (~1.2 KiB each, measured: key string, Point
+ * and its four bigints) hold about 2.4 MiB. Overflow only evicts (re-checked when next seen).
  */
-export const DEFAULT_POINT_CACHE_ENTRIES = 4096;
+export const DEFAULT_POINT_CACHE_ENTRIES = 2048;
 
 /** RFC 9591 §3.1: on the curve, not the identity, in the prime-order subgroup (noble's own checks). */
 function fullCheck(point: EdPoint): void {
