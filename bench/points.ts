@@ -78,7 +78,8 @@ function meanCpu(meter: PointMeter, from: number, to: number, type: string): num
 export async function measurePoints(threshold: number, parties: number, mode: PointMeterMode): Promise<PointsRow> {
   const dataDir = await mkdtemp(join(tmpdir(), 'frostline-bench-points-'));
   const meter = new PointMeter(mode);
-  const cluster = await LocalCluster.open({ dataDir, parties, suiteFor: meter.suiteFor, wrapHandler: meter.wrapHandler });
+  // A long drain deadline: stock 15-of-20 takes minutes of CPU, more on a shared machine.
+  const cluster = await LocalCluster.open({ dataDir, parties, suiteFor: meter.suiteFor, wrapHandler: meter.wrapHandler, drainTimeoutMs: 3_600_000 });
   try {
     const keygen = await cluster.keygen({ keyId: 'bench', threshold });
     if (!keygen.ok) throw new Error(`keygen failed: ${keygen.error?.message}`);
