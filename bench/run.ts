@@ -10,6 +10,7 @@ import { LocalCluster } from '../lib/dev/cluster.js';
 import { measureBundles } from './bundles.js';
 import { utf8ToBytes } from '../lib/protocol/encoding.js';
 import { benchStore } from './store.js';
+import { benchPoints } from './points.js';
 
 interface Row {
   config: string;
@@ -88,6 +89,7 @@ const store = await benchStore();
 process.stderr.write('measuring handler bundles (size, import time)...\n');
 const bundles = await measureBundles();
 console.table(bundles);
-const output = { node: process.version, platform: `${process.platform}-${process.arch}`, signatures: SIGNATURES, results: table, store, bundles };
+const points = await benchPoints(); // point checks and CPU per round (bench/points.ts)
+const output = { node: process.version, platform: `${process.platform}-${process.arch}`, signatures: SIGNATURES, results: table, store, bundles, points };
 await writeFile('bench-results.json', `${JSON.stringify(output, null, 2)}\n`);
 console.log(JSON.stringify(output));

@@ -64,7 +64,7 @@ export interface LocalClusterOptions {
   /** Overrides every party's policy (tests of refusals). */
   readonly policy?: PartyPolicy;
   readonly onSecretsWiped?: SecretScopeObserver;
-  /** Test hook: a party's ciphersuite (a misbehaving implementation, to test blame). */
+  /** Test hook: a node's ciphersuite (a misbehaving implementation, to test blame; one per node, to count its point checks). `COORDINATOR` names the coordinator. */
   readonly suiteFor?: (party: string) => Suite | undefined;
   readonly intercept?: Interceptor;
   /** Wraps a node's inbox handler (tests: crash once, go offline). */
@@ -317,6 +317,7 @@ export class LocalCluster {
         }),
       );
     }
+    const coordinatorSuite = options.suiteFor?.(COORDINATOR);
     const coordinator = new Coordinator({
       vault: vault(COORDINATOR),
       store: await openStore('coordinator'),
@@ -325,6 +326,7 @@ export class LocalCluster {
       directory,
       limits,
       logger,
+      ...(coordinatorSuite !== undefined ? { suite: coordinatorSuite } : {}),
     });
     const initiators = new Map<string, { initiator: Initiator; results: LocalQueue; transport: Transport }>();
     for (const [id, results] of resultQueues) {

@@ -3,12 +3,13 @@
  * FROST ciphersuite later is configuration, not a rewrite (noble's createFROST shape).
  */
 import { createPublicKey, verify } from 'node:crypto';
-import { ed25519, ed25519_FROST } from '@noble/curves/ed25519.js';
+import { createFROST, type FROST } from '@noble/curves/abstract/frost.js';
 import { sha512 } from '@noble/hashes/sha2.js';
 import type { CHash } from '@noble/hashes/utils.js';
 import { concatBytes } from './encoding.js';
+import { DEFAULT_POINT_CACHE_ENTRIES, validatedPoints, type ValidatedPoints } from './validated-points.js';
 
-export type Frost = typeof ed25519_FROST;
+export type Frost = FROST;
 
 export interface Suite {
   /** RFC 9591 §6.1 context string; carried in keygen requests and checked on read. */
@@ -64,14 +65,45 @@ export function elementCheck(Point: PointDecoder): (bytes: Uint8Array) => boolea
   };
 }
 
-export const ed25519Suite: Suite = {
-  id: 'FROST-ED25519-SHA512-v1',
-  frost: ed25519_FROST,
-  hash: sha512,
-  Point: ed25519.Point,
-  isValidElement: elementCheck(ed25519.Point),
-  verifyFinal: verifyEd25519WithOpenSSL,
-};
+/** The Ed25519 suite with its point cache exposed (counts for tests and the bench). */
+export interface Ed25519Suite extends Suite {
+  readonly points: ValidatedPoints;
+}
+
+/**
+ * FROST(Ed25519, SHA-512) as `ed25519_FROST` builds it (same name, hash and undecorated
+ * H2), but over `validated-points.ts`' Point: each distinct point encoding is fully checked
+ * once, then read from a bounded cache. `isValidElement` reads through the same cache, so a
+ * nonce commitment checked on receipt is not checked again when noble reads it.
+ */
+export function createEd25519Suite(options: { readonly pointCacheEntries?: number } = {}): Ed25519Suite {
+  const points = validatedPoints(options.pointCacheEntries ?? DEFAULT_POINT_CACHE_ENTRIES);
+  const frost = createFROST({
+    name: 'FROST-ED25519-SHA512-v1',
+    Point: points.Point,
+    validatePoint: points.validatePoint,
+    hash: sha512,
+    // RFC 9591 §6.1 keeps H2 undecorated for RFC 8032 compatibility (as in ed25519_FROST).
+    H2: '',
+  });
+  return {
+    id: 'FROST-ED25519-SHA512-v1',
+    frost,
+    hash: sha512,
+    Point: points.Point,
+    isValidElement: points.isValidElement,
+    verifyFinal: verifyEd25519WithOpenSSL,
+    points,
+  };
+}
+
+/**
+ * The process's suite. Its point cache is process-wide on purpose: a point's validity is a
+ * function of its bytes alone, so a warm process (Lambda container) that already checked a
+ * group key, verifying share or round-1 commitment need not check it again in the next
+ * invocation; nothing but public points that passed every check is kept, and it is bounded.
+ */
+export const ed25519Suite: Ed25519Suite = createEd25519Suite();
 
 export function suiteById(id: string): Suite | undefined {
   return id === ed25519Suite.id ? ed25519Suite : undefined;
