@@ -5,3 +5,7 @@ import type { ChaosReport } from './report.js';
 export async function runAwsChaos(_options: ChaosOptions): Promise<ChaosReport> {
   throw new Error('not implemented yet');
 }
+
+export async function runAwsLoad(_options: import('./load-run.js').LoadOptions): Promise<import('./load-run.js').LoadRow[]> {
+  throw new Error('not implemented yet');
+}
