@@ -18,13 +18,14 @@ const program = new Command('load')
   .option('--local <levels>', 'in-flight levels on the embedded cluster', levels, [1, 10, 100, 1000])
   .option('--aws-levels <levels>', 'in-flight levels on the emulator', levels, [1, 10, 100])
   .option('--no-aws', 'skip the emulator')
+  .option('--no-local', 'skip the embedded cluster')
   .option('--min-requests <n>', 'requests per level (at least the level)', (v) => Number(v), 20)
   .option('--json', 'print the rows as one JSON object on the last line');
 program.parse();
-const options = program.opts<{ local: number[]; awsLevels: number[]; aws: boolean; minRequests: number; json?: boolean }>();
+const options = program.opts<{ local: number[] | false; awsLevels: number[]; aws: boolean; minRequests: number; json?: boolean }>();
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
-const rows: LoadRow[] = await runLocalLoad({ levels: options.local, minRequests: options.minRequests, log });
+const rows: LoadRow[] = options.local === false ? [] : await runLocalLoad({ levels: options.local, minRequests: options.minRequests, log });
 if (options.aws) {
   const { runAwsLoad } = await import('./aws-run.js');
   rows.push(...(await runAwsLoad({ levels: options.awsLevels, minRequests: options.minRequests, log })));
