@@ -101,7 +101,7 @@ describe('invariant checker catches violations (real stores, tampered)', () => {
     expect(violations).toHaveLength(3);
   });
 
-  it('reports a nonce consumed twice, a nonce kept after use and a commitment used in two sessions', async () => {
+  it('reports a nonce consumed twice and a commitment used in two sessions', async () => {
     const stores = parties();
     const [party, store] = [...stores].find(([, s]) => s !== undefined) ?? [];
     if (party === undefined || store === undefined) throw new Error('no party store');
