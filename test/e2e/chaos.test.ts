@@ -92,12 +92,17 @@ describe('invariant checker catches violations (real stores, tampered)', () => {
     expect(violations).toEqual([]);
   });
 
-  it('reports a signature that does not verify, a missing result and two fresh results for one request id', () => {
+  it('reports a signature that does not verify, a missing result and two different results for one request id', () => {
     const violations: string[] = [];
     const flipped = `${signature.slice(0, 10)}${signature[10] === '0' ? '1' : '0'}${signature.slice(11)}`;
     expect(checkSessions([signSession(flipped)], violations).invalidSignatures).toBe(1);
     expect(checkSessions([{ ...signSession(signature), results: [] }], violations).timedOut).toBe(1);
-    expect(checkSessions([signSession(signature, 2)], violations).duplicateResults).toBe(1);
+    const twoSignatures = { ...signSession(signature), results: [signSession(signature).results[0], { ok: true, duplicate: false, signature: flipped, publicKey }] } as SessionSeen;
+    expect(checkSessions([twoSignatures], violations).duplicateResults).toBe(1);
+    expect(violations).toHaveLength(3);
+    // The same outcome delivered twice is at-least-once redelivery, not a second result.
+    const again = checkSessions([signSession(signature, 2)], violations);
+    expect([again.duplicateResults, again.redelivered]).toEqual([0, 1]);
     expect(violations).toHaveLength(3);
   });
 

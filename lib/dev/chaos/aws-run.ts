@@ -158,10 +158,18 @@ async function chaosOn(endpoint: string, options: ChaosOptions, log: (line: stri
     }
   })();
   let sweptStalled = 0;
+  let sweeping = false; // one sweep at a time, as a scheduled function with concurrency 1
   const sweeper = setInterval(() => {
-    dev.coordinator.coordinator.expireStalled(timeoutMs / 2).then(
-      (stalled) => (sweptStalled += stalled.length),
-      () => undefined,
+    if (sweeping) return;
+    sweeping = true;
+    dev.coordinator.coordinator.expireStalled(timeoutMs).then(
+      (stalled) => {
+        sweptStalled += stalled.length;
+        sweeping = false;
+      },
+      () => {
+        sweeping = false;
+      },
     );
   }, 5_000);
   const connection = dev.connect();
@@ -173,6 +181,8 @@ async function chaosOn(endpoint: string, options: ChaosOptions, log: (line: stri
     await dev.drain(timeoutMs);
   };
 
+  // Clients wait past the sweep, so that a swept session is seen failing with its typed error.
+  const waitMs = timeoutMs + 30_000;
   const started = performance.now();
   const publicKeys = new Map<string, string>();
   try {
@@ -182,7 +192,7 @@ async function chaosOn(endpoint: string, options: ChaosOptions, log: (line: stri
     };
     log('setup: keygens of the 2-of-3 and 3-of-5 signing keys (under faults)');
     const setup: PlannedSession[] = SIGNING_KEYS.map((key) => ({ kind: 'keygen', requestId: `chaos-setup-${key.keyId}`, key }));
-    const setupSeen = await driveSessions({ sessions: setup, concurrency: 2, timeoutMs, book, send, publicKeyOf: () => undefined });
+    const setupSeen = await driveSessions({ sessions: setup, concurrency: 2, timeoutMs: waitMs, book, send, publicKeyOf: () => undefined });
     for (const session of setupSeen) {
       const result = session.results[0];
       if (result?.ok === true && result.publicKey !== undefined) publicKeys.set(session.keyId, result.publicKey);
@@ -200,7 +210,7 @@ async function chaosOn(endpoint: string, options: ChaosOptions, log: (line: stri
     const main = await driveSessions({
       sessions,
       concurrency: options.concurrency,
-      timeoutMs,
+      timeoutMs: waitMs,
       book,
       send,
       publicKeyOf: (keyId) => publicKeys.get(keyId),

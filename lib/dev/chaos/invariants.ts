@@ -57,6 +57,8 @@ export interface SessionCounts {
   readonly timedOut: number;
   readonly invalidSignatures: number;
   readonly duplicateResults: number;
+  /** Extra deliveries of an outcome already received (same content): at-least-once, not a violation. */
+  readonly redelivered: number;
 }
 
 export function checkSessions(sessions: readonly SessionSeen[], violations: string[]): SessionCounts {
@@ -65,6 +67,7 @@ export function checkSessions(sessions: readonly SessionSeen[], violations: stri
   let timedOut = 0;
   let invalidSignatures = 0;
   let duplicateResults = 0;
+  let redelivered = 0;
   const failedByCode: Record<string, number> = {};
   for (const session of sessions) {
     const first = session.results[0];
@@ -73,11 +76,16 @@ export function checkSessions(sessions: readonly SessionSeen[], violations: stri
       violations.push(`timed out: ${session.kind} ${session.requestId}`);
       continue;
     }
-    const fresh = session.results.filter((r) => !r.duplicate);
-    const disagree = session.results.some((r) => r.ok !== first.ok || r.signature !== first.signature || r.publicKey !== first.publicKey);
-    if (fresh.length > 1 || disagree) {
+    // At-least-once delivery may hand the same outcome over again (a retried handler sends
+    // it again; a repeated request gets it marked duplicate): that is redelivery. Two
+    // outcomes that differ — another signature, success and failure — are two results.
+    const disagree = session.results.some(
+      (r) => r.ok !== first.ok || r.signature !== first.signature || r.publicKey !== first.publicKey || r.errorCode !== first.errorCode,
+    );
+    redelivered += session.results.length - 1;
+    if (disagree) {
       duplicateResults += 1;
-      violations.push(`duplicate results: ${session.requestId} got ${fresh.length} fresh results${disagree ? ' that disagree' : ''}`);
+      violations.push(`duplicate results: ${session.requestId} got ${session.results.length} results that disagree`);
     }
     if (!first.ok) {
       const code = first.errorCode ?? 'untyped';
@@ -100,7 +108,7 @@ export function checkSessions(sessions: readonly SessionSeen[], violations: stri
     }
     completed += 1;
   }
-  return { total: sessions.length, completed, failedTyped, failedByCode, timedOut, invalidSignatures, duplicateResults };
+  return { total: sessions.length, completed, failedTyped, failedByCode, timedOut, invalidSignatures, duplicateResults, redelivered };
 }
 
 /**

@@ -111,13 +111,21 @@ export async function runLocalChaos(options: ChaosOptions): Promise<ChaosReport>
       if (batch.length === 0) await sleep(5);
     }
   })();
-  // The scheduled sweep of a deployment: sessions stalled for half the timeout are failed
+  // The scheduled sweep of a deployment: sessions open for the session timeout are failed
   // and their initiators told, as the coordinator's schedule does in AWS.
   let sweptStalled = 0;
+  let sweeping = false; // one sweep at a time, as a scheduled function with concurrency 1
   const sweeper = setInterval(() => {
-    cluster.coordinator.expireStalled(timeoutMs / 2).then(
-      (stalled) => (sweptStalled += stalled.length),
-      () => undefined,
+    if (sweeping) return;
+    sweeping = true;
+    cluster.coordinator.expireStalled(timeoutMs).then(
+      (stalled) => {
+        sweptStalled += stalled.length;
+        sweeping = false;
+      },
+      () => {
+        sweeping = false;
+      },
     );
   }, 1_000);
 
@@ -134,6 +142,8 @@ export async function runLocalChaos(options: ChaosOptions): Promise<ChaosReport>
     }
   };
 
+  // Clients wait past the sweep, so that a swept session is seen failing with its typed error.
+  const waitMs = timeoutMs + 30_000;
   const started = performance.now();
   const publicKeys = new Map<string, string>();
   let seen: SessionSeen[] = [];
@@ -145,7 +155,7 @@ export async function runLocalChaos(options: ChaosOptions): Promise<ChaosReport>
       if (session.kind === 'sign') await cluster.initiator.requestSignature({ keyId: session.keyId, message: session.message, requestId: session.requestId });
       else await cluster.initiator.requestKeygen({ keyId: session.key.keyId, threshold: session.key.threshold, parties: session.key.parties, requestId: session.requestId });
     };
-    const setupSeen = await driveSessions({ sessions: setup, concurrency: 2, timeoutMs, book, send, publicKeyOf: () => undefined });
+    const setupSeen = await driveSessions({ sessions: setup, concurrency: 2, timeoutMs: waitMs, book, send, publicKeyOf: () => undefined });
     for (const session of setupSeen) {
       const result = session.results[0];
       if (result?.ok === true && result.publicKey !== undefined) publicKeys.set(session.keyId, result.publicKey);
@@ -165,7 +175,7 @@ export async function runLocalChaos(options: ChaosOptions): Promise<ChaosReport>
     const main = await driveSessions({
       sessions,
       concurrency: options.concurrency,
-      timeoutMs,
+      timeoutMs: waitMs,
       book,
       send,
       publicKeyOf: (keyId) => publicKeys.get(keyId),

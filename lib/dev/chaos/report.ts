@@ -49,6 +49,8 @@ export function reportTable(report: ChaosReport): Array<{ invariant: string; val
     { invariant: 'nonce reused or consumed twice', value: report.nonceViolations, required: '0', holds: report.nonceViolations === 0 },
     { invariant: 'shares lost', value: report.sharesLost, required: '0', holds: report.sharesLost === 0 },
     { invariant: 'duplicate results for one request id', value: s.duplicateResults, required: '0', holds: s.duplicateResults === 0 },
+    { invariant: 'outcomes redelivered (same content)', value: s.redelivered, required: 'reported', holds: true },
+    { invariant: "sessions swept as stalled ('timeout')", value: report.sweptStalled, required: 'reported', holds: true },
     {
       invariant: 'dead-lettered messages',
       value: `${report.deadLettered}${report.deadLetters.length > 0 ? ` (${report.deadLetters.map((d) => `${d.queue} ${d.type} ×${d.count}: ${d.why}`).join('; ')})` : ''}`,

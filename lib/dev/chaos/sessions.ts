@@ -120,7 +120,15 @@ export async function driveSessions(options: {
   });
   for (const session of options.sessions) {
     const latencyMs = latencies.get(session.requestId);
-    const common = { requestId: session.requestId, results: options.book.get(session.requestId), ...(latencyMs !== undefined ? { latencyMs } : {}) };
+    const book = options.book;
+    const common = {
+      requestId: session.requestId,
+      // Read when the invariants are checked, not now: late results and redeliveries count.
+      get results() {
+        return book.get(session.requestId);
+      },
+      ...(latencyMs !== undefined ? { latencyMs } : {}),
+    };
     if (session.kind === 'sign') {
       const expectedPublicKey = options.publicKeyOf(session.keyId);
       seen.push({ ...common, kind: 'sign', keyId: session.keyId, message: session.message, ...(expectedPublicKey !== undefined ? { expectedPublicKey } : {}) });
