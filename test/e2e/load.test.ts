@@ -10,7 +10,7 @@ describe('load through the SDK on the local cluster', () => {
       [10, 10],
     ]);
     for (const row of rows) {
-      expect(row).toMatchObject({ failures: 0, lost: 0, duplicated: 0, invalid: 0 });
+      expect(row).toMatchObject({ failures: 0, timedOut: 0, lost: 0, unfinished: 0, duplicated: 0, invalid: 0 });
       expect(row.signaturesPerSecond).toBeGreaterThan(0);
     }
     expect(loadViolations(rows)).toEqual([]);
@@ -18,7 +18,7 @@ describe('load through the SDK on the local cluster', () => {
 
   it('reports lost, duplicated and invalid results as violations', () => {
     const row = { target: 'local' as const, inFlight: 1, requests: 1, seconds: 1, signaturesPerSecond: 1, p50Ms: 1, p99Ms: 1, failures: 0, failuresByCode: {} };
-    expect(loadViolations([{ ...row, lost: 1, duplicated: 0, invalid: 0 }])).toHaveLength(1);
-    expect(loadViolations([{ ...row, lost: 0, duplicated: 1, invalid: 1 }])).toHaveLength(2);
+    expect(loadViolations([{ ...row, timedOut: 1, lost: 1, unfinished: 0, duplicated: 0, invalid: 0 }])).toHaveLength(1);
+    expect(loadViolations([{ ...row, timedOut: 1, lost: 0, unfinished: 1, duplicated: 1, invalid: 1 }])).toHaveLength(2);
   });
 });

@@ -23,7 +23,7 @@ import { startEmulator } from '../emulator.js';
 import { FaultInjector } from './fault-injector.js';
 import { makeFaultPlan } from './fault-plan.js';
 import { checkNonces, checkSessions, checkShares, snapshotShares, type SessionSeen } from './invariants.js';
-import { loadLevel, type LoadOptions, type LoadRow } from './load-run.js';
+import { loadLevel, sessionState, type LoadOptions, type LoadRow } from './load-run.js';
 import { SIGNING_KEYS, type ChaosOptions } from './local-run.js';
 import type { ChaosReport, DeadLetterCount } from './report.js';
 import { driveSessions, percentile, planSessions, ResultBook, resultSeen, type PlannedSession } from './sessions.js';
@@ -54,7 +54,11 @@ export async function runAwsLoad(options: LoadOptions): Promise<LoadRow[]> {
       for (const level of options.levels) {
         const requests = Math.max(level, options.minRequests ?? 20);
         log(`aws (emulator): ${requests} signatures, ${level} in flight`);
-        rows.push(await loadLevel('aws', client, { keyId: key.keyId, publicKey: key.publicKey }, level, requests, timeoutMs));
+        const probe = {
+          settle: (ms: number) => dev.drain(ms).catch(() => undefined),
+          sessionState: (requestId: string) => sessionState(dev.coordinator.coordinator, 'app', requestId),
+        };
+        rows.push(await loadLevel('aws', client, { keyId: key.keyId, publicKey: key.publicKey }, level, requests, timeoutMs, probe, options.settleMs ?? 60_000));
       }
       return rows;
     } finally {

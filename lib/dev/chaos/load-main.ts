@@ -20,15 +20,16 @@ const program = new Command('load')
   .option('--no-aws', 'skip the emulator')
   .option('--no-local', 'skip the embedded cluster')
   .option('--min-requests <n>', 'requests per level (at least the level)', (v) => Number(v), 20)
+  .option('--timeout <ms>', 'SDK timeout per request', (v) => Number(v), 300_000)
   .option('--json', 'print the rows as one JSON object on the last line');
 program.parse();
-const options = program.opts<{ local: number[] | false; awsLevels: number[]; aws: boolean; minRequests: number; json?: boolean }>();
+const options = program.opts<{ local: number[] | false; awsLevels: number[]; aws: boolean; minRequests: number; timeout: number; json?: boolean }>();
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
-const rows: LoadRow[] = options.local === false ? [] : await runLocalLoad({ levels: options.local, minRequests: options.minRequests, log });
+const rows: LoadRow[] = options.local === false ? [] : await runLocalLoad({ levels: options.local, minRequests: options.minRequests, timeoutMs: options.timeout, log });
 if (options.aws) {
   const { runAwsLoad } = await import('./aws-run.js');
-  rows.push(...(await runAwsLoad({ levels: options.awsLevels, minRequests: options.minRequests, log })));
+  rows.push(...(await runAwsLoad({ levels: options.awsLevels, minRequests: options.minRequests, timeoutMs: options.timeout, log })));
 }
 console.table(rows.map(({ failuresByCode, ...row }) => ({ ...row, failuresByCode: JSON.stringify(failuresByCode) })));
 const violations = loadViolations(rows);
