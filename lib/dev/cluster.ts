@@ -12,6 +12,7 @@ import { z } from 'zod';
 import { systemClock, type Clock } from '../ports/clock.js';
 import { ConfigError, FrostlineError } from '../ports/errors.js';
 import type { IdentityPublicKey } from '../ports/key-vault.js';
+import type { ItemBackend } from '../ports/store.js';
 import type { Destination, Transport } from '../ports/transport.js';
 import { FrostlineClient } from '../client/client.js';
 import type { KeyPins } from '../client/key-pins.js';
@@ -55,6 +56,8 @@ export interface LocalClusterOptions {
   /** Approvers (for approval quorums), each with its own key, pinned in the directory. */
   readonly approvers?: readonly string[];
   readonly clock?: Clock;
+  /** A node's own clock (chaos runs: skew within `maxClockSkewMs`); queues keep `clock`. */
+  readonly clockFor?: (node: string) => Clock | undefined;
   /** @default 250 — short, because a local run waits for redeliveries in real time. */
   readonly visibilityTimeoutMs?: number;
   /** @default 5 */
@@ -136,6 +139,8 @@ export class LocalCluster {
   readonly coordinator: Coordinator;
   readonly directory: Directory;
   readonly #stores: SqliteItemBackend[];
+  /** Each node's store, by node id (chaos runs read the parties' nonce and share records). */
+  readonly stores = new Map<string, ItemBackend>();
   readonly #sources: LocalEventSource[];
   readonly #results: LocalQueue;
   readonly #clock: Clock;
@@ -276,10 +281,13 @@ export class LocalCluster {
     };
 
     const stores: SqliteItemBackend[] = [];
-    const openStore = async (dir: string) => {
+    const storesByNode = new Map<string, ItemBackend>();
+    const nodeClock = (node: string): Clock => options.clockFor?.(node) ?? clock;
+    const openStore = async (dir: string, node: string) => {
       await mkdir(join(options.dataDir, dir), { recursive: true, mode: 0o700 });
       const store = await SqliteItemBackend.open(join(options.dataDir, dir, 'store.sqlite'));
       stores.push(store);
+      storesByNode.set(node, store);
       return store;
     };
     const vault = (node: string) => {
@@ -295,7 +303,7 @@ export class LocalCluster {
       if (partyVault === undefined) continue; // already recorded as unavailable
       let store: SqliteItemBackend;
       try {
-        store = await openStore(join('parties', id));
+        store = await openStore(join('parties', id), id);
       } catch (error) {
         health.unavailable(id, `its store did not open (${oneLine(error)})`);
         continue;
@@ -307,7 +315,7 @@ export class LocalCluster {
           vault: partyVault,
           store,
           transport: transportFor(id),
-          clock,
+          clock: nodeClock(id),
           directory,
           policy,
           limits,
@@ -320,9 +328,9 @@ export class LocalCluster {
     const coordinatorSuite = options.suiteFor?.(COORDINATOR);
     const coordinator = new Coordinator({
       vault: vault(COORDINATOR),
-      store: await openStore('coordinator'),
+      store: await openStore('coordinator', COORDINATOR),
       transport: transportFor(COORDINATOR),
-      clock,
+      clock: nodeClock(COORDINATOR),
       directory,
       limits,
       logger,
@@ -331,7 +339,7 @@ export class LocalCluster {
     const initiators = new Map<string, { initiator: Initiator; results: LocalQueue; transport: Transport }>();
     for (const [id, results] of resultQueues) {
       const transport = transportFor(id);
-      initiators.set(id, { initiator: new Initiator({ id, vault: vault(id), transport, clock, directory, limits }), results, transport });
+      initiators.set(id, { initiator: new Initiator({ id, vault: vault(id), transport, clock: nodeClock(id), directory, limits }), results, transport });
     }
     const primary = initiators.get(initiatorId);
     if (primary === undefined) throw new Error(`initiator ${initiatorId} not wired`);
@@ -362,7 +370,7 @@ export class LocalCluster {
       }),
     ];
 
-    return new LocalCluster({
+    const cluster = new LocalCluster({
       parties,
       vaults,
       inboxes,
@@ -378,6 +386,8 @@ export class LocalCluster {
       outcomes,
       health,
     });
+    for (const [node, store] of storesByNode) cluster.stores.set(node, store);
+    return cluster;
   }
 
   /**
