@@ -7,6 +7,7 @@ import { createFROST, type FROST } from '@noble/curves/abstract/frost.js';
 import { sha512 } from '@noble/hashes/sha2.js';
 import type { CHash } from '@noble/hashes/utils.js';
 import { concatBytes } from './encoding.js';
+import { withUncopiedFromBytes } from './secret-scalar-field.js';
 import { DEFAULT_POINT_CACHE_ENTRIES, validatedPoints, type ValidatedPoints } from './validated-points.js';
 
 export type Frost = FROST;
@@ -81,6 +82,8 @@ export function createEd25519Suite(options: { readonly pointCacheEntries?: numbe
   const frost = createFROST({
     name: 'FROST-ED25519-SHA512-v1',
     Point: points.Point,
+    // Decodes the signing share in signShare without byte-reversed or hex copies of it.
+    Fn: withUncopiedFromBytes(points.Point.Fn),
     validatePoint: points.validatePoint,
     hash: sha512,
     // RFC 9591 §6.1 keeps H2 undecorated for RFC 8032 compatibility (as in ed25519_FROST).
