@@ -26,7 +26,7 @@ import { DEFAULT_MAX_MESSAGE_BYTES, type PartyPolicy } from '../protocol/request
 import type { SecretScopeObserver } from '../protocol/secret-scope.js';
 import type { Suite } from '../protocol/suite.js';
 import type { Approval } from '../protocol/approvals.js';
-import { drainAll, LocalEventSource, type MessageHandler } from '../adapters/local/event-source.js';
+import { DeliveryLoop, LocalEventSource, type MessageHandler } from '../adapters/local/event-source.js';
 import { FileKeyVault } from '../adapters/local/file-key-vault.js';
 import { LocalQueue } from '../adapters/local/queue.js';
 import { LocalResultInbox } from '../adapters/local/result-inbox.js';
@@ -71,7 +71,17 @@ export interface LocalClusterOptions {
   readonly wrapHandler?: (node: string, handler: MessageHandler) => MessageHandler;
   /** @default 120000 */
   readonly drainTimeoutMs?: number;
+  /**
+   * Handlers each inbox (every party's and the coordinator's) runs at once, like a Lambda's
+   * concurrency: deliveries to different inboxes always run concurrently, and up to this
+   * many to one inbox. 1 handles each inbox's messages one after another.
+   * @default DEFAULT_DELIVERY_CONCURRENCY (8)
+   */
+  readonly deliveryConcurrency?: number;
 }
+
+/** Enough to keep one process's CPU busy while handlers wait on their stores; more only adds interleaving. */
+export const DEFAULT_DELIVERY_CONCURRENCY = 8;
 
 export interface NodeOutcome {
   readonly node: string;
@@ -141,8 +151,7 @@ export class LocalCluster {
   readonly #clock: Clock;
   readonly #drainTimeoutMs: number;
   readonly #health: HealthLog;
-  #serving: Promise<void> | undefined;
-  #stopRequested = false;
+  #serving: { loop: DeliveryLoop; done: Promise<void> } | undefined;
 
   private constructor(parts: {
     parties: Map<string, Party>;
@@ -344,6 +353,7 @@ export class LocalCluster {
     // Failures are retried by redelivery and persistent ones end in the DLQ; each is recorded
     // so that the run can say which node is broken (the protocol only sees its silence).
     const recordFailure = (node: string) => (error: unknown) => health.failed(node, error);
+    const concurrency = options.deliveryConcurrency ?? DEFAULT_DELIVERY_CONCURRENCY;
     const sources = [
       ...sortedParties.map((id) => {
         const party = parties.get(id);
@@ -353,10 +363,11 @@ export class LocalCluster {
           party === undefined
             ? () => Promise.reject(new FrostlineError('party-unavailable', `party ${id} is unavailable`))
             : (raw: string) => party.handle(raw);
-        return new LocalEventSource(inbox.queue, handlerFor(id, handle), { onError: recordFailure(id) });
+        return new LocalEventSource(inbox.queue, handlerFor(id, handle), { onError: recordFailure(id), concurrency });
       }),
       new LocalEventSource(newInboxOf(inboxes, COORDINATOR).queue, handlerFor(COORDINATOR, (raw) => coordinator.handle(raw)), {
         onError: recordFailure(COORDINATOR),
+        concurrency,
       }),
     ];
 
@@ -386,30 +397,27 @@ export class LocalCluster {
     return this.#health.report((node) => this.inboxes.get(node)?.deadLetters.stats().visible ?? 0);
   }
 
-  /** Delivers messages until every inbox is empty (redeliveries included). */
+  /** Delivers messages until every inbox is empty (redeliveries included), every inbox concurrently. */
   async run(): Promise<void> {
-    await drainAll(this.#sources, { clock: this.#clock, timeoutMs: this.#drainTimeoutMs });
+    await new DeliveryLoop(this.#sources, { clock: this.#clock }).drain(this.#drainTimeoutMs);
   }
 
   /**
    * Delivers messages in the background until `stop()`: the mode for SDK clients, which
-   * send requests and await results on their own.
+   * send requests and await results on their own. Every inbox is served concurrently.
    */
   serve(): void {
     if (this.#serving !== undefined) return;
-    this.#stopRequested = false;
-    this.#serving = (async () => {
-      while (!this.#stopRequested) {
-        let delivered = 0;
-        for (const source of this.#sources) delivered += await source.pollOnce();
-        if (delivered === 0) await new Promise((resolve) => setTimeout(resolve, 2));
-      }
-    })();
+    const loop = new DeliveryLoop(this.#sources, { clock: this.#clock });
+    this.#serving = { loop, done: loop.serve() };
   }
 
+  /** Stops background delivery; returns once no handler runs (what was not received stays queued). */
   async stop(): Promise<void> {
-    this.#stopRequested = true;
-    await this.#serving;
+    const serving = this.#serving;
+    if (serving === undefined) return;
+    serving.loop.stop();
+    await serving.done;
     this.#serving = undefined;
   }
 
