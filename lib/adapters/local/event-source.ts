@@ -30,6 +30,13 @@ export interface LocalEventSourceOptions {
    */
   readonly concurrency?: number;
   /**
+   * Messages of one group (e.g. one protocol session) are handled one after another, other
+   * groups concurrently, like SQS FIFO message groups. Concurrent handlers of one session
+   * are safe (conditional writes) but all but one lose the race and redo their work, so a
+   * local run that serialises them wastes no CPU on conflicts. `undefined`: no group.
+   */
+  readonly groupOf?: (body: string) => string | undefined;
+  /**
    * Called when the handler throws, so failures are visible rather than silently retried.
    * @default a one-line warning on stderr naming the queue, message id and error
    */
@@ -45,6 +52,9 @@ export class LocalEventSource {
   /** Receipt handle -> the running delivery of that message. */
   private readonly running = new Map<string, Promise<void>>();
   private readonly settledListeners = new Set<() => void>();
+  /** Group -> the last delivery queued in it; a new message of the group starts after it. */
+  private readonly groupTails = new Map<string, Promise<void>>();
+  private readonly groupOf: ((body: string) => string | undefined) | undefined;
   private heartbeat: ReturnType<typeof setInterval> | undefined;
 
   constructor(
@@ -62,6 +72,7 @@ export class LocalEventSource {
     }
     this.batchSize = batchSize;
     this.concurrency = concurrency;
+    this.groupOf = options?.groupOf;
     this.onError = options?.onError ?? warnOnStderr;
   }
 
@@ -108,12 +119,17 @@ export class LocalEventSource {
     this.renewVisibility();
     const batch = this.queue.receive(Math.min(free, this.batchSize));
     for (const message of batch) {
-      const delivery = this.deliver(message).finally(() => {
+      const group = this.groupOf?.(message.body);
+      const before = group === undefined ? undefined : this.groupTails.get(group);
+      // Waiting behind its group, a message holds its slot and is kept hidden by the heartbeat.
+      const delivery = (before === undefined ? this.deliver(message) : before.then(() => this.deliver(message))).finally(() => {
+        if (group !== undefined && this.groupTails.get(group) === delivery) this.groupTails.delete(group);
         this.running.delete(message.receiptHandle);
         if (this.running.size === 0) this.stopHeartbeat();
         for (const listener of [...this.settledListeners]) listener();
       });
       this.running.set(message.receiptHandle, delivery);
+      if (group !== undefined) this.groupTails.set(group, delivery);
     }
     if (this.running.size > 0) this.startHeartbeat();
     return batch.length;
@@ -234,6 +250,8 @@ export interface DeliveryLoopOptions {
   readonly idleWaitMs?: number;
   /** How to wait while no handler runs (a fake clock's sleep advances it). @default setTimeout */
   readonly sleep?: (ms: number) => Promise<void>;
+  /** One message at a time, sources in turn (`pollOnce` each): reproducible arrival order for tests. */
+  readonly serial?: boolean;
 }
 
 /**
@@ -247,6 +265,7 @@ export class DeliveryLoop {
   readonly #clock: Clock;
   readonly #idleWaitMs: number;
   readonly #sleep: (ms: number) => Promise<void>;
+  readonly #serial: boolean;
   #stopRequested = false;
   #wake: (() => void) | undefined;
   #pendingWake = false;
@@ -256,6 +275,7 @@ export class DeliveryLoop {
     this.#clock = options.clock;
     this.#idleWaitMs = options.idleWaitMs ?? 100;
     this.#sleep = options.sleep ?? realSleep;
+    this.#serial = options.serial ?? false;
   }
 
   /** Delivers until `stop()`, then waits for every running handler. */
@@ -299,7 +319,8 @@ export class DeliveryLoop {
       while (!this.#stopRequested) {
         this.#pendingWake = false;
         let started = 0;
-        for (const source of this.#sources) started += source.dispatch();
+        if (this.#serial) for (const source of this.#sources) started += await source.pollOnce();
+        else for (const source of this.#sources) started += source.dispatch();
         if (done()) return;
         if (this.#stopRequested) break;
         if (started > 0) continue;
