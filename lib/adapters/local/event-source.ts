@@ -45,6 +45,13 @@ export interface LocalEventSourceOptions {
 
 type Received = ReturnType<LocalQueue['receive']>[number];
 
+/**
+ * How long a message stays hidden while its handler runs (renewed every third of it). Far
+ * above any handler's time even on a machine loaded many times over; a crashed process
+ * loses its in-memory queues anyway, so nothing waits this long for a redelivery.
+ */
+export const HANDLER_LEASE_MS = 30_000;
+
 export class LocalEventSource {
   private readonly batchSize: number;
   readonly concurrency: number;
@@ -107,11 +114,13 @@ export class LocalEventSource {
 
   /**
    * Receives as many messages as there are free handler slots (at most `limit`) and starts
-   * their handlers without waiting for them. Returns how many it started. Before receiving,
-   * it renews the visibility of the messages already being handled: a handler slowed down
-   * by its neighbours must not see its own message redelivered to a second slot (a real
-   * consumer's ChangeMessageVisibility heartbeat; Lambda gets the same by its timeout being
-   * shorter than the queue's visibility timeout).
+   * their handlers without waiting for them. Returns how many it started. A message being
+   * handled is leased (hidden for `HANDLER_LEASE_MS`, renewed while its handler runs), as a
+   * consumer does with ChangeMessageVisibility: handlers slowed down by their neighbours on
+   * a loaded machine must not see their own message redelivered to a second slot (Lambda
+   * gets the same from its timeout being shorter than the queue's visibility timeout). A
+   * failed message gets the queue's own visibility timeout back, so it is redelivered as
+   * soon as before.
    */
   dispatch(limit: number = Number.MAX_SAFE_INTEGER): number {
     const free = Math.min(this.concurrency - this.running.size, limit);
@@ -119,6 +128,7 @@ export class LocalEventSource {
     this.renewVisibility();
     const batch = this.queue.receive(Math.min(free, this.batchSize));
     for (const message of batch) {
+      this.queue.changeVisibility(message.receiptHandle, this.leaseMs());
       const group = this.groupOf?.(message.body);
       const before = group === undefined ? undefined : this.groupTails.get(group);
       // Waiting behind its group, a message holds its slot and is kept hidden by the heartbeat.
@@ -169,20 +179,25 @@ export class LocalEventSource {
       } catch {
         // A listener that throws must not stop the other deliveries (error isolation).
       }
-      // Released from the heartbeat: its visibility timeout now runs out and it comes back.
+      // Released from its lease: redelivered after the queue's visibility timeout, as before.
+      if (this.concurrency > 1) this.queue.changeVisibility(message.receiptHandle, this.queue.visibilityTimeoutMs);
       return;
     }
     this.queue.delete(message.receiptHandle);
   }
 
+  private leaseMs(): number {
+    return Math.max(this.queue.visibilityTimeoutMs, HANDLER_LEASE_MS);
+  }
+
   private renewVisibility(): void {
-    const timeoutMs = this.queue.visibilityTimeoutMs;
-    for (const receiptHandle of this.running.keys()) this.queue.changeVisibility(receiptHandle, timeoutMs);
+    const leaseMs = this.leaseMs();
+    for (const receiptHandle of this.running.keys()) this.queue.changeVisibility(receiptHandle, leaseMs);
   }
 
   private startHeartbeat(): void {
     if (this.heartbeat !== undefined || this.concurrency === 1) return;
-    const every = Math.max(1, Math.floor(this.queue.visibilityTimeoutMs / 3));
+    const every = Math.max(1, Math.floor(this.leaseMs() / 3));
     this.heartbeat = setInterval(() => this.renewVisibility(), every);
     this.heartbeat.unref();
   }

@@ -3,7 +3,7 @@
  * gate the test opens, so "in progress at once" is counted, never timed.
  */
 import { describe, expect, it } from 'vitest';
-import { DeliveryLoop, LocalEventSource, type MessageHandler } from '../../../lib/adapters/local/event-source.js';
+import { DeliveryLoop, HANDLER_LEASE_MS, LocalEventSource, type MessageHandler } from '../../../lib/adapters/local/event-source.js';
 import { LocalQueue } from '../../../lib/adapters/local/queue.js';
 
 function fakeClock(start = 0) {
@@ -99,20 +99,20 @@ describe('DeliveryLoop', () => {
     const loop = new DeliveryLoop([source], { clock, sleep: () => new Promise(() => {}) });
     const serving = loop.serve();
     await settle();
-    // Each send wakes the loop, which receives again: by then the slow message's own
-    // timeout (1 s after its receive) has run out twice over, yet it is not handed out again.
-    for (const t of [900, 1_800, 2_700]) {
+    // Each send wakes the loop, which receives again: by then the slow message's first lease
+    // (and the queue's 1 s timeout) has long run out, yet it is not handed out again.
+    for (const t of [0.9, 1.8, 2.7, 3.6].map((f) => f * HANDLER_LEASE_MS)) {
       clock.t = t;
       queue.send(`other at ${t}`);
       await settle();
     }
     expect(state.started.filter((s) => s === 'q:slow')).toHaveLength(1);
-    expect(queue.stats()).toEqual({ visible: 0, inFlight: 4 });
+    expect(queue.stats()).toEqual({ visible: 1, inFlight: 4 }); // four slots: the fifth waits its turn
     open();
     loop.stop();
     await serving;
     expect(dlq.peekAll()).toEqual([]);
-    expect(queue.stats()).toEqual({ visible: 0, inFlight: 0 });
+    expect(queue.stats()).toEqual({ visible: 1, inFlight: 0 }); // stopped before the fifth was received
   });
 
   it('keeps SQS semantics: a failing handler is redelivered, then dead-lettered; the others are unaffected', async () => {
