@@ -85,3 +85,5 @@ console.table(table);
 const output = { node: process.version, platform: `${process.platform}-${process.arch}`, signatures: SIGNATURES, results: table };
 await writeFile('bench-results.json', `${JSON.stringify(output, null, 2)}\n`);
 console.log(JSON.stringify(output));
+// Issue #14: signatures per second with 1, 10, 100 requests in flight (bench/throughput.ts).
+await (await import('./throughput.js')).runThroughputBench();
