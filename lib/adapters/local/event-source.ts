@@ -96,7 +96,7 @@ export class LocalEventSource {
   async pollOnce(): Promise<number> {
     if (this.concurrency === 1) {
       const batch = this.queue.receive(this.batchSize);
-      for (const message of batch) await this.deliver(message);
+      for (const message of batch) await this.deliver(message, false);
       return batch.length;
     }
     let delivered = 0;
@@ -132,7 +132,7 @@ export class LocalEventSource {
       const group = this.groupOf?.(message.body);
       const before = group === undefined ? undefined : this.groupTails.get(group);
       // Waiting behind its group, a message holds its slot and is kept hidden by the heartbeat.
-      const delivery = (before === undefined ? this.deliver(message) : before.then(() => this.deliver(message))).finally(() => {
+      const delivery = (before === undefined ? this.deliver(message, true) : before.then(() => this.deliver(message, true))).finally(() => {
         if (group !== undefined && this.groupTails.get(group) === delivery) this.groupTails.delete(group);
         this.running.delete(message.receiptHandle);
         if (this.running.size === 0) this.stopHeartbeat();
@@ -169,7 +169,7 @@ export class LocalEventSource {
   }
 
   /** Runs the handler on one message: deleted on success, left in flight (redelivered later) on failure. */
-  private async deliver(message: Received): Promise<void> {
+  private async deliver(message: Received, leased: boolean): Promise<void> {
     const context = { messageId: message.messageId, receiveCount: message.receiveCount };
     try {
       await this.handler(message.body, context);
@@ -180,7 +180,7 @@ export class LocalEventSource {
         // A listener that throws must not stop the other deliveries (error isolation).
       }
       // Released from its lease: redelivered after the queue's visibility timeout, as before.
-      if (this.concurrency > 1) this.queue.changeVisibility(message.receiptHandle, this.queue.visibilityTimeoutMs);
+      if (leased) this.queue.changeVisibility(message.receiptHandle, this.queue.visibilityTimeoutMs);
       return;
     }
     this.queue.delete(message.receiptHandle);
@@ -196,7 +196,7 @@ export class LocalEventSource {
   }
 
   private startHeartbeat(): void {
-    if (this.heartbeat !== undefined || this.concurrency === 1) return;
+    if (this.heartbeat !== undefined) return;
     const every = Math.max(1, Math.floor(this.leaseMs() / 3));
     this.heartbeat = setInterval(() => this.renewVisibility(), every);
     this.heartbeat.unref();

@@ -115,7 +115,7 @@ describe('DeliveryLoop', () => {
     expect(queue.stats()).toEqual({ visible: 1, inFlight: 0 }); // stopped before the fifth was received
   });
 
-  it('keeps SQS semantics: a failing handler is redelivered, then dead-lettered; the others are unaffected', async () => {
+  it.each([1, 4])('keeps SQS semantics (concurrency %i): a failing handler is redelivered after the queue timeout, then dead-lettered; the others are unaffected', async (concurrency) => {
     const clock = fakeClock();
     const dlq = new LocalQueue('dlq', { clock, visibilityTimeoutMs: 1_000, maxReceiveCount: 100 });
     const queue = new LocalQueue('q', { clock, visibilityTimeoutMs: 1_000, maxReceiveCount: 3, deadLetterQueue: dlq });
@@ -131,7 +131,7 @@ describe('DeliveryLoop', () => {
         handled.push(body);
       },
       {
-        concurrency: 4,
+        concurrency,
         onError: (error) => {
           errors.push(error);
           throw new Error('a listener that throws isolates nothing away');
@@ -148,6 +148,8 @@ describe('DeliveryLoop', () => {
     expect(errors).toHaveLength(4);
     expect(dlq.peekAll()).toEqual(['poison']);
     expect(queue.stats()).toEqual({ visible: 0, inFlight: 0 });
+    // Two redeliveries, each one queue timeout after the failure: not a handler lease.
+    expect(clock.t).toBeLessThanOrEqual(3_000);
   });
 
   it('stop() returns only after running handlers finish; what was not received stays queued', async () => {
