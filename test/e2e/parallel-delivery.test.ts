@@ -2,7 +2,7 @@
  * Issue #14: the local cluster delivers to every inbox concurrently, up to a bounded number
  * of handlers per inbox, and many concurrent signatures all come out right. What is checked
  * is counts (handlers in progress at once, results, dead letters), never times.
- * `npm test` signs FROSTLINE_PARALLEL_SIGNATURES (default 16) at once; `npm run
+ * `npm test` signs FROSTLINE_PARALLEL_SIGNATURES (default 8) at once; `npm run
  * test:parallel` signs 100.
  */
 import { createPublicKey, verify } from 'node:crypto';
@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { LocalCluster } from '../../lib/dev/cluster.js';
 
 const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
-const SIGNATURES = Number(process.env.FROSTLINE_PARALLEL_SIGNATURES ?? 16);
+const SIGNATURES = Number(process.env.FROSTLINE_PARALLEL_SIGNATURES ?? 8);
 const CONCURRENCY = 4;
 
 function opensslVerifies(publicKeyHex: string, message: Uint8Array, signature: Uint8Array): boolean {
@@ -30,6 +30,27 @@ describe('parallel delivery on the local cluster', () => {
   let runningTotal = 0;
   let peakTotal = 0;
   let peakNodes = 0;
+  /**
+   * Each party's first CONCURRENCY deliveries of the signing run wait for one another (a
+   * barrier), so reaching the bound does not depend on timing. The old one-at-a-time loop
+   * never gets past the first: the barrier then gives up after BARRIER_MS and the counts fail.
+   */
+  const BARRIER_MS = 120_000;
+  const barriers = new Map<string, { waiting: number; open: () => void; opened: Promise<void> }>();
+  let barriersArmed = false;
+  const barrierFor = (node: string) => {
+    let barrier = barriers.get(node);
+    if (barrier === undefined) {
+      let open = () => {};
+      const opened = new Promise<void>((resolve) => {
+        open = resolve;
+        setTimeout(resolve, BARRIER_MS).unref();
+      });
+      barrier = { waiting: 0, open, opened };
+      barriers.set(node, barrier);
+    }
+    return barrier;
+  };
 
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'frostline-parallel-'));
@@ -44,6 +65,14 @@ describe('parallel delivery on the local cluster', () => {
         peakTotal = Math.max(peakTotal, runningTotal);
         peakNodes = Math.max(peakNodes, [...running.values()].filter((n) => n > 0).length);
         try {
+          if (barriersArmed && node !== 'coordinator') {
+            const barrier = barrierFor(node);
+            if (barrier.waiting < CONCURRENCY) {
+              barrier.waiting += 1;
+              if (barrier.waiting === CONCURRENCY) barrier.open();
+              await barrier.opened;
+            }
+          }
           await handler(body, context);
         } finally {
           running.set(node, (running.get(node) ?? 1) - 1);
@@ -62,11 +91,13 @@ describe('parallel delivery on the local cluster', () => {
 
   test(`${SIGNATURES} concurrent 2-of-3 signatures: every one verifies, no duplicate, nothing dead-lettered, handlers ran concurrently`, async () => {
     const client = cluster.client('cli', { timeoutMs: 1_800_000 });
+    barriersArmed = true;
     const requests = Array.from({ length: SIGNATURES }, (_, i) => {
       const message = new TextEncoder().encode(`parallel message ${i}`);
       return { message, requestId: `par-${i}`, promise: client.sign({ keyId: 'k', message, requestId: `par-${i}` }) };
     });
     const results = await Promise.all(requests.map((r) => r.promise));
+    barriersArmed = false;
     results.forEach((result, i) => {
       const request = requests[i];
       if (request === undefined) throw new Error('missing request');
