@@ -11,6 +11,7 @@ import { measureBundles } from './bundles.js';
 import { utf8ToBytes } from '../lib/protocol/encoding.js';
 import { benchStore } from './store.js';
 import { benchPoints } from './points.js';
+import { runThroughputBench } from './throughput.js';
 
 interface Row {
   config: string;
@@ -90,6 +91,7 @@ process.stderr.write('measuring handler bundles (size, import time)...\n');
 const bundles = await measureBundles();
 console.table(bundles);
 const points = await benchPoints(); // point checks and CPU per round (bench/points.ts)
-const output = { node: process.version, platform: `${process.platform}-${process.arch}`, signatures: SIGNATURES, results: table, store, bundles, points };
+const throughput = await runThroughputBench(); // signatures/s at 1, 10, 100 in flight (bench/throughput.ts)
+const output = { node: process.version, platform: `${process.platform}-${process.arch}`, signatures: SIGNATURES, results: table, store, bundles, points, throughput };
 await writeFile('bench-results.json', `${JSON.stringify(output, null, 2)}\n`);
 console.log(JSON.stringify(output));

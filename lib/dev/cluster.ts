@@ -27,12 +27,13 @@ import { DEFAULT_MAX_MESSAGE_BYTES, type PartyPolicy } from '../protocol/request
 import type { SecretScopeObserver } from '../protocol/secret-scope.js';
 import type { Suite } from '../protocol/suite.js';
 import type { Approval } from '../protocol/approvals.js';
-import { drainAll, LocalEventSource, type MessageHandler } from '../adapters/local/event-source.js';
+import { DeliveryLoop, drainAll, LocalEventSource, type MessageHandler } from '../adapters/local/event-source.js';
 import { FileKeyVault } from '../adapters/local/file-key-vault.js';
 import { LocalQueue } from '../adapters/local/queue.js';
 import { LocalResultInbox } from '../adapters/local/result-inbox.js';
 import { SqliteItemBackend } from '../adapters/local/sqlite-backend.js';
 import { LocalTransport } from '../adapters/local/transport.js';
+import { peekEnvelope } from '../lambda/envelope-peek.js';
 
 /** `cluster.json`: the pinned public keys and the shared local policy. Public data only. */
 const ClusterFile = z.strictObject({
@@ -74,7 +75,19 @@ export interface LocalClusterOptions {
   readonly wrapHandler?: (node: string, handler: MessageHandler) => MessageHandler;
   /** @default 120000 */
   readonly drainTimeoutMs?: number;
+  /**
+   * Handlers each inbox (every party's and the coordinator's) runs at once, like a Lambda's
+   * concurrency: deliveries to different inboxes always run concurrently, and up to this
+   * many to one inbox. 1 handles each inbox's messages one after another. `'serial'` is
+   * one message at a time in the whole cluster, inboxes in turn: arrival order is then
+   * reproducible, for tests whose expectations depend on it (who commits first signs).
+   * @default DEFAULT_DELIVERY_CONCURRENCY (8)
+   */
+  readonly deliveryConcurrency?: number | 'serial';
 }
+
+/** Enough to keep one process's CPU busy while handlers wait on their stores; more only adds interleaving. */
+export const DEFAULT_DELIVERY_CONCURRENCY = 8;
 
 export interface NodeOutcome {
   readonly node: string;
@@ -146,8 +159,8 @@ export class LocalCluster {
   readonly #clock: Clock;
   readonly #drainTimeoutMs: number;
   readonly #health: HealthLog;
-  #serving: Promise<void> | undefined;
-  #stopRequested = false;
+  readonly #serial: boolean;
+  #serving: { loop: DeliveryLoop; done: Promise<void> } | undefined;
 
   private constructor(parts: {
     parties: Map<string, Party>;
@@ -162,6 +175,7 @@ export class LocalCluster {
     results: LocalQueue;
     clock: Clock;
     drainTimeoutMs: number;
+    serial: boolean;
     outcomes: NodeOutcome[];
     health: HealthLog;
   }) {
@@ -179,6 +193,7 @@ export class LocalCluster {
     this.#drainTimeoutMs = parts.drainTimeoutMs;
     this.outcomes = parts.outcomes;
     this.#health = parts.health;
+    this.#serial = parts.serial;
   }
 
   static async open(options: LocalClusterOptions): Promise<LocalCluster> {
@@ -354,6 +369,11 @@ export class LocalCluster {
     // Failures are retried by redelivery and persistent ones end in the DLQ; each is recorded
     // so that the run can say which node is broken (the protocol only sees its silence).
     const recordFailure = (node: string) => (error: unknown) => health.failed(node, error);
+    // One session's messages to one node run one after another (they would only conflict on
+    // its session record and redo their work); different sessions and nodes run concurrently.
+    const serial = options.deliveryConcurrency === 'serial';
+    const concurrency = serial ? 1 : (options.deliveryConcurrency ?? DEFAULT_DELIVERY_CONCURRENCY);
+    const delivery = { concurrency, groupOf: (body: string) => peekEnvelope(body).session };
     const sources = [
       ...sortedParties.map((id) => {
         const party = parties.get(id);
@@ -363,10 +383,11 @@ export class LocalCluster {
           party === undefined
             ? () => Promise.reject(new FrostlineError('party-unavailable', `party ${id} is unavailable`))
             : (raw: string) => party.handle(raw);
-        return new LocalEventSource(inbox.queue, handlerFor(id, handle), { onError: recordFailure(id) });
+        return new LocalEventSource(inbox.queue, handlerFor(id, handle), { onError: recordFailure(id), ...delivery });
       }),
       new LocalEventSource(newInboxOf(inboxes, COORDINATOR).queue, handlerFor(COORDINATOR, (raw) => coordinator.handle(raw)), {
         onError: recordFailure(COORDINATOR),
+        ...delivery,
       }),
     ];
 
@@ -383,6 +404,7 @@ export class LocalCluster {
       results: primary.results,
       clock,
       drainTimeoutMs: options.drainTimeoutMs ?? 120_000,
+      serial,
       outcomes,
       health,
     });
@@ -398,30 +420,28 @@ export class LocalCluster {
     return this.#health.report((node) => this.inboxes.get(node)?.deadLetters.stats().visible ?? 0);
   }
 
-  /** Delivers messages until every inbox is empty (redeliveries included). */
+  /** Delivers messages until every inbox is empty (redeliveries included), every inbox concurrently. */
   async run(): Promise<void> {
-    await drainAll(this.#sources, { clock: this.#clock, timeoutMs: this.#drainTimeoutMs });
+    if (this.#serial) await drainAll(this.#sources, { clock: this.#clock, timeoutMs: this.#drainTimeoutMs });
+    else await new DeliveryLoop(this.#sources, { clock: this.#clock }).drain(this.#drainTimeoutMs);
   }
 
   /**
    * Delivers messages in the background until `stop()`: the mode for SDK clients, which
-   * send requests and await results on their own.
+   * send requests and await results on their own. Every inbox is served concurrently.
    */
   serve(): void {
     if (this.#serving !== undefined) return;
-    this.#stopRequested = false;
-    this.#serving = (async () => {
-      while (!this.#stopRequested) {
-        let delivered = 0;
-        for (const source of this.#sources) delivered += await source.pollOnce();
-        if (delivered === 0) await new Promise((resolve) => setTimeout(resolve, 2));
-      }
-    })();
+    const loop = new DeliveryLoop(this.#sources, { clock: this.#clock, serial: this.#serial });
+    this.#serving = { loop, done: loop.serve() };
   }
 
+  /** Stops background delivery; returns once no handler runs (what was not received stays queued). */
   async stop(): Promise<void> {
-    this.#stopRequested = true;
-    await this.#serving;
+    const serving = this.#serving;
+    if (serving === undefined) return;
+    serving.loop.stop();
+    await serving.done;
     this.#serving = undefined;
   }
 

@@ -125,6 +125,9 @@ export async function openHarness(dir: string, options: HarnessOptions = {}): Pr
     error: (message, fields = {}) => logs.push({ level: 'error', message, fields }),
   };
   const cluster = await LocalCluster.open({
+    // Attack and delivery tests script who answers first (e.g. the first two committers sign):
+    // they keep the reproducible one-message-at-a-time order unless they ask for concurrency.
+    deliveryConcurrency: 'serial',
     ...options,
     dataDir: dir,
     logger,

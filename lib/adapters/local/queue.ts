@@ -43,8 +43,13 @@ interface StoredMessage {
 export class LocalQueue {
   /** In send order; a message keeps its place while in flight, so redeliveries come first. */
   private readonly messages = new Map<string, StoredMessage>();
+  /** Current receipt handle -> message id: delete and changeVisibility are O(1), not a scan (1,000 in flight made that quadratic). */
+  private readonly handles = new Map<string, string>();
+  /** Woken when a message may have become receivable (sent, redriven in, or made visible again). */
+  private readonly listeners = new Set<() => void>();
   private readonly clock: Clock;
-  private readonly visibilityTimeoutMs: number;
+  /** How long a receive hides a message (consumers renew it while they work on one). */
+  readonly visibilityTimeoutMs: number;
   private readonly maxReceiveCount: number;
   private readonly deadLetterQueue: LocalQueue | undefined;
 
@@ -78,7 +83,19 @@ export class LocalQueue {
       visibleAt: this.clock.now(),
       receiptHandle: undefined,
     });
+    this.notify();
     return messageId;
+  }
+
+  /**
+   * Calls `listener` whenever a message is sent or made visible at once, so a consumer can
+   * wait for work instead of polling on a timer. Visibility timeouts that run out are not
+   * signalled (no timers here: time is the injected clock's); consumers use `nextVisibleAt`.
+   * Returns the unsubscribe function.
+   */
+  onActivity(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   /**
@@ -97,12 +114,14 @@ export class LocalQueue {
       if (message.visibleAt > now) continue;
       if (message.receiveCount >= this.maxReceiveCount && this.deadLetterQueue !== undefined) {
         // Deleting from a Map while iterating it is safe: iteration skips removed entries.
-        this.messages.delete(message.messageId);
+        this.forget(message);
         this.deadLetterQueue.accept(message);
         continue;
       }
       message.receiveCount += 1;
+      if (message.receiptHandle !== undefined) this.handles.delete(message.receiptHandle); // the old handle goes stale
       message.receiptHandle = randomUUID();
+      this.handles.set(message.receiptHandle, message.messageId);
       message.visibleAt = now + this.visibilityTimeoutMs;
       received.push({
         messageId: message.messageId,
@@ -119,7 +138,7 @@ export class LocalQueue {
   delete(receiptHandle: string): boolean {
     const message = this.byHandle(receiptHandle);
     if (message === undefined) return false;
-    this.messages.delete(message.messageId);
+    this.forget(message);
     return true;
   }
 
@@ -135,6 +154,7 @@ export class LocalQueue {
     const now = this.clock.now();
     if (message === undefined || message.visibleAt <= now) return false;
     message.visibleAt = now + timeoutMs;
+    if (timeoutMs === 0) this.notify();
     return true;
   }
 
@@ -179,12 +199,20 @@ export class LocalQueue {
       visibleAt: this.clock.now(),
       receiptHandle: undefined,
     });
+    this.notify();
   }
 
   private byHandle(receiptHandle: string): StoredMessage | undefined {
-    for (const message of this.messages.values()) {
-      if (message.receiptHandle !== undefined && message.receiptHandle === receiptHandle) return message;
-    }
-    return undefined;
+    const messageId = this.handles.get(receiptHandle);
+    return messageId === undefined ? undefined : this.messages.get(messageId);
+  }
+
+  private forget(message: StoredMessage): void {
+    this.messages.delete(message.messageId);
+    if (message.receiptHandle !== undefined) this.handles.delete(message.receiptHandle);
+  }
+
+  private notify(): void {
+    for (const listener of this.listeners) listener();
   }
 }

@@ -1,0 +1,102 @@
+/**
+ * Local throughput: signatures per second on a 2-of-3 embedded cluster served in the
+ * background, with N requests kept in flight by N SDK callers (a closed loop: each caller
+ * sends its next request when its last result arrives). Reports signatures/s and p50/p99
+ * latency per level. Every signature is checked by the SDK (OpenSSL, pinned key).
+ *
+ * Standalone: `node dist/bench/throughput.js` (levels from FROSTLINE_BENCH_INFLIGHT, e.g.
+ * "1,10,100,1000"); `bench/run.ts` calls `runThroughputBench()` after its latency table.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { LocalCluster } from '../lib/dev/cluster.js';
+import { utf8ToBytes } from '../lib/protocol/encoding.js';
+
+export interface ThroughputRow {
+  config: string;
+  inFlight: number;
+  signatures: number;
+  seconds: number;
+  signaturesPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  deadLettered: number;
+}
+
+const DEFAULT_LEVELS = [1, 10, 100];
+
+function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? Number.NaN;
+}
+
+/** Enough signatures per level that the steady state dominates, without making 1-in-flight slow. */
+function signaturesFor(inFlight: number): number {
+  return Math.max(inFlight, Math.min(20, inFlight * 4));
+}
+
+async function measureLevel(cluster: LocalCluster, inFlight: number, level: number): Promise<ThroughputRow> {
+  const client = cluster.client('cli', { timeoutMs: 1_800_000 });
+  const total = signaturesFor(inFlight);
+  const latencies: number[] = [];
+  let next = 0;
+  const started = performance.now();
+  const caller = async () => {
+    for (;;) {
+      const i = next++;
+      if (i >= total) return;
+      const sent = performance.now();
+      const result = await client.sign({ keyId: 'bench', message: utf8ToBytes(`throughput ${level}/${i}`), requestId: `tp-${level}-${i}` });
+      latencies.push(performance.now() - sent);
+      if (result.duplicate) throw new Error(`request ${i} came back as a duplicate`);
+    }
+  };
+  await Promise.all(Array.from({ length: inFlight }, caller));
+  const seconds = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  const deadLettered = [...cluster.inboxes.values()].reduce((sum, inbox) => sum + inbox.deadLetters.stats().visible, 0);
+  return {
+    config: '2-of-3',
+    inFlight,
+    signatures: total,
+    seconds: Number(seconds.toFixed(2)),
+    signaturesPerSecond: Number((total / seconds).toFixed(2)),
+    p50Ms: Math.round(percentile(latencies, 0.5)),
+    p99Ms: Math.round(percentile(latencies, 0.99)),
+    deadLettered,
+  };
+}
+
+export async function runThroughputBench(levels: readonly number[] = levelsFromEnv()): Promise<ThroughputRow[]> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'frostline-throughput-'));
+  const cluster = await LocalCluster.open({ dataDir, parties: 3 });
+  const rows: ThroughputRow[] = [];
+  try {
+    cluster.serve();
+    const keygen = await cluster.client('cli', { timeoutMs: 600_000 }).keygen({ keyId: 'bench', threshold: 2, parties: ['p1', 'p2', 'p3'] });
+    if (keygen.publicKey.length === 0) throw new Error('keygen returned no key');
+    for (const [index, inFlight] of levels.entries()) {
+      process.stderr.write(`throughput: 2-of-3, ${inFlight} in flight (${signaturesFor(inFlight)} signatures)...\n`);
+      rows.push(await measureLevel(cluster, inFlight, index));
+    }
+  } finally {
+    await cluster.close();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+  console.table(rows);
+  const output = { node: process.version, platform: `${process.platform}-${process.arch}`, throughput: rows };
+  await writeFile('bench-throughput.json', `${JSON.stringify(output, null, 2)}\n`);
+  console.log(JSON.stringify(output));
+  return rows;
+}
+
+function levelsFromEnv(): number[] {
+  const raw = process.env.FROSTLINE_BENCH_INFLIGHT;
+  if (raw === undefined || raw.trim() === '') return DEFAULT_LEVELS;
+  const levels = raw.split(',').map((part) => Number(part.trim()));
+  if (levels.some((n) => !Number.isSafeInteger(n) || n < 1)) throw new Error(`FROSTLINE_BENCH_INFLIGHT must list positive integers, got "${raw}"`);
+  return levels;
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) await runThroughputBench();
