@@ -13,6 +13,9 @@ function levels(value: string): number[] {
   return list;
 }
 
+// The handlers' CloudWatch metrics (EMF lines on stdout) would bury the report; the harness counts for itself.
+process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+
 const program = new Command('load')
   .description('concurrent signing through the SDK: throughput, latency, failures; nothing lost or duplicated')
   .option('--local <levels>', 'in-flight levels on the embedded cluster', levels, [1, 10, 100, 1000])

@@ -16,6 +16,9 @@ function positiveInt(value: string): number {
   return n;
 }
 
+// The handlers' CloudWatch metrics (EMF lines on stdout) would bury the report; the harness counts for itself.
+process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+
 const program = new Command('chaos')
   .description('chaos run: sessions under a seeded fault plan, invariants checked from the stores')
   .option('--signatures <n>', 'signing sessions', positiveInt, 1000)
