@@ -22,11 +22,12 @@ import { DevDeployment } from '../dev-deployment.js';
 import { startEmulator } from '../emulator.js';
 import { FaultInjector } from './fault-injector.js';
 import { makeFaultPlan } from './fault-plan.js';
-import { checkNonces, checkSessions, checkShares, snapshotShares, type SessionSeen } from './invariants.js';
+import { snapshotShares } from './invariants.js';
+import { judgeRun } from './judge-run.js';
 import { loadLevel, sessionState, type LoadOptions, type LoadRow } from './load-run.js';
 import { SIGNING_KEYS, type ChaosOptions } from './local-run.js';
 import type { ChaosReport, DeadLetterCount } from './report.js';
-import { driveSessions, percentile, planSessions, ResultBook, resultSeen, type PlannedSession } from './sessions.js';
+import { driveSessions, planSessions, ResultBook, resultSeen, type PlannedSession } from './sessions.js';
 
 const PARTIES = ['p1', 'p2', 'p3', 'p4', 'p5'];
 
@@ -224,34 +225,23 @@ async function chaosOn(endpoint: string, options: ChaosOptions, log: (line: stri
     await quiet();
     injector.enabled = false;
     await quiet();
-    const seen: SessionSeen[] = [...setupSeen, ...main];
-    const violations: string[] = [];
-    const counts = checkSessions(seen, violations);
-    if (book.unreadable > 0) violations.push(`${book.unreadable} results did not authenticate`);
-    if (injector.deliveryErrors > 0) violations.push(`${injector.deliveryErrors} delayed messages could not be enqueued (harness fault)`);
-    const nonceViolations = await checkNonces(partyStores, connection.coordinatorStore(), violations);
-    const sharesLost = await checkShares(before, partyStores, seen, violations);
-    const deadLetters = await awsDeadLetters(dev, lastFailure);
-    const signatures = main.filter((s) => s.kind === 'sign' && s.results[0]?.ok === true).length;
-    const latencies = main.flatMap((s) => (s.latencyMs !== undefined ? [s.latencyMs] : []));
-    return {
+    return await judgeRun({
       mode: 'aws',
       seed: options.seed,
       concurrency: options.concurrency,
-      durationMs: Math.round(durationMs),
-      signaturesPerSecond: Number((signatures / (durationMs / 1000)).toFixed(2)),
-      sessions: counts,
-      latencyMs: { p50: Math.round(percentile(latencies, 0.5)), p99: Math.round(percentile(latencies, 0.99)) },
-      nonceViolations,
-      sharesLost,
-      deadLettered: deadLetters.reduce((sum, d) => sum + d.count, 0),
-      deadLetters,
-      faults: { ...injector.counts },
+      durationMs,
+      setupSeen,
+      main,
+      unreadableResults: book.unreadable,
+      deliveryErrors: injector.deliveryErrors,
+      faults: injector.counts,
+      partyStores,
+      coordinatorStore: connection.coordinatorStore(),
+      sharesBefore: before,
+      deadLetters: await awsDeadLetters(dev, lastFailure),
       sweptStalled,
       plan,
-      violations,
-      ok: violations.length === 0,
-    };
+    });
   } finally {
     collecting = false;
     clearInterval(sweeper);

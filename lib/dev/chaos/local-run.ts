@@ -14,9 +14,10 @@ import { LocalCluster } from '../cluster.js';
 import type { LocalQueue } from '../../adapters/local/queue.js';
 import { FaultInjector } from './fault-injector.js';
 import { makeFaultPlan, type FaultPlan } from './fault-plan.js';
-import { checkNonces, checkSessions, checkShares, snapshotShares, type SessionSeen } from './invariants.js';
+import { snapshotShares } from './invariants.js';
+import { judgeRun } from './judge-run.js';
 import type { ChaosReport, DeadLetterCount } from './report.js';
-import { driveSessions, percentile, planSessions, ResultBook, resultSeen, type KeySpec, type PlannedSession } from './sessions.js';
+import { driveSessions, planSessions, ResultBook, resultSeen, type KeySpec, type PlannedSession } from './sessions.js';
 
 export interface ChaosOptions {
   readonly signatures: number;
@@ -146,7 +147,6 @@ export async function runLocalChaos(options: ChaosOptions): Promise<ChaosReport>
   const waitMs = timeoutMs + 30_000;
   const started = performance.now();
   const publicKeys = new Map<string, string>();
-  let seen: SessionSeen[] = [];
   try {
     cluster.serve();
     log(`setup: keygens of ${SIGNING_KEYS.map((k) => k.keyId).join(' and ')} (under faults)`);
@@ -188,35 +188,23 @@ export async function runLocalChaos(options: ChaosOptions): Promise<ChaosReport>
     await quiet();
     injector.enabled = false;
     await quiet();
-    seen = [...setupSeen, ...main];
-
-    const violations: string[] = [];
-    const counts = checkSessions(seen, violations);
-    if (book.unreadable > 0) violations.push(`${book.unreadable} results did not authenticate`);
-    if (injector.deliveryErrors > 0) violations.push(`${injector.deliveryErrors} delayed messages could not be enqueued (harness fault)`);
-    const nonceViolations = await checkNonces(partyStores(cluster), cluster.stores.get(COORDINATOR), violations);
-    const sharesLost = await checkShares(before, partyStores(cluster), seen, violations);
-    const deadLetters = deadLettersOf(cluster, lastFailure);
-    const signatures = main.filter((s) => s.kind === 'sign' && s.results[0]?.ok === true).length;
-    const latencies = main.flatMap((s) => (s.latencyMs !== undefined ? [s.latencyMs] : []));
-    return {
+    return await judgeRun({
       mode: 'local',
       seed: options.seed,
       concurrency: options.concurrency,
-      durationMs: Math.round(durationMs),
-      signaturesPerSecond: Number((signatures / (durationMs / 1000)).toFixed(2)),
-      sessions: counts,
-      latencyMs: { p50: Math.round(percentile(latencies, 0.5)), p99: Math.round(percentile(latencies, 0.99)) },
-      nonceViolations,
-      sharesLost,
-      deadLettered: deadLetters.reduce((sum, d) => sum + d.count, 0),
-      deadLetters,
-      faults: { ...injector.counts },
+      durationMs,
+      setupSeen,
+      main,
+      unreadableResults: book.unreadable,
+      deliveryErrors: injector.deliveryErrors,
+      faults: injector.counts,
+      partyStores: partyStores(cluster),
+      coordinatorStore: cluster.stores.get(COORDINATOR),
+      sharesBefore: before,
+      deadLetters: deadLettersOf(cluster, lastFailure),
       sweptStalled,
       plan,
-      violations,
-      ok: violations.length === 0,
-    };
+    });
   } finally {
     collecting = false;
     clearInterval(sweeper);
