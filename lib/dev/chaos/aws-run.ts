@@ -24,12 +24,12 @@ import { FaultInjector } from './fault-injector.js';
 import { makeFaultPlan } from './fault-plan.js';
 import { snapshotShares } from './invariants.js';
 import { judgeRun } from './judge-run.js';
+import { CHAOS_PARTIES as PARTIES, runPhases } from './phases.js';
 import { loadLevel, sessionState, type LoadOptions, type LoadRow } from './load-run.js';
-import { SIGNING_KEYS, type ChaosOptions } from './local-run.js';
+import type { ChaosOptions } from './local-run.js';
 import type { ChaosReport, DeadLetterCount } from './report.js';
-import { driveSessions, planSessions, ResultBook, resultSeen, type PlannedSession } from './sessions.js';
+import { ResultBook, resultSeen } from './sessions.js';
 
-const PARTIES = ['p1', 'p2', 'p3', 'p4', 'p5'];
 
 /** Uses FROSTLINE_EMULATOR_ENDPOINT when set (an emulator already running), else starts moto. */
 async function withEmulator<T>(log: (line: string) => void, work: (endpoint: string) => Promise<T>): Promise<T> {
@@ -189,42 +189,18 @@ async function chaosOn(endpoint: string, options: ChaosOptions, log: (line: stri
   // Clients wait past the sweep, so that a swept session is seen failing with its typed error.
   const waitMs = timeoutMs + 30_000;
   const started = performance.now();
-  const publicKeys = new Map<string, string>();
   try {
-    const send = async (session: PlannedSession) => {
-      if (session.kind === 'sign') await initiator.requestSignature({ keyId: session.keyId, message: session.message, requestId: session.requestId });
-      else await initiator.requestKeygen({ keyId: session.key.keyId, threshold: session.key.threshold, parties: session.key.parties, requestId: session.requestId });
-    };
-    log('setup: keygens of the 2-of-3 and 3-of-5 signing keys (under faults)');
-    const setup: PlannedSession[] = SIGNING_KEYS.map((key) => ({ kind: 'keygen', requestId: `chaos-setup-${key.keyId}`, key }));
-    const setupSeen = await driveSessions({ sessions: setup, concurrency: 2, timeoutMs: waitMs, book, send, publicKeyOf: () => undefined });
-    for (const session of setupSeen) {
-      const result = session.results[0];
-      if (result?.ok === true && result.publicKey !== undefined) publicKeys.set(session.keyId, result.publicKey);
-    }
-    await quiet();
-    const before = await snapshotShares(partyStores);
-    const sessions = planSessions({
-      seed: options.seed,
-      signatures: options.signatures,
-      keygens: Math.max(0, options.keygens - setup.length),
-      signingKeys: SIGNING_KEYS.filter((key) => publicKeys.has(key.keyId)),
-      keyShapes: SIGNING_KEYS.map((key) => ({ ...key, keyId: key.keyId.replace('chaos-', 'chaos-new-') })),
-    });
-    log(`running ${sessions.length} sessions, ${options.concurrency} at a time`);
-    const main = await driveSessions({
-      sessions,
-      concurrency: options.concurrency,
-      timeoutMs: waitMs,
+    const { setupSeen, main, sharesBefore, durationMs } = await runPhases({
+      initiator,
+      options,
       book,
-      send,
-      publicKeyOf: (keyId) => publicKeys.get(keyId),
-      onProgress: (done) => log(`  ${done}/${sessions.length} sessions (${((performance.now() - started) / 1000).toFixed(0)} s)`),
+      waitMs,
+      started,
+      log,
+      quiet,
+      injector,
+      snapshotShares: () => snapshotShares(partyStores),
     });
-    const durationMs = performance.now() - started;
-    await quiet();
-    injector.enabled = false;
-    await quiet();
     return await judgeRun({
       mode: 'aws',
       seed: options.seed,
@@ -237,7 +213,7 @@ async function chaosOn(endpoint: string, options: ChaosOptions, log: (line: stri
       faults: injector.counts,
       partyStores,
       coordinatorStore: connection.coordinatorStore(),
-      sharesBefore: before,
+      sharesBefore,
       deadLetters: await awsDeadLetters(dev, lastFailure),
       sweptStalled,
       plan,

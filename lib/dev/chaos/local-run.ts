@@ -16,8 +16,9 @@ import { FaultInjector } from './fault-injector.js';
 import { makeFaultPlan, type FaultPlan } from './fault-plan.js';
 import { snapshotShares } from './invariants.js';
 import { judgeRun } from './judge-run.js';
+import { CHAOS_PARTIES as PARTIES, runPhases } from './phases.js';
 import type { ChaosReport, DeadLetterCount } from './report.js';
-import { driveSessions, planSessions, ResultBook, resultSeen, type KeySpec, type PlannedSession } from './sessions.js';
+import { ResultBook, resultSeen } from './sessions.js';
 
 export interface ChaosOptions {
   readonly signatures: number;
@@ -36,13 +37,7 @@ export interface ChaosOptions {
   readonly onPlan?: (plan: FaultPlan) => void;
 }
 
-const PARTIES = ['p1', 'p2', 'p3', 'p4', 'p5'];
 const INITIATOR = 'cli';
-export const SIGNING_KEYS: readonly KeySpec[] = [
-  { keyId: 'chaos-2of3', threshold: 2, parties: ['p1', 'p2', 'p3'] },
-  { keyId: 'chaos-3of5', threshold: 3, parties: PARTIES },
-];
-
 export async function runLocalChaos(options: ChaosOptions): Promise<ChaosReport> {
   const log = options.log ?? (() => undefined);
   const timeoutMs = options.sessionTimeoutMs ?? 120_000;
@@ -146,48 +141,19 @@ export async function runLocalChaos(options: ChaosOptions): Promise<ChaosReport>
   // Clients wait past the sweep, so that a swept session is seen failing with its typed error.
   const waitMs = timeoutMs + 30_000;
   const started = performance.now();
-  const publicKeys = new Map<string, string>();
   try {
     cluster.serve();
-    log(`setup: keygens of ${SIGNING_KEYS.map((k) => k.keyId).join(' and ')} (under faults)`);
-    const setup: PlannedSession[] = SIGNING_KEYS.map((key) => ({ kind: 'keygen', requestId: `chaos-setup-${key.keyId}`, key }));
-    const send = async (session: PlannedSession) => {
-      if (session.kind === 'sign') await cluster.initiator.requestSignature({ keyId: session.keyId, message: session.message, requestId: session.requestId });
-      else await cluster.initiator.requestKeygen({ keyId: session.key.keyId, threshold: session.key.threshold, parties: session.key.parties, requestId: session.requestId });
-    };
-    const setupSeen = await driveSessions({ sessions: setup, concurrency: 2, timeoutMs: waitMs, book, send, publicKeyOf: () => undefined });
-    for (const session of setupSeen) {
-      const result = session.results[0];
-      if (result?.ok === true && result.publicKey !== undefined) publicKeys.set(session.keyId, result.publicKey);
-    }
-    await quiet();
-    const before = await snapshotShares(partyStores(cluster));
-
-    const sessions = planSessions({
-      seed: options.seed,
-      signatures: options.signatures,
-      keygens: Math.max(0, options.keygens - setup.length),
-      signingKeys: SIGNING_KEYS.filter((key) => publicKeys.has(key.keyId)),
-      keyShapes: SIGNING_KEYS.map((key) => ({ ...key, keyId: key.keyId.replace('chaos-', 'chaos-new-') })),
-    });
-    log(`running ${sessions.length} sessions, ${options.concurrency} at a time`);
-    const step = Math.max(1, Math.floor(sessions.length / 10));
-    const main = await driveSessions({
-      sessions,
-      concurrency: options.concurrency,
-      timeoutMs: waitMs,
+    const { setupSeen, main, sharesBefore, durationMs } = await runPhases({
+      initiator: cluster.initiator,
+      options,
       book,
-      send,
-      publicKeyOf: (keyId) => publicKeys.get(keyId),
-      onProgress: (done) => {
-        if (done % step === 0) log(`  ${done}/${sessions.length} sessions (${((performance.now() - started) / 1000).toFixed(0)} s)`);
-      },
+      waitMs,
+      started,
+      log,
+      quiet,
+      injector,
+      snapshotShares: () => snapshotShares(partyStores(cluster)),
     });
-    const durationMs = performance.now() - started;
-    // Late redeliveries and duplicates still count: let everything in flight land, then look.
-    await quiet();
-    injector.enabled = false;
-    await quiet();
     return await judgeRun({
       mode: 'local',
       seed: options.seed,
@@ -200,7 +166,7 @@ export async function runLocalChaos(options: ChaosOptions): Promise<ChaosReport>
       faults: injector.counts,
       partyStores: partyStores(cluster),
       coordinatorStore: cluster.stores.get(COORDINATOR),
-      sharesBefore: before,
+      sharesBefore,
       deadLetters: deadLettersOf(cluster, lastFailure),
       sweptStalled,
       plan,
