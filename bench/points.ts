@@ -8,13 +8,14 @@
  * `node dist/bench/points.js` alone, or as part of `npm run bench`. FROSTLINE_BENCH_POINTS_LARGE=1
  * adds 15-of-20 (minutes with the stock suite); FROSTLINE_BENCH_POINTS_MODES=warm,cold picks modes.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalCluster } from '../lib/dev/cluster.js';
 import { PointMeter, type PointMeterMode } from '../lib/dev/point-meter.js';
 import { utf8ToBytes } from '../lib/protocol/encoding.js';
 import { COORDINATOR } from '../lib/protocol/messages.js';
+import { pathToFileURL } from 'node:url';
 
 export interface PointsRow {
   config: string;
@@ -128,10 +129,10 @@ export async function benchPoints(): Promise<PointsRow[]> {
     }
   }
   console.table(rows);
-  const output = { node: process.version, platform: `${process.platform}-${process.arch}`, results: rows };
-  await writeFile('bench-points.json', `${JSON.stringify(output, null, 2)}\n`);
-  console.log(JSON.stringify(output));
   return rows;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) await benchPoints();
+// Run alone (`npm run bench:points`): the rows as one JSON line; `npm run bench` puts them in bench-results.json.
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  console.log(JSON.stringify({ node: process.version, platform: `${process.platform}-${process.arch}`, points: await benchPoints() }));
+}

@@ -12,6 +12,7 @@ import { utf8ToBytes } from '../lib/protocol/encoding.js';
 import { benchStore } from './store.js';
 import { benchPoints } from './points.js';
 import { runThroughputBench } from './throughput.js';
+import { percentile } from '../lib/dev/percentile.js';
 
 interface Row {
   config: string;
@@ -30,10 +31,6 @@ const SIZES: ReadonlyArray<[number, number]> = [
   [7, 10],
 ];
 const SIGNATURES = Number(process.env.FROSTLINE_BENCH_SIGNATURES ?? 5);
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? Number.NaN;
-}
 
 async function measure(threshold: number, parties: number): Promise<Row> {
   const dataDir = await mkdtemp(join(tmpdir(), 'frostline-bench-'));

@@ -7,12 +7,13 @@
  * Standalone: `node dist/bench/throughput.js` (levels from FROSTLINE_BENCH_INFLIGHT, e.g.
  * "1,10,100,1000"); `bench/run.ts` calls `runThroughputBench()` after its latency table.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { LocalCluster } from '../lib/dev/cluster.js';
 import { utf8ToBytes } from '../lib/protocol/encoding.js';
+import { percentile } from '../lib/dev/percentile.js';
 
 export interface ThroughputRow {
   config: string;
@@ -26,10 +27,6 @@ export interface ThroughputRow {
 }
 
 const DEFAULT_LEVELS = [1, 10, 100];
-
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? Number.NaN;
-}
 
 /** Enough signatures per level that the steady state dominates, without making 1-in-flight slow. */
 function signaturesFor(inFlight: number): number {
@@ -85,9 +82,6 @@ export async function runThroughputBench(levels: readonly number[] = levelsFromE
     await rm(dataDir, { recursive: true, force: true });
   }
   console.table(rows);
-  const output = { node: process.version, platform: `${process.platform}-${process.arch}`, throughput: rows };
-  await writeFile('bench-throughput.json', `${JSON.stringify(output, null, 2)}\n`);
-  console.log(JSON.stringify(output));
   return rows;
 }
 
@@ -99,4 +93,7 @@ function levelsFromEnv(): number[] {
   return levels;
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) await runThroughputBench();
+// Run alone (`npm run bench:throughput`): the rows as one JSON line; `npm run bench` puts them in bench-results.json.
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  console.log(JSON.stringify({ node: process.version, platform: `${process.platform}-${process.arch}`, throughput: await runThroughputBench() }));
+}

@@ -7,8 +7,8 @@ import { createFROST } from '@noble/curves/abstract/frost.js';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { sha512 } from '@noble/hashes/sha2.js';
 import type { MessageHandler } from '../adapters/local/event-source.js';
-import { createEd25519Suite, elementCheck, verifyEd25519WithOpenSSL, type Suite } from '../protocol/suite.js';
-import type { PointCounts } from '../protocol/validated-points.js';
+import { createEd25519Suite, verifyEd25519WithOpenSSL, type Suite } from '../protocol/suite.js';
+import { elementCheck, type PointCounts } from '../protocol/validated-points.js';
 
 /**
  * - `stock`: noble's `ed25519_FROST` rebuilt with a decode counter (every decode is a full

@@ -48,24 +48,6 @@ export function verifyEd25519WithOpenSSL(publicKey: Uint8Array, message: Uint8Ar
   }
 }
 
-/** The point operations `elementCheck` needs: noble's Point constructors all have them. */
-interface PointDecoder {
-  fromBytes(bytes: Uint8Array): { assertValidity(): void; is0(): boolean; isTorsionFree(): boolean };
-}
-
-/** Builds a suite's `isValidElement` from its noble Point constructor (the checks noble's FROST applies internally). */
-export function elementCheck(Point: PointDecoder): (bytes: Uint8Array) => boolean {
-  return (bytes) => {
-    try {
-      const point = Point.fromBytes(bytes);
-      point.assertValidity();
-      return !point.is0() && point.isTorsionFree();
-    } catch {
-      return false; // not an encoding of a curve point at all
-    }
-  };
-}
-
 /** The Ed25519 suite with its point cache exposed (counts for tests and the bench). */
 export interface Ed25519Suite extends Suite {
   readonly points: ValidatedPoints;

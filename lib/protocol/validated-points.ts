@@ -66,6 +66,21 @@ function fullCheck(point: EdPoint): void {
 }
 
 /**
+ * RFC 9591 §3.1 DeserializeElement as a predicate over any noble Point constructor, with no
+ * cache: the stock behaviour (the bench's and tests' reference for counting checks).
+ */
+export function elementCheck(Point: { fromBytes(bytes: Uint8Array): EdPoint }): (bytes: Uint8Array) => boolean {
+  return (bytes) => {
+    try {
+      fullCheck(Point.fromBytes(bytes));
+      return true;
+    } catch {
+      return false; // not an encoding of a valid element
+    }
+  };
+}
+
+/**
  * A bounded cache of validated encodings and the Point constructor that reads through it.
  * `capacity` 0 keeps nothing: every decode runs the full check.
  */

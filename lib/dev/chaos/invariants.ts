@@ -9,21 +9,15 @@
  *   party of every completed keygen holds an active share of that key;
  * - one request id gets one result: redelivered results agree, at most one is not marked duplicate.
  */
-import { createPublicKey, verify } from 'node:crypto';
 import type { ItemBackend, StoredItem } from '../../ports/store.js';
 import { Session } from '../../protocol/coordinator-state.js';
 import { ConsumedNonceRecord, KeyShareRecord, NonceRecord } from '../../protocol/party-state.js';
 import { SignCommitmentBody } from '../../protocol/messages.js';
+import { verifyEd25519WithOpenSSL } from '../../protocol/suite.js';
 
-const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
-
+/** The signature checked by OpenSSL (node:crypto), as the signer checks before release; hex as results carry it. */
 export function verifiesWithNodeCrypto(publicKeyHex: string, message: Uint8Array, signatureHex: string): boolean {
-  try {
-    const key = createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, Buffer.from(publicKeyHex, 'hex')]), format: 'der', type: 'spki' });
-    return verify(null, message, key, Buffer.from(signatureHex, 'hex'));
-  } catch {
-    return false; // a malformed key or signature does not verify
-  }
+  return verifyEd25519WithOpenSSL(Buffer.from(publicKeyHex, 'hex'), message, Buffer.from(signatureHex, 'hex'));
 }
 
 /** What one result said, reduced to what the invariants compare. */

@@ -6,7 +6,7 @@ import type { ItemBackend } from '../../ports/store.js';
 import type { FaultKind, FaultPlan } from './fault-plan.js';
 import { checkNonces, checkSessions, checkShares, type SessionSeen, type ShareSnapshot } from './invariants.js';
 import type { ChaosReport, DeadLetterCount } from './report.js';
-import { percentile } from './sessions.js';
+import { percentile } from '../percentile.js';
 
 export interface RunEvidence {
   readonly mode: ChaosReport['mode'];

@@ -15,7 +15,8 @@ import { LocalCluster } from '../cluster.js';
 import type { Coordinator } from '../../protocol/coordinator.js';
 import { deriveSessionId } from '../../protocol/envelope.js';
 import { verifiesWithNodeCrypto } from './invariants.js';
-import { percentile, pool } from './sessions.js';
+import { pool } from './sessions.js';
+import { percentile } from '../percentile.js';
 
 export interface LoadRow {
   readonly target: 'local' | 'aws';

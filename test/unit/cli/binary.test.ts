@@ -5,13 +5,13 @@
  * or mistyped --data-dir neither hangs nor creates a cluster, messages come from a file or
  * stdin, --json results share one shape, and a local DKG shows its rounds.
  */
-import { createPublicKey, verify } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { buildCliBinary, type CliBinary, type CliRun, jsonOf, ROOT } from '../../support/cli-binary.js';
+import { verifyWithNodeCrypto } from '../../support/ed25519.js';
 
 let cli: CliBinary;
 let scratch: string;
@@ -21,11 +21,6 @@ let keygen: CliRun;
 
 const EXAMPLE = join(ROOT, 'deploy', 'example.config.json');
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
-
-function opensslVerifies(publicKeyHex: string, message: Uint8Array, signatureHex: string): boolean {
-  const key = createPublicKey({ key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), Buffer.from(publicKeyHex, 'hex')]), format: 'der', type: 'spki' });
-  return verify(null, message, key, Buffer.from(signatureHex, 'hex'));
-}
 
 /** The run failed with exactly one line on stderr, `frostline: <code>: ...`, and this exit status. */
 function expectOneLineFailure(run: CliRun, status: number, code: string): string {
@@ -86,7 +81,7 @@ describe('commands: all reachable, listed, and nothing falls through to demo', (
     expect(demo.code).toBe(0);
     const result = jsonOf(demo);
     expect(result).toMatchObject({ ok: true, requestId: expect.any(String), threshold: 2, parties: 3 });
-    expect(opensslVerifies(String(result.publicKey), new TextEncoder().encode('hi'), String(result.signature))).toBe(true);
+    expect(verifyWithNodeCrypto(String(result.publicKey), new TextEncoder().encode('hi'), String(result.signature))).toBe(true);
     expect(demo.stderr).toMatch(/\[1\/4\] round 1 commitments: 3\/3 parties/);
   });
 });
@@ -180,7 +175,7 @@ describe('messages from a file or stdin, one --json shape', () => {
       expect(run.code).toBe(0);
       const result = jsonOf(run);
       expect(result).toMatchObject({ ok: true, requestId: expect.any(String), keyId: 'k1', message: bytes.toString('hex'), duplicate: false });
-      expect(opensslVerifies(String(result.publicKey), bytes, String(result.signature))).toBe(true);
+      expect(verifyWithNodeCrypto(String(result.publicKey), bytes, String(result.signature))).toBe(true);
     }
     const signature = String(jsonOf(fromFile).signature);
     const valid = await cli.run(['verify', '--key', 'k1', '--message-file', '-', '--signature', signature, '--data-dir', dataDir, '--json'], { input: bytes });

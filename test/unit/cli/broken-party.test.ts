@@ -4,13 +4,14 @@
  * replaced (before: signing succeeded and nobody was told), `frostline sign` still signs
  * with p2 and p3, exits 0, and says on stderr and in --json that p1 failed and why.
  */
-import { createPublicKey, randomBytes, verify } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { buildCliBinary, type CliBinary, jsonOf } from '../../support/cli-binary.js';
+import { verifyWithNodeCrypto } from '../../support/ed25519.js';
 
 let cli: CliBinary;
 let scratch: string;
@@ -24,11 +25,6 @@ afterAll(async () => {
   await cli?.remove();
   if (scratch !== undefined) await rm(scratch, { recursive: true, force: true });
 });
-
-function opensslVerifies(publicKeyHex: string, message: string, signatureHex: string): boolean {
-  const key = createPublicKey({ key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), Buffer.from(publicKeyHex, 'hex')]), format: 'der', type: 'spki' });
-  return verify(null, Buffer.from(message), key, Buffer.from(signatureHex, 'hex'));
-}
 
 async function clusterWithKey(name: string): Promise<string> {
   const dataDir = join(scratch, name);
@@ -48,7 +44,7 @@ async function signReportsP1(dataDir: string, why: RegExp, secret: Buffer): Prom
   expect({ code: run.code, stderr: run.stderr }).toMatchObject({ code: 0 });
   const result = jsonOf(run);
   expect(result.signers).toEqual(['p2', 'p3']);
-  expect(opensslVerifies(String(result.publicKey), 'hello', String(result.signature))).toBe(true);
+  expect(verifyWithNodeCrypto(String(result.publicKey), Buffer.from('hello'), String(result.signature))).toBe(true);
   const unhealthy = result.unhealthyParties as { party: string; reason: string }[];
   expect(unhealthy.map((u) => u.party)).toEqual(['p1']);
   expect(unhealthy[0]?.reason).toMatch(why);

@@ -7,13 +7,13 @@
  * is taken over.
  */
 import { spawnSync } from 'node:child_process';
-import { createPublicKey, verify } from 'node:crypto';
 import { readdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { buildCliBinary, type CliBinary, jsonOf } from '../../support/cli-binary.js';
+import { verifyWithNodeCrypto } from '../../support/ed25519.js';
 
 let cli: CliBinary;
 let scratch: string;
@@ -28,11 +28,6 @@ afterAll(async () => {
   if (scratch !== undefined) await rm(scratch, { recursive: true, force: true });
 });
 
-function opensslVerifies(publicKeyHex: string, message: Uint8Array, signatureHex: string): boolean {
-  const key = createPublicKey({ key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), Buffer.from(publicKeyHex, 'hex')]), format: 'der', type: 'spki' });
-  return verify(null, message, key, Buffer.from(signatureHex, 'hex'));
-}
-
 describe('concurrent CLI runs on one data directory', () => {
   test('two keygens on a fresh directory, then three signs: every run exits 0', async () => {
     const dataDir = join(scratch, 'shared');
@@ -46,7 +41,7 @@ describe('concurrent CLI runs on one data directory', () => {
     signs.forEach((run, i) => {
       expect({ code: run.code, stderr: run.stderr }).toMatchObject({ code: 0 });
       const result = jsonOf(run);
-      expect(opensslVerifies(String(result.publicKey), new TextEncoder().encode(messages[i]), String(result.signature))).toBe(true);
+      expect(verifyWithNodeCrypto(String(result.publicKey), new TextEncoder().encode(messages[i]), String(result.signature))).toBe(true);
     });
     // Whoever waited said so, naming the holder.
     expect(signs.some((run) => /^waiting for .*: in use by frostline sign --key ka \(pid \d+\) …$/m.test(run.stderr))).toBe(true);

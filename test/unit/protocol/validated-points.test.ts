@@ -11,8 +11,8 @@ import type { DKG_Round1, DKG_Secret, Key, NonceCommitments } from '@noble/curve
 import { sha512 } from '@noble/hashes/sha2.js';
 import { bytesToHex, concatBytes, hexToBytes } from '@noble/hashes/utils.js';
 import { stockCountingSuite } from '../../../lib/dev/point-meter.js';
-import { createEd25519Suite, elementCheck, type Frost } from '../../../lib/protocol/suite.js';
-import { validatedPoints } from '../../../lib/protocol/validated-points.js';
+import { createEd25519Suite, type Frost } from '../../../lib/protocol/suite.js';
+import { elementCheck, validatedPoints } from '../../../lib/protocol/validated-points.js';
 
 const EdPoint = ed25519.Point;
 const stock: Frost = ed25519_FROST;
