@@ -20,7 +20,8 @@ interface Row {
 const keyOf = (key: ItemKey) => `${key.pk}\u0000${key.sk}`;
 
 function toItem(row: Row): StoredItem {
-  return { pk: row.pk, sk: row.sk, data: JSON.parse(row.data) as StoredItem['data'], version: row.version, ...(row.expiresAt !== undefined ? { expiresAt: row.expiresAt } : {}) };
+  // expiresAt present (undefined when unset), as the SQLite store returns it.
+  return { pk: row.pk, sk: row.sk, data: JSON.parse(row.data) as StoredItem['data'], version: row.version, expiresAt: row.expiresAt };
 }
 
 function toRow(item: StoredItem): Row {

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqliteItemBackend } from '../../../lib/adapters/local/sqlite-backend.js';
 import { ConditionFailedError, InfrastructureError } from '../../../lib/ports/errors.js';
-import type { StoredItem, WriteOperation } from '../../../lib/ports/store.js';
+import type { ItemBackend, StoredItem, WriteOperation } from '../../../lib/ports/store.js';
+import { JournaledMemoryBackend } from '../../fuzz/memory-backend.js';
 
 // The same contract for both engines: the native default and the sql.js fallback.
 const ENGINES = ['better-sqlite3', 'sql.js'] as const;
@@ -19,15 +20,15 @@ function put(i: StoredItem, condition: WriteOperation['condition'] = { kind: 'no
   return { op: 'put', item: i, condition };
 }
 
-describe.each(ENGINES)('SqliteItemBackend on %s (in memory)', (engine) => {
-  let store: SqliteItemBackend;
+/**
+ * The store contract every ItemBackend in the project keeps: conditional writes, all or
+ * nothing, TTL, queries. Run on both SQLite engines and on the fuzzer's in-memory backend,
+ * whose verdicts ("refused input changed nothing") are only as good as its fidelity.
+ */
+function storeContract(open: () => Promise<ItemBackend>) {
+  let store: ItemBackend;
   beforeEach(async () => {
-    store = await SqliteItemBackend.open(':memory:', { engine });
-  });
-  afterEach(() => store.close());
-
-  it('runs on the engine asked for', () => {
-    expect(store.engine).toBe(engine);
+    store = await open();
   });
 
   it('round-trips an item, data parsed and expiresAt undefined when not set', async () => {
@@ -123,11 +124,39 @@ describe.each(ENGINES)('SqliteItemBackend on %s (in memory)', (engine) => {
     expect((await store.scanPrefix('k%')).map((i) => i.pk)).toEqual(['k%']);
     expect((await store.scanPrefix('k')).map((i) => i.pk)).toEqual(['k%', 'k_1', 'kx1']);
   });
+}
+
+describe.each(ENGINES)('SqliteItemBackend on %s (in memory)', (engine) => {
+  let store: SqliteItemBackend;
+  beforeEach(async () => {
+    store = await SqliteItemBackend.open(':memory:', { engine });
+  });
+  afterEach(() => store.close());
+
+  it('runs on the engine asked for', () => {
+    expect(store.engine).toBe(engine);
+  });
 
   it('refuses to use a closed store', async () => {
     store.close();
     await expect(store.get({ pk: 'a', sk: '1' })).rejects.toBeInstanceOf(InfrastructureError);
   });
+});
+
+describe.each(ENGINES)('the store contract on SqliteItemBackend (%s)', (engine) => {
+  const opened: SqliteItemBackend[] = [];
+  afterEach(() => {
+    for (const store of opened.splice(0)) store.close();
+  });
+  storeContract(async () => {
+    const store = await SqliteItemBackend.open(':memory:', { engine });
+    opened.push(store);
+    return store;
+  });
+});
+
+describe("the store contract on the fuzzer's journaled memory backend", () => {
+  storeContract(() => Promise.resolve(new JournaledMemoryBackend([])));
 });
 
 describe.each(ENGINES)('SqliteItemBackend on %s (file)', (engine) => {
