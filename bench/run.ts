@@ -13,6 +13,7 @@ import { benchStore } from './store.js';
 import { benchPoints } from './points.js';
 import { runThroughputBench } from './throughput.js';
 import { percentile } from '../lib/dev/percentile.js';
+import { runAwsBench } from './aws.js';
 
 interface Row {
   config: string;
@@ -71,6 +72,12 @@ async function measure(threshold: number, parties: number): Promise<Row> {
   }
 }
 
+if (process.argv.includes('--aws')) {
+  // `npm run bench -- --aws [--json]`: the AWS path on the emulator alone (bench/aws.ts).
+  const aws = await runAwsBench();
+  if (process.argv.includes('--json')) console.log(JSON.stringify(aws));
+  process.exit(0);
+}
 const rows: Row[] = [];
 for (const [t, n] of SIZES) {
   process.stderr.write(`measuring ${t}-of-${n} (keygen + ${SIGNATURES} signatures)...\n`);
