@@ -39,6 +39,12 @@ export type WriteOperation =
 /** What a backend must provide. Every method is one atomic step. */
 export interface ItemBackend {
   get(key: ItemKey): Promise<StoredItem | undefined>;
+  /**
+   * Several independent items in one round trip (DynamoDB `BatchGetItem`), in the order of
+   * `keys`; each read is as consistent as `get`, the set is not a snapshot. Optional: without
+   * it, callers read the items one by one.
+   */
+  getMany?(keys: readonly ItemKey[]): Promise<(StoredItem | undefined)[]>;
   /** Every item with this partition key whose sort key starts with `skPrefix`. */
   query(pk: string, skPrefix?: string): Promise<StoredItem[]>;
   /** Items whose partition key starts with `pkPrefix` (listing; not on hot paths). */

@@ -11,6 +11,8 @@
  * redelivery of the very message that was recorded (a crash before sending) sends them
  * again; parties answer repeats idempotently.
  */
+import { coordinatorPrefetch, signingPrefetch } from './coordinator-prefetch.js';
+import { MessageReads } from './message-reads.js';
 import { RefusalCode, RefusedError } from '../ports/errors.js';
 import { retryOnConflict } from '../ports/store.js';
 import { AuditAnchors, type AnchorRecord } from './audit-anchors.js';
@@ -47,11 +49,15 @@ export class Coordinator {
   readonly #replays: ReplayGuard;
   readonly #anchors: AuditAnchors;
 
+  readonly #reads: MessageReads;
+
   constructor(deps: CoordinatorDeps) {
-    this.#io = new CoordinatorIO(deps);
+    // Each item is read once per message (message-reads.ts); nothing is kept between messages.
+    this.#reads = new MessageReads(deps.store);
+    this.#io = new CoordinatorIO({ ...deps, store: this.#reads });
     const nowSeconds = () => this.#io.nowSeconds();
-    this.#replays = new ReplayGuard(deps.store, this.#io.limits, nowSeconds);
-    this.#anchors = new AuditAnchors(deps.store, nowSeconds);
+    this.#replays = new ReplayGuard(this.#reads, this.#io.limits, nowSeconds);
+    this.#anchors = new AuditAnchors(this.#reads, nowSeconds);
   }
 
   /** The newest audit head `party` signed in a message to this coordinator (see audit-anchors.ts). */
@@ -77,6 +83,10 @@ export class Coordinator {
   }
 
   async handle(raw: string): Promise<HandleOutcome> {
+    return this.#reads.run(() => this.#handle(raw));
+  }
+
+  async #handle(raw: string): Promise<HandleOutcome> {
     let envelope: Envelope | undefined;
     try {
       envelope = authenticateEnvelope(raw, {
@@ -86,6 +96,7 @@ export class Coordinator {
         now: this.#io.now(),
         senderRole: (type) => (COORDINATOR_INBOUND_FROM_INITIATOR.has(type) ? 'initiator' : COORDINATOR_INBOUND_FROM_PARTY.has(type) ? 'party' : undefined),
       });
+      await this.#reads.prefetch(coordinatorPrefetch(envelope, COORDINATOR_INBOUND_FROM_PARTY.has(envelope.type)));
       // Authenticated party messages anchor the sender's audit head here, even if refused below.
       if (COORDINATOR_INBOUND_FROM_PARTY.has(envelope.type)) await this.#anchors.record(envelope);
       await this.#replays.assertNotSeen(envelope);
@@ -118,6 +129,7 @@ export class Coordinator {
       if (session.kind === 'keygen') {
         step = applyKeygen(session, envelope, context);
       } else {
+        if (key === undefined) await this.#reads.prefetch(signingPrefetch(session.keyId, envelope));
         key ??= await io.requiredKey(session.keyId);
         // Read on every try: a concurrent session may have claimed the commitment meanwhile.
         step = applySign(session, key, envelope, await this.#commitmentUse(key.keyId, envelope), context);

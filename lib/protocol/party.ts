@@ -9,6 +9,8 @@
  * The message id is remembered only after the work is done, so a crash mid-round leaves
  * the message to be redelivered and completed.
  */
+import { MessageReads } from './message-reads.js';
+import { partyPrefetch } from './party-prefetch.js';
 import { RefusalCode, RefusedError } from '../ports/errors.js';
 import type { AuditLog } from './audit.js';
 import { authenticateEnvelope } from './envelope.js';
@@ -49,10 +51,14 @@ export class Party {
   readonly #ctx: PartyContext;
   readonly #replays: ReplayGuard;
 
+  readonly #reads: MessageReads;
+
   constructor(deps: PartyDeps) {
     this.id = deps.id;
-    this.#ctx = createPartyContext(deps);
-    this.#replays = new ReplayGuard(deps.store, this.#ctx.limits, () => this.#ctx.nowSeconds());
+    // Each item is read once per message (message-reads.ts); nothing is kept between messages.
+    this.#reads = new MessageReads(deps.store);
+    this.#ctx = createPartyContext({ ...deps, store: this.#reads });
+    this.#replays = new ReplayGuard(this.#reads, this.#ctx.limits, () => this.#ctx.nowSeconds());
   }
 
   /** This party's audit trail (hash-chained decisions). */
@@ -70,6 +76,10 @@ export class Party {
    * (the caller acknowledges it); throws for failures worth a redelivery.
    */
   async handle(raw: string): Promise<HandleOutcome> {
+    return this.#reads.run(() => this.#handle(raw));
+  }
+
+  async #handle(raw: string): Promise<HandleOutcome> {
     const ctx = this.#ctx;
     let envelope: Envelope | undefined;
     try {
@@ -80,6 +90,7 @@ export class Party {
         now: ctx.now(),
         senderRole: (type) => (PARTY_INBOUND.has(type) ? 'coordinator' : undefined),
       });
+      await this.#reads.prefetch(partyPrefetch(envelope));
       await this.#replays.assertNotSeen(envelope);
     } catch (error) {
       if (!(error instanceof RefusedError)) throw error;

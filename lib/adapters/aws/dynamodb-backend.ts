@@ -7,6 +7,7 @@
  * item must count as absent in the write itself, not just when read.
  */
 import {
+  BatchGetItemCommand,
   type AttributeValue,
   DeleteItemCommand,
   type DynamoDBClient,
@@ -17,12 +18,16 @@ import {
   type TransactWriteItem,
   TransactWriteItemsCommand,
 } from '@aws-sdk/client-dynamodb';
-import { ConditionFailedError, FrostlineError } from '../../ports/errors.js';
+import { ConditionFailedError, FrostlineError, InfrastructureError } from '../../ports/errors.js';
 import type { ItemBackend, ItemData, ItemKey, StoredItem, WriteCondition, WriteOperation } from '../../ports/store.js';
 import { awsErrorName, infrastructureError } from './errors.js';
 
 /** DynamoDB's limit on items in one TransactWriteItems call. */
 export const MAX_TRANSACTION_ITEMS = 100;
+/** BatchGetItem's limit of keys per call. */
+const MAX_BATCH_GET_KEYS = 100;
+
+const itemId = (key: ItemKey) => JSON.stringify([key.pk, key.sk]);
 
 type Item = Record<string, AttributeValue>;
 
@@ -168,6 +173,32 @@ export class DynamoItemBackend implements ItemBackend {
       throw infrastructureError('dynamodb:GetItem', error);
     }
     return output.Item === undefined ? undefined : fromAttributes(output.Item);
+  }
+
+  /** BatchGetItem, strongly consistent, 100 keys a call; unprocessed keys are asked again. */
+  async getMany(keys: readonly ItemKey[]): Promise<(StoredItem | undefined)[]> {
+    const found = new Map<string, StoredItem>();
+    for (let start = 0; start < keys.length; start += MAX_BATCH_GET_KEYS) {
+      let pending: Item[] = keys.slice(start, start + MAX_BATCH_GET_KEYS).map(keyAttributes);
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(200, 2 ** attempt * 5)));
+        if (attempt >= 10) throw new InfrastructureError('dynamodb:BatchGetItem', 'keys left unprocessed after 10 attempts');
+        let output;
+        try {
+          output = await this.client.send(
+            new BatchGetItemCommand({ RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } } }),
+          );
+        } catch (error) {
+          throw infrastructureError('dynamodb:BatchGetItem', error);
+        }
+        for (const attributes of output.Responses?.[this.tableName] ?? []) {
+          const item = fromAttributes(attributes);
+          found.set(itemId(item), item);
+        }
+        pending = output.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
+      }
+    }
+    return keys.map((key) => found.get(itemId(key)));
   }
 
   async query(pk: string, skPrefix?: string): Promise<StoredItem[]> {

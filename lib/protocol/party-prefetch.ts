@@ -1,0 +1,38 @@
+/**
+ * The items a party's signing steps are about to read for a message, fetched in one round
+ * trip before the step runs (MessageReads.prefetch, DynamoDB BatchGetItem). Only hints:
+ * each step still reads, checks and conditionally writes exactly as before; a wrong or
+ * missing hint costs a read, never a check. Unverified fields (the key id inside the
+ * relayed request) are used only if they are plain names, so a hostile value can neither
+ * make the batch read fail nor turn a refusal into a redelivery.
+ */
+import type { ItemKey } from '../ports/store.js';
+import { auditKeys } from './audit.js';
+import { MessageType, NAME_PATTERN, type Envelope } from './messages.js';
+import { partyKeys } from './party-state.js';
+import { seenKey } from './replay-guard.js';
+
+function field(value: unknown, name: string): unknown {
+  return typeof value === 'object' && value !== null && name in value ? (value as Record<string, unknown>)[name] : undefined;
+}
+
+/** The key id the relayed initiator request names, if it is a plain name. */
+function requestedKeyId(body: unknown): string | undefined {
+  const keyId = field(field(field(body, 'request'), 'body'), 'keyId');
+  return typeof keyId === 'string' && NAME_PATTERN.test(keyId) ? keyId : undefined;
+}
+
+/** What handling `envelope` reads first: its replay mark, then its step's items. */
+export function partyPrefetch(envelope: Envelope): ItemKey[] {
+  const keys = [seenKey(envelope.id)];
+  const { session, body } = envelope;
+  const attempt = field(body, 'attempt');
+  const keyId = requestedKeyId(body);
+  if (keyId === undefined || typeof attempt !== 'number' || !Number.isSafeInteger(attempt) || attempt < 0) return keys;
+  if (envelope.type === MessageType.signCommit) {
+    keys.push(partyKeys.keyShare(keyId), auditKeys.mark(`sign#${session}#approved`), auditKeys.head(), partyKeys.nonce(session, attempt), partyKeys.consumed(session, attempt));
+  } else if (envelope.type === MessageType.signPackage) {
+    keys.push(partyKeys.keyShare(keyId), partyKeys.consumed(session, attempt), partyKeys.nonce(session, attempt), auditKeys.head());
+  }
+  return keys;
+}
