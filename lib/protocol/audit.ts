@@ -7,7 +7,7 @@
  * same decision twice).
  */
 import * as z from 'zod/mini';
-import { ItemTable, retryOnConflict, type ItemBackend, type ItemKey } from '../ports/store.js';
+import { ItemTable, retryOnConflict, type ItemBackend, type ItemKey, type WriteOperation } from '../ports/store.js';
 import { hashCanonical } from './encoding.js';
 import type { AuditAnchor } from './messages.js';
 import { recordParser } from './party-state.js';
@@ -67,23 +67,30 @@ export class AuditLog {
   /** Appends `entry` once per `decisionId` (a redelivered decision is not recorded again). */
   async append(decisionId: string, entry: AuditEntry): Promise<void> {
     await retryOnConflict(async () => {
-      if ((await this.#marks.get(auditKeys.mark(decisionId))) !== undefined) return;
-      const head = await this.#heads.get(auditKeys.head());
-      const seq = (head?.value.seq ?? 0) + 1;
-      const unhashed = { ...entry, seq, prev: head?.value.hash ?? GENESIS_HASH, party: this.party };
-      const record: AuditRecord = { ...unhashed, hash: auditRecordHash(unhashed) };
+      const operations = await this.appendOperations(decisionId, entry);
       // A lost race (another append, or the same decision) fails a condition: retry re-reads.
-      await this.#backend.write(
-        [
-          this.#records.putOperation(auditKeys.record(seq), record, 1, { kind: 'absent' }),
-          head === undefined
-            ? this.#heads.putOperation(auditKeys.head(), { seq, hash: record.hash }, 1, { kind: 'absent' })
-            : this.#heads.putOperation(auditKeys.head(), { seq, hash: record.hash }, head.version + 1, { kind: 'version', version: head.version }),
-          this.#marks.putOperation(auditKeys.mark(decisionId), { seq }, 1, { kind: 'absent' }),
-        ],
-        this.#nowSeconds(),
-      );
+      if (operations.length > 0) await this.#backend.write(operations, this.#nowSeconds());
     });
+  }
+
+  /**
+   * The writes that append `entry` (none if `decisionId` is recorded already), for a caller
+   * that commits them in one transaction with the state change the decision allows. The
+   * caller retries on a failed condition, re-reading through this method.
+   */
+  async appendOperations(decisionId: string, entry: AuditEntry): Promise<WriteOperation[]> {
+    if ((await this.#marks.get(auditKeys.mark(decisionId))) !== undefined) return [];
+    const head = await this.#heads.get(auditKeys.head());
+    const seq = (head?.value.seq ?? 0) + 1;
+    const unhashed = { ...entry, seq, prev: head?.value.hash ?? GENESIS_HASH, party: this.party };
+    const record: AuditRecord = { ...unhashed, hash: auditRecordHash(unhashed) };
+    return [
+      this.#records.putOperation(auditKeys.record(seq), record, 1, { kind: 'absent' }),
+      head === undefined
+        ? this.#heads.putOperation(auditKeys.head(), { seq, hash: record.hash }, 1, { kind: 'absent' })
+        : this.#heads.putOperation(auditKeys.head(), { seq, hash: record.hash }, head.version + 1, { kind: 'version', version: head.version }),
+      this.#marks.putOperation(auditKeys.mark(decisionId), { seq }, 1, { kind: 'absent' }),
+    ];
   }
 
   /** The newest record's sequence number and hash (genesis when the chain is empty). */

@@ -25,11 +25,18 @@ export function auditEntry(now: number, kind: DecisionKind, session: string, req
   };
 }
 
+/** An approval the caller commits together with what it allows (`AuditLog.appendOperations`). */
+export interface Approval {
+  readonly decisionId: string;
+  readonly entry: AuditEntry;
+}
+
 /**
- * Runs the checks of a keygen or signing decision and appends the decision, approved or
- * refused, to the audit trail before anything is committed.
+ * Runs the checks of a decision; a refusal is appended to the audit trail at once (and
+ * rethrown). Returns the approval, which the caller must append before or atomically with
+ * anything it commits on the strength of it.
  */
-export async function decide<T>(ctx: PartyContext, kind: DecisionKind, session: string, request: Envelope, check: () => Promise<T>): Promise<T> {
+export async function decideApproval<T>(ctx: PartyContext, kind: DecisionKind, session: string, request: Envelope, check: () => Promise<T>): Promise<{ result: T; approval: Approval }> {
   const entry = auditEntry(ctx.now(), kind, session, request);
   let result: T;
   try {
@@ -40,6 +47,15 @@ export async function decide<T>(ctx: PartyContext, kind: DecisionKind, session: 
     }
     throw error;
   }
-  await ctx.audit.append(`${kind}#${session}#approved`, { ...entry, decision: 'approved' });
+  return { result, approval: { decisionId: `${kind}#${session}#approved`, entry: { ...entry, decision: 'approved' } } };
+}
+
+/**
+ * Runs the checks of a keygen or signing decision and appends the decision, approved or
+ * refused, to the audit trail before anything is committed.
+ */
+export async function decide<T>(ctx: PartyContext, kind: DecisionKind, session: string, request: Envelope, check: () => Promise<T>): Promise<T> {
+  const { result, approval } = await decideApproval(ctx, kind, session, request, check);
+  await ctx.audit.append(approval.decisionId, approval.entry);
   return result;
 }

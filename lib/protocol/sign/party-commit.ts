@@ -8,7 +8,8 @@ import { parseBody } from '../envelope.js';
 import { commitmentToWire } from '../frost-wire.js';
 import { MessageType, type Envelope, type NonceCommitment } from '../messages.js';
 import { commitRound1 } from '../nonce-generation.js';
-import { decide } from '../party-audit.js';
+import { decideApproval } from '../party-audit.js';
+import { retryOnConflict } from '../../ports/store.js';
 import type { PartyContext, PartyView } from '../party-context.js';
 import { partyKeys, type NonceRecord } from '../party-state.js';
 import { openSecret, sealSecret } from '../sealed-item.js';
@@ -36,20 +37,27 @@ export function commitNonces(view: PartyView, key: { identifier: string; signing
   return { commitment: commitmentToWire(generated.commitments), nonces };
 }
 
-/** Thin step: decide, create the nonce once (or adopt a concurrent delivery's), answer with its commitment. */
+/**
+ * Thin step: decide, create the nonce once (or adopt a concurrent delivery's), answer with
+ * its commitment. The approval goes into the audit trail in the same transaction that
+ * creates the nonce (one write instead of two; never a nonce without its approval), and
+ * before it wherever no nonce is created.
+ */
 export async function onSignCommit(ctx: PartyContext, envelope: Envelope): Promise<void> {
   const { session } = envelope;
   const body = parseBody(envelope, MessageType.signCommit);
-  const { sign, share, fingerprint } = await decide(ctx, 'sign', session, body.request, async () => {
+  const { result, approval } = await decideApproval(ctx, 'sign', session, body.request, async () => {
     const checked = await checkSignRequest(ctx, body.request, session);
     await checkSignRules(ctx, checked.sign, body.request.from, session);
     return checked;
   });
+  const { sign, share, fingerprint } = result;
   const nonceKey = partyKeys.nonce(session, body.attempt);
 
   let commitment = (await ctx.tables.nonces.get(nonceKey))?.value.commitment;
   if (commitment === undefined) {
     if ((await ctx.tables.consumed.get(partyKeys.consumed(session, body.attempt))) !== undefined) {
+      await ctx.audit.append(approval.decisionId, approval.entry);
       return; // this attempt's nonce is already spent; a late commit request needs no answer
     }
     const record = await ctx.withSecrets(async (scope): Promise<NonceRecord> => {
@@ -63,8 +71,17 @@ export async function onSignCommit(ctx: PartyContext, envelope: Envelope): Promi
         nonces: await sealSecret(ctx.vault, ctx.secretContext(sign.keyId, 'nonce'), nonceKey, output.nonces, scope),
       };
     });
-    // A concurrent delivery that created the nonce first wins: answer with its commitment.
-    commitment = (await ctx.tables.nonces.createOrGet(nonceKey, record, ctx.limits.nonceTtlSeconds)).value.commitment;
+    commitment = await retryOnConflict(async () => {
+      // A concurrent delivery that created the nonce first wins (its approval came with it): answer with its commitment.
+      const winner = await ctx.tables.nonces.get(nonceKey);
+      if (winner !== undefined) return winner.value.commitment;
+      const audit = await ctx.audit.appendOperations(approval.decisionId, approval.entry);
+      await ctx.tables.backend.write([...audit, ctx.tables.nonces.putOperation(nonceKey, record, 1, { kind: 'absent' }, ctx.limits.nonceTtlSeconds)], ctx.nowSeconds());
+      return record.commitment;
+    });
+  } else {
+    // Created with its approval (by an earlier delivery): normally nothing to append.
+    await ctx.audit.append(approval.decisionId, approval.entry);
   }
   await ctx.send(MessageType.signCommitment, session, { attempt: body.attempt, commitment });
 }
