@@ -11,7 +11,7 @@
  */
 import * as z from 'zod/mini';
 import type { IdentityPublicKey } from '../ports/key-vault.js';
-import { ItemTable, retryOnConflict, type ItemBackend, type ItemKey } from '../ports/store.js';
+import { ItemTable, retryOnConflict, type ItemBackend, type ItemKey, type WriteOperation } from '../ports/store.js';
 import { decodeHex } from './encoding.js';
 import { envelopeSigningInput } from './envelope.js';
 import { verifyIdentitySignature } from './identity.js';
@@ -43,6 +43,22 @@ export class AuditAnchors {
 
   constructor(backend: ItemBackend, nowSeconds: () => number) {
     this.#table = new ItemTable(backend, recordParser(AnchorRecord, 'audit anchor'), nowSeconds);
+  }
+
+  /**
+   * The write that would keep `envelope`'s audit head (none if the held one is as new), for
+   * a caller that commits it together with its own state change and retries on a failed
+   * condition, re-reading through this method.
+   */
+  async recordOperations(envelope: Envelope): Promise<WriteOperation[]> {
+    const anchor = anchorOf(envelope);
+    if (anchor === undefined || anchor.seq === 0) return [];
+    const key = anchorKey(envelope.from);
+    const value: AnchorRecord = { party: envelope.from, seq: anchor.seq, hash: anchor.hash, envelope };
+    const current = await this.#table.get(key);
+    if (current === undefined) return [this.#table.putOperation(key, value, 1, { kind: 'absent' })];
+    if (current.value.seq >= anchor.seq) return [];
+    return [this.#table.putOperation(key, value, current.version + 1, { kind: 'version', version: current.version })];
   }
 
   /** Keeps `envelope`'s audit head if it is newer than the one held (call only after authenticating it). */

@@ -97,11 +97,20 @@ export class Coordinator {
         senderRole: (type) => (COORDINATOR_INBOUND_FROM_INITIATOR.has(type) ? 'initiator' : COORDINATOR_INBOUND_FROM_PARTY.has(type) ? 'party' : undefined),
       });
       await this.#reads.prefetch(coordinatorPrefetch(envelope, COORDINATOR_INBOUND_FROM_PARTY.has(envelope.type)));
-      // Authenticated party messages anchor the sender's audit head here, even if refused below.
-      if (COORDINATOR_INBOUND_FROM_PARTY.has(envelope.type)) await this.#anchors.record(envelope);
-      await this.#replays.assertNotSeen(envelope);
-      if (COORDINATOR_INBOUND_FROM_INITIATOR.has(envelope.type)) await onRequest(this.#io, envelope);
-      else await this.#onPartyMessage(envelope);
+      if (COORDINATOR_INBOUND_FROM_INITIATOR.has(envelope.type)) {
+        await this.#replays.assertNotSeen(envelope);
+        await onRequest(this.#io, envelope);
+      } else {
+        // Authenticated party messages anchor the sender's audit head, even if refused below:
+        // in the session's own write when there is one, else on its own before returning.
+        const anchor = { envelope, written: false };
+        try {
+          await this.#replays.assertNotSeen(envelope);
+          await this.#onPartyMessage(envelope, anchor);
+        } finally {
+          if (!anchor.written) await this.#anchors.record(envelope);
+        }
+      }
     } catch (error) {
       if (!(error instanceof RefusedError)) throw error;
       const blame = error.blame.length > 0 ? error.blame.join(', ') : undefined;
@@ -115,7 +124,7 @@ export class Coordinator {
 
   // ---- party messages: the write loop ------------------------------------------------
 
-  async #onPartyMessage(envelope: Envelope): Promise<void> {
+  async #onPartyMessage(envelope: Envelope, anchor: { readonly envelope: Envelope; written: boolean }): Promise<void> {
     const io = this.#io;
     const sessionKey = coordinatorKeys.session(envelope.session);
     // Key records never change once written: read one at most once per message, not per retry.
@@ -153,7 +162,9 @@ export class Coordinator {
       for (const claim of step.claims ?? []) {
         operations.push(io.tables.commitments.putOperation(coordinatorKeys.commitment(claim.keyId, claim.hiding), claim.use, 1, { kind: 'absent' }));
       }
+      operations.push(...(await this.#anchors.recordOperations(anchor.envelope)));
       await io.tables.backend.write(operations, io.nowSeconds());
+      anchor.written = true;
       io.emit(step.logs);
       if (moved(session, next) || step.resend) await io.sendPhase(next, key);
       if (step.refusal !== undefined) throw step.refusal;
