@@ -79,10 +79,11 @@ export function handlerEsbuildOptions(entryPoints: Readonly<Record<string, strin
   };
 }
 
-/** The layer's entry point, and the module it bundles in place of the SDK's default credential chain. */
+/** The layer's entry point, and the modules it bundles in place of two parts of the SDK. */
 export const AwsSdkLayerSource = {
   entry: join(PROJECT_ROOT, 'functions', 'aws-sdk-layer.ts'),
   credentialProvider: join(PROJECT_ROOT, 'functions', 'lambda-credential-provider.ts'),
+  noEventStreams: join(PROJECT_ROOT, 'functions', 'no-event-streams.ts'),
 } as const;
 
 /** Where the layer's module lies inside the layer (a zip extracted at /opt). */
@@ -91,9 +92,10 @@ export const AWS_SDK_LAYER_DIR = join('nodejs', 'node_modules', ...AWS_SDK_LAYER
 /**
  * The AWS SDK layer's module as esbuild options: `packageDir/index.mjs`, where `packageDir`
  * is `AWS_SDK_LAYER_DIR` in the layer (write `awsSdkLayerPackageJson()` next to it). Same target and minification as the
- * handlers. `@aws-sdk/credential-provider-node` is replaced by the Lambda-only provider,
- * which reads the environment variables and nothing else (see that module for why and what
- * it gives up). No source map: the layer is the SDK's code, not ours.
+ * handlers. Two swaps, each explained (why, what it gives up) in its module:
+ * `@aws-sdk/credential-provider-node` becomes the Lambda-only provider, which reads the
+ * environment variables and nothing else (~130 KiB less), and `@smithy/core/event-streams`
+ * a stub (~15 KiB less). No source map: the layer is the SDK's code, not ours.
  */
 export function awsSdkLayerEsbuildOptions(packageDir: string): BuildOptions & { metafile: true } {
   return {
@@ -106,7 +108,10 @@ export function awsSdkLayerEsbuildOptions(packageDir: string): BuildOptions & { 
     target: HANDLER_BUNDLING.target,
     mainFields: [...HANDLER_BUNDLING.mainFields],
     banner: { js: HANDLER_BUNDLING.banner },
-    alias: { '@aws-sdk/credential-provider-node': AwsSdkLayerSource.credentialProvider },
+    alias: {
+      '@aws-sdk/credential-provider-node': AwsSdkLayerSource.credentialProvider,
+      '@smithy/core/event-streams': AwsSdkLayerSource.noEventStreams,
+    },
     minify: HANDLER_BUNDLING.minify,
     metafile: true,
     logLevel: 'silent',

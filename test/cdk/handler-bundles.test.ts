@@ -110,7 +110,7 @@ describe('the AWS SDK layer', () => {
   }
   const printCredentials = "const c = await new KMSClient({ region: 'eu-west-1' }).config.credentials(); process.stdout.write(c.accessKeyId + ' ' + c.secretAccessKey + ' ' + (c.sessionToken ?? '-'));";
 
-  it('stays within its size budget and bundles no credential source but the environment', () => {
+  it('stays within its size budget and bundles no credential source but the environment, and no event streams', () => {
     expect(Math.ceil(layer.bytes / 1024)).toBeLessThanOrEqual(AWS_SDK_LAYER_BUDGET_KIB);
     const packages = Object.keys(layer.packages);
     expect(packages).toContain('@aws-sdk/client-kms');
@@ -119,6 +119,7 @@ describe('the AWS SDK layer', () => {
       expect(packages).not.toContain(unwanted);
     }
     expect(forbiddenInputs(layer.inputs)).toEqual([]);
+    expect(layer.inputs.filter((input) => input.includes('/event-streams/'))).toEqual([]);
   });
 
   it('gives the clients the credentials of the environment variables, as Lambda sets them', async () => {
