@@ -3,11 +3,11 @@
  * three-party config, bundling every function with the local esbuild, cdk-nag included.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { AWS_SDK_LAYER_DIR } from '../../cdk/handler-bundling.js';
+import { AWS_SDK_LAYER_DIR, AWS_SDK_LAYER_PACKAGE } from '../../cdk/handler-bundling.js';
 import { PROJECT_ROOT } from '../../cdk/paths.js';
 
 const CDK = join(PROJECT_ROOT, 'node_modules', '.bin', 'cdk');
@@ -47,6 +47,10 @@ describe('cdk synth (real bundling)', () => {
       const bundle = join(result.outdir, asset, 'index.mjs');
       expect(existsSync(bundle)).toBe(true);
       expect(readFileSync(bundle, 'utf8')).toMatch(/export\s*\{[^}]*\bhandler\b/);
+      // Built as the bundle test builds it: the SDK comes from the layer (the alias reached
+      // NodejsFunction's esbuild), and the bundle is inside the budget.
+      expect(readFileSync(bundle, 'utf8')).toContain(`from"${AWS_SDK_LAYER_PACKAGE}"`);
+      expect(statSync(bundle).size).toBeLessThanOrEqual(400 * 1024);
     }
     console.log(`cdk synth (4 stacks, 4 bundles): ${result.ms} ms`);
   }, 300_000);
