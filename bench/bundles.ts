@@ -2,8 +2,10 @@
  * Handler bundles: size per handler (built exactly as the stacks build them) and module
  * import time, the median of several fresh `node` processes that import the built bundle
  * with a valid environment (the import runs the cold start: configuration, SDK clients,
- * the Party or Coordinator). No AWS call is made. Also measured, for comparison only: the
- * same bundles with the AWS SDK left to the Lambda runtime (not how frostline deploys).
+ * the Party or Coordinator). The import includes the AWS SDK layer's module, which the
+ * bundles import (`@frostline/aws-sdk`, built next to them), as at a Lambda cold start.
+ * No AWS call is made. Also measured: the layer's size (one per stack, shared by its
+ * functions), and for comparison only, each bundle with the whole AWS SDK bundled in.
  */
 import { execFile } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
@@ -13,7 +15,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
-import { buildHandlerBundles, HANDLER_BUNDLE_BUDGET_KIB, type HandlerName } from '../cdk/handler-bundles.js';
+import { AWS_SDK_LAYER_BUDGET_KIB, buildAwsSdkLayer, buildHandlerBundles, HANDLER_BUNDLE_BUDGET_KIB, type HandlerName } from '../cdk/handler-bundles.js';
 import { handlerEsbuildOptions } from '../cdk/handler-bundling.js';
 import { Entry } from '../cdk/paths.js';
 import { runtimeEnvironment, type RuntimeConfig } from '../lib/config/runtime.js';
@@ -25,10 +27,19 @@ export interface BundleRow {
   budgetKiB: number;
   importMedianMs: number;
   importMinMs: number;
+  /** CPU time of the import (user + system, all threads), median: steadier than the wall clock on a busy machine. */
+  importCpuMedianMs: number;
   /** The largest packages in the bundle, KiB. */
   top: string;
   /** For comparison: the bundle with @aws-sdk/* and @smithy/* external (the runtime's copy). */
   sdkExternalKiB: number;
+  /** The AWS SDK layer's module, which every handler imports (the same in every row). */
+  sdkLayerKiB: number;
+  sdkLayerBudgetKiB: number;
+  /** The largest packages in the layer, KiB (the same in every row). */
+  sdkLayerTop: string;
+  /** For comparison: the bundle with the whole SDK in it, default credential chain included (how it was built before the layer). */
+  sdkBundledKiB: number;
 }
 
 const IMPORTS = Number(process.env.FROSTLINE_BENCH_IMPORTS ?? 7);
@@ -72,16 +83,24 @@ function environments(): Record<HandlerName, Record<string, string>> {
   };
 }
 
-/** Milliseconds one fresh process spends importing `file` (timed inside the process). */
-async function importMs(file: string, env: Record<string, string>): Promise<number> {
-  const script = `const t = performance.now(); await import(${JSON.stringify(pathToFileURL(file).href)}); process.stdout.write(String(performance.now() - t));`;
+/**
+ * Milliseconds one fresh process spends importing `file` (timed inside the process): wall
+ * clock, and the CPU time (user + system, all threads) the import took, which other load
+ * on the machine inflates far less than the wall clock.
+ */
+async function importMs(file: string, env: Record<string, string>): Promise<{ wall: number; cpu: number }> {
+  const script = `const c = process.cpuUsage(); const t = performance.now(); await import(${JSON.stringify(pathToFileURL(file).href)}); const wall = performance.now() - t; const u = process.cpuUsage(c); process.stdout.write(JSON.stringify([wall, (u.user + u.system) / 1000]));`;
   const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { env });
-  return Number(stdout);
+  const [wall, cpu] = JSON.parse(stdout) as [number, number];
+  return { wall, cpu };
 }
 
-async function sdkExternalSizes(outDir: string): Promise<Record<string, number>> {
+const median = (sorted: readonly number[]) => Math.round(sorted[Math.floor(sorted.length / 2)] ?? Number.NaN);
+
+/** Each handler built with other externals and aliases than the stacks' (for comparison). */
+async function sizesWith(outDir: string, overrides: { external: string[]; alias: Record<string, string> }): Promise<Record<string, number>> {
   const options = handlerEsbuildOptions(Entry, outDir);
-  const result = await build({ ...options, external: ['@aws-sdk/*', '@smithy/*'] });
+  const result = await build({ ...options, ...overrides });
   const sizes: Record<string, number> = {};
   for (const [path, output] of Object.entries(result.metafile.outputs)) {
     const handler = /([A-Za-z]+)\.mjs$/.exec(path)?.[1];
@@ -90,30 +109,46 @@ async function sdkExternalSizes(outDir: string): Promise<Record<string, number>>
   return sizes;
 }
 
+function topPackages(packages: Readonly<Record<string, number>>): string {
+  return Object.entries(packages)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 4)
+    .map(([name, bytes]) => `${name} ${Math.round(bytes / 1024)}`)
+    .join(', ');
+}
+
 export async function measureBundles(): Promise<BundleRow[]> {
   const outDir = await mkdtemp(join(tmpdir(), 'frostline-bench-bundles-'));
   try {
     const bundles = await buildHandlerBundles(join(outDir, 'bundled'));
-    const external = await sdkExternalSizes(join(outDir, 'sdk-external'));
+    const layer = await buildAwsSdkLayer(join(outDir, 'bundled'));
+    const external = await sizesWith(join(outDir, 'sdk-external'), { external: ['@aws-sdk/*', '@smithy/*'], alias: {} });
+    const bundled = await sizesWith(join(outDir, 'sdk-bundled'), { external: [], alias: {} });
     const envs = environments();
     const rows: BundleRow[] = [];
     for (const bundle of bundles) {
       const times: number[] = [];
-      for (let i = 0; i < IMPORTS; i++) times.push(await importMs(bundle.file, envs[bundle.handler]));
+      const cpuTimes: number[] = [];
+      for (let i = 0; i < IMPORTS; i++) {
+        const { wall, cpu } = await importMs(bundle.file, envs[bundle.handler]);
+        times.push(wall);
+        cpuTimes.push(cpu);
+      }
       times.sort((a, b) => a - b);
-      const top = Object.entries(bundle.packages)
-        .sort((a, b) => b[1] - a[1])
-        .slice(0, 4)
-        .map(([name, bytes]) => `${name} ${Math.round(bytes / 1024)}`)
-        .join(', ');
+      cpuTimes.sort((a, b) => a - b);
       rows.push({
         handler: bundle.handler,
         sizeKiB: kib(bundle.bytes),
         budgetKiB: HANDLER_BUNDLE_BUDGET_KIB[bundle.handler],
-        importMedianMs: Math.round(times[Math.floor(times.length / 2)] ?? Number.NaN),
+        importMedianMs: median(times),
         importMinMs: Math.round(times[0] ?? Number.NaN),
-        top,
+        importCpuMedianMs: median(cpuTimes),
+        top: topPackages(bundle.packages),
         sdkExternalKiB: kib(external[bundle.handler] ?? Number.NaN),
+        sdkLayerKiB: kib(layer.bytes),
+        sdkLayerBudgetKiB: AWS_SDK_LAYER_BUDGET_KIB,
+        sdkLayerTop: topPackages(layer.packages),
+        sdkBundledKiB: kib(bundled[bundle.handler] ?? Number.NaN),
       });
     }
     return rows;

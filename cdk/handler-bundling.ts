@@ -4,25 +4,53 @@
  * options, so what is measured is what is deployed. No CDK import here: the test and the
  * bench build with esbuild directly.
  */
+import { join } from 'node:path';
 import type { BuildOptions } from 'esbuild';
+import { PROJECT_ROOT } from './paths.js';
 
 /**
  * ESM bundles of CommonJS dependencies still call require() for Node built-ins: give them one.
  */
 const REQUIRE_BANNER = "import { createRequire as __frostlineCreateRequire } from 'node:module'; const require = __frostlineCreateRequire(import.meta.url);";
 
-/** The NodejsFunction `bundling` settings, as plain values (the construct maps `format`). */
+/**
+ * The package name under which the AWS SDK layer (cdk/constructs/aws-sdk-layer.ts) holds the
+ * SDK, at `/opt/nodejs/node_modules/@frostline/aws-sdk`. A name of our own, not
+ * `@aws-sdk/client-*`: a function deployed without the layer fails to start instead of
+ * silently loading the runtime's own, untested SDK.
+ */
+export const AWS_SDK_LAYER_PACKAGE = '@frostline/aws-sdk';
+
+/** The SDK clients the handlers import, each served by the layer (functions/aws-sdk-layer.ts). */
+const SDK_CLIENTS = ['@aws-sdk/client-dynamodb', '@aws-sdk/client-kms', '@aws-sdk/client-sqs'] as const;
+
+/**
+ * The NodejsFunction `bundling` settings, as plain values (the construct maps `format` and
+ * passes `alias` as esbuild arguments).
+ *
+ * The AWS SDK is not in the handler bundles: with it each bundle was ~590 KiB, over the
+ * 400 KiB budget, of which the SDK (even without its credential chain) was ~235 KiB and
+ * frostline's own code with noble, zod and Powertools another ~205-235 KiB. The handlers'
+ * `@aws-sdk/client-*` imports are rewritten to the layer's package and left external; the
+ * layer is built from the same node_modules (package-lock.json's versions), so the SDK
+ * that runs is still the one we tested, not whatever the runtime ships.
+ */
 export const HANDLER_BUNDLING = {
   format: 'esm',
   target: 'node22',
   mainFields: ['module', 'main'],
   banner: REQUIRE_BANNER,
-  // Bundle the AWS SDK too: the version we tested, not whatever the runtime ships.
-  externalModules: [] as string[],
+  externalModules: [AWS_SDK_LAYER_PACKAGE] as string[],
+  alias: Object.fromEntries(SDK_CLIENTS.map((client) => [client, AWS_SDK_LAYER_PACKAGE])) as Readonly<Record<string, string>>,
   minify: true,
   sourceMap: true,
   sourcesContent: false,
 } as const;
+
+/** `HANDLER_BUNDLING.alias` as NodejsFunction `esbuildArgs` (`--alias:from=to`). */
+export function aliasEsbuildArgs(alias: Readonly<Record<string, string>>): { '--alias': string[] } {
+  return { '--alias': Object.entries(alias).map(([from, to]) => `${from}=${to}`) };
+}
 
 /**
  * The same build as esbuild options (what NodejsFunction passes to esbuild for the settings
@@ -42,12 +70,57 @@ export function handlerEsbuildOptions(entryPoints: Readonly<Record<string, strin
     mainFields: [...HANDLER_BUNDLING.mainFields],
     banner: { js: HANDLER_BUNDLING.banner },
     external: [...HANDLER_BUNDLING.externalModules],
+    alias: { ...HANDLER_BUNDLING.alias },
     minify: HANDLER_BUNDLING.minify,
     sourcemap: HANDLER_BUNDLING.sourceMap,
     sourcesContent: HANDLER_BUNDLING.sourcesContent,
     metafile: true,
     logLevel: 'silent',
   };
+}
+
+/** The layer's entry point, and the modules it bundles in place of two parts of the SDK. */
+export const AwsSdkLayerSource = {
+  entry: join(PROJECT_ROOT, 'functions', 'aws-sdk-layer.ts'),
+  credentialProvider: join(PROJECT_ROOT, 'functions', 'lambda-credential-provider.ts'),
+  noEventStreams: join(PROJECT_ROOT, 'functions', 'no-event-streams.ts'),
+} as const;
+
+/** Where the layer's module lies inside the layer (a zip extracted at /opt). */
+export const AWS_SDK_LAYER_DIR = join('nodejs', 'node_modules', ...AWS_SDK_LAYER_PACKAGE.split('/'));
+
+/**
+ * The AWS SDK layer's module as esbuild options: `packageDir/index.mjs`, where `packageDir`
+ * is `AWS_SDK_LAYER_DIR` in the layer (write `awsSdkLayerPackageJson()` next to it). Same target and minification as the
+ * handlers. Two swaps, each explained (why, what it gives up) in its module:
+ * `@aws-sdk/credential-provider-node` becomes the Lambda-only provider, which reads the
+ * environment variables and nothing else (~130 KiB less), and `@smithy/core/event-streams`
+ * a stub (~15 KiB less). No source map: the layer is the SDK's code, not ours.
+ */
+export function awsSdkLayerEsbuildOptions(packageDir: string): BuildOptions & { metafile: true } {
+  return {
+    entryPoints: { index: AwsSdkLayerSource.entry },
+    outdir: packageDir,
+    outExtension: { '.js': '.mjs' },
+    bundle: true,
+    platform: 'node',
+    format: HANDLER_BUNDLING.format,
+    target: HANDLER_BUNDLING.target,
+    mainFields: [...HANDLER_BUNDLING.mainFields],
+    banner: { js: HANDLER_BUNDLING.banner },
+    alias: {
+      '@aws-sdk/credential-provider-node': AwsSdkLayerSource.credentialProvider,
+      '@smithy/core/event-streams': AwsSdkLayerSource.noEventStreams,
+    },
+    minify: HANDLER_BUNDLING.minify,
+    metafile: true,
+    logLevel: 'silent',
+  };
+}
+
+/** The layer package's package.json: an ES module with one entry point. */
+export function awsSdkLayerPackageJson(): string {
+  return `${JSON.stringify({ name: AWS_SDK_LAYER_PACKAGE, private: true, type: 'module', exports: './index.mjs' }, null, 2)}\n`;
 }
 
 /** The npm package a metafile input belongs to (`@scope/name` or `name`), or undefined for our own code. */

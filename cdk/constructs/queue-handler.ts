@@ -3,7 +3,7 @@
  * - `HandlerRole`: an execution role with a deterministic name (peer accounts name it in
  *   their policies) and only the log permissions of its own log group — no managed policy.
  * - `FrostlineFunction`: a NodejsFunction bundled by the local esbuild (ESM, ARM64,
- *   Node.js 22, AWS SDK bundled at our pinned version), with bounded reserved
+ *   Node.js 22; the AWS SDK at our pinned version in the stack's SDK layer), with bounded reserved
  *   concurrency, a timeout, a retained log group, and alarms on errors and throttles.
  * - `QueueHandler`: a FrostlineFunction fed by an SQS event source that reports batch
  *   item failures, with an alarm on the `Failed` metric its inbox handler publishes.
@@ -23,9 +23,10 @@ import { Construct } from 'constructs';
 import { MetricName } from '../../lib/config/observability.js';
 import { environmentSize, LAMBDA_ENVIRONMENT_LIMIT_BYTES } from '../../lib/config/runtime.js';
 import { ConfigError } from '../../lib/ports/errors.js';
-import { HANDLER_BUNDLING } from '../handler-bundling.js';
+import { aliasEsbuildArgs, HANDLER_BUNDLING } from '../handler-bundling.js';
 import { LOCK_FILE, PROJECT_ROOT } from '../paths.js';
 import { alarmOnAny, frostlineMetric } from './alarms.js';
+import { awsSdkLayer } from './aws-sdk-layer.js';
 
 export const HANDLER_RUNTIME = lambda.Runtime.NODEJS_22_X;
 export const HANDLER_ARCHITECTURE = lambda.Architecture.ARM_64;
@@ -122,6 +123,7 @@ export class FrostlineFunction extends Construct {
       timeout: props.timeout,
       reservedConcurrentExecutions: props.reservedConcurrency,
       role: props.role,
+      layers: [awsSdkLayer(this, HANDLER_RUNTIME, HANDLER_ARCHITECTURE)],
       logGroup: this.logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
       environment: { ...props.environment, ...NODE_OPTIONS },
@@ -138,6 +140,7 @@ export class FrostlineFunction extends Construct {
         minify: HANDLER_BUNDLING.minify,
         sourceMap: HANDLER_BUNDLING.sourceMap,
         sourcesContent: HANDLER_BUNDLING.sourcesContent,
+        esbuildArgs: aliasEsbuildArgs(HANDLER_BUNDLING.alias),
       },
     });
     // On the CfnFunction itself, so the acknowledgement covers this one resource only.

@@ -1,7 +1,9 @@
 /**
  * Wires the AWS adapters to the protocol core from a runtime configuration: the same code
- * for the Lambda entry points (config from the environment, clients from the SDK's default
- * chain) and for tests (config built in code, clients pointed at the emulator).
+ * for the Lambda entry points (config from the environment; credentials from the
+ * environment variables only, through the SDK layer's provider,
+ * functions/lambda-credential-provider.ts) and for tests (config built in code, clients
+ * pointed at the emulator, the SDK's full default chain).
  */
 import { type AwsClients, createAwsClients } from '../adapters/aws/clients.js';
 import { DynamoItemBackend } from '../adapters/aws/dynamodb-backend.js';

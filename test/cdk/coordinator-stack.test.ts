@@ -39,6 +39,8 @@ describe('CoordinatorStack', () => {
       'AWS::DynamoDB::Table': 1,
       'AWS::Logs::LogGroup': 3,
       'AWS::Lambda::Function': 3,
+      // The AWS SDK, one layer shared by the stack's functions (cdk/constructs/aws-sdk-layer.ts).
+      'AWS::Lambda::LayerVersion': 1,
       'AWS::Lambda::EventSourceMapping': 2,
       'AWS::Lambda::Permission': 1,
       'AWS::Events::Rule': 1,

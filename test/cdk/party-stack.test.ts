@@ -39,6 +39,8 @@ describe('PartyStack', () => {
       'AWS::DynamoDB::Table': 1,
       'AWS::Logs::LogGroup': 1,
       'AWS::Lambda::Function': 1,
+      // The AWS SDK, one layer shared by the stack's functions (cdk/constructs/aws-sdk-layer.ts).
+      'AWS::Lambda::LayerVersion': 1,
       'AWS::Lambda::EventSourceMapping': 1,
       'AWS::CloudWatch::Alarm': 4,
     };

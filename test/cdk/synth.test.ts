@@ -3,10 +3,11 @@
  * three-party config, bundling every function with the local esbuild, cdk-nag included.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
+import { AWS_SDK_LAYER_DIR, AWS_SDK_LAYER_PACKAGE } from '../../cdk/handler-bundling.js';
 import { PROJECT_ROOT } from '../../cdk/paths.js';
 
 const CDK = join(PROJECT_ROOT, 'node_modules', '.bin', 'cdk');
@@ -36,13 +37,20 @@ describe('cdk synth (real bundling)', () => {
     expect(templates).toEqual(['Coordinator.template.json', 'Party-p1.template.json', 'Party-p2.template.json', 'Party-p3.template.json']);
     const report = JSON.parse(readFileSync(join(result.outdir, 'validation-report.json'), 'utf8')) as { pluginReports: unknown[] };
     expect(report.pluginReports).toEqual([]);
-    // Every function's asset is a real ESM bundle with its handler export.
-    const assets = readdirSync(result.outdir).filter((f) => f.startsWith('asset.'));
+    // Every function's asset is a real ESM bundle with its handler export; the fifth asset
+    // is the AWS SDK layer (the same in every stack, so one asset).
+    const allAssets = readdirSync(result.outdir).filter((f) => f.startsWith('asset.'));
+    const assets = allAssets.filter((asset) => !existsSync(join(result.outdir, asset, AWS_SDK_LAYER_DIR, 'index.mjs')));
+    expect(allAssets.length).toBe(5);
     expect(assets.length).toBe(4);
     for (const asset of assets) {
       const bundle = join(result.outdir, asset, 'index.mjs');
       expect(existsSync(bundle)).toBe(true);
       expect(readFileSync(bundle, 'utf8')).toMatch(/export\s*\{[^}]*\bhandler\b/);
+      // Built as the bundle test builds it: the SDK comes from the layer (the alias reached
+      // NodejsFunction's esbuild), and the bundle is inside the budget.
+      expect(readFileSync(bundle, 'utf8')).toContain(`from"${AWS_SDK_LAYER_PACKAGE}"`);
+      expect(statSync(bundle).size).toBeLessThanOrEqual(400 * 1024);
     }
     console.log(`cdk synth (4 stacks, 4 bundles): ${result.ms} ms`);
   }, 300_000);
