@@ -33,7 +33,10 @@ export const KeyRulesSchema = z.strictObject({
 
 export const PartyPolicySchema = z.strictObject({
   maxMessageBytes: z.number().check(z.int(), z.positive()),
-  initiators: z.record(Name, z.strictObject({ keygen: z.boolean(), keys: z.array(z.union([Name, z.literal('*')])) })),
+  initiators: z.record(
+    Name,
+    z.strictObject({ keygen: z.boolean(), keys: z.array(z.union([Name, z.literal('*')])), paths: z.optional(z.array(z.string().check(z.maxLength(400)))) }),
+  ),
   keys: z.optional(z.record(z.union([Name, z.literal('*')]), KeyRulesSchema)),
 });
 
