@@ -154,4 +154,33 @@ describe('signing with a derivation path (Ed25519)', () => {
       expect(items.filter((i) => i.sk === 'consumed')).toEqual([]);
     }
   });
+
+  it('a coordinator that passes off a parent-key signature as the child signature is caught by the SDK', async () => {
+    const fixture = await fixture23();
+    const harness = await openFromFixture(scratch, fixture);
+    const { cluster } = harness;
+    const message = encoder.encode('child only');
+    const parent = await cluster.sign({ keyId: fixture.keyId, message });
+    expect(parent.ok).toBe(true);
+    const coordinatorVault = requiredVault(cluster, COORDINATOR);
+    let swapped = 0;
+    harness.hooks.intercept = async ({ from, body }) => {
+      if (from !== COORDINATOR || typeOf(body) !== MessageType.signResult) return [body];
+      const envelope = parseRaw(body);
+      if (bodyOf(envelope).ok !== true) return [body];
+      swapped += 1;
+      return [await resign(coordinatorVault, envelope, { body: { ...bodyOf(envelope), publicKey: fixture.publicKey, signature: parent.signature } })];
+    };
+    cluster.serve();
+    await expect(cluster.client().sign({ keyId: fixture.keyId, message, path: 'm/0/7' })).rejects.toThrow(/names another group key|does not verify/);
+    expect(swapped).toBe(1);
+  });
+
+  it('a hardened or malformed path sent past the SDK is refused by the coordinator at intake, in one line', async () => {
+    const fixture = await fixture23();
+    const { cluster } = await openFromFixture(scratch, fixture);
+    const result = await cluster.sign({ keyId: fixture.keyId, message: encoder.encode('x'), path: "m/0'/1" });
+    expect(result).toMatchObject({ ok: false, error: { code: 'malformed' } });
+    expect(result.error?.message).toMatch(/^hardened step "0'" is not supported/);
+  });
 });
