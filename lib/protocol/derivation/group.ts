@@ -8,6 +8,7 @@ import { ed448 } from '@noble/curves/ed448.js';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import type { IField } from '@noble/curves/abstract/modular.js';
 import { RefusalCode, RefusedError } from '../../ports/errors.js';
+import { withUncopiedFromBytes } from '../secret-scalar-field.js';
 
 export type CurveName = 'ed25519' | 'ed448' | 'secp256k1';
 
@@ -53,8 +54,36 @@ export interface Group {
   mod(a: bigint): bigint;
 }
 
+const LIMB_BYTES = 8;
+const LIMB_MASK = (1n << 64n) - 1n;
+
+/**
+ * Scalar → bytes without noble's `numberToBytes` (it goes through a hex string, which would
+ * leave a copy of a tweaked share in the V8 heap; s_i + τ with τ public is as secret as s_i).
+ * Written in 8-byte limbs straight into a buffer the caller owns and wipes. Fields whose
+ * width is not a multiple of 8 bytes (Ed448's 57) use the stock method.
+ */
+function scalarWriter(Fn: IField<bigint>): (scalar: bigint) => Uint8Array {
+  if (Fn.BYTES % LIMB_BYTES !== 0) return (scalar) => Fn.toBytes(Fn.create(scalar));
+  const limbs = Fn.BYTES / LIMB_BYTES;
+  return (scalar) => {
+    const n = Fn.create(scalar);
+    const out = new Uint8Array(Fn.BYTES);
+    const view = new DataView(out.buffer);
+    for (let i = 0; i < limbs; i++) {
+      const limb = (n >> (64n * BigInt(i))) & LIMB_MASK;
+      if (Fn.isLE) view.setBigUint64(i * LIMB_BYTES, limb, true);
+      else view.setBigUint64(Fn.BYTES - (i + 1) * LIMB_BYTES, limb, false);
+    }
+    return out;
+  };
+}
+
 function groupOf<P extends NoblePoint<P>>(curve: CurveName, Point: NoblePointCons<P>, pointBytes: number): Group {
   const Fn = Point.Fn;
+  // Decoding a share without byte-reversed or hex copies of it (secret-scalar-field.ts; LE fields only).
+  const secretFn = withUncopiedFromBytes(Fn);
+  const writeScalar = scalarWriter(Fn);
   const decode = (bytes: Uint8Array, field: string): P => {
     let point: P;
     try {
@@ -79,8 +108,8 @@ function groupOf<P extends NoblePoint<P>>(curve: CurveName, Point: NoblePointCon
       return out.toBytes();
     },
     baseMultiply: (scalar) => times(scalar).toBytes(),
-    scalarFromBytes: (bytes) => Fn.fromBytes(bytes),
-    scalarToBytes: (scalar) => Fn.toBytes(Fn.create(scalar)),
+    scalarFromBytes: (bytes) => secretFn.fromBytes(bytes),
+    scalarToBytes: writeScalar,
     mod: (a) => Fn.create(a),
   };
 }

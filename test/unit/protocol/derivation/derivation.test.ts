@@ -186,3 +186,15 @@ describe.each(curves)('%s derivation', (curve, lib) => {
     expect(bytesToHex(a.publicKey)).not.toBe(bytesToHex(b.publicKey));
   });
 });
+
+describe('scalar codec', () => {
+  it.each(['ed25519', 'ed448', 'secp256k1'] as const)('%s: bytes round-trip as noble encodes them', (curve) => {
+    const group = groupOfCurve(curve);
+    const lib = curve === 'ed25519' ? ed25519 : curve === 'ed448' ? ed448 : secp256k1;
+    for (const k of [1n, 2n ** 64n + 5n, group.order - 1n, 0xdeadbeefn << 190n]) {
+      const n = group.mod(k);
+      expect(bytesToHex(group.scalarToBytes(n))).toBe(bytesToHex(lib.Point.Fn.toBytes(n)));
+      expect(group.scalarFromBytes(group.scalarToBytes(n))).toBe(n);
+    }
+  });
+});
