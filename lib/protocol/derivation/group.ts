@@ -3,12 +3,14 @@
  * noble's points and scalar fields (no arithmetic of our own). Points go in and out as their
  * suite encodings; bigints stay inside one call.
  */
+import { randomBytes } from 'node:crypto';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { ed448 } from '@noble/curves/ed448.js';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import type { IField } from '@noble/curves/abstract/modular.js';
 import { RefusalCode, RefusedError } from '../../ports/errors.js';
 import { withUncopiedFromBytes } from '../secret-scalar-field.js';
+import { secretBytes } from '../secret-scope.js';
 
 export type CurveName = 'ed25519' | 'ed448' | 'secp256k1';
 
@@ -58,24 +60,39 @@ const LIMB_BYTES = 8;
 const LIMB_MASK = (1n << 64n) - 1n;
 
 /**
- * Scalar → bytes without noble's `numberToBytes` (it goes through a hex string, which would
- * leave a copy of a tweaked share in the V8 heap; s_i + τ with τ public is as secret as s_i).
- * Written in 8-byte limbs straight into a buffer the caller owns and wipes. Fields whose
- * width is not a multiple of 8 bytes (Ed448's 57) use the stock method.
+ * Scalar → bytes for tweaked shares (s_i + τ with τ public is as secret as s_i), without
+ * noble's `numberToBytes` (a hex string of it) and without shifting the secret itself
+ * (`n >> 64` is a bigint whose digits are a 24-byte copy of it; memory-scan.test.ts finds
+ * those). Under a random blind b: m = n + b is split into limbs (every shift of m is
+ * blinded), then n's bytes are m's minus b's, one byte at a time, into the caller's buffer.
+ * Both helper buffers are wiped. Fields not a multiple of 8 bytes wide (Ed448's 57) use the
+ * stock method.
  */
 function scalarWriter(Fn: IField<bigint>): (scalar: bigint) => Uint8Array {
   if (Fn.BYTES % LIMB_BYTES !== 0) return (scalar) => Fn.toBytes(Fn.create(scalar));
-  const limbs = Fn.BYTES / LIMB_BYTES;
+  const width = Fn.BYTES + LIMB_BYTES; // one more limb for the carry of n + b
+  const limbs = width / LIMB_BYTES;
   return (scalar) => {
-    const n = Fn.create(scalar);
-    const out = new Uint8Array(Fn.BYTES);
-    const view = new DataView(out.buffer);
-    for (let i = 0; i < limbs; i++) {
-      const limb = (n >> (64n * BigInt(i))) & LIMB_MASK;
-      if (Fn.isLE) view.setBigUint64(i * LIMB_BYTES, limb, true);
-      else view.setBigUint64(Fn.BYTES - (i + 1) * LIMB_BYTES, limb, false);
+    // Off-heap buffers (secret-scope.ts `secretBytes`): V8 moves small on-heap typed arrays and leaves stale copies.
+    const blindBytes = secretBytes(width);
+    blindBytes.set(randomBytes(Fn.BYTES));
+    const blindView = new DataView(blindBytes.buffer);
+    let blind = 0n;
+    for (let i = limbs - 1; i >= 0; i--) blind = (blind << 64n) | blindView.getBigUint64(i * LIMB_BYTES, true);
+    const masked = Fn.create(scalar) + blind;
+    const maskedBytes = secretBytes(width);
+    const maskedView = new DataView(maskedBytes.buffer);
+    for (let i = 0; i < limbs; i++) maskedView.setBigUint64(i * LIMB_BYTES, (masked >> (64n * BigInt(i))) & LIMB_MASK, true);
+    const out = secretBytes(Fn.BYTES);
+    let borrow = 0;
+    for (let j = 0; j < Fn.BYTES; j++) {
+      const d = (maskedBytes[j] ?? 0) - (blindBytes[j] ?? 0) - borrow;
+      borrow = d < 0 ? 1 : 0;
+      out[j] = d & 0xff;
     }
-    return out;
+    maskedBytes.fill(0);
+    blindBytes.fill(0);
+    return Fn.isLE ? out : out.reverse();
   };
 }
 
