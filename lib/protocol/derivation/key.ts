@@ -10,6 +10,8 @@ import { curveOfSuite, derivationKeyBytes, derivePath, type DerivedKey } from '.
 import { DerivationError, groupOfCurve, type Group } from './group.js';
 import { parsePath } from './path.js';
 import { xpubOf } from './xpub.js';
+import { composeTweaks, tweakPoint } from './affine.js';
+import { taprootTweak } from './taproot.js';
 
 export interface DerivableKey {
   readonly keyId?: string;
@@ -45,4 +47,18 @@ export function exportXpub(key: DerivableKey): string {
     throw new DerivationError(`xpub export needs a secp256k1-tr key; key${key.keyId === undefined ? '' : ` "${key.keyId}"`} uses suite "${key.suite}"`);
   }
   return xpubOf(deriveKey(key, 'm'));
+}
+
+/**
+ * A secp256k1 derivation followed by the BIP341 key-path tweak (optionally with a script
+ * tree's merkle root): one affine tweak from the key's shares to the output key's, and the
+ * output key Q as a compressed point (its x coordinate is the witness program). This is what
+ * the secp256k1-tr signing flow hands to `signingPackage` / `tweakScalarBytes` instead of the
+ * plain derivation; BIP340's own even-Y handling of Q stays with the suite.
+ */
+export function withTaprootTweak(derived: KeyDerivation, merkleRoot?: Uint8Array): KeyDerivation & { readonly outputKey: Uint8Array } {
+  if (derived.curve !== 'secp256k1') throw new DerivationError(`taproot tweak is for secp256k1 keys, not ${derived.curve}`);
+  const taproot = taprootTweak(derived.publicKey, merkleRoot);
+  const publicKey = tweakPoint(derived.group, derived.publicKey, taproot.tweak);
+  return { ...derived, publicKey, tweak: composeTweaks(derived.group, derived.tweak, taproot.tweak), outputKey: taproot.outputKey };
 }

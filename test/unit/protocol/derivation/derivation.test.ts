@@ -19,6 +19,7 @@ import {
   tweakPoint,
   tweakPublicPackage,
   tweakScalarBytes,
+  withTaprootTweak,
   xpubOf,
   type CurveName,
 } from '../../../../lib/protocol/derivation/index.js';
@@ -87,6 +88,10 @@ describe('BIP341 taproot tweak', () => {
     // One affine tweak from the account key straight to the output key.
     const whole = composeTweaks(groupOfCurve('secp256k1'), child.tweak, tr.tweak);
     expect(bytesToHex(tweakPoint(groupOfCurve('secp256k1'), root.publicKey, whole).subarray(1))).toBe(output);
+    // The same through the helper the secp256k1-tr signing flow uses.
+    const signing = withTaprootTweak({ ...child, pathText: path, group: groupOfCurve('secp256k1') });
+    expect(bytesToHex(signing.outputKey)).toBe(output);
+    expect(signing.tweak).toEqual(whole);
   });
 
   // bip-0341/wallet-test-vectors.json, scriptPubKey[0] (no scripts) and [1] (one leaf).
