@@ -5,6 +5,7 @@
  * take turns instead of overwriting each other's stores; only `keygen` and `demo` may
  * create a cluster.
  */
+import { deriveKey, derivedKeyView } from '../protocol/derivation/key.js';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -174,6 +175,8 @@ export interface SignOptions {
   readonly keyId: string;
   readonly message: Uint8Array;
   readonly requestId?: string;
+  /** Non-hardened derivation path: sign under the child key. */
+  readonly path?: string | undefined;
   readonly json: boolean;
 }
 
@@ -187,17 +190,24 @@ export async function runSign(options: SignOptions): Promise<void> {
       const pin = await pinnedKey(cluster, localPins(dataDir), options.keyId);
       out.step(`signing ${options.message.length} bytes with key "${options.keyId}"`);
       const [result, ms] = await timed(() =>
-        cluster.sign({ keyId: options.keyId, message: options.message, ...(options.requestId !== undefined ? { requestId: options.requestId } : {}) }),
+        cluster.sign({
+          keyId: options.keyId,
+          message: options.message,
+          ...(options.requestId !== undefined ? { requestId: options.requestId } : {}),
+          ...(options.path !== undefined ? { path: options.path } : {}),
+        }),
       );
       const unhealthyParties = warnUnhealthy(cluster, out);
       const ok = assertOk(result, 'signing');
-      const signature = bytesToHex(checkedSignature(ok, pin, { keyId: options.keyId, message: options.message }, ok.requestId));
-      const publicKey = pin.publicKey;
+      const signature = bytesToHex(checkedSignature(ok, pin, { keyId: options.keyId, message: options.message, path: options.path }, ok.requestId));
+      // With a path: the child key, derived here from the pin (checkedSignature verified under it).
+      const publicKey = options.path === undefined ? pin.publicKey : derivedKeyView(deriveKey(pin, options.path)).publicKey;
       out.result(`signature ${signature}\nsigners   ${ok.signers?.join(', ') ?? '?'}${ok.duplicate ? ' (repeated request: first result)' : ''}  (${ms} ms)`, {
         ok: true,
         requestId: ok.requestId,
         keyId: options.keyId,
         publicKey,
+        ...(options.path !== undefined ? { path: options.path } : {}),
         message: bytesToHex(options.message),
         signature,
         signers: ok.signers ?? [],
@@ -250,6 +260,18 @@ export function runVerify(options: VerifyOptions): boolean {
       : { ok: false, code: 'invalid-signature', message: 'the signature does not verify under this public key over this message', valid, publicKey: options.publicKey },
   );
   return valid;
+}
+
+/** The pinned key data of `keyId` in the local data directory (pinned from its parties' attestations if need be). */
+export async function localPinnedKey(dataDir: string, keyId: string, command: string): Promise<PinnedKey> {
+  return withDataDir(dataDir, { create: false, command }, async (dir) => {
+    const cluster = await LocalCluster.open({ dataDir: dir });
+    try {
+      return await pinnedKey(cluster, localPins(dir), keyId);
+    } finally {
+      await cluster.close();
+    }
+  });
 }
 
 /** The group key of `keyId` in the local data directory (its pin, or its parties' attestations). */

@@ -18,7 +18,7 @@ import { readFile } from 'node:fs/promises';
 import { openDeployment } from '../adapters/aws/deployment-connection.js';
 import { openDevDeployment } from '../dev/dev-deployment-file.js';
 import type { FrostlineClient } from '../client/client.js';
-import { FileKeyPins } from '../client/key-pins.js';
+import { FileKeyPins, type PinnedKey } from '../client/key-pins.js';
 import type { IdentitySigner } from '../client/initiator.js';
 import { partyNames } from '../config/names.js';
 import { missingPins, partyPolicyOf } from '../config/deployment.js';
@@ -208,7 +208,7 @@ export async function runDeploymentKeygen(
 
 export async function runDeploymentSign(
   target: DeploymentTarget,
-  options: { readonly keyId: string; readonly message: Uint8Array; readonly requestId?: string; readonly approvers?: readonly string[] },
+  options: { readonly keyId: string; readonly message: Uint8Array; readonly requestId?: string; readonly approvers?: readonly string[]; readonly path?: string | undefined },
 ): Promise<void> {
   const out = createOutput(target.json);
   const connection = await connect(target);
@@ -216,7 +216,14 @@ export async function runDeploymentSign(
   const requestId = options.requestId ?? randomUUID();
   const approvals = await approvalsFor(connection, options.approvers ?? [], { keyId: options.keyId, message: options.message, requestId });
   const [result, ms] = await request(connection, target, out, `signing ${options.message.length} bytes with key "${options.keyId}"`, (client, signal) =>
-    client.sign({ keyId: options.keyId, message: options.message, requestId, signal, ...(approvals.length > 0 ? { approvals } : {}) }),
+    client.sign({
+      keyId: options.keyId,
+      message: options.message,
+      requestId,
+      signal,
+      ...(approvals.length > 0 ? { approvals } : {}),
+      ...(options.path !== undefined ? { path: options.path } : {}),
+    }),
   );
   // The SDK verified it already; checking again costs nothing and is what a relying party does.
   if (!verifyEd25519WithOpenSSL(decodeHex(result.publicKey, 'publicKey', 32), options.message, result.signature)) {
@@ -228,6 +235,7 @@ export async function runDeploymentSign(
       ok: true,
       keyId: result.keyId,
       publicKey: result.publicKey,
+      ...(options.path !== undefined ? { path: options.path } : {}),
       message: bytesToHex(options.message),
       signature: result.signatureHex,
       signers: result.signers,
@@ -293,6 +301,15 @@ export async function runDeploymentKeys(target: DeploymentTarget): Promise<void>
 }
 
 /** The group key of `keyId` for `verify`: pinned by an earlier command, or fetched and checked (and pinned) now. */
+/** The pinned key data of `keyId` (the pins file, else fetched, checked against its attestations and pinned). */
+export async function deploymentPinnedKey(target: DeploymentTarget, keyId: string): Promise<PinnedKey> {
+  const pinned = await new FileKeyPins(pinsFileFor(target)).get(keyId);
+  if (pinned !== undefined) return pinned;
+  const out = createOutput(target.json);
+  const [key] = await request(await connect(target), target, out, `looking up key "${keyId}"`, (client, signal) => client.getKey(keyId, { signal }));
+  return key;
+}
+
 export async function deploymentPublicKey(target: DeploymentTarget, keyId: string): Promise<string> {
   const pinned = await new FileKeyPins(pinsFileFor(target)).get(keyId);
   if (pinned !== undefined) return pinned.publicKey;

@@ -8,9 +8,11 @@ import { FrostlineError } from '../ports/errors.js';
 import { NAME_PATTERN } from '../protocol/messages.js';
 import { runAuditVerify } from './audit.js';
 import { configCommand } from './config-pin.js';
-import { defaultDataDir, publicKeyOf, runDemo, runKey, runKeygen, runKeys, runSign, runVerify } from './commands.js';
+import { defaultDataDir, localPinnedKey, publicKeyOf, runDemo, runKey, runKeygen, runKeys, runSign, runVerify } from './commands.js';
+import { runDerive, runXpub } from './derive-commands.js';
 import {
   type DeploymentTarget,
+  deploymentPinnedKey,
   deploymentPublicKey,
   runDeploymentAuditVerify,
   runDeploymentKey,
@@ -23,6 +25,7 @@ import { MAX_SIGN_MESSAGE_BYTES, MAX_VERIFY_MESSAGE_BYTES, type MessageFlags, re
 import { type PrincipalKind, runCreatePrincipal } from './principal-keys.js';
 import { runPurgeVolatile } from './purge.js';
 import { packageVersion } from './version.js';
+import { parsePath } from '../protocol/derivation/path.js';
 
 function integer(min: number, max: number) {
   return (value: string): number => {
@@ -201,10 +204,12 @@ export function buildProgram(): Command {
       .option('--message-hex <hex>', 'message (hex bytes)')
       .option('--message-file <path>', `message: the bytes of this file, or of stdin with - (at most ${MAX_SIGN_MESSAGE_BYTES} bytes; the policy's limit applies)`)
       .option('--request-id <id>', 'idempotency key: repeating it returns the first result')
+      .option('--path <path>', 'sign under the non-hardened child key at PATH, e.g. m/0/7 (see `frostline derive`)')
       .addOption(new Option('--approvers <ids>', "--deployment only: attach approvals signed with these approvers' local keys (comma-separated)").argParser(names))
       .addOption(dataDirOption())
       .addOption(jsonOption()),
-  ).action(async (o: { key: string; requestId?: string; approvers?: string[]; dataDir: string; json?: boolean } & MessageFlags & DeploymentFlags) => {
+  ).action(async (o: { key: string; requestId?: string; path?: string; approvers?: string[]; dataDir: string; json?: boolean } & MessageFlags & DeploymentFlags) => {
+    if (o.path !== undefined) parsePath(o.path); // a bad path is a usage error before anything runs
     const target = deploymentTarget(o);
     const message = await readMessage(o, MAX_SIGN_MESSAGE_BYTES);
     if (target !== undefined) {
@@ -213,11 +218,40 @@ export function buildProgram(): Command {
         message,
         requestId: o.requestId,
         approvers: o.approvers,
+        path: o.path,
       });
       return;
     }
     if (o.approvers !== undefined) throw new FrostlineError('usage', '--approvers needs --deployment FILE');
-    await runSign({ dataDir: o.dataDir, keyId: o.key, message, json: o.json === true, requestId: o.requestId });
+    await runSign({ dataDir: o.dataDir, keyId: o.key, message, json: o.json === true, requestId: o.requestId, path: o.path });
+  });
+
+  addDeploymentOptions(
+    program
+      .command('derive')
+      .description("a key's non-hardened child public key at PATH, offline from its attested data (README \"Derivation\")")
+      .requiredOption('-k, --key <id>', 'key id', name)
+      .requiredOption('--path <path>', 'derivation path, e.g. m/0/7 (non-hardened steps only)')
+      .addOption(dataDirOption())
+      .addOption(jsonOption()),
+  ).action(async (o: { key: string; path: string; dataDir: string; json?: boolean } & DeploymentFlags) => {
+    parsePath(o.path);
+    const target = deploymentTarget(o);
+    const key = target !== undefined ? await deploymentPinnedKey(target, o.key) : await localPinnedKey(o.dataDir, o.key, `frostline derive --key ${o.key}`);
+    runDerive(key, o.path, o.json === true);
+  });
+
+  addDeploymentOptions(
+    program
+      .command('xpub')
+      .description('the BIP32 extended public key (xpub) of a secp256k1-tr key')
+      .requiredOption('-k, --key <id>', 'key id', name)
+      .addOption(dataDirOption())
+      .addOption(jsonOption()),
+  ).action(async (o: { key: string; dataDir: string; json?: boolean } & DeploymentFlags) => {
+    const target = deploymentTarget(o);
+    const key = target !== undefined ? await deploymentPinnedKey(target, o.key) : await localPinnedKey(o.dataDir, o.key, `frostline xpub --key ${o.key}`);
+    runXpub(key, o.json === true);
   });
 
   addDeploymentOptions(

@@ -18,6 +18,8 @@ import type { Transport } from '../ports/transport.js';
 import type { Approval } from '../protocol/approvals.js';
 import type { AttestedKey } from '../protocol/attestation.js';
 import { bytesToHex } from '../protocol/encoding.js';
+import { deriveKey, derivedKeyView, exportXpub } from '../protocol/derivation/key.js';
+import { parsePath } from '../protocol/derivation/path.js';
 import { errorFromResult, RequestAbortedError, RequestError, RequestTimeoutError, UntrustedResultError } from './errors.js';
 import { KeyPinMismatchError, MemoryKeyPins, pinOf, type KeyPins, type PinnedKey } from './key-pins.js';
 import { CallOptionsSchema, ClientOptionsSchema, KeygenOptionsSchema, SignOptionsSchema, validated } from './options-schema.js';
@@ -74,7 +76,9 @@ export interface KeygenResult extends KeyInfo {
 export interface SignatureResult {
   readonly requestId: string;
   readonly keyId: string;
+  /** The key the signature verifies under: the group key, or the child key for a request with a `path`. */
   readonly publicKey: string;
+  readonly path?: string;
   readonly message: Uint8Array;
   /** 64-byte Ed25519 signature, verified with OpenSSL under the pinned key over the requested message. */
   readonly signature: Uint8Array;
@@ -134,8 +138,9 @@ export class FrostlineClient {
   }
 
   /** Requests a signature. Repeating a request id returns the first result (`duplicate: true`). */
-  async sign(options: { keyId: string; message: Uint8Array; requestId?: string; approvals?: readonly Approval[] } & CallOptions): Promise<SignatureResult> {
+  async sign(options: { keyId: string; message: Uint8Array; requestId?: string; approvals?: readonly Approval[]; path?: string } & CallOptions): Promise<SignatureResult> {
     validated(SignOptionsSchema, options, 'sign');
+    if (options.path !== undefined) parsePath(options.path); // refused here, before anything is sent
     const requestId = options.requestId ?? randomUUID();
     // The key is pinned before anything is signed: its attestations are fetched once.
     const call = { ...(options.signal !== undefined ? { signal: options.signal } : {}), ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}) };
@@ -146,6 +151,7 @@ export class FrostlineClient {
         message: options.message,
         requestId,
         approvals: options.approvals,
+        path: options.path,
       }),
     );
     if (result.type !== 'sign.result') throw new RequestError('bad-result', 'unexpected result type', requestId);
@@ -155,13 +161,32 @@ export class FrostlineClient {
     return {
       requestId,
       keyId: options.keyId,
-      publicKey: pinned.publicKey,
+      publicKey: options.path === undefined ? pinned.publicKey : bytesToHex(deriveKey(pinned, options.path).publicKey),
+      ...(options.path === undefined ? {} : { path: options.path }),
       message: options.message,
       signature,
       signatureHex: bytesToHex(signature),
       signers: body.signers ?? [],
       duplicate: body.duplicate,
     };
+  }
+
+  /**
+   * The child public key of `keyId` at a non-hardened `path` ("m/0/7"), computed offline from
+   * the attested key data (pinned, or fetched and pinned once): the key `sign({ path })`
+   * signatures verify under. README "Derivation".
+   */
+  async derivePublicKey(keyId: string, path: string, options: CallOptions = {}): Promise<{ keyId: string; publicKey: string; chainCode: string; path: string }> {
+    validated(Name, keyId, 'derivePublicKey', 'keyId');
+    const pinned = (await this.#pins.get(keyId)) ?? (await this.getKey(keyId, options));
+    return { keyId, ...derivedKeyView(deriveKey(pinned, path)) };
+  }
+
+  /** The BIP32 xpub of a secp256k1-tr key (from its attested data); other suites are refused. */
+  async exportXpub(keyId: string, options: CallOptions = {}): Promise<string> {
+    validated(Name, keyId, 'exportXpub', 'keyId');
+    const pinned = (await this.#pins.get(keyId)) ?? (await this.getKey(keyId, options));
+    return exportXpub(pinned);
   }
 
   /** The group key pinned for `keyId` in this client's pins, if any (no request is sent). */

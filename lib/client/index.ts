@@ -17,6 +17,22 @@ export { signApproval, type Approval, type ApprovalRule, type ApprovedRequest } 
 export { verifyAuditChain, type AuditRecord, type ChainVerdict } from '../protocol/audit.js';
 export type { KeyRules } from '../protocol/requests.js';
 export { verifyEd25519WithOpenSSL, ed25519Suite, type Suite } from '../protocol/suite.js';
+// Non-hardened derivation (README "Derivation"): pure functions, for applications that derive or check child keys themselves.
+export {
+  chainCodeOf,
+  decodeXpub,
+  deriveKey,
+  derivePath,
+  encodeXpub,
+  exportXpub,
+  parsePath,
+  taprootTweak,
+  type DerivableKey,
+  type DerivationPath,
+  type DerivedKey,
+  type KeyDerivation,
+  type TaprootTweak,
+} from '../protocol/derivation/index.js';
 export * from '../ports/errors.js';
 export type { KeyVault, IdentityPublicKey, EncryptionContext } from '../ports/key-vault.js';
 export type { Transport, Destination } from '../ports/transport.js';

@@ -40,6 +40,8 @@ export interface SignOptions {
   readonly requestId?: string;
   /** Approvers' signatures (see `signApproval`), for keys whose policy requires a quorum. */
   readonly approvals?: readonly Approval[];
+  /** Non-hardened derivation path ("m/0/7"): sign under the child key. */
+  readonly path?: string | undefined;
 }
 
 export type InitiatorResult =
@@ -77,6 +79,7 @@ export class Initiator {
       keyId: options.keyId,
       message: bytesToHex(options.message),
       ...(options.approvals !== undefined && options.approvals.length > 0 ? { approvals: [...options.approvals] } : {}),
+      ...(options.path !== undefined ? { path: options.path } : {}),
     });
   }
 

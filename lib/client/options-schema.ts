@@ -49,6 +49,7 @@ export const SignOptionsSchema = z.strictObject({
     .array(z.strictObject({ approver: Name, sig: Hex.max(256) }), { error: 'expected an array of approvals (from signApproval)' })
     .max(32, 'expected at most 32 approvals')
     .optional(),
+  path: z.string().max(400).optional(),
   ...CallOptionsShape,
 });
 

@@ -8,6 +8,7 @@ import { AttestationError, verifyKeyAttestations, type AttestedKey, type Expecte
 import { bytesToHex, decodeHex } from '../protocol/encoding.js';
 import type { KeygenResultBody, KeyResultBody, SignResultBody } from '../protocol/messages.js';
 import { suiteById } from '../protocol/suite.js';
+import { deriveKey } from '../protocol/derivation/key.js';
 import { UntrustedResultError } from './errors.js';
 import type { PinnedKey } from './key-pins.js';
 
@@ -31,11 +32,22 @@ export function attestedKeyOf(
 }
 
 /** The signature of a successful sign result, checked against what was requested. */
-export function checkedSignature(body: SignResultBody, pinned: PinnedKey, requested: { keyId: string; message: Uint8Array }, requestId: string): Uint8Array {
+export function checkedSignature(
+  body: SignResultBody,
+  pinned: PinnedKey,
+  requested: { keyId: string; message: Uint8Array; path?: string | undefined },
+  requestId: string,
+): Uint8Array {
+  // The key the signature must verify under: the pinned key, or its child at the requested
+  // path, derived here from the pin (never from the result).
+  const expectedKey = requested.path === undefined ? pinned.publicKey : bytesToHex(deriveKey(pinned, requested.path).publicKey);
   if (body.keyId !== requested.keyId) throw new UntrustedResultError(`answered request "${requestId}" for key "${body.keyId}", "${requested.keyId}" was requested`, requestId);
   if (body.signature === undefined) throw new UntrustedResultError(`successful result for request "${requestId}" carries no signature`, requestId);
-  if (body.publicKey !== undefined && body.publicKey !== pinned.publicKey) {
-    throw new UntrustedResultError(`result for request "${requestId}" names another group key than the one pinned for "${pinned.keyId}"`, requestId);
+  if (body.publicKey !== undefined && body.publicKey !== expectedKey) {
+    throw new UntrustedResultError(`result for request "${requestId}" names another group key than the one pinned for "${pinned.keyId}"${requested.path === undefined ? '' : ` at ${requested.path}`}`, requestId);
+  }
+  if (body.path !== requested.path && body.path !== undefined) {
+    throw new UntrustedResultError(`result for request "${requestId}" names another derivation path than the one requested`, requestId);
   }
   if (body.message !== undefined && body.message !== bytesToHex(requested.message)) {
     throw new UntrustedResultError(`result for request "${requestId}" names another message than the one requested`, requestId);
@@ -43,8 +55,11 @@ export function checkedSignature(body: SignResultBody, pinned: PinnedKey, reques
   const suite = suiteById(pinned.suite);
   if (suite === undefined) throw new UntrustedResultError(`key "${pinned.keyId}" is pinned with unsupported suite "${pinned.suite}"`, requestId);
   const signature = decodeHex(body.signature, 'signature', 64);
-  if (!suite.verifyFinal(decodeHex(pinned.publicKey, 'publicKey', 32), requested.message, signature)) {
-    throw new UntrustedResultError(`signature for request "${requestId}" does not verify under the pinned key of "${pinned.keyId}" over the requested message`, requestId);
+  if (!suite.verifyFinal(decodeHex(expectedKey, 'publicKey', 32), requested.message, signature)) {
+    throw new UntrustedResultError(
+      `signature for request "${requestId}" does not verify under the pinned key of "${pinned.keyId}"${requested.path === undefined ? '' : ` (child ${requested.path})`} over the requested message`,
+      requestId,
+    );
   }
   return signature;
 }

@@ -490,7 +490,7 @@ export class LocalCluster {
     return result.body as KeygenResultBody;
   }
 
-  async sign(options: { keyId: string; message: Uint8Array; requestId?: string; approvals?: readonly Approval[] }): Promise<SignResultBody> {
+  async sign(options: { keyId: string; message: Uint8Array; requestId?: string; approvals?: readonly Approval[]; path?: string }): Promise<SignResultBody> {
     const session = await this.initiator.requestSignature(options);
     await this.run();
     return this.#resultFor(session, 'sign.result').body as SignResultBody;

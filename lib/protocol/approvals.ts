@@ -19,6 +19,8 @@ export interface ApprovedRequest {
   readonly keyId: string;
   /** Hex of the bytes to sign. */
   readonly message: string;
+  /** The derivation path, for a request that signs under a child key: approvers approve it too. */
+  readonly path?: string | undefined;
 }
 
 export interface Approval {
@@ -34,8 +36,9 @@ export interface ApprovalRule {
 }
 
 export function approvalSigningInput(request: ApprovedRequest): Uint8Array {
-  const { initiator, requestId, keyId, message } = request;
-  return concatBytes(APPROVAL_DOMAIN, sha256(canonicalBytes({ initiator, requestId, keyId, message })));
+  const { initiator, requestId, keyId, message, path } = request;
+  // Without a path the input is what it always was, so existing approvals stay valid.
+  return concatBytes(APPROVAL_DOMAIN, sha256(canonicalBytes({ initiator, requestId, keyId, message, ...(path === undefined ? {} : { path }) })));
 }
 
 /** Signs an approval with any identity signer: a vault, a `LocalKeySigner` or a `KmsSigner`. */

@@ -26,6 +26,8 @@ export const AuditRecord = z.strictObject({
   keyId: z.string(),
   /** SHA-256 of the message to sign (sign decisions); the message itself is not kept. */
   messageSha256: z.optional(Hex32),
+  /** The derivation path of a signing request, when it has one. */
+  path: z.optional(z.string()),
   decision: z.enum(['approved', 'refused']),
   code: z.optional(z.string()),
   reason: z.optional(z.string()),

@@ -8,6 +8,7 @@ import { IdentityAlgorithm } from '../ports/key-vault.js';
 import type { Directory } from './directory.js';
 import { Name } from './messages.js';
 import type { PartyPolicy } from './requests.js';
+import { parsePath } from './derivation/path.js';
 
 export const IdentityPublicKeySchema = z.strictObject({
   alg: z.enum([IdentityAlgorithm.ed25519, IdentityAlgorithm.p256]),
@@ -31,9 +32,25 @@ export const KeyRulesSchema = z.strictObject({
   rateLimit: z.optional(z.strictObject({ max: z.number().check(z.int(), z.gte(1)), windowSeconds: z.number().check(z.int(), z.gte(1)) })),
 });
 
+/** A derivation-path prefix in a policy: checked when the policy is read, not at the first request. */
+const PathPrefix = z.string().check(
+  z.maxLength(400),
+  z.refine((text) => {
+    try {
+      parsePath(text);
+      return true;
+    } catch {
+      return false;
+    }
+  }, 'expected a non-hardened derivation path such as "m/0"'),
+);
+
 export const PartyPolicySchema = z.strictObject({
   maxMessageBytes: z.number().check(z.int(), z.positive()),
-  initiators: z.record(Name, z.strictObject({ keygen: z.boolean(), keys: z.array(z.union([Name, z.literal('*')])) })),
+  initiators: z.record(
+    Name,
+    z.strictObject({ keygen: z.boolean(), keys: z.array(z.union([Name, z.literal('*')])), paths: z.optional(z.array(PathPrefix)) }),
+  ),
   keys: z.optional(z.record(z.union([Name, z.literal('*')]), KeyRulesSchema)),
 });
 

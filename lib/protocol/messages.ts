@@ -79,6 +79,11 @@ export const SignRequestBody = z.strictObject({
   message: hexUpTo(1024 * 1024),
   /** Approvers' signatures over this request, for keys whose policy requires a quorum. */
   approvals: z.optional(z.array(ApprovalSchema).check(z.maxLength(32))),
+  /**
+   * Non-hardened derivation path ("m/0/7"): sign with the child key. Each party parses it and
+   * derives the tweak from its own stored public package (README "Derivation").
+   */
+  path: z.optional(z.string().check(z.maxLength(400))),
 });
 export type SignRequestBody = z.infer<typeof SignRequestBody>;
 
@@ -282,6 +287,8 @@ export const SignResultBody = z.strictObject({
   publicKey: z.optional(hex(32)),
   signature: z.optional(hex(64)),
   signers: z.optional(z.array(Name)),
+  /** The request's derivation path; `publicKey` is then the child key. */
+  path: z.optional(z.string().check(z.maxLength(400))),
 });
 export type SignResultBody = z.infer<typeof SignResultBody>;
 

@@ -21,6 +21,7 @@ export function auditEntry(now: number, kind: DecisionKind, session: string, req
     ...(kind === 'sign' && typeof message === 'string' && /^(?:[0-9a-f]{2})*$/.test(message)
       ? { messageSha256: sha256Hex(decodeHex(message, 'message')) }
       : {}),
+    ...(kind === 'sign' && typeof body.path === 'string' ? { path: body.path.slice(0, 400) } : {}),
     at: now,
   };
 }

@@ -17,6 +17,7 @@ import {
 import type { ApprovalRule } from './approvals.js';
 import type { RateLimitRule } from './rate-limit.js';
 import { suiteById } from './suite.js';
+import { formatPath, hasPathPrefix, parsePath, type DerivationPath } from './derivation/path.js';
 
 /** What one party allows. Each party holds its own copy; nobody else's word changes it. */
 export interface PartyPolicy {
@@ -46,6 +47,12 @@ export interface InitiatorGrant {
   readonly keygen: boolean;
   /** Key ids this initiator may request signatures with; "*" means every key. */
   readonly keys: readonly string[];
+  /**
+   * Derivation path prefixes this initiator may sign under ("m/0" allows m/0, m/0/7, …;
+   * "m" allows every non-hardened path; [] allows none, only the key itself). Absent: any
+   * path, since a child key's tweak is public and the key grant already covers the parent.
+   */
+  readonly paths?: readonly string[];
 }
 
 export const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024;
@@ -120,6 +127,22 @@ export function assertMaySign(policy: PartyPolicy, initiator: string, keyId: str
   if (messageBytes > limit) {
     throw new RefusedError(RefusalCode.policy, `message of ${messageBytes} bytes exceeds the ${limit}-byte policy limit`);
   }
+}
+
+/**
+ * The request's path under this party's policy: parsed (malformed or hardened: refused) and
+ * within one of the initiator's allowed prefixes. Returns the parsed path, or undefined for
+ * a request without one.
+ */
+export function assertMayUsePath(policy: PartyPolicy, initiator: string, pathText: string | undefined): DerivationPath | undefined {
+  if (pathText === undefined) return undefined;
+  const path = parsePath(pathText);
+  const grant = Object.hasOwn(policy.initiators, initiator) ? policy.initiators[initiator] : undefined;
+  const allowed = grant?.paths;
+  if (allowed !== undefined && !allowed.some((prefix) => hasPathPrefix(path, parsePath(prefix)))) {
+    throw new RefusedError(RefusalCode.policy, `initiator "${initiator}" may not sign under path ${formatPath(path)}`);
+  }
+  return path;
 }
 
 /** Identifies a request's content: the same requestId with other content is a conflict. */

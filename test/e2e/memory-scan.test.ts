@@ -20,6 +20,8 @@ import { PROJECT_ROOT } from '../../cdk/paths.js';
 import { FileKeyVault } from '../../lib/adapters/local/file-key-vault.js';
 import { SqliteItemBackend } from '../../lib/adapters/local/sqlite-backend.js';
 import { decodeHex } from '../../lib/protocol/encoding.js';
+import { tweakScalarBytes } from '../../lib/protocol/derivation/affine.js';
+import { deriveKey } from '../../lib/protocol/derivation/key.js';
 import { KeyShareRecord, partyKeys } from '../../lib/protocol/party-state.js';
 import { openSecret, secretContext } from '../../lib/protocol/sealed-item.js';
 import { withSecretScope } from '../../lib/protocol/secret-scope.js';
@@ -127,8 +129,12 @@ async function secretsOf(dataDir: string, party: string): Promise<Needle[]> {
     const context = secretContext(party, KEY_ID, 'key-share');
     const dataKey = await vault.decryptDataKey(decodeHex(record.share.dataKey, 'dataKey'), context);
     const share = await withSecretScope(async (scope) => Uint8Array.from(await openSecret(vault, context, key, record.share, scope)));
+    // The child's m/0/7 share s_i + τ the last signing round used (τ is public, so it is as secret as s_i).
+    const child = deriveKey({ suite: record.suite, publicKey: record.groupKey, publicPackageHash: record.publicPackageHash }, 'm/0/7');
+    const childShare = tweakScalarBytes(child.group, share, child.tweak);
     return [
       { label: `${party} share`, bytes: share },
+      { label: `${party} child share m/0/7`, bytes: childShare },
       { label: `${party} share data key`, bytes: dataKey },
       { label: `${party} master key`, bytes: new Uint8Array(readFileSync(join(vaultDir, 'master.key'))) },
     ];

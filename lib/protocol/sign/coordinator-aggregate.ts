@@ -7,7 +7,8 @@ import type { KeyRecord, SignSession } from '../coordinator-state.js';
 import { required } from '../coordinator-step.js';
 import { bytesToHex, decodeHex } from '../encoding.js';
 import { parseBody } from '../envelope.js';
-import { commitmentFromWire, publicFromWire, sortCommitments } from '../frost-wire.js';
+import { commitmentFromWire, sortCommitments, type FrostPublic } from '../frost-wire.js';
+import { derivationOf, signingPackage } from './signing-key.js';
 import { MessageType, type NonceCommitment } from '../messages.js';
 import type { Suite } from '../suite.js';
 
@@ -20,8 +21,11 @@ export function aggregate(session: SignSession, key: KeyRecord, suite: Suite): S
       decodeHex(parseBody(required(session.shares, p, 'sign.share'), MessageType.signShare).share, 'share', 32),
     ]),
   );
-  const signature = suite.frost.aggregate(publicFromWire(key.publicPackage), commitments.map(commitmentFromWire), message, shares);
-  if (!suite.verifyFinal(decodeHex(key.publicKey, 'publicKey', 32), message, signature)) {
+  // With a path, aggregation and the final check are under the child key: a signature is
+  // released only if it verifies under the very key the result will name.
+  const signingKey = sessionSigningKey(session, key);
+  const signature = suite.frost.aggregate(signingKey.publicPackage, commitments.map(commitmentFromWire), message, shares);
+  if (!suite.verifyFinal(decodeHex(signingKey.publicKey, 'publicKey', 32), message, signature)) {
     return { ...session, phase: 'failed', error: { code: 'verification-failed', message: 'aggregated signature failed OpenSSL verification' } };
   }
   return { ...session, phase: 'done', signature: bytesToHex(signature) };
@@ -30,6 +34,17 @@ export function aggregate(session: SignSession, key: KeyRecord, suite: Suite): S
 /** The signers' commitments of the current attempt, in the order every participant uses. */
 export function signerCommitments(session: SignSession): NonceCommitment[] {
   return sortCommitments(session.signers.map((p) => parseBody(required(session.commitments, p, 'sign.commitment'), MessageType.signCommitment).commitment));
+}
+
+/** The key this session signs under (hex group key and package): the key's own, or its child at the request's path. */
+export function sessionSigningKey(session: SignSession, key: KeyRecord): { publicKey: string; publicPackage: FrostPublic; path: string | undefined } {
+  const { path } = parseBody(session.request, MessageType.signRequest);
+  const derivation = derivationOf(key, path);
+  return {
+    publicKey: derivation === undefined ? key.publicKey : bytesToHex(derivation.publicKey),
+    publicPackage: signingPackage(key.publicPackage, derivation),
+    path,
+  };
 }
 
 /** The message to sign (hex), from the initiator's signed request. */

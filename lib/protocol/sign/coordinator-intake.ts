@@ -7,9 +7,13 @@ import { RefusalCode, RefusedError } from '../../ports/errors.js';
 import type { KeyRecord, SignSession } from '../coordinator-state.js';
 import { sessionBase } from '../coordinator-step.js';
 import type { Envelope, SignRequestBody } from '../messages.js';
+import { derivationOf } from './signing-key.js';
 
 export function newSignSession(request: Envelope, body: SignRequestBody, key: KeyRecord | undefined, now: number): SignSession {
   if (key === undefined) throw new RefusedError(RefusalCode.unknownKey, `no key "${body.keyId}"`);
+  // A path that cannot be derived (malformed, hardened, a suite without a scheme) is refused
+  // here with the parties' own reasons, instead of failing every attempt later.
+  derivationOf(key, body.path);
   return {
     ...sessionBase(request, body.requestId, body.keyId, now),
     kind: 'sign',

@@ -9,7 +9,7 @@ import { required } from '../coordinator-step.js';
 import { toInitiator, toParty, type Outgoing } from '../coordinator-outbox.js';
 import { deriveSessionId } from '../envelope.js';
 import { MessageType } from '../messages.js';
-import { requestMessage } from './coordinator-aggregate.js';
+import { requestMessage, sessionSigningKey } from './coordinator-aggregate.js';
 import { eligible } from './coordinator-attempt.js';
 
 /** `key`: the signing key; needed in the commit phase (who is eligible) and when done (the result). */
@@ -37,11 +37,17 @@ export function signResult(session: SignSession, duplicate: boolean, key: KeyRec
     return toInitiator(session.request, MessageType.signResult, {
       ...fields,
       signature: session.signature,
-      publicKey: key.publicKey,
+      ...childKeyFields(session, key),
       message: requestMessage(session),
       signers: session.signers,
       ok: true,
     });
   }
   return toInitiator(session.request, MessageType.signResult, { ...fields, error: session.error ?? { code: 'failed', message: 'signing failed' }, ok: false });
+}
+
+/** The result names the key the signature verifies under: the child key, with its path, for a request with a path. */
+function childKeyFields(session: SignSession, key: KeyRecord): { publicKey: string; path?: string } {
+  const { publicKey, path } = sessionSigningKey(session, key);
+  return path === undefined ? { publicKey } : { publicKey, path };
 }

@@ -9,9 +9,9 @@ import type { KeyRecord, SignSession } from '../coordinator-state.js';
 import type { Step, TransitionContext } from '../coordinator-step.js';
 import { decodeHex } from '../encoding.js';
 import { parseBody } from '../envelope.js';
-import { commitmentFromWire, publicFromWire, signingPackageHash } from '../frost-wire.js';
+import { commitmentFromWire, signingPackageHash } from '../frost-wire.js';
 import { MessageType, type Envelope } from '../messages.js';
-import { aggregate, requestMessage, signerCommitments } from './coordinator-aggregate.js';
+import { aggregate, requestMessage, sessionSigningKey, signerCommitments } from './coordinator-aggregate.js';
 import { nextAttempt } from './coordinator-attempt.js';
 
 export function onShare(session: SignSession, key: KeyRecord, envelope: Envelope, context: Pick<TransitionContext, 'suite'>): Step<SignSession> {
@@ -51,7 +51,7 @@ function validShare(
   try {
     return (
       suite.frost.verifyShare(
-        publicFromWire(key.publicPackage),
+        sessionSigningKey(session, key).publicPackage,
         commitments.map(commitmentFromWire),
         decodeHex(message, 'message'),
         suite.frost.Identifier.derive(envelope.from),

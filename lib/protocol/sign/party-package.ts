@@ -7,7 +7,10 @@
 import { NonceReuseError, RefusalCode, RefusedError } from '../../ports/errors.js';
 import { bytesToHex } from '../encoding.js';
 import { parseBody } from '../envelope.js';
-import { commitmentFromWire, publicFromWire, signingPackageHash } from '../frost-wire.js';
+import { commitmentFromWire, signingPackageHash } from '../frost-wire.js';
+import { tweakScalarBytes } from '../derivation/affine.js';
+import type { KeyDerivation } from '../derivation/key.js';
+import { signingPackage } from './signing-key.js';
 import { MessageType, type Envelope, type NonceCommitment, type PublicPackage } from '../messages.js';
 import { auditEntry } from '../party-audit.js';
 import { writeOrAdopt, type PartyContext, type PartyView } from '../party-context.js';
@@ -29,6 +32,8 @@ export interface SignatureShareInput {
   /** The verified commitments (`verifyCommitments`), this party's own among them (`assertOwnCommitment`). */
   readonly commitments: readonly NonceCommitment[];
   readonly message: Uint8Array;
+  /** Sign under the child key: share s ↦ s + τ, package tweaked alike (this call only). */
+  readonly derivation?: KeyDerivation | undefined;
 }
 
 /** Pure step: this party's signature share (hex) on the package. */
@@ -37,10 +42,13 @@ export function signatureShare(view: PartyView, input: SignatureShareInput, scop
   try {
     // Registered for wiping: if a concurrent delivery spends the nonce first, this share
     // (same nonce, maybe another package) must never be sent, and should not linger.
+    const { derivation } = input;
+    // The tweaked share is as secret as the share: it lives in this scope and is wiped with it.
+    const signingShare = derivation === undefined ? input.signingShare : scope.track(tweakScalarBytes(derivation.group, input.signingShare, derivation.tweak));
     const share = scope.track(
       view.suite.frost.signShare(
-        { identifier: input.identifier, signingShare: input.signingShare },
-        publicFromWire(input.publicPackage),
+        { identifier: input.identifier, signingShare },
+        signingPackage(input.publicPackage, derivation),
         nonces,
         input.commitments.map(commitmentFromWire),
         input.message,
@@ -62,7 +70,7 @@ export async function onSignPackage(ctx: PartyContext, envelope: Envelope): Prom
   const { session } = envelope;
   const body = parseBody(envelope, MessageType.signPackage);
   const { attempt } = body;
-  const { sign, message, share, fingerprint } = await checkSignRequest(ctx, body.request, session);
+  const { sign, message, share, fingerprint, derivation } = await checkSignRequest(ctx, body.request, session);
   const commitments = verifyCommitments(ctx, body.commitments, session, attempt, share);
   const packageHash = signingPackageHash({ session, attempt, keyId: sign.keyId, message: sign.message, commitments });
   const consumedKey = partyKeys.consumed(session, attempt);
@@ -84,7 +92,7 @@ export async function onSignPackage(ctx: PartyContext, envelope: Envelope): Prom
   const ownShare = await ctx.withSecrets(async (scope) => {
     const signingShare = await openSecret(ctx.vault, ctx.secretContext(sign.keyId, 'key-share'), partyKeys.keyShare(sign.keyId), share.share, scope);
     const nonces = await openSecret(ctx.vault, ctx.secretContext(sign.keyId, 'nonce'), nonceKey, nonce.value.nonces, scope);
-    return signatureShare(ctx, { identifier: share.identifier, signingShare, nonces, publicPackage: share.publicPackage, commitments, message }, scope);
+    return signatureShare(ctx, { identifier: share.identifier, signingShare, nonces, publicPackage: share.publicPackage, commitments, message, derivation }, scope);
   });
 
   const record: ConsumedNonceRecord = { requestFingerprint: fingerprint, packageHash, share: ownShare };

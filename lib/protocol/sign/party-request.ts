@@ -9,7 +9,9 @@ import { decodeHex } from '../encoding.js';
 import type { Envelope, SignRequestBody } from '../messages.js';
 import type { PartyContext } from '../party-context.js';
 import { partyKeys, type KeyShareRecord } from '../party-state.js';
-import { assertMaySign, keyRules, requestFingerprint, verifySignRequest } from '../requests.js';
+import { assertMaySign, assertMayUsePath, keyRules, requestFingerprint, verifySignRequest } from '../requests.js';
+import type { KeyDerivation } from '../derivation/key.js';
+import { derivationOf } from './signing-key.js';
 
 export interface CheckedSignRequest {
   readonly sign: SignRequestBody;
@@ -18,6 +20,8 @@ export interface CheckedSignRequest {
   /** This party's active share of the key. */
   readonly share: KeyShareRecord;
   readonly fingerprint: string;
+  /** For a request with a path: the child key and tweak, derived from this party's own stored public package. */
+  readonly derivation: KeyDerivation | undefined;
 }
 
 /** Request, policy and key checks shared by both signing rounds. */
@@ -25,19 +29,23 @@ export async function checkSignRequest(ctx: PartyContext, request: Envelope, ses
   const sign = verifySignRequest(request, ctx.requestContext(session));
   const message = decodeHex(sign.message, 'message');
   assertMaySign(ctx.policy, request.from, sign.keyId, message.length);
+  assertMayUsePath(ctx.policy, request.from, sign.path);
   const share = await ctx.tables.keyShares.get(partyKeys.keyShare(sign.keyId));
   if (share === undefined) throw new RefusedError(RefusalCode.unknownKey, `this party holds no share of key "${sign.keyId}"`);
   if (share.value.status !== 'active') {
     throw new RefusedError(RefusalCode.policy, `key "${sign.keyId}" is not confirmed by every party yet`);
   }
-  return { sign, message, share: share.value, fingerprint: requestFingerprint(request) };
+  // The path comes from the initiator's signed request, the package from this party's own
+  // store: the coordinator's relay contributes neither.
+  const derivation = derivationOf(share.value, sign.path);
+  return { sign, message, share: share.value, fingerprint: requestFingerprint(request), derivation };
 }
 
 /** Approval quorum and rate limit: checked once, when the party decides to commit. */
 export async function checkSignRules(ctx: PartyContext, sign: SignRequestBody, initiator: string, session: string): Promise<void> {
   const rules = keyRules(ctx.policy, sign.keyId);
   if (rules.approvals !== undefined) {
-    const request = { initiator, requestId: sign.requestId, keyId: sign.keyId, message: sign.message };
+    const request = { initiator, requestId: sign.requestId, keyId: sign.keyId, message: sign.message, path: sign.path };
     assertApprovalQuorum(rules.approvals, request, sign.approvals ?? [], ctx.directory);
   }
   if (rules.rateLimit !== undefined) {

@@ -29,4 +29,22 @@ describe('signApproval', () => {
     const other = await signApproval(bob, 'bob', { ...request, message: '0a0c' });
     expect(() => assertApprovalQuorum(rule, request, [approvals[0] ?? other, other], directory)).toThrow(/quorum not met: 1 of 2/);
   });
+
+  it('approvals cover the derivation path: one for the key itself does not approve a child, nor one child another', async () => {
+    const alice = signer('ed25519');
+    const bob = signer('ed25519');
+    const directory: Directory = {
+      coordinator: await signer('ed25519').identityPublicKey(),
+      parties: {},
+      initiators: {},
+      approvers: { alice: await alice.identityPublicKey(), bob: await bob.identityPublicKey(), carol: await signer('ed25519').identityPublicKey() },
+    };
+    const child = { ...request, path: 'm/0/7' };
+    const forChild = [await signApproval(alice, 'alice', child), await signApproval(bob, 'bob', child)];
+    expect(() => assertApprovalQuorum(rule, child, forChild, directory)).not.toThrow();
+    const forParent = [await signApproval(alice, 'alice', request), await signApproval(bob, 'bob', request)];
+    expect(() => assertApprovalQuorum(rule, child, forParent, directory)).toThrow(/quorum not met: 0 of 2/);
+    expect(() => assertApprovalQuorum(rule, { ...request, path: 'm/0/8' }, forChild, directory)).toThrow(/quorum not met: 0 of 2/);
+    expect(() => assertApprovalQuorum(rule, request, forChild, directory)).toThrow(/quorum not met: 0 of 2/);
+  });
 });

@@ -1,0 +1,64 @@
+/**
+ * Derivation for a frostline key, from data whoever derives already holds and trusts: the
+ * suite, the group key and the public-package hash. A party takes them from its own stored
+ * public package, the SDK from its pin of the n attestations; nothing comes from the
+ * coordinator or the request except the path.
+ */
+import { bytesToHex, decodeHex } from '../encoding.js';
+import { chainCodeOf } from './chain-code.js';
+import { curveOfSuite, derivationKeyBytes, derivePath, type DerivedKey } from './derive.js';
+import { DerivationError, groupOfCurve, type Group } from './group.js';
+import { parsePath } from './path.js';
+import { xpubOf } from './xpub.js';
+import { composeTweaks, tweakPoint } from './affine.js';
+import { taprootTweak } from './taproot.js';
+
+export interface DerivableKey {
+  readonly keyId?: string;
+  readonly suite: string;
+  /** The group key, hex (suite encoding). */
+  readonly publicKey: string;
+  readonly publicPackageHash: string;
+}
+
+export interface KeyDerivation extends DerivedKey {
+  /** The path as text, "m/0/7". */
+  readonly pathText: string;
+  readonly group: Group;
+}
+
+/** The child of `key` at `pathText` (parsed here: malformed or hardened paths throw one-line errors). */
+export function deriveKey(key: DerivableKey, pathText: string): KeyDerivation {
+  const path = parsePath(pathText);
+  const curve = curveOfSuite(key.suite);
+  if (curve === undefined) throw new DerivationError(`suite "${key.suite}" has no derivation scheme`);
+  const root = { curve, publicKey: derivationKeyBytes(curve, decodeHex(key.publicKey, 'publicKey')), chainCode: chainCodeOf(key.suite, key.publicPackageHash) };
+  return { ...derivePath(root, path), pathText, group: groupOfCurve(curve) };
+}
+
+/** What `frostline derive` and `client.derivePublicKey` report. */
+export function derivedKeyView(derived: KeyDerivation): { publicKey: string; chainCode: string; path: string } {
+  return { publicKey: bytesToHex(derived.publicKey), chainCode: bytesToHex(derived.chainCode), path: derived.pathText };
+}
+
+/** The BIP32 xpub of a secp256k1 key (its root, depth 0); any other suite is refused in one line. */
+export function exportXpub(key: DerivableKey): string {
+  if (curveOfSuite(key.suite) !== 'secp256k1') {
+    throw new DerivationError(`xpub export needs a secp256k1-tr key; key${key.keyId === undefined ? '' : ` "${key.keyId}"`} uses suite "${key.suite}"`);
+  }
+  return xpubOf(deriveKey(key, 'm'));
+}
+
+/**
+ * A secp256k1 derivation followed by the BIP341 key-path tweak (optionally with a script
+ * tree's merkle root): one affine tweak from the key's shares to the output key's, and the
+ * output key Q as a compressed point (its x coordinate is the witness program). This is what
+ * the secp256k1-tr signing flow hands to `signingPackage` / `tweakScalarBytes` instead of the
+ * plain derivation; BIP340's own even-Y handling of Q stays with the suite.
+ */
+export function withTaprootTweak(derived: KeyDerivation, merkleRoot?: Uint8Array): KeyDerivation & { readonly outputKey: Uint8Array } {
+  if (derived.curve !== 'secp256k1') throw new DerivationError(`taproot tweak is for secp256k1 keys, not ${derived.curve}`);
+  const taproot = taprootTweak(derived.publicKey, merkleRoot);
+  const publicKey = tweakPoint(derived.group, derived.publicKey, taproot.tweak);
+  return { ...derived, publicKey, tweak: composeTweaks(derived.group, derived.tweak, taproot.tweak), outputKey: taproot.outputKey };
+}

@@ -1,0 +1,31 @@
+/**
+ * The key a signing request signs under: the group key itself, or, for a request with a
+ * path, its child. Each side derives the tweak from its own copy of the key's public package
+ * (a party from its stored share record, the coordinator from its key record) and from the
+ * path in the initiator's signed request; nothing in a relayed package chooses it.
+ */
+import { tweakPublicPackage } from '../derivation/affine.js';
+import { deriveKey, type KeyDerivation } from '../derivation/key.js';
+import { publicFromWire, publicPackageHash, type FrostPublic } from '../frost-wire.js';
+import type { PublicPackage } from '../messages.js';
+
+/** A key as derivation reads it from a stored record with a public package. */
+export interface PackageKey {
+  readonly keyId: string;
+  readonly suite: string;
+  readonly publicPackage: PublicPackage;
+}
+
+/** The derivation for `path` from the record's own public package (its hash recomputed, never read). */
+export function derivationOf(key: PackageKey, path: string | undefined): KeyDerivation | undefined {
+  if (path === undefined) return undefined;
+  const groupKey = key.publicPackage.commitments[0];
+  if (groupKey === undefined) throw new Error(`key "${key.keyId}" has an empty public package`);
+  return deriveKey({ keyId: key.keyId, suite: key.suite, publicKey: groupKey, publicPackageHash: publicPackageHash(key.publicPackage) }, path);
+}
+
+/** The public package to sign or aggregate under: the stored one, or its tweak for the child key. */
+export function signingPackage(publicPackage: PublicPackage, derivation: KeyDerivation | undefined): FrostPublic {
+  const pub = publicFromWire(publicPackage);
+  return derivation === undefined ? pub : tweakPublicPackage(derivation.group, pub, derivation.tweak);
+}
