@@ -52,6 +52,14 @@ export class FileKeyVault implements KeyVault {
     private readonly dir: string,
     private readonly algorithm: IdentityAlgorithm,
     private readonly publicKey: IdentityPublicKey,
+    /**
+     * Parsed once at open, unlike the master key. A KeyObject lives in OpenSSL memory that
+     * no caller can wipe: re-reading identity.pem per call (as before) left one more such
+     * copy per signature waiting for the garbage collector, so one long-lived copy exposes
+     * no more, and the public key handed out at open is then always the one that signs.
+     * Re-parsing the PEM cost about 1 ms per envelope, ~12 ms per signature.
+     */
+    private readonly identityKey: KeyObject,
   ) {}
 
   /** Opens the vault in `dir`, creating the directory and missing keys with owner-only modes. */
@@ -85,7 +93,7 @@ export class FileKeyVault implements KeyVault {
       throw new ConfigError(`${identityPath} holds a ${algorithm} key but ${requested} was requested`);
     }
     const spki = createPublicKey(privateKey).export({ type: 'spki', format: 'der' }).toString('hex');
-    return new FileKeyVault(dir, algorithm, { alg: algorithm, spki });
+    return new FileKeyVault(dir, algorithm, { alg: algorithm, spki }, privateKey);
   }
 
   async generateDataKey(context: EncryptionContext): Promise<DataKey> {
@@ -144,11 +152,10 @@ export class FileKeyVault implements KeyVault {
   }
 
   async signIdentity(message: Uint8Array): Promise<Uint8Array> {
-    const privateKey = await readIdentity(join(this.dir, IDENTITY_FILE));
     try {
       // Ed25519 is pure (no prehash); P-256 hashes with SHA-256 and returns DER, like
       // KMS ECDSA_SHA_256 with MessageType RAW.
-      const signature = sign(this.algorithm === 'ed25519' ? null : 'sha256', message, privateKey);
+      const signature = sign(this.algorithm === 'ed25519' ? null : 'sha256', message, this.identityKey);
       return new Uint8Array(signature);
     } catch (error) {
       throw new InfrastructureError('vault:sign', 'identity signature failed', { cause: error });
