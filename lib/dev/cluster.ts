@@ -35,7 +35,7 @@ import { SqliteItemBackend } from '../adapters/local/sqlite-backend.js';
 import { LocalTransport } from '../adapters/local/transport.js';
 import { peekEnvelope } from '../lambda/envelope-peek.js';
 import { defaultWorkerEntry, NodeThread } from './node-thread.js';
-import type { NodeWorkerData } from './node-worker-protocol.js';
+import { storeSynchronous, type NodeWorkerData } from './node-worker-protocol.js';
 
 /** `cluster.json`: the pinned public keys and the shared local policy. Public data only. */
 const ClusterFile = z.strictObject({
@@ -327,9 +327,9 @@ export class LocalCluster {
     const stores: SqliteItemBackend[] = [];
     const storesByNode = new Map<string, ItemBackend>();
     const nodeClock = (node: string): Clock => options.clockFor?.(node) ?? clock;
-    const openStore = async (dir: string, node: string) => {
+    const openStore = async (dir: string, node: string, role: NodeWorkerData['role']) => {
       await mkdir(join(options.dataDir, dir), { recursive: true, mode: 0o700 });
-      const store = await SqliteItemBackend.open(join(options.dataDir, dir, 'store.sqlite'));
+      const store = await SqliteItemBackend.open(join(options.dataDir, dir, 'store.sqlite'), { synchronous: storeSynchronous(role) });
       stores.push(store);
       storesByNode.set(node, store);
       return store;
@@ -348,7 +348,7 @@ export class LocalCluster {
       if (partyVault === undefined) continue; // already recorded as unavailable
       let store: SqliteItemBackend;
       try {
-        store = await openStore(join('parties', id), id);
+        store = await openStore(join('parties', id), id, 'party');
       } catch (error) {
         health.unavailable(id, `its store did not open (${oneLine(error)})`);
         continue;
@@ -375,7 +375,7 @@ export class LocalCluster {
       ? undefined
       : new Coordinator({
           vault: vault(COORDINATOR),
-          store: await openStore('coordinator', COORDINATOR),
+          store: await openStore('coordinator', COORDINATOR, 'coordinator'),
           transport: transportFor(COORDINATOR),
           clock: nodeClock(COORDINATOR),
           directory,

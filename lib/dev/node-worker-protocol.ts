@@ -33,3 +33,13 @@ export type FromWorker =
   /** The vault or store would not open (one line, never a secret). */
   | { readonly kind: 'open-failed'; readonly message: string }
   | { readonly kind: 'closed' };
+
+/**
+ * A party's store fsyncs every commit (its nonces and shares must survive a power loss); the
+ * coordinator's holds no secret and no safety-relevant state (it is trusted for liveness
+ * only), so its commits skip the fsync: about 12 per signature, each blocking its thread
+ * for milliseconds. See sqlite-native.ts for SQLite's guarantees with NORMAL.
+ */
+export function storeSynchronous(role: NodeWorkerData['role']): 'full' | 'normal' {
+  return role === 'coordinator' ? 'normal' : 'full';
+}

@@ -15,7 +15,7 @@ import { Party, type HandleOutcome } from '../protocol/party.js';
 import { FileKeyVault } from '../adapters/local/file-key-vault.js';
 import { SqliteItemBackend } from '../adapters/local/sqlite-backend.js';
 import { LocalTransport } from '../adapters/local/transport.js';
-import type { FromWorker, NodeWorkerData, ToWorker } from './node-worker-protocol.js';
+import { storeSynchronous, type FromWorker, type NodeWorkerData, type ToWorker } from './node-worker-protocol.js';
 
 function ownPort(): MessagePort {
   if (parentPort === null) throw new Error('node-worker.js runs only as a worker thread of a LocalCluster');
@@ -34,7 +34,7 @@ function describe(error: unknown): { code: string; message: string } {
 
 async function openNode(): Promise<{ handle: (raw: string) => Promise<HandleOutcome>; store: SqliteItemBackend }> {
   const vault = await FileKeyVault.open(data.vaultDir);
-  const store = await SqliteItemBackend.open(data.storePath);
+  const store = await SqliteItemBackend.open(data.storePath, { synchronous: storeSynchronous(data.role) });
   const known = (destination: Destination) =>
     destination.kind === 'coordinator' ||
     (destination.kind === 'party' && Object.hasOwn(data.directory.parties, destination.id)) ||
