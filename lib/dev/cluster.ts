@@ -21,6 +21,7 @@ import { Coordinator } from '../protocol/coordinator.js';
 import { DirectorySchema, PartyPolicySchema } from '../protocol/config-schemas.js';
 import { DEFAULT_LIMITS, type Directory, type Limits } from '../protocol/directory.js';
 import { silentLogger, type Logger } from '../protocol/logger.js';
+import type { Session } from '../protocol/coordinator-state.js';
 import { COORDINATOR, type KeygenResultBody, type SignResultBody } from '../protocol/messages.js';
 import { Party, type HandleOutcome } from '../protocol/party.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, type PartyPolicy } from '../protocol/requests.js';
@@ -168,6 +169,7 @@ export class LocalCluster {
   readonly directory: Directory;
   /** 'workers': each node's thread (closed by `close`). */
   readonly #threads: NodeThread[];
+  readonly #coordinatorThread: NodeThread | undefined;
   readonly threads: 'single' | 'workers';
   readonly #stores: SqliteItemBackend[];
   /** Each node's store, by node id (chaos runs read the parties' nonce and share records). */
@@ -188,6 +190,7 @@ export class LocalCluster {
     initiator: Initiator;
     coordinator: Coordinator | undefined;
     threads: NodeThread[];
+    coordinatorThread: NodeThread | undefined;
     directory: Directory;
     stores: SqliteItemBackend[];
     sources: LocalEventSource[];
@@ -205,6 +208,7 @@ export class LocalCluster {
     this.initiators = parts.initiators;
     this.#coordinator = parts.coordinator;
     this.#threads = parts.threads;
+    this.#coordinatorThread = parts.coordinatorThread;
     this.threads = parts.threads.length > 0 ? 'workers' : 'single';
     this.directory = parts.directory;
     this.#stores = parts.stores;
@@ -221,6 +225,14 @@ export class LocalCluster {
   get coordinator(): Coordinator {
     if (this.#coordinator === undefined) throw new FrostlineError('coordinator-in-worker', "the coordinator runs on a worker thread (threads: 'workers'); open the cluster with threads: 'single' to inspect it");
     return this.#coordinator;
+  }
+
+  /** The coordinator's record of a session, on whichever thread the coordinator runs. */
+  getSession(session: string): Promise<Session | undefined> {
+    if (this.#coordinator !== undefined) return this.#coordinator.getSession(session);
+    const thread = this.#coordinatorThread;
+    if (thread === undefined) return Promise.reject(new FrostlineError('coordinator-unavailable', 'the coordinator is not running'));
+    return thread.getSession(session);
   }
 
   static async open(options: LocalClusterOptions): Promise<LocalCluster> {
@@ -434,6 +446,7 @@ export class LocalCluster {
       initiator: primary.initiator,
       coordinator,
       threads: [...threads.values()],
+      coordinatorThread: threads.get(COORDINATOR),
       directory,
       stores,
       sources,

@@ -9,6 +9,7 @@ import { Worker } from 'node:worker_threads';
 import { ConfigError, FrostlineError } from '../ports/errors.js';
 import type { Destination } from '../ports/transport.js';
 import type { HandleOutcome } from '../protocol/party.js';
+import type { Session } from '../protocol/coordinator-state.js';
 import type { FromWorker, NodeWorkerData, ToWorker } from './node-worker-protocol.js';
 
 /** How long `close` waits for a worker to close its store and exit before terminating it. */
@@ -29,6 +30,7 @@ export class NodeThread {
   readonly #worker: Worker;
   readonly #name: string;
   readonly #pending = new Map<number, { resolve: (outcome: HandleOutcome) => void; reject: (error: Error) => void }>();
+  readonly #sessionQueries = new Map<number, { resolve: (session: Session | undefined) => void; reject: (error: Error) => void }>();
   #nextCall = 0;
   /** Set once the worker can take no more deliveries; the reason every later delivery fails with. */
   #dead: FrostlineError | undefined;
@@ -53,8 +55,11 @@ export class NodeThread {
         case 'done':
           this.#settle(message.call)?.resolve(message.outcome);
           return;
+        case 'session':
+          this.#settleQuery(message.call)?.resolve(message.session);
+          return;
         case 'failed':
-          this.#settle(message.call)?.reject(new FrostlineError(message.code, message.message));
+          (this.#settle(message.call) ?? this.#settleQuery(message.call))?.reject(new FrostlineError(message.code, message.message));
           return;
         case 'closed':
           this.#closed?.();
@@ -102,6 +107,16 @@ export class NodeThread {
     });
   }
 
+  /** The coordinator's session record (its worker reads its own store). */
+  getSession(session: string): Promise<Session | undefined> {
+    if (this.#dead !== undefined) return Promise.reject(this.#dead);
+    const call = this.#nextCall++;
+    return new Promise((resolve, reject) => {
+      this.#sessionQueries.set(call, { resolve, reject });
+      this.#post({ kind: 'get-session', call, session });
+    });
+  }
+
   /** Closes the node's store and ends the thread. Call with no delivery running (after the loop has stopped). */
   async close(): Promise<void> {
     if (this.#dead === undefined) {
@@ -128,11 +143,19 @@ export class NodeThread {
     return pending;
   }
 
+  #settleQuery(call: number) {
+    const pending = this.#sessionQueries.get(call);
+    this.#sessionQueries.delete(call);
+    return pending;
+  }
+
   #die(error: FrostlineError): void {
     if (this.#dead !== undefined) return;
     this.#dead = error;
     for (const { reject } of this.#pending.values()) reject(error);
     this.#pending.clear();
+    for (const { reject } of this.#sessionQueries.values()) reject(error);
+    this.#sessionQueries.clear();
   }
 }
 

@@ -6,6 +6,7 @@
  */
 import type { Directory, Limits } from '../protocol/directory.js';
 import type { HandleOutcome } from '../protocol/party.js';
+import type { Session } from '../protocol/coordinator-state.js';
 import type { PartyPolicy } from '../protocol/requests.js';
 import type { Destination } from '../ports/transport.js';
 
@@ -22,13 +23,18 @@ export interface NodeWorkerData {
   readonly initiators: readonly string[];
 }
 
-export type ToWorker = { readonly kind: 'handle'; readonly call: number; readonly body: string } | { readonly kind: 'close' };
+export type ToWorker =
+  | { readonly kind: 'handle'; readonly call: number; readonly body: string }
+  /** The coordinator's session record (load runs ask where a timed-out request stands). */
+  | { readonly kind: 'get-session'; readonly call: number; readonly session: string }
+  | { readonly kind: 'close' };
 
 export type FromWorker =
   | { readonly kind: 'ready' }
   /** Sent before the `done` of the handler that sent it: one port keeps order, so the main thread enqueues first. */
   | { readonly kind: 'send'; readonly destination: Destination; readonly body: string }
   | { readonly kind: 'done'; readonly call: number; readonly outcome: HandleOutcome }
+  | { readonly kind: 'session'; readonly call: number; readonly session: Session | undefined }
   | { readonly kind: 'failed'; readonly call: number; readonly code: string; readonly message: string }
   /** The vault or store would not open (one line, never a secret). */
   | { readonly kind: 'open-failed'; readonly message: string }

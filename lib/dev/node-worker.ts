@@ -12,6 +12,7 @@ import type { Destination } from '../ports/transport.js';
 import { Coordinator } from '../protocol/coordinator.js';
 import { silentLogger } from '../protocol/logger.js';
 import { Party, type HandleOutcome } from '../protocol/party.js';
+import type { Session } from '../protocol/coordinator-state.js';
 import { FileKeyVault } from '../adapters/local/file-key-vault.js';
 import { SqliteItemBackend } from '../adapters/local/sqlite-backend.js';
 import { LocalTransport } from '../adapters/local/transport.js';
@@ -32,7 +33,13 @@ function describe(error: unknown): { code: string; message: string } {
   return { code, message };
 }
 
-async function openNode(): Promise<{ handle: (raw: string) => Promise<HandleOutcome>; store: SqliteItemBackend }> {
+interface OpenNode {
+  handle(raw: string): Promise<HandleOutcome>;
+  getSession(session: string): Promise<Session | undefined>;
+  store: SqliteItemBackend;
+}
+
+async function openNode(): Promise<OpenNode> {
   const vault = await FileKeyVault.open(data.vaultDir);
   const store = await SqliteItemBackend.open(data.storePath, { synchronous: storeSynchronous(data.role) });
   const known = (destination: Destination) =>
@@ -44,14 +51,15 @@ async function openNode(): Promise<{ handle: (raw: string) => Promise<HandleOutc
   const common = { vault, store, transport, clock: systemClock, directory: data.directory, limits: data.limits, logger: silentLogger };
   if (data.role === 'coordinator') {
     const coordinator = new Coordinator(common);
-    return { handle: (raw) => coordinator.handle(raw), store };
+    return { handle: (raw) => coordinator.handle(raw), getSession: (session) => coordinator.getSession(session), store };
   }
   const party = new Party({ ...common, id: data.id, policy: data.policy });
-  return { handle: (raw) => party.handle(raw), store };
+  const noSessions = () => Promise.reject(new FrostlineError('not-coordinator', `party ${data.id} has no coordinator sessions`));
+  return { handle: (raw) => party.handle(raw), getSession: noSessions, store };
 }
 
 async function main(): Promise<void> {
-  let node: Awaited<ReturnType<typeof openNode>>;
+  let node: OpenNode;
   try {
     node = await openNode();
   } catch (error) {
@@ -63,12 +71,19 @@ async function main(): Promise<void> {
   serve(node);
 }
 
-function serve(node: Awaited<ReturnType<typeof openNode>>): void {
+function serve(node: OpenNode): void {
   port.on('message', (message: ToWorker) => {
     if (message.kind === 'close') {
       node.store.close();
       post({ kind: 'closed' });
       port.close();
+      return;
+    }
+    if (message.kind === 'get-session') {
+      node.getSession(message.session).then(
+        (session) => post({ kind: 'session', call: message.call, session }),
+        (error: unknown) => post({ kind: 'failed', call: message.call, ...describe(error) }),
+      );
       return;
     }
     node.handle(message.body).then(

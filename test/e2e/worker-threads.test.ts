@@ -23,6 +23,7 @@ interface ChildReport {
   signed: { message: string; publicKey: string; signature: string }[];
   unhealthy: unknown[];
   coordinatorError: string;
+  sessionPhase: string | undefined;
 }
 
 let bundleDir: string;
@@ -74,6 +75,7 @@ describe("LocalCluster threads: 'workers'", () => {
       }
       // The coordinator lives on its own thread: asking for it on the main thread says so.
       expect(report.coordinatorError).toMatch(/worker thread/);
+      expect(report.sessionPhase).toBe('done');
     } finally {
       await rm(dataDir, { recursive: true, force: true });
     }

@@ -6,6 +6,7 @@
  * argv: <data dir> <worker entry file URL>
  */
 import { LocalCluster } from '../../lib/dev/cluster.js';
+import { deriveSessionId } from '../../lib/protocol/envelope.js';
 
 const [dataDir, entry] = process.argv.slice(2);
 if (dataDir === undefined || entry === undefined) throw new Error('usage: worker-cluster-child <data dir> <worker entry URL>');
@@ -22,8 +23,10 @@ try {
   } catch (error) {
     coordinatorError = error instanceof Error ? error.message : String(error);
   }
+  // The coordinator's own record, read on its thread (what `npm run load` asks about timed-out requests).
+  const sessionPhase = (await cluster.getSession(deriveSessionId('cli', 'w-0')))?.phase;
   const signed = results.map((result, i) => ({ message: messages[i], publicKey: result.publicKey, signature: Buffer.from(result.signature).toString('hex') }));
-  console.log(JSON.stringify({ threads: cluster.threads, publicKey: key.publicKey, signed, unhealthy: cluster.unhealthy(), coordinatorError }));
+  console.log(JSON.stringify({ threads: cluster.threads, publicKey: key.publicKey, signed, unhealthy: cluster.unhealthy(), coordinatorError, sessionPhase }));
 } finally {
   await cluster.close();
 }
