@@ -6,7 +6,7 @@
  * itself (no process.exit), which it cannot while any worker thread is left running.
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -76,6 +76,24 @@ describe("LocalCluster threads: 'workers'", () => {
       // The coordinator lives on its own thread: asking for it on the main thread says so.
       expect(report.coordinatorError).toMatch(/worker thread/);
       expect(report.sessionPhase).toBe('done');
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it("a party whose worker cannot open its store is reported unavailable in one line; the others still open and close", async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'frostline-workers-'));
+    try {
+      // A directory where p2's store file should be: SQLite cannot open it.
+      await mkdir(join(dataDir, 'parties', 'p2', 'store.sqlite'), { recursive: true });
+      const cluster = await LocalCluster.open({ dataDir, parties: 3, threads: 'workers', workerEntry });
+      try {
+        const unhealthy = cluster.unhealthy();
+        expect(unhealthy.map((entry) => entry.party)).toEqual(['p2']);
+        expect(unhealthy[0]?.reason).toMatch(/^unavailable: its worker did not open \(worker-open-failed: party p2: [^\n]+\)$/);
+      } finally {
+        await cluster.close();
+      }
     } finally {
       await rm(dataDir, { recursive: true, force: true });
     }
