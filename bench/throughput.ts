@@ -3,7 +3,7 @@
  * background, with N requests kept in flight by N SDK callers (a closed loop: each caller
  * sends its next request when its last result arrives). Reports signatures/s and p50/p99
  * latency per level, and the process's CPU time per signature (every thread's: user +
- * system), after 10 unmeasured warm-up signatures. Every signature is checked by the SDK (OpenSSL, pinned key). Each level runs in
+ * system), after 50 unmeasured warm-up signatures (10 in flight). Every signature is checked by the SDK (OpenSSL, pinned key). Each level runs in
  * both thread modes: `single` (every node on the main thread) and `workers` (each party and
  * the coordinator on its own worker thread; see LocalClusterOptions.threads).
  *
@@ -37,11 +37,16 @@ export interface ThroughputRow {
 
 const DEFAULT_LEVELS = [1, 10, 100];
 /** Signatures made (10 at once) before the first level is measured. */
-const WARM_UP = 10;
+const WARM_UP = 50;
+const WARM_UP_IN_FLIGHT = 10;
 
-/** Enough signatures per level that the steady state dominates, without making 1-in-flight slow. */
+/**
+ * Enough signatures per level that the steady state dominates: three times the level (with
+ * only as many signatures as in flight, all start together and finish together, and the
+ * figure is one latency, not a rate), and at least 20.
+ */
 function signaturesFor(inFlight: number): number {
-  return Math.max(inFlight, Math.min(20, inFlight * 4));
+  return Math.max(20, inFlight * 3);
 }
 
 async function measureLevel(cluster: LocalCluster, threads: Threads, inFlight: number, level: number): Promise<ThroughputRow> {
@@ -97,7 +102,12 @@ async function benchMode(threads: Threads, levels: readonly number[]): Promise<T
     if (keygen.publicKey.length === 0) throw new Error('keygen returned no key');
     // Unmeasured warm-up: each worker thread is its own V8 isolate and compiles the curve
     // code for itself, which would otherwise be charged to the first levels of that mode.
-    await Promise.all(Array.from({ length: WARM_UP }, (_, i) => cluster.client('cli', { timeoutMs: 600_000 }).sign({ keyId: 'bench', message: utf8ToBytes(`warm-up ${i}`), requestId: `warm-${i}` })));
+    const warmUp = cluster.client('cli', { timeoutMs: 600_000 });
+    let next = 0;
+    const warmCaller = async () => {
+      for (let i = next++; i < WARM_UP; i = next++) await warmUp.sign({ keyId: 'bench', message: utf8ToBytes(`warm-up ${i}`), requestId: `warm-${i}` });
+    };
+    await Promise.all(Array.from({ length: WARM_UP_IN_FLIGHT }, warmCaller));
     for (const [index, inFlight] of levels.entries()) {
       process.stderr.write(`throughput: 2-of-3, ${threads}, ${inFlight} in flight (${signaturesFor(inFlight)} signatures)...\n`);
       rows.push(await measureLevel(cluster, threads, inFlight, index));
