@@ -3,8 +3,8 @@
  * background, with N requests kept in flight by N SDK callers (a closed loop: each caller
  * sends its next request when its last result arrives). Reports signatures/s and p50/p99
  * latency per level, and the process's CPU time per signature (every thread's: user +
- * system), after 50 unmeasured warm-up signatures (10 in flight). Every signature is checked by the SDK (OpenSSL, pinned key). Each level runs in
- * both thread modes: `single` (every node on the main thread) and `workers` (each party and
+ * system), after 100 unmeasured warm-up signatures (5 in flight). Every signature is
+ * checked by the SDK (OpenSSL, pinned key). Each level runs in both thread modes: `single` (every node on the main thread) and `workers` (each party and
  * the coordinator on its own worker thread; see LocalClusterOptions.threads).
  *
  * Standalone: `node dist/bench/throughput.js` (levels from FROSTLINE_BENCH_INFLIGHT, e.g.
@@ -36,9 +36,9 @@ export interface ThroughputRow {
 }
 
 const DEFAULT_LEVELS = [1, 10, 100];
-/** Signatures made (10 at once) before the first level is measured. */
-const WARM_UP = 50;
-const WARM_UP_IN_FLIGHT = 10;
+/** Signatures made (5 at once) before the first level is measured: every isolate compiles the curve code. */
+const WARM_UP = 100;
+const WARM_UP_IN_FLIGHT = 5;
 
 /**
  * Enough signatures per level that the steady state dominates: three times the level (with
