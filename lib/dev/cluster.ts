@@ -21,6 +21,7 @@ import { Coordinator } from '../protocol/coordinator.js';
 import { DirectorySchema, PartyPolicySchema } from '../protocol/config-schemas.js';
 import { DEFAULT_LIMITS, type Directory, type Limits } from '../protocol/directory.js';
 import { silentLogger, type Logger } from '../protocol/logger.js';
+import type { Session } from '../protocol/coordinator-state.js';
 import { COORDINATOR, type KeygenResultBody, type SignResultBody } from '../protocol/messages.js';
 import { Party, type HandleOutcome } from '../protocol/party.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, type PartyPolicy } from '../protocol/requests.js';
@@ -34,6 +35,8 @@ import { LocalResultInbox } from '../adapters/local/result-inbox.js';
 import { SqliteItemBackend } from '../adapters/local/sqlite-backend.js';
 import { LocalTransport } from '../adapters/local/transport.js';
 import { peekEnvelope } from '../lambda/envelope-peek.js';
+import { defaultWorkerEntry, NodeThread } from './node-thread.js';
+import { storeSynchronous, type NodeWorkerData } from './node-worker-protocol.js';
 
 /** `cluster.json`: the pinned public keys and the shared local policy. Public data only. */
 const ClusterFile = z.strictObject({
@@ -84,6 +87,19 @@ export interface LocalClusterOptions {
    * @default DEFAULT_DELIVERY_CONCURRENCY (8)
    */
   readonly deliveryConcurrency?: number | 'serial';
+  /**
+   * `'single'`: every node on this thread (tests: hooks and intercepts see everything).
+   * `'workers'`: each party and the coordinator on its own worker thread, owning its own
+   * vault and store, so their curve arithmetic and SQLite commits (fsync) use every core;
+   * envelopes cross as the same strings the queues carry, and the queues stay here. The
+   * in-process hooks (`clock`, `clockFor`, `suiteFor`, `intercept`, `onSecretsWiped`,
+   * `logger`) cannot reach a worker and are refused; `parties` is empty, `stores` holds no
+   * node's store and `coordinator` throws.
+   * @default 'single'
+   */
+  readonly threads?: 'single' | 'workers';
+  /** The worker script (threads: 'workers'). @default dist/lib/dev/node-worker.js beside this module */
+  readonly workerEntry?: URL;
 }
 
 /** Enough to keep one process's CPU busy while handlers wait on their stores; more only adds interleaving. */
@@ -149,8 +165,12 @@ export class LocalCluster {
   readonly outcomes: NodeOutcome[] = [];
   readonly initiator: Initiator;
   readonly initiators: Map<string, { initiator: Initiator; results: LocalQueue; transport: Transport }>;
-  readonly coordinator: Coordinator;
+  readonly #coordinator: Coordinator | undefined;
   readonly directory: Directory;
+  /** 'workers': each node's thread (closed by `close`). */
+  readonly #threads: NodeThread[];
+  readonly #coordinatorThread: NodeThread | undefined;
+  readonly threads: 'single' | 'workers';
   readonly #stores: SqliteItemBackend[];
   /** Each node's store, by node id (chaos runs read the parties' nonce and share records). */
   readonly stores = new Map<string, ItemBackend>();
@@ -168,7 +188,9 @@ export class LocalCluster {
     inboxes: Map<string, Inbox>;
     initiators: Map<string, { initiator: Initiator; results: LocalQueue; transport: Transport }>;
     initiator: Initiator;
-    coordinator: Coordinator;
+    coordinator: Coordinator | undefined;
+    threads: NodeThread[];
+    coordinatorThread: NodeThread | undefined;
     directory: Directory;
     stores: SqliteItemBackend[];
     sources: LocalEventSource[];
@@ -184,7 +206,10 @@ export class LocalCluster {
     this.inboxes = parts.inboxes;
     this.initiator = parts.initiator;
     this.initiators = parts.initiators;
-    this.coordinator = parts.coordinator;
+    this.#coordinator = parts.coordinator;
+    this.#threads = parts.threads;
+    this.#coordinatorThread = parts.coordinatorThread;
+    this.threads = parts.threads.length > 0 ? 'workers' : 'single';
     this.directory = parts.directory;
     this.#stores = parts.stores;
     this.#sources = parts.sources;
@@ -196,7 +221,23 @@ export class LocalCluster {
     this.#serial = parts.serial;
   }
 
+  /** The coordinator, on this thread: not in threads: 'workers' mode, where it runs on its own. */
+  get coordinator(): Coordinator {
+    if (this.#coordinator === undefined) throw new FrostlineError('coordinator-in-worker', "the coordinator runs on a worker thread (threads: 'workers'); open the cluster with threads: 'single' to inspect it");
+    return this.#coordinator;
+  }
+
+  /** The coordinator's record of a session, on whichever thread the coordinator runs. */
+  getSession(session: string): Promise<Session | undefined> {
+    if (this.#coordinator !== undefined) return this.#coordinator.getSession(session);
+    const thread = this.#coordinatorThread;
+    if (thread === undefined) return Promise.reject(new FrostlineError('coordinator-unavailable', 'the coordinator is not running'));
+    return thread.getSession(session);
+  }
+
   static async open(options: LocalClusterOptions): Promise<LocalCluster> {
+    const workers = options.threads === 'workers';
+    if (workers) refuseInProcessHooks(options);
     const clock = options.clock ?? systemClock;
     const initiatorId = options.initiator ?? 'cli';
     const logger = options.logger ?? silentLogger;
@@ -298,9 +339,9 @@ export class LocalCluster {
     const stores: SqliteItemBackend[] = [];
     const storesByNode = new Map<string, ItemBackend>();
     const nodeClock = (node: string): Clock => options.clockFor?.(node) ?? clock;
-    const openStore = async (dir: string, node: string) => {
+    const openStore = async (dir: string, node: string, role: NodeWorkerData['role']) => {
       await mkdir(join(options.dataDir, dir), { recursive: true, mode: 0o700 });
-      const store = await SqliteItemBackend.open(join(options.dataDir, dir, 'store.sqlite'));
+      const store = await SqliteItemBackend.open(join(options.dataDir, dir, 'store.sqlite'), { synchronous: storeSynchronous(role) });
       stores.push(store);
       storesByNode.set(node, store);
       return store;
@@ -312,13 +353,14 @@ export class LocalCluster {
     };
 
     const parties = new Map<string, Party>();
-    for (const id of sortedParties) {
+    const threads = workers ? await startThreads({ options, sortedParties, vaults, health, directory, policy, limits, route, initiators: [...resultQueues.keys()] }) : new Map<string, NodeThread>();
+    for (const id of workers ? [] : sortedParties) {
       const suite = options.suiteFor?.(id);
       const partyVault = vaults.get(id);
       if (partyVault === undefined) continue; // already recorded as unavailable
       let store: SqliteItemBackend;
       try {
-        store = await openStore(join('parties', id), id);
+        store = await openStore(join('parties', id), id, 'party');
       } catch (error) {
         health.unavailable(id, `its store did not open (${oneLine(error)})`);
         continue;
@@ -341,16 +383,25 @@ export class LocalCluster {
       );
     }
     const coordinatorSuite = options.suiteFor?.(COORDINATOR);
-    const coordinator = new Coordinator({
-      vault: vault(COORDINATOR),
-      store: await openStore('coordinator', COORDINATOR),
-      transport: transportFor(COORDINATOR),
-      clock: nodeClock(COORDINATOR),
-      directory,
-      limits,
-      logger,
-      ...(coordinatorSuite !== undefined ? { suite: coordinatorSuite } : {}),
-    });
+    const coordinator = workers
+      ? undefined
+      : new Coordinator({
+          vault: vault(COORDINATOR),
+          store: await openStore('coordinator', COORDINATOR, 'coordinator'),
+          transport: transportFor(COORDINATOR),
+          clock: nodeClock(COORDINATOR),
+          directory,
+          limits,
+          logger,
+          ...(coordinatorSuite !== undefined ? { suite: coordinatorSuite } : {}),
+        });
+    const handleOn = (node: string): ((raw: string) => Promise<HandleOutcome>) | undefined => {
+      if (node === COORDINATOR && coordinator !== undefined) return (raw) => coordinator.handle(raw);
+      const party = parties.get(node);
+      if (party !== undefined) return (raw) => party.handle(raw);
+      const thread = threads.get(node);
+      return thread === undefined ? undefined : (raw) => thread.handle(raw);
+    };
     const initiators = new Map<string, { initiator: Initiator; results: LocalQueue; transport: Transport }>();
     for (const [id, results] of resultQueues) {
       const transport = transportFor(id);
@@ -376,16 +427,12 @@ export class LocalCluster {
     const delivery = { concurrency, groupOf: (body: string) => peekEnvelope(body).session };
     const sources = [
       ...sortedParties.map((id) => {
-        const party = parties.get(id);
         const inbox = inboxes.get(id);
         if (inbox === undefined) throw new Error(`party ${id} not wired`);
-        const handle =
-          party === undefined
-            ? () => Promise.reject(new FrostlineError('party-unavailable', `party ${id} is unavailable`))
-            : (raw: string) => party.handle(raw);
+        const handle = handleOn(id) ?? (() => Promise.reject(new FrostlineError('party-unavailable', `party ${id} is unavailable`)));
         return new LocalEventSource(inbox.queue, handlerFor(id, handle), { onError: recordFailure(id), ...delivery });
       }),
-      new LocalEventSource(newInboxOf(inboxes, COORDINATOR).queue, handlerFor(COORDINATOR, (raw) => coordinator.handle(raw)), {
+      new LocalEventSource(newInboxOf(inboxes, COORDINATOR).queue, handlerFor(COORDINATOR, coordinatorHandle(handleOn(COORDINATOR))), {
         onError: recordFailure(COORDINATOR),
         ...delivery,
       }),
@@ -398,6 +445,8 @@ export class LocalCluster {
       initiators,
       initiator: primary.initiator,
       coordinator,
+      threads: [...threads.values()],
+      coordinatorThread: threads.get(COORDINATOR),
       directory,
       stores,
       sources,
@@ -510,8 +559,71 @@ export class LocalCluster {
   /** Stops background delivery (if serving) and closes every store. */
   async close(): Promise<void> {
     await this.stop();
+    await Promise.all(this.#threads.map((thread) => thread.close()));
     for (const store of this.#stores) store.close();
   }
+}
+
+function coordinatorHandle(handle: ((raw: string) => Promise<HandleOutcome>) | undefined): (raw: string) => Promise<HandleOutcome> {
+  if (handle === undefined) throw new Error('coordinator not wired');
+  return handle;
+}
+
+/** The hooks that run in this thread's memory: a worker thread cannot see them. */
+function refuseInProcessHooks(options: LocalClusterOptions): void {
+  const hooks = (['clock', 'clockFor', 'suiteFor', 'intercept', 'onSecretsWiped', 'logger'] as const).filter((name) => options[name] !== undefined);
+  if (hooks.length > 0) throw new ConfigError(`threads: 'workers' cannot run in-process hooks (${hooks.join(', ')}); use threads: 'single'`);
+}
+
+/**
+ * threads: 'workers': one worker per available party and one for the coordinator, started
+ * at once. A party whose worker does not open is recorded as unavailable (as in one thread);
+ * a coordinator that does not open fails the cluster.
+ */
+async function startThreads(parts: {
+  options: LocalClusterOptions;
+  sortedParties: readonly string[];
+  vaults: ReadonlyMap<string, FileKeyVault>;
+  health: HealthLog;
+  directory: Directory;
+  policy: PartyPolicy;
+  limits: Limits;
+  route: (destination: Destination) => LocalQueue | undefined;
+  initiators: readonly string[];
+}): Promise<Map<string, NodeThread>> {
+  const { options, health } = parts;
+  const entry = options.workerEntry ?? defaultWorkerEntry();
+  const threads = new Map<string, NodeThread>();
+  const start = async (node: string, role: NodeWorkerData['role'], dir: string) => {
+    await mkdir(join(options.dataDir, dir), { recursive: true, mode: 0o700 });
+    const data: NodeWorkerData = {
+      role,
+      id: node,
+      vaultDir: join(options.dataDir, dir, 'vault'),
+      storePath: join(options.dataDir, dir, 'store.sqlite'),
+      directory: parts.directory,
+      policy: parts.policy,
+      limits: parts.limits,
+      initiators: parts.initiators,
+    };
+    const onSend = (destination: Destination, body: string) => {
+      const queue = parts.route(destination);
+      if (queue === undefined) health.failed(node, new FrostlineError('unknown-destination', `${node} sent to a destination with no queue`));
+      else queue.send(body);
+    };
+    threads.set(node, await NodeThread.start(entry, data, onSend));
+  };
+  const partyIds = parts.sortedParties.filter((id) => parts.vaults.has(id));
+  const [coordinator, ...opened] = await Promise.allSettled([start(COORDINATOR, 'coordinator', 'coordinator'), ...partyIds.map((id) => start(id, 'party', join('parties', id)))]);
+  opened.forEach((result, i) => {
+    const id = partyIds[i];
+    if (result.status === 'rejected' && id !== undefined) health.unavailable(id, `its worker did not open (${oneLine(result.reason)})`);
+  });
+  if (coordinator?.status === 'rejected') {
+    await Promise.all([...threads.values()].map((thread) => thread.close()));
+    throw coordinator.reason;
+  }
+  return threads;
 }
 
 function newInboxOf(inboxes: Map<string, Inbox>, node: string): Inbox {

@@ -18,6 +18,7 @@ import {
   sign,
   type KeyObject,
 } from 'node:crypto';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { mkdir, open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError, FrostlineError, InfrastructureError } from '../../ports/errors.js';
@@ -52,6 +53,14 @@ export class FileKeyVault implements KeyVault {
     private readonly dir: string,
     private readonly algorithm: IdentityAlgorithm,
     private readonly publicKey: IdentityPublicKey,
+    /**
+     * Parsed once at open, unlike the master key. A KeyObject lives in OpenSSL memory that
+     * no caller can wipe: re-reading identity.pem per call (as before) left one more such
+     * copy per signature waiting for the garbage collector, so one long-lived copy exposes
+     * no more, and the public key handed out at open is then always the one that signs.
+     * Re-parsing the PEM cost about 1 ms per envelope, ~12 ms per signature.
+     */
+    private readonly identityKey: KeyObject,
   ) {}
 
   /** Opens the vault in `dir`, creating the directory and missing keys with owner-only modes. */
@@ -85,7 +94,7 @@ export class FileKeyVault implements KeyVault {
       throw new ConfigError(`${identityPath} holds a ${algorithm} key but ${requested} was requested`);
     }
     const spki = createPublicKey(privateKey).export({ type: 'spki', format: 'der' }).toString('hex');
-    return new FileKeyVault(dir, algorithm, { alg: algorithm, spki });
+    return new FileKeyVault(dir, algorithm, { alg: algorithm, spki }, privateKey);
   }
 
   async generateDataKey(context: EncryptionContext): Promise<DataKey> {
@@ -144,11 +153,10 @@ export class FileKeyVault implements KeyVault {
   }
 
   async signIdentity(message: Uint8Array): Promise<Uint8Array> {
-    const privateKey = await readIdentity(join(this.dir, IDENTITY_FILE));
     try {
       // Ed25519 is pure (no prehash); P-256 hashes with SHA-256 and returns DER, like
       // KMS ECDSA_SHA_256 with MessageType RAW.
-      const signature = sign(this.algorithm === 'ed25519' ? null : 'sha256', message, privateKey);
+      const signature = sign(this.algorithm === 'ed25519' ? null : 'sha256', message, this.identityKey);
       return new Uint8Array(signature);
     } catch (error) {
       throw new InfrastructureError('vault:sign', 'identity signature failed', { cause: error });
@@ -271,23 +279,23 @@ async function readIdentity(path: string): Promise<KeyObject> {
  * Reads a small secret file into a buffer this module owns (fs.readFile may hand back a
  * slice of shared memory). The caller wipes the result; on error it is wiped here.
  * One byte of spare room tells a file of exactly `maxBytes` from a longer one.
+ * Synchronous: a read of a few dozen cached bytes takes microseconds, where the promise
+ * API's open/read/close round trips through the thread pool cost ~1.5 ms of CPU per
+ * signature (the master key is read for every data key).
  */
 async function readOwned(path: string, maxBytes: number, operation: string): Promise<Uint8Array> {
   const buffer = new Uint8Array(maxBytes + 1);
   let length = 0;
   try {
-    const file = await open(path, 'r');
+    const fd = openSync(path, 'r');
     try {
       for (;;) {
-        const { bytesRead } = await file.read(buffer, length, buffer.length - length, null);
-        if (bytesRead === 0 || length + bytesRead === buffer.length) {
-          length += bytesRead;
-          break;
-        }
+        const bytesRead = readSync(fd, buffer, length, buffer.length - length, null);
         length += bytesRead;
+        if (bytesRead === 0 || length === buffer.length) break;
       }
     } finally {
-      await file.close();
+      closeSync(fd);
     }
   } catch (error) {
     buffer.fill(0);

@@ -30,6 +30,15 @@ const engines = new EngineSelector({
 export interface SqliteOpenOptions {
   /** Which engine; default from `FROSTLINE_STORE`, else `auto` (native, falling back to sql.js). */
   readonly engine?: EngineChoice;
+  /**
+   * Native engine only. `'full'` (the default) fsyncs the log at every commit: a commit
+   * survives a power loss. `'normal'` fsyncs only at checkpoints: SQLite documents WAL +
+   * NORMAL as never corrupting the database, and every commit survives a process crash, but
+   * the last commits may roll back after a power loss or OS crash. Only for stores whose
+   * writes need no durability for safety (see sqlite-native.ts); never a party's.
+   * @default 'full'
+   */
+  readonly synchronous?: 'full' | 'normal';
 }
 
 export class SqliteItemBackend implements ItemBackend {
@@ -46,7 +55,7 @@ export class SqliteItemBackend implements ItemBackend {
     const loaded = await engines.load(choice);
     if (loaded.engine === 'sql.js') return new SqliteItemBackend(openWasm(loaded.sql, path));
     try {
-      return new SqliteItemBackend(openNative(loaded.Database, path));
+      return new SqliteItemBackend(openNative(loaded.Database, path, options.synchronous ?? 'full'));
     } catch (error) {
       // SQLite's own reason ("file is not a database", "unable to open database file") names no data.
       const reason = error instanceof Error ? ` (${error.message})` : '';

@@ -9,6 +9,13 @@
  *   back the last transactions. A party marks a nonce consumed and only then releases its
  *   signature share; losing that mark would let a restarted party sign a second message with
  *   the same nonce, which reveals its key share. One fsync per commit is the price.
+ *   `synchronous = NORMAL` is for the local coordinator's store only (LocalCluster): it holds
+ *   no key, nonce or share, and the coordinator is trusted for liveness only, so the worst a
+ *   power loss can do is make it forget its last steps, which is less than a malicious
+ *   coordinator may do at will and every party already defends against (their nonces and
+ *   shares are in their own FULL stores). SQLite: in WAL mode NORMAL never corrupts the
+ *   database and keeps every commit across an application crash
+ *   (https://www.sqlite.org/pragma.html#pragma_synchronous, https://www.sqlite.org/wal.html).
  * - `BEGIN IMMEDIATE` plus a busy timeout: a conditional write takes the database's one
  *   write lock before it reads, so of two processes' mutually exclusive writes exactly one
  *   commits; the other waits for the lock, then sees the winner's row and fails its condition.
@@ -22,13 +29,14 @@ export type NativeDatabase = typeof BetterSqlite3;
 /** How long a write waits for another process's transaction before failing with SQLITE_BUSY. */
 export const BUSY_TIMEOUT_MS = 10_000;
 
-export function openNative(Database: NativeDatabase, path: string): SqlConnection {
+export function openNative(Database: NativeDatabase, path: string, synchronous: 'full' | 'normal' = 'full'): SqlConnection {
   if (path !== ':memory:') createPrivate(path);
   const db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
   try {
     // The first statements read the header: a foreign file fails here, at open.
     if (path !== ':memory:') db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = FULL');
+    // NORMAL only with WAL: in rollback-journal mode it could corrupt the file on power loss.
+    db.pragma(synchronous === 'normal' && path !== ':memory:' ? 'synchronous = NORMAL' : 'synchronous = FULL');
     db.exec(SCHEMA);
   } catch (error) {
     db.close();

@@ -5,13 +5,17 @@
  */
 import { FrostlineError } from '../../ports/errors.js';
 import type { Destination, Transport } from '../../ports/transport.js';
-import type { LocalQueue } from './queue.js';
 
 /** SQS's classic limit. AWS now accepts up to 1 MiB; staying under 256 KiB keeps every region and emulator happy. */
 export const DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024;
 
+/** Where a body is put: a `LocalQueue`, or (worker threads) a port to the thread that owns the queues. */
+export interface QueueSink {
+  send(body: string): unknown;
+}
+
 /** Finds the inbox for a destination; `undefined` when there is none. */
-export type QueueResolver = (destination: Destination) => LocalQueue | undefined;
+export type QueueResolver = (destination: Destination) => QueueSink | undefined;
 
 export interface LocalTransportOptions {
   /**

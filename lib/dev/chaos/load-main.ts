@@ -24,12 +24,16 @@ const program = new Command('load')
   .option('--no-local', 'skip the embedded cluster')
   .option('--min-requests <n>', 'requests per level (at least the level)', (v) => Number(v), 20)
   .option('--timeout <ms>', 'SDK timeout per request', (v) => Number(v), 300_000)
+  .option('--threads <mode>', "local cluster: 'workers' (each party and the coordinator on its own thread) or 'single'", (v) => {
+    if (v !== 'workers' && v !== 'single') throw new InvalidArgumentError("'workers' or 'single'");
+    return v;
+  }, 'workers')
   .option('--json', 'print the rows as one JSON object on the last line');
 program.parse();
-const options = program.opts<{ local: number[] | false; awsLevels: number[]; aws: boolean; minRequests: number; timeout: number; json?: boolean }>();
+const options = program.opts<{ local: number[] | false; awsLevels: number[]; aws: boolean; minRequests: number; timeout: number; threads: 'workers' | 'single'; json?: boolean }>();
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
-const rows: LoadRow[] = options.local === false ? [] : await runLocalLoad({ levels: options.local, minRequests: options.minRequests, timeoutMs: options.timeout, log });
+const rows: LoadRow[] = options.local === false ? [] : await runLocalLoad({ levels: options.local, minRequests: options.minRequests, timeoutMs: options.timeout, threads: options.threads, log });
 if (options.aws) {
   const { runAwsLoad } = await import('./aws-run.js');
   rows.push(...(await runAwsLoad({ levels: options.awsLevels, minRequests: options.minRequests, timeoutMs: options.timeout, log })));

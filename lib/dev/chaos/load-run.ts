@@ -49,6 +49,8 @@ export interface LoadOptions {
   readonly log?: (line: string) => void;
   /** After each level: how long to let outstanding sessions land before counting them. @default 60000 */
   readonly settleMs?: number;
+  /** The local cluster's thread mode (LocalClusterOptions.threads; `npm run load` uses 'workers'). @default 'single' */
+  readonly threads?: 'single' | 'workers';
 }
 
 /** What the harness may ask the deployment about a request after its level. */
@@ -131,7 +133,7 @@ export async function loadLevel(
 export async function runLocalLoad(options: LoadOptions): Promise<LoadRow[]> {
   const log = options.log ?? (() => undefined);
   const dataDir = await mkdtemp(join(tmpdir(), 'frostline-load-'));
-  const cluster = await LocalCluster.open({ dataDir, parties: 3 });
+  const cluster = await LocalCluster.open({ dataDir, parties: 3, threads: options.threads ?? 'single' });
   try {
     const keygen = await cluster.keygen({ keyId: 'load', threshold: 2 });
     if (!keygen.ok || keygen.publicKey === undefined) throw new FrostlineError('load-setup', `keygen failed: ${keygen.error?.code ?? 'unknown'}`);
@@ -143,7 +145,7 @@ export async function runLocalLoad(options: LoadOptions): Promise<LoadRow[]> {
         const busy = () => [...cluster.inboxes.values()].some((inbox) => inbox.queue.stats().visible + inbox.queue.stats().inFlight > 0);
         while (busy() && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
       },
-      sessionState: (requestId) => sessionState(cluster.coordinator, cluster.initiator.id, requestId),
+      sessionState: (requestId) => sessionState({ getSession: (session) => cluster.getSession(session) }, cluster.initiator.id, requestId),
     };
     const rows: LoadRow[] = [];
     for (const level of options.levels) {
