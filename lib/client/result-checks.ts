@@ -7,7 +7,7 @@ import type { IdentityPublicKey } from '../ports/key-vault.js';
 import { AttestationError, verifyKeyAttestations, type AttestedKey, type ExpectedKey } from '../protocol/attestation.js';
 import { bytesToHex, decodeHex } from '../protocol/encoding.js';
 import type { KeygenResultBody, KeyResultBody, SignResultBody } from '../protocol/messages.js';
-import { suiteById } from '../protocol/suite.js';
+import { suiteById } from '../protocol/suites.js';
 import { UntrustedResultError } from './errors.js';
 import type { PinnedKey } from './key-pins.js';
 

@@ -1,13 +1,13 @@
 /**
  * The end of a signing attempt, coordinator side: with every signer's verified share in, the
  * signature is aggregated (RFC 9591 §5.3) and released only after an independent
- * implementation (OpenSSL) accepts it.
+ * implementation (OpenSSL, libsecp256k1: the key's suite's `verifyFinal`) accepts it.
  */
 import type { KeyRecord, SignSession } from '../coordinator-state.js';
 import { required } from '../coordinator-step.js';
 import { bytesToHex, decodeHex } from '../encoding.js';
 import { parseBody } from '../envelope.js';
-import { commitmentFromWire, publicFromWire, sortCommitments } from '../frost-wire.js';
+import { commitmentFromWire, decodeSuiteHex, publicFromWire, sortCommitments } from '../frost-wire.js';
 import { MessageType, type NonceCommitment } from '../messages.js';
 import type { Suite } from '../suite.js';
 
@@ -17,12 +17,12 @@ export function aggregate(session: SignSession, key: KeyRecord, suite: Suite): S
   const shares = Object.fromEntries(
     session.signers.map((p) => [
       suite.frost.Identifier.derive(p),
-      decodeHex(parseBody(required(session.shares, p, 'sign.share'), MessageType.signShare).share, 'share', 32),
+      decodeSuiteHex(suite, 'scalar', parseBody(required(session.shares, p, 'sign.share'), MessageType.signShare).share, 'share'),
     ]),
   );
-  const signature = suite.frost.aggregate(publicFromWire(key.publicPackage), commitments.map(commitmentFromWire), message, shares);
-  if (!suite.verifyFinal(decodeHex(key.publicKey, 'publicKey', 32), message, signature)) {
-    return { ...session, phase: 'failed', error: { code: 'verification-failed', message: 'aggregated signature failed OpenSSL verification' } };
+  const signature = suite.frost.aggregate(publicFromWire(suite, key.publicPackage), commitments.map((c) => commitmentFromWire(suite, c)), message, shares);
+  if (!suite.verifyFinal(decodeSuiteHex(suite, 'publicKey', key.publicKey, 'publicKey'), message, signature)) {
+    return { ...session, phase: 'failed', error: { code: 'verification-failed', message: `aggregated signature failed independent ${suite.name} verification` } };
   }
   return { ...session, phase: 'done', signature: bytesToHex(signature) };
 }

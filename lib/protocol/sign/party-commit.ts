@@ -15,8 +15,6 @@ import { openSecret, sealSecret } from '../sealed-item.js';
 import type { SecretScope } from '../secret-scope.js';
 import { checkSignRequest, checkSignRules } from './party-request.js';
 
-const SCALAR_BYTES = 32;
-
 export interface CommitOutput {
   readonly commitment: NonceCommitment;
   /** hiding || binding nonce scalars, to seal; owned by the caller's scope. */
@@ -30,9 +28,10 @@ export interface CommitOutput {
  */
 export function commitNonces(view: PartyView, key: { identifier: string; signingShare: Uint8Array }, scope: SecretScope): CommitOutput {
   const generated = commitRound1(view.suite, key);
-  const nonces = scope.alloc(2 * SCALAR_BYTES);
+  const scalarBytes = view.suite.sizes.scalar;
+  const nonces = scope.alloc(2 * scalarBytes);
   nonces.set(scope.track(generated.nonces.hiding), 0);
-  nonces.set(scope.track(generated.nonces.binding), SCALAR_BYTES);
+  nonces.set(scope.track(generated.nonces.binding), scalarBytes);
   return { commitment: commitmentToWire(generated.commitments), nonces };
 }
 
@@ -40,7 +39,7 @@ export function commitNonces(view: PartyView, key: { identifier: string; signing
 export async function onSignCommit(ctx: PartyContext, envelope: Envelope): Promise<void> {
   const { session } = envelope;
   const body = parseBody(envelope, MessageType.signCommit);
-  const { sign, share, fingerprint } = await decide(ctx, 'sign', session, body.request, async () => {
+  const { sign, share, fingerprint, keyCtx } = await decide(ctx, 'sign', session, body.request, async () => {
     const checked = await checkSignRequest(ctx, body.request, session);
     await checkSignRules(ctx, checked.sign, body.request.from, session);
     return checked;
@@ -54,7 +53,7 @@ export async function onSignCommit(ctx: PartyContext, envelope: Envelope): Promi
     }
     const record = await ctx.withSecrets(async (scope): Promise<NonceRecord> => {
       const signingShare = await openSecret(ctx.vault, ctx.secretContext(sign.keyId, 'key-share'), partyKeys.keyShare(sign.keyId), share.share, scope);
-      const output = commitNonces(ctx, { identifier: share.identifier, signingShare }, scope);
+      const output = commitNonces(keyCtx, { identifier: share.identifier, signingShare }, scope);
       return {
         keyId: sign.keyId,
         attempt: body.attempt,

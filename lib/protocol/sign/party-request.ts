@@ -17,6 +17,8 @@ export interface CheckedSignRequest {
   readonly message: Uint8Array;
   /** This party's active share of the key. */
   readonly share: KeyShareRecord;
+  /** This party's context for the key's suite (sizes, frost instance, identifiers). */
+  readonly keyCtx: PartyContext;
   readonly fingerprint: string;
 }
 
@@ -30,7 +32,12 @@ export async function checkSignRequest(ctx: PartyContext, request: Envelope, ses
   if (share.value.status !== 'active') {
     throw new RefusedError(RefusalCode.policy, `key "${sign.keyId}" is not confirmed by every party yet`);
   }
-  return { sign, message, share: share.value, fingerprint: requestFingerprint(request) };
+  const keyCtx = ctx.forSuite(share.value.suite);
+  const { messageBytes } = keyCtx.suite;
+  if (messageBytes !== undefined && message.length !== messageBytes) {
+    throw new RefusedError(RefusalCode.malformed, `key "${sign.keyId}" (${keyCtx.suite.name}) signs ${messageBytes}-byte messages, got ${message.length} bytes`);
+  }
+  return { sign, message, share: share.value, fingerprint: requestFingerprint(request), keyCtx };
 }
 
 /** Approval quorum and rate limit: checked once, when the party decides to commit. */
