@@ -42,8 +42,9 @@ export function checkedSignature(body: SignResultBody, pinned: PinnedKey, reques
   }
   const suite = suiteById(pinned.suite);
   if (suite === undefined) throw new UntrustedResultError(`key "${pinned.keyId}" is pinned with unsupported suite "${pinned.suite}"`, requestId);
-  const signature = decodeHex(body.signature, 'signature', 64);
-  if (!suite.verifyFinal(decodeHex(pinned.publicKey, 'publicKey', 32), requested.message, signature)) {
+  const signature = decodeHex(body.signature, 'signature');
+  // Sizes of the pinned key's suite; a result of another length is refused like a bad signature.
+  if (signature.length !== suite.sizes.signature || !suite.verifyFinal(decodeHex(pinned.publicKey, 'publicKey'), requested.message, signature)) {
     throw new UntrustedResultError(`signature for request "${requestId}" does not verify under the pinned key of "${pinned.keyId}" over the requested message`, requestId);
   }
   return signature;
