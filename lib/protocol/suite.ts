@@ -31,6 +31,8 @@ export interface Suite {
   readonly name: string;
   /** RFC 9591 §6 context string; carried in keygen requests, key records and attestations. */
   readonly id: string;
+  /** The signature scheme its signatures are, for people: `Ed25519`, `Ed448`, `BIP340`. */
+  readonly scheme: string;
   readonly frost: Frost;
   readonly sizes: SuiteSizes;
   /**
@@ -71,6 +73,7 @@ export const ED25519_SIZES: SuiteSizes = { element: 32, scalar: 32, signature: 6
 export const ED25519_TRAITS = {
   name: 'ed25519',
   id: 'FROST-ED25519-SHA512-v1',
+  scheme: 'Ed25519',
   sizes: ED25519_SIZES,
   hash: sha512,
   publicKeyOf: (groupElement: Uint8Array) => groupElement,

@@ -30,6 +30,7 @@ export function verifyEd448WithOpenSSL(publicKey: Uint8Array, message: Uint8Arra
 export const ed448Suite: Suite = {
   name: 'ed448',
   id: 'FROST-ED448-SHAKE256-v1',
+  scheme: 'Ed448',
   frost: ed448_FROST,
   sizes: ED448_SIZES,
   hash: shake256x114,

@@ -62,6 +62,7 @@ const elementCheck = stockElementCheck(secp256k1.Point, SECP256K1_TR_SIZES.eleme
 export const secp256k1TrSuite: Suite = {
   name: 'secp256k1-tr',
   id: 'FROST-secp256k1-SHA256-TR-v1',
+  scheme: 'BIP340',
   frost: schnorr_FROST,
   sizes: SECP256K1_TR_SIZES,
   messageBytes: BIP340_MESSAGE_BYTES,
@@ -79,6 +80,7 @@ export const secp256k1TrSuite: Suite = {
 export const secp256k1VectorSuite: Suite = {
   name: 'secp256k1',
   id: 'FROST-secp256k1-SHA256-v1',
+  scheme: 'FROST(secp256k1, SHA-256)',
   frost: secp256k1_FROST,
   sizes: SECP256K1_SIZES,
   hash: sha256,
