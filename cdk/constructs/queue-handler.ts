@@ -23,7 +23,7 @@ import { Construct } from 'constructs';
 import { MetricName } from '../../lib/config/observability.js';
 import { environmentSize, LAMBDA_ENVIRONMENT_LIMIT_BYTES } from '../../lib/config/runtime.js';
 import { ConfigError } from '../../lib/ports/errors.js';
-import { HANDLER_BUNDLING } from '../handler-bundling.js';
+import { BUNDLE_SIDE_FILES, HANDLER_BUNDLING } from '../handler-bundling.js';
 import { LOCK_FILE, PROJECT_ROOT } from '../paths.js';
 import { alarmOnAny, frostlineMetric } from './alarms.js';
 
@@ -138,6 +138,12 @@ export class FrostlineFunction extends Construct {
         minify: HANDLER_BUNDLING.minify,
         sourceMap: HANDLER_BUNDLING.sourceMap,
         sourcesContent: HANDLER_BUNDLING.sourcesContent,
+        // libsecp256k1's WASM beside the bundle (see BUNDLE_SIDE_FILES).
+        commandHooks: {
+          beforeBundling: () => [],
+          beforeInstall: () => [],
+          afterBundling: (_inputDir: string, outputDir: string) => BUNDLE_SIDE_FILES.map((file) => `cp "${file}" "${outputDir}/"`),
+        },
       },
     });
     // On the CfnFunction itself, so the acknowledgement covers this one resource only.
