@@ -14,7 +14,7 @@ import { FrostlineError } from '../ports/errors.js';
 import { bytesToHex, decodeHex, utf8ToBytes } from '../protocol/encoding.js';
 import type { KeygenResultBody, SignResultBody } from '../protocol/messages.js';
 import { PartyPolicySchema } from '../protocol/config-schemas.js';
-import { verifyEd25519WithOpenSSL, type Suite } from '../protocol/suite.js';
+import { ed25519Suite, verifyEd25519WithOpenSSL, type Suite } from '../protocol/suite.js';
 import { DEFAULT_SUITE_NAME, suiteById, suiteFor } from '../protocol/suites.js';
 import { FileKeyPins, pinOf, type KeyPins, type PinnedKey } from '../client/key-pins.js';
 import { attestedKeyOf, checkedSignature } from '../client/result-checks.js';
@@ -120,7 +120,7 @@ async function demo(options: DemoOptions, dataDir: string, temporary: boolean): 
     const signature = bytesToHex(checkedSignature(assertOk(signed, 'signing'), pin, { keyId, message }, signed.requestId));
     out.step(`  [3/4] signed by ${signed.signers?.join(', ') ?? '?'}  ${signMs} ms`);
 
-    const [valid, verifyMs] = await timed(async () => verifyEd25519WithOpenSSL(decodeHex(publicKey, 'publicKey', 32), message, decodeHex(signature, 'signature', 64)));
+    const [valid, verifyMs] = await timed(async () => verifyEd25519WithOpenSSL(decodeHex(publicKey, 'publicKey', ed25519Suite.sizes.publicKey), message, decodeHex(signature, 'signature', ed25519Suite.sizes.signature)));
     if (!valid) throw new FrostlineError('verification-failed', 'the signature does not verify with node:crypto');
     out.step(`  [4/4] node:crypto (OpenSSL) verifies the Ed25519 signature  ${verifyMs} ms`);
     out.result(
