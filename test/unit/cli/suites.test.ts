@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
+import { KeygenOptionsSchema, validated } from '../../../lib/client/options-schema.js';
 import { suiteFor } from '../../../lib/protocol/suites.js';
 import { runCliInProcess } from '../../support/cli.js';
 
@@ -33,8 +34,12 @@ describe('--suite', () => {
     expect(json(await runCliInProcess(['verify', '--key', 'tr', '--message-hex', other, '--signature', signature, '--data-dir', dataDir, '--json']))).toMatchObject({ ok: false, valid: false });
   });
 
-  it('an unknown suite is refused in one line listing the valid ones (CLI and registry)', async () => {
+  it('an unknown suite is refused in one line listing the valid ones (CLI, SDK options, registry)', async () => {
     await expect(runCliInProcess(['keygen', '--key-id', 'x', '--suite', 'p256', '--data-dir', dataDir])).rejects.toThrow(/'p256' is invalid\. Allowed choices are ed25519, secp256k1-tr, ed448/);
     expect(() => suiteFor('p256')).toThrow('unknown suite "p256": expected one of ed25519, secp256k1-tr, ed448');
+    // The SDK: `client.keygen({ suite })` validates its options with this schema first.
+    expect(() => validated(KeygenOptionsSchema, { keyId: 'k', threshold: 2, parties: ['p1', 'p2'], suite: 'p256' }, 'keygen')).toThrow(
+      'keygen: options.suite: expected one of ed25519, secp256k1-tr, ed448',
+    );
   });
 });
