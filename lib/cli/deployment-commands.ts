@@ -228,6 +228,7 @@ export async function runDeploymentSign(
     {
       ok: true,
       keyId: result.keyId,
+      suite: result.suite,
       publicKey: result.publicKey,
       message: bytesToHex(options.message),
       signature: result.signatureHex,
