@@ -26,6 +26,7 @@ import { type PrincipalKind, runCreatePrincipal } from './principal-keys.js';
 import { runPurgeVolatile } from './purge.js';
 import { packageVersion } from './version.js';
 import { parsePath } from '../protocol/derivation/path.js';
+import { DEFAULT_SUITE_NAME, SUITE_NAMES, suiteById, suiteFor } from '../protocol/suites.js';
 
 function integer(min: number, max: number) {
   return (value: string): number => {
@@ -144,6 +145,8 @@ function deploymentTarget(o: DeploymentFlags): DeploymentTarget | undefined {
 }
 
 const dataDirOption = () => new Option('--data-dir <dir>', 'where vaults, stores and pinned keys live').default(defaultDataDir(), '$FROSTLINE_HOME or ~/.frostline');
+/** `--suite`: one of the registry's names; commander refuses anything else in one line listing them. */
+const suiteOption = (description: string) => new Option('--suite <name>', description).choices(SUITE_NAMES);
 const jsonOption = () => new Option('--json', 'print one JSON object on stdout (progress goes to stderr)');
 
 export function buildProgram(): Command {
@@ -177,9 +180,10 @@ export function buildProgram(): Command {
       .addOption(new Option('-t, --threshold <t>', 'signers needed').argParser(integer(2, 255)).default(2))
       .addOption(new Option('-n, --parties <n>', `parties holding shares (default: ${DEFAULT_LOCAL_PARTIES} locally, all of a deployment's)`).argParser(integer(2, 255)))
       .option('--request-id <id>', 'idempotency key (deployment): repeating it returns the first result')
+      .addOption(suiteOption('the key\'s signature scheme').default(DEFAULT_SUITE_NAME))
       .addOption(dataDirOption())
       .addOption(jsonOption()),
-  ).action(async (o: { keyId: string; threshold: number; parties?: number; requestId?: string; dataDir: string; json?: boolean } & DeploymentFlags) => {
+  ).action(async (o: { keyId: string; threshold: number; parties?: number; requestId?: string; suite: string; dataDir: string; json?: boolean } & DeploymentFlags) => {
     const target = deploymentTarget(o);
     if (target !== undefined) {
       await runDeploymentKeygen(target, {
@@ -187,12 +191,13 @@ export function buildProgram(): Command {
         threshold: o.threshold,
         parties: o.parties,
         requestId: o.requestId,
+        suite: o.suite,
       });
       return;
     }
     const parties = o.parties ?? DEFAULT_LOCAL_PARTIES;
     assertThreshold(o.threshold, parties);
-    await runKeygen({ dataDir: o.dataDir, keyId: o.keyId, threshold: o.threshold, parties, json: o.json === true });
+    await runKeygen({ dataDir: o.dataDir, keyId: o.keyId, threshold: o.threshold, parties, suite: o.suite, json: o.json === true });
   });
 
   addDeploymentOptions(
@@ -271,21 +276,29 @@ export function buildProgram(): Command {
     addMessageOptions(
       program
         .command('verify')
-        .description('verify an Ed25519 signature with node:crypto (exit 1 if invalid)')
+        .description('verify a signature independently: Ed25519/Ed448 with node:crypto (OpenSSL), BIP340 with libsecp256k1 (exit 1 if invalid)')
         .option('-k, --key <id>', 'key id (in the data directory, or of the deployment)')
         .option('--public-key <hex>', 'group public key (instead of --key)'),
     )
-      .requiredOption('-s, --signature <hex>', 'signature (128 hex characters)')
+      .requiredOption('-s, --signature <hex>', 'signature (hex)')
+      .addOption(suiteOption(`the signature scheme (default: the key's; ${DEFAULT_SUITE_NAME} with --public-key)`))
       .addOption(dataDirOption())
       .addOption(jsonOption()),
-  ).action(async (o: { key?: string; publicKey?: string; signature: string; dataDir: string; json?: boolean } & MessageFlags & DeploymentFlags) => {
+  ).action(async (o: { key?: string; publicKey?: string; signature: string; suite?: string; dataDir: string; json?: boolean } & MessageFlags & DeploymentFlags) => {
     if ((o.key === undefined) === (o.publicKey === undefined)) throw new FrostlineError('usage', 'give exactly one of --key ID or --public-key HEX');
     const target = deploymentTarget(o);
     if (o.publicKey !== undefined && target !== undefined) throw new FrostlineError('usage', '--public-key needs no deployment: give --key ID with --deployment or --config');
     const message = await readMessage(o, MAX_VERIFY_MESSAGE_BYTES);
     const keyId = o.key ?? '';
-    const publicKey = o.publicKey?.toLowerCase() ?? (target !== undefined ? await deploymentPublicKey(target, keyId) : await publicKeyOf(o.dataDir, keyId));
-    if (!runVerify({ publicKey, message, signature: o.signature.toLowerCase(), json: o.json === true })) process.exitCode = 1;
+    const key =
+      o.publicKey !== undefined
+        ? { publicKey: o.publicKey.toLowerCase(), suite: suiteFor(DEFAULT_SUITE_NAME).id }
+        : target !== undefined
+          ? await deploymentPublicKey(target, keyId)
+          : await publicKeyOf(o.dataDir, keyId);
+    const suite = o.suite !== undefined ? suiteFor(o.suite) : suiteById(key.suite);
+    if (suite === undefined) throw new FrostlineError('usage', `key "${keyId}" has suite "${key.suite}", which this version does not verify`);
+    if (!(await runVerify({ publicKey: key.publicKey, suite, message, signature: o.signature.toLowerCase(), json: o.json === true }))) process.exitCode = 1;
   });
 
   addConfigOptions(

@@ -25,6 +25,7 @@ import { KeyPinMismatchError, MemoryKeyPins, pinOf, type KeyPins, type PinnedKey
 import { CallOptionsSchema, ClientOptionsSchema, KeygenOptionsSchema, SignOptionsSchema, validated } from './options-schema.js';
 import { Name } from '../protocol/messages.js';
 import { attestedKeyOf, checkedSignature } from './result-checks.js';
+import { DEFAULT_SUITE_NAME, suiteById, suiteFor } from '../protocol/suites.js';
 import { Initiator, type IdentitySigner, type InitiatorResult } from './initiator.js';
 import type { ResultInbox } from './result-inbox.js';
 
@@ -60,10 +61,11 @@ export interface CallOptions {
 /** A key as all of its parties attested it (and as it is now pinned). */
 export interface KeyInfo {
   readonly keyId: string;
-  /** Group Ed25519 public key, hex. */
+  /** Group public key, hex, as the suite's verifier takes it (Ed25519/Ed448 RFC 8032 key; BIP340 x-only key for secp256k1-tr). */
   readonly publicKey: string;
   readonly threshold: number;
   readonly parties: readonly string[];
+  /** The key's suite by name: `ed25519`, `secp256k1-tr` or `ed448`. */
   readonly suite: string;
 }
 
@@ -80,11 +82,22 @@ export interface SignatureResult {
   readonly publicKey: string;
   readonly path?: string;
   readonly message: Uint8Array;
-  /** 64-byte Ed25519 signature, verified with OpenSSL under the pinned key over the requested message. */
+  /** The key's suite's signature (Ed25519 64, BIP340 64, Ed448 114 bytes), verified independently under the pinned key over the requested message. */
   readonly signature: Uint8Array;
   readonly signatureHex: string;
   readonly signers: readonly string[];
   readonly duplicate: boolean;
+  /** The key's suite by name. */
+  readonly suite: string;
+}
+
+/** A suite's user-facing name from its context string (as pinned and attested). */
+function suiteName(id: string): string {
+  return suiteById(id)?.name ?? id;
+}
+
+function keyInfo(key: { keyId: string; publicKey: string; threshold: number; parties: readonly string[]; suite: string }): KeyInfo {
+  return { keyId: key.keyId, publicKey: key.publicKey, threshold: key.threshold, parties: [...key.parties], suite: suiteName(key.suite) };
 }
 
 interface Waiter {
@@ -121,20 +134,21 @@ export class FrostlineClient {
   }
 
   /** Requests a new t-of-n key. Settles when every party has confirmed it. */
-  async keygen(options: { keyId: string; threshold: number; parties: readonly string[]; requestId?: string } & CallOptions): Promise<KeygenResult> {
+  async keygen(options: { keyId: string; threshold: number; parties: readonly string[]; requestId?: string; suite?: string } & CallOptions): Promise<KeygenResult> {
     validated(KeygenOptionsSchema, options, 'keygen');
     const requestId = options.requestId ?? randomUUID();
+    const suite = suiteFor(options.suite ?? DEFAULT_SUITE_NAME);
     const result = await this.#call(requestId, 'keygen.result', options, () =>
-      this.#initiator.requestKeygen({ keyId: options.keyId, threshold: options.threshold, parties: options.parties, requestId }),
+      this.#initiator.requestKeygen({ keyId: options.keyId, threshold: options.threshold, parties: options.parties, requestId, suite: suite.name }),
     );
     if (result.type !== 'keygen.result') throw new RequestError('bad-result', 'unexpected result type', requestId);
     const body = result.body;
     if (!body.ok) throw errorFromResult(requestId, body.error);
     const key = await this.#pin(
-      attestedKeyOf(body, this.#partyKeys, { keyId: options.keyId, threshold: options.threshold, parties: options.parties }, requestId),
+      attestedKeyOf(body, this.#partyKeys, { keyId: options.keyId, threshold: options.threshold, parties: options.parties, suite: suite.id }, requestId),
       requestId,
     );
-    return { ...key, requestId, duplicate: body.duplicate };
+    return { ...keyInfo(key), requestId, duplicate: body.duplicate };
   }
 
   /** Requests a signature. Repeating a request id returns the first result (`duplicate: true`). */
@@ -144,7 +158,7 @@ export class FrostlineClient {
     const requestId = options.requestId ?? randomUUID();
     // The key is pinned before anything is signed: its attestations are fetched once.
     const call = { ...(options.signal !== undefined ? { signal: options.signal } : {}), ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}) };
-    const pinned = (await this.#pins.get(options.keyId)) ?? (await this.getKey(options.keyId, call));
+    const pinned = (await this.#pins.get(options.keyId)) ?? (await this.#fetchKey(options.keyId, call));
     const result = await this.#call(requestId, 'sign.result', options, () =>
       this.#initiator.requestSignature({
         keyId: options.keyId,
@@ -157,6 +171,8 @@ export class FrostlineClient {
     if (result.type !== 'sign.result') throw new RequestError('bad-result', 'unexpected result type', requestId);
     const body = result.body;
     if (!body.ok) throw errorFromResult(requestId, body.error);
+    // The pinned key's suite's independent verifier (libsecp256k1 loads on first use).
+    await suiteById(pinned.suite)?.prepareVerifier();
     const signature = checkedSignature(body, pinned, options, requestId);
     return {
       requestId,
@@ -168,6 +184,7 @@ export class FrostlineClient {
       signatureHex: bytesToHex(signature),
       signers: body.signers ?? [],
       duplicate: body.duplicate,
+      suite: suiteName(pinned.suite),
     };
   }
 
@@ -193,13 +210,19 @@ export class FrostlineClient {
   async pinnedKey(keyId: string): Promise<KeyInfo | undefined> {
     validated(Name, keyId, 'pinnedKey', 'keyId');
     const pin = await this.#pins.get(keyId);
-    return pin === undefined ? undefined : { keyId: pin.keyId, publicKey: pin.publicKey, threshold: pin.threshold, parties: pin.parties, suite: pin.suite };
+    return pin === undefined ? undefined : keyInfo(pin);
   }
 
   /** Looks a key up; accepted only as all its parties attested it, and pinned (a pinned key must match). */
   async getKey(keyId: string, options: CallOptions = {}): Promise<KeyInfo & PinnedKey> {
     validated(Name, keyId, 'getKey', 'keyId');
     validated(CallOptionsSchema, options, 'getKey');
+    const pin = await this.#fetchKey(keyId, options);
+    return { ...pin, suite: suiteName(pin.suite) };
+  }
+
+  /** The key as its parties attested it, pinned; `suite` as pinned (the RFC 9591 context string). */
+  async #fetchKey(keyId: string, options: CallOptions): Promise<PinnedKey> {
     const requestId = randomUUID();
     const result = await this.#call(requestId, 'key.result', options, () => this.#initiator.requestKey({ keyId, requestId }));
     if (result.type !== 'key.result') throw new RequestError('bad-result', 'unexpected result type', requestId);

@@ -12,7 +12,7 @@ import { DEFAULT_LIMITS, type Directory, type Limits } from '../protocol/directo
 import { bytesToHex } from '../protocol/encoding.js';
 import { authenticateEnvelope, createEnvelope, deriveSessionId, parseBody } from '../protocol/envelope.js';
 import { COORDINATOR, MessageType, type KeygenResultBody, type KeyResultBody, type SignResultBody } from '../protocol/messages.js';
-import { ed25519Suite } from '../protocol/suite.js';
+import { DEFAULT_SUITE_NAME, suiteFor } from '../protocol/suites.js';
 
 /** All an initiator needs of its key: a local Ed25519 key, or a KMS key (Ed25519 or P-256). */
 export type IdentitySigner = Pick<KeyVault, 'signIdentity' | 'identityPublicKey'>;
@@ -32,6 +32,8 @@ export interface KeygenOptions {
   readonly threshold: number;
   readonly parties: readonly string[];
   readonly requestId?: string;
+  /** The key's suite by name (`ed25519`, `secp256k1-tr`, `ed448`). @default 'ed25519' */
+  readonly suite?: string;
 }
 
 export interface SignOptions {
@@ -66,7 +68,7 @@ export class Initiator {
     return this.#send(MessageType.keygenRequest, requestId, {
       requestId,
       keyId: options.keyId,
-      suite: ed25519Suite.id,
+      suite: suiteFor(options.suite ?? DEFAULT_SUITE_NAME).id,
       threshold: options.threshold,
       parties: [...options.parties].sort(),
     });

@@ -7,7 +7,7 @@ import type { IdentityPublicKey } from '../ports/key-vault.js';
 import { AttestationError, verifyKeyAttestations, type AttestedKey, type ExpectedKey } from '../protocol/attestation.js';
 import { bytesToHex, decodeHex } from '../protocol/encoding.js';
 import type { KeygenResultBody, KeyResultBody, SignResultBody } from '../protocol/messages.js';
-import { suiteById } from '../protocol/suite.js';
+import { suiteById } from '../protocol/suites.js';
 import { deriveKey } from '../protocol/derivation/key.js';
 import { UntrustedResultError } from './errors.js';
 import type { PinnedKey } from './key-pins.js';
@@ -54,8 +54,9 @@ export function checkedSignature(
   }
   const suite = suiteById(pinned.suite);
   if (suite === undefined) throw new UntrustedResultError(`key "${pinned.keyId}" is pinned with unsupported suite "${pinned.suite}"`, requestId);
-  const signature = decodeHex(body.signature, 'signature', 64);
-  if (!suite.verifyFinal(decodeHex(expectedKey, 'publicKey', 32), requested.message, signature)) {
+  const signature = decodeHex(body.signature, 'signature');
+  // Sizes of the pinned key's suite; a result of another length is refused like a bad signature.
+  if (signature.length !== suite.sizes.signature || !suite.verifyFinal(decodeHex(expectedKey, 'publicKey'), requested.message, signature)) {
     throw new UntrustedResultError(
       `signature for request "${requestId}" does not verify under the pinned key of "${pinned.keyId}"${requested.path === undefined ? '' : ` (child ${requested.path})`} over the requested message`,
       requestId,

@@ -477,9 +477,10 @@ export class LocalCluster {
     }
   }
 
-  async keygen(options: { keyId: string; threshold: number; parties?: readonly string[]; requestId?: string }): Promise<KeygenResultBody> {
+  async keygen(options: { keyId: string; threshold: number; parties?: readonly string[]; requestId?: string; suite?: string }): Promise<KeygenResultBody> {
     const session = await this.initiator.requestKeygen({
       keyId: options.keyId,
+      suite: options.suite,
       threshold: options.threshold,
       // Every pinned party, healthy or not: an unavailable one fails the keygen and is named.
       parties: options.parties ?? Object.keys(this.directory.parties).sort((a, b) => a.localeCompare(b, 'en', { numeric: true })),

@@ -133,7 +133,10 @@ export class Coordinator {
       const stored = await io.tables.sessions.get(sessionKey);
       if (stored === undefined) throw new RefusedError(RefusalCode.wrongSession, `unknown session ${envelope.session}`);
       const session = stored.value;
-      const context: TransitionContext = { suite: io.suite, directory: io.deps.directory, now: io.now() };
+      if (session.kind !== 'keygen') key ??= await io.requiredKey(session.keyId);
+      // Every size and check of the session comes from its key's suite, fixed at keygen.
+      const suite = await io.suiteOf(key?.suite ?? parseBody(session.request, MessageType.keygenRequest).suite);
+      const context: TransitionContext = { suite, directory: io.deps.directory, now: io.now() };
       let step: Step<Session>;
       if (session.kind === 'keygen') {
         step = applyKeygen(session, envelope, context);

@@ -8,6 +8,7 @@ import { tweakPublicPackage } from '../derivation/affine.js';
 import { deriveKey, type KeyDerivation } from '../derivation/key.js';
 import { publicFromWire, publicPackageHash, type FrostPublic } from '../frost-wire.js';
 import type { PublicPackage } from '../messages.js';
+import type { Suite } from '../suite.js';
 
 /** A key as derivation reads it from a stored record with a public package. */
 export interface PackageKey {
@@ -25,7 +26,7 @@ export function derivationOf(key: PackageKey, path: string | undefined): KeyDeri
 }
 
 /** The public package to sign or aggregate under: the stored one, or its tweak for the child key. */
-export function signingPackage(publicPackage: PublicPackage, derivation: KeyDerivation | undefined): FrostPublic {
-  const pub = publicFromWire(publicPackage);
+export function signingPackage(suite: Suite, publicPackage: PublicPackage, derivation: KeyDerivation | undefined): FrostPublic {
+  const pub = publicFromWire(suite, publicPackage);
   return derivation === undefined ? pub : tweakPublicPackage(derivation.group, pub, derivation.tweak);
 }
