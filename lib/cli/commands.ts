@@ -5,7 +5,7 @@
  * take turns instead of overwriting each other's stores; only `keygen` and `demo` may
  * create a cluster.
  */
-import { deriveKey, derivedKeyView } from '../protocol/derivation/key.js';
+import type { TaprootOption } from '../protocol/derivation/key.js';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +18,7 @@ import { PartyPolicySchema } from '../protocol/config-schemas.js';
 import { ed25519Suite, verifyEd25519WithOpenSSL, type Suite } from '../protocol/suite.js';
 import { DEFAULT_SUITE_NAME, suiteById, suiteFor } from '../protocol/suites.js';
 import { FileKeyPins, pinOf, type KeyPins, type PinnedKey } from '../client/key-pins.js';
-import { attestedKeyOf, checkedSignature } from '../client/result-checks.js';
+import { attestedKeyOf, checkedSignature, signingKeyHex } from '../client/result-checks.js';
 import type { ExpectedKey } from '../protocol/attestation.js';
 import { CLUSTER_FILE, withDataDir } from './data-dir.js';
 import { DkgProgress } from './dkg-progress.js';
@@ -182,6 +182,8 @@ export interface SignOptions {
   readonly requestId?: string;
   /** Non-hardened derivation path: sign under the child key. */
   readonly path?: string | undefined;
+  /** secp256k1-tr: sign for the BIP341 output key (README "Derivation"). */
+  readonly taproot?: TaprootOption | undefined;
   readonly json: boolean;
 }
 
@@ -200,15 +202,17 @@ export async function runSign(options: SignOptions): Promise<void> {
           message: options.message,
           ...(options.requestId !== undefined ? { requestId: options.requestId } : {}),
           ...(options.path !== undefined ? { path: options.path } : {}),
+          ...(options.taproot !== undefined ? { taproot: options.taproot } : {}),
         }),
       );
       const unhealthyParties = warnUnhealthy(cluster, out);
       const ok = assertOk(result, 'signing');
       const suite = suiteById(pin.suite);
       await suite?.prepareVerifier();
-      const signature = bytesToHex(checkedSignature(ok, pin, { keyId: options.keyId, message: options.message, path: options.path }, ok.requestId));
-      // With a path: the child key, derived here from the pin (checkedSignature verified under it).
-      const publicKey = options.path === undefined ? pin.publicKey : derivedKeyView(deriveKey(pin, options.path)).publicKey;
+      const requested = { keyId: options.keyId, message: options.message, path: options.path, taproot: options.taproot };
+      const signature = bytesToHex(checkedSignature(ok, pin, requested, ok.requestId));
+      // With a path or taproot: the child (output) key, derived here from the pin (checkedSignature verified under it).
+      const publicKey = signingKeyHex(pin, requested);
       out.result(`signature ${signature}\nsigners   ${ok.signers?.join(', ') ?? '?'}${ok.duplicate ? ' (repeated request: first result)' : ''}  (${ms} ms)`, {
         ok: true,
         requestId: ok.requestId,
@@ -216,6 +220,7 @@ export async function runSign(options: SignOptions): Promise<void> {
         suite: suite?.name ?? pin.suite,
         publicKey,
         ...(options.path !== undefined ? { path: options.path } : {}),
+        ...(options.taproot !== undefined ? { taproot: options.taproot } : {}),
         message: bytesToHex(options.message),
         signature,
         signers: ok.signers ?? [],

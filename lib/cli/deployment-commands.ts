@@ -13,6 +13,7 @@
  * entry point prints its code and message on one line (and, with --json, the failure as
  * JSON on stdout) and exits non-zero.
  */
+import type { TaprootOption } from '../protocol/derivation/key.js';
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { openDeployment } from '../adapters/aws/deployment-connection.js';
@@ -208,7 +209,7 @@ export async function runDeploymentKeygen(
 
 export async function runDeploymentSign(
   target: DeploymentTarget,
-  options: { readonly keyId: string; readonly message: Uint8Array; readonly requestId?: string; readonly approvers?: readonly string[]; readonly path?: string | undefined },
+  options: { readonly keyId: string; readonly message: Uint8Array; readonly requestId?: string; readonly approvers?: readonly string[]; readonly path?: string | undefined; readonly taproot?: TaprootOption | undefined },
 ): Promise<void> {
   const out = createOutput(target.json);
   const connection = await connect(target);
@@ -223,6 +224,7 @@ export async function runDeploymentSign(
       signal,
       ...(approvals.length > 0 ? { approvals } : {}),
       ...(options.path !== undefined ? { path: options.path } : {}),
+      ...(options.taproot !== undefined ? { taproot: options.taproot } : {}),
     }),
   );
   // The SDK verified it already; checking again costs nothing and is what a relying party does.
@@ -238,6 +240,7 @@ export async function runDeploymentSign(
       suite: result.suite,
       publicKey: result.publicKey,
       ...(options.path !== undefined ? { path: options.path } : {}),
+      ...(options.taproot !== undefined ? { taproot: options.taproot } : {}),
       message: bytesToHex(options.message),
       signature: result.signatureHex,
       signers: result.signers,
@@ -308,7 +311,8 @@ export async function deploymentPinnedKey(target: DeploymentTarget, keyId: strin
   if (pinned !== undefined) return pinned;
   const out = createOutput(target.json);
   const [key] = await request(await connect(target), target, out, `looking up key "${keyId}"`, (client, signal) => client.getKey(keyId, { signal }));
-  return key;
+  // getKey reports the suite by name; pins (and derivation's chain code) use its context string.
+  return { ...key, suite: suiteFor(key.suite).id };
 }
 
 /** A deployment key's group public key and suite (RFC 9591 context string), pinned or attested. */

@@ -26,7 +26,22 @@ import { type PrincipalKind, runCreatePrincipal } from './principal-keys.js';
 import { runPurgeVolatile } from './purge.js';
 import { packageVersion } from './version.js';
 import { parsePath } from '../protocol/derivation/path.js';
+import type { TaprootOption } from '../protocol/derivation/key.js';
 import { DEFAULT_SUITE_NAME, SUITE_NAMES, suiteById, suiteFor } from '../protocol/suites.js';
+
+interface TaprootFlags {
+  taproot?: boolean;
+  merkleRoot?: string;
+}
+
+/** `--taproot` / `--merkle-root HEX` as the request's taproot option (a bad root is a usage error). */
+function taprootOption(o: TaprootFlags): TaprootOption | undefined {
+  if (o.merkleRoot !== undefined) {
+    if (!/^[0-9a-fA-F]{64}$/.test(o.merkleRoot)) throw new FrostlineError('usage', '--merkle-root must be 32 bytes of hex');
+    return { merkleRoot: o.merkleRoot.toLowerCase() };
+  }
+  return o.taproot === true ? {} : undefined;
+}
 
 function integer(min: number, max: number) {
   return (value: string): number => {
@@ -210,11 +225,14 @@ export function buildProgram(): Command {
       .option('--message-file <path>', `message: the bytes of this file, or of stdin with - (at most ${MAX_SIGN_MESSAGE_BYTES} bytes; the policy's limit applies)`)
       .option('--request-id <id>', 'idempotency key: repeating it returns the first result')
       .option('--path <path>', 'sign under the non-hardened child key at PATH, e.g. m/0/7 (see `frostline derive`)')
+      .option('--taproot', 'secp256k1-tr: the BIP341 output key of the (child) key as internal key, key path only (BIP86)')
+      .option('--merkle-root <hex>', 'secp256k1-tr: with --taproot, commit to this script-tree merkle root (32 bytes hex); implies --taproot')
       .addOption(new Option('--approvers <ids>', "--deployment only: attach approvals signed with these approvers' local keys (comma-separated)").argParser(names))
       .addOption(dataDirOption())
       .addOption(jsonOption()),
-  ).action(async (o: { key: string; requestId?: string; path?: string; approvers?: string[]; dataDir: string; json?: boolean } & MessageFlags & DeploymentFlags) => {
+  ).action(async (o: { key: string; requestId?: string; path?: string; approvers?: string[]; dataDir: string; json?: boolean } & MessageFlags & DeploymentFlags & TaprootFlags) => {
     if (o.path !== undefined) parsePath(o.path); // a bad path is a usage error before anything runs
+    const taproot = taprootOption(o);
     const target = deploymentTarget(o);
     const message = await readMessage(o, MAX_SIGN_MESSAGE_BYTES);
     if (target !== undefined) {
@@ -224,11 +242,12 @@ export function buildProgram(): Command {
         requestId: o.requestId,
         approvers: o.approvers,
         path: o.path,
+        taproot,
       });
       return;
     }
     if (o.approvers !== undefined) throw new FrostlineError('usage', '--approvers needs --deployment FILE');
-    await runSign({ dataDir: o.dataDir, keyId: o.key, message, json: o.json === true, requestId: o.requestId, path: o.path });
+    await runSign({ dataDir: o.dataDir, keyId: o.key, message, json: o.json === true, requestId: o.requestId, path: o.path, taproot });
   });
 
   addDeploymentOptions(
@@ -237,13 +256,16 @@ export function buildProgram(): Command {
       .description("a key's non-hardened child public key at PATH, offline from its attested data (README \"Derivation\")")
       .requiredOption('-k, --key <id>', 'key id', name)
       .requiredOption('--path <path>', 'derivation path, e.g. m/0/7 (non-hardened steps only)')
+      .option('--taproot', 'secp256k1-tr: the BIP341 output key of the (child) key as internal key, key path only (BIP86)')
+      .option('--merkle-root <hex>', 'secp256k1-tr: with --taproot, commit to this script-tree merkle root (32 bytes hex); implies --taproot')
       .addOption(dataDirOption())
       .addOption(jsonOption()),
-  ).action(async (o: { key: string; path: string; dataDir: string; json?: boolean } & DeploymentFlags) => {
+  ).action(async (o: { key: string; path: string; dataDir: string; json?: boolean } & DeploymentFlags & TaprootFlags) => {
     parsePath(o.path);
+    const taproot = taprootOption(o);
     const target = deploymentTarget(o);
     const key = target !== undefined ? await deploymentPinnedKey(target, o.key) : await localPinnedKey(o.dataDir, o.key, `frostline derive --key ${o.key}`);
-    runDerive(key, o.path, o.json === true);
+    runDerive(key, o.path, o.json === true, taproot);
   });
 
   addDeploymentOptions(

@@ -18,13 +18,13 @@ import type { Transport } from '../ports/transport.js';
 import type { Approval } from '../protocol/approvals.js';
 import type { AttestedKey } from '../protocol/attestation.js';
 import { bytesToHex } from '../protocol/encoding.js';
-import { deriveKey, derivedKeyView, exportXpub } from '../protocol/derivation/key.js';
+import { deriveKey, derivedKeyView, exportXpub, signingDerivation, type TaprootOption } from '../protocol/derivation/key.js';
 import { parsePath } from '../protocol/derivation/path.js';
 import { errorFromResult, RequestAbortedError, RequestError, RequestTimeoutError, UntrustedResultError } from './errors.js';
 import { KeyPinMismatchError, MemoryKeyPins, pinOf, type KeyPins, type PinnedKey } from './key-pins.js';
 import { CallOptionsSchema, ClientOptionsSchema, KeygenOptionsSchema, SignOptionsSchema, validated } from './options-schema.js';
 import { Name } from '../protocol/messages.js';
-import { attestedKeyOf, checkedSignature } from './result-checks.js';
+import { attestedKeyOf, checkedSignature, signingKeyHex } from './result-checks.js';
 import { DEFAULT_SUITE_NAME, suiteById, suiteFor } from '../protocol/suites.js';
 import { Initiator, type IdentitySigner, type InitiatorResult } from './initiator.js';
 import type { ResultInbox } from './result-inbox.js';
@@ -78,9 +78,10 @@ export interface KeygenResult extends KeyInfo {
 export interface SignatureResult {
   readonly requestId: string;
   readonly keyId: string;
-  /** The key the signature verifies under: the group key, or the child key for a request with a `path`. */
+  /** The key the signature verifies under: the group key, the child key for a request with a `path`, its BIP341 output key with `taproot`. */
   readonly publicKey: string;
   readonly path?: string;
+  readonly taproot?: TaprootOption;
   readonly message: Uint8Array;
   /** The key's suite's signature (Ed25519 64, BIP340 64, Ed448 114 bytes), verified independently under the pinned key over the requested message. */
   readonly signature: Uint8Array;
@@ -152,13 +153,18 @@ export class FrostlineClient {
   }
 
   /** Requests a signature. Repeating a request id returns the first result (`duplicate: true`). */
-  async sign(options: { keyId: string; message: Uint8Array; requestId?: string; approvals?: readonly Approval[]; path?: string } & CallOptions): Promise<SignatureResult> {
+  async sign(
+    options: { keyId: string; message: Uint8Array; requestId?: string; approvals?: readonly Approval[]; path?: string; taproot?: TaprootOption } & CallOptions,
+  ): Promise<SignatureResult> {
     validated(SignOptionsSchema, options, 'sign');
     if (options.path !== undefined) parsePath(options.path); // refused here, before anything is sent
     const requestId = options.requestId ?? randomUUID();
     // The key is pinned before anything is signed: its attestations are fetched once.
     const call = { ...(options.signal !== undefined ? { signal: options.signal } : {}), ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}) };
     const pinned = (await this.#pins.get(options.keyId)) ?? (await this.#fetchKey(options.keyId, call));
+    // The key the signature must verify under, derived now: a taproot option on a key of
+    // another suite (or a bad merkle root) is refused before anything is sent.
+    const publicKey = signingKeyHex(pinned, options);
     const result = await this.#call(requestId, 'sign.result', options, () =>
       this.#initiator.requestSignature({
         keyId: options.keyId,
@@ -166,6 +172,7 @@ export class FrostlineClient {
         requestId,
         approvals: options.approvals,
         path: options.path,
+        taproot: options.taproot,
       }),
     );
     if (result.type !== 'sign.result') throw new RequestError('bad-result', 'unexpected result type', requestId);
@@ -177,8 +184,9 @@ export class FrostlineClient {
     return {
       requestId,
       keyId: options.keyId,
-      publicKey: options.path === undefined ? pinned.publicKey : bytesToHex(deriveKey(pinned, options.path).publicKey),
+      publicKey,
       ...(options.path === undefined ? {} : { path: options.path }),
+      ...(options.taproot === undefined ? {} : { taproot: options.taproot }),
       message: options.message,
       signature,
       signatureHex: bytesToHex(signature),
@@ -193,16 +201,23 @@ export class FrostlineClient {
    * the attested key data (pinned, or fetched and pinned once): the key `sign({ path })`
    * signatures verify under. README "Derivation".
    */
-  async derivePublicKey(keyId: string, path: string, options: CallOptions = {}): Promise<{ keyId: string; publicKey: string; chainCode: string; path: string }> {
+  async derivePublicKey(
+    keyId: string,
+    path: string,
+    options: CallOptions & { taproot?: TaprootOption } = {},
+  ): Promise<{ keyId: string; publicKey: string; chainCode: string; path: string; taproot?: TaprootOption }> {
     validated(Name, keyId, 'derivePublicKey', 'keyId');
-    const pinned = (await this.#pins.get(keyId)) ?? (await this.getKey(keyId, options));
-    return { keyId, ...derivedKeyView(deriveKey(pinned, path)) };
+    // The pin (suite as its RFC 9591 context string, which the chain code hashes), not getKey's view.
+    const pinned = (await this.#pins.get(keyId)) ?? (await this.#fetchKey(keyId, options));
+    const derived = options.taproot === undefined ? deriveKey(pinned, path) : signingDerivation(pinned, path, options.taproot);
+    if (derived === undefined) throw new Error('unreachable: a path always derives');
+    return { keyId, ...derivedKeyView(derived), ...(options.taproot === undefined ? {} : { taproot: options.taproot }) };
   }
 
   /** The BIP32 xpub of a secp256k1-tr key (from its attested data); other suites are refused. */
   async exportXpub(keyId: string, options: CallOptions = {}): Promise<string> {
     validated(Name, keyId, 'exportXpub', 'keyId');
-    const pinned = (await this.#pins.get(keyId)) ?? (await this.getKey(keyId, options));
+    const pinned = (await this.#pins.get(keyId)) ?? (await this.#fetchKey(keyId, options));
     return exportXpub(pinned);
   }
 

@@ -44,6 +44,8 @@ export interface SignOptions {
   readonly approvals?: readonly Approval[];
   /** Non-hardened derivation path ("m/0/7"): sign under the child key. */
   readonly path?: string | undefined;
+  /** secp256k1-tr: sign for the BIP341 output key of the (child) key; `merkleRoot` hex, absent for BIP86. */
+  readonly taproot?: { readonly merkleRoot?: string | undefined } | undefined;
 }
 
 export type InitiatorResult =
@@ -82,6 +84,7 @@ export class Initiator {
       message: bytesToHex(options.message),
       ...(options.approvals !== undefined && options.approvals.length > 0 ? { approvals: [...options.approvals] } : {}),
       ...(options.path !== undefined ? { path: options.path } : {}),
+      ...(options.taproot !== undefined ? { taproot: options.taproot.merkleRoot === undefined ? {} : { merkleRoot: options.taproot.merkleRoot } } : {}),
     });
   }
 

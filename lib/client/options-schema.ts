@@ -52,6 +52,7 @@ export const SignOptionsSchema = z.strictObject({
     .max(32, 'expected at most 32 approvals')
     .optional(),
   path: z.string().max(400).optional(),
+  taproot: z.strictObject({ merkleRoot: z.string().regex(/^[0-9a-f]{64}$/, 'expected 32 bytes of lowercase hex').optional() }).optional(),
   ...CallOptionsShape,
 });
 

@@ -8,7 +8,7 @@ import { AttestationError, verifyKeyAttestations, type AttestedKey, type Expecte
 import { bytesToHex, decodeHex } from '../protocol/encoding.js';
 import type { KeygenResultBody, KeyResultBody, SignResultBody } from '../protocol/messages.js';
 import { suiteById } from '../protocol/suites.js';
-import { deriveKey } from '../protocol/derivation/key.js';
+import { signingDerivation, verifierKeyHex, type TaprootOption } from '../protocol/derivation/key.js';
 import { UntrustedResultError } from './errors.js';
 import type { PinnedKey } from './key-pins.js';
 
@@ -35,12 +35,12 @@ export function attestedKeyOf(
 export function checkedSignature(
   body: SignResultBody,
   pinned: PinnedKey,
-  requested: { keyId: string; message: Uint8Array; path?: string | undefined },
+  requested: SigningKeyRequest & { keyId: string; message: Uint8Array },
   requestId: string,
 ): Uint8Array {
   // The key the signature must verify under: the pinned key, or its child at the requested
-  // path, derived here from the pin (never from the result).
-  const expectedKey = requested.path === undefined ? pinned.publicKey : bytesToHex(deriveKey(pinned, requested.path).publicKey);
+  // path (and taproot output key), derived here from the pin (never from the result).
+  const expectedKey = signingKeyHex(pinned, requested);
   if (body.keyId !== requested.keyId) throw new UntrustedResultError(`answered request "${requestId}" for key "${body.keyId}", "${requested.keyId}" was requested`, requestId);
   if (body.signature === undefined) throw new UntrustedResultError(`successful result for request "${requestId}" carries no signature`, requestId);
   if (body.publicKey !== undefined && body.publicKey !== expectedKey) {
@@ -63,4 +63,16 @@ export function checkedSignature(
     );
   }
   return signature;
+}
+
+/** What of a request chooses the key it signs under. */
+export interface SigningKeyRequest {
+  readonly path?: string | undefined;
+  readonly taproot?: TaprootOption | undefined;
+}
+
+/** The key (verifier encoding, hex) a request's signature verifies under, from the pin alone. */
+export function signingKeyHex(pinned: PinnedKey, requested: SigningKeyRequest): string {
+  const derivation = signingDerivation(pinned, requested.path, requested.taproot);
+  return derivation === undefined ? pinned.publicKey : verifierKeyHex(derivation);
 }

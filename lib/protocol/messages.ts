@@ -4,7 +4,7 @@
  * string is lower-case hex of a known length.
  */
 import * as z from 'zod/mini';
-import { hex, hexUpTo } from './schema-atoms.js';
+import { hex, Hex32, hexUpTo } from './schema-atoms.js';
 
 export { Hex32 } from './schema-atoms.js';
 import { ElementHex, PublicKeyHex, ScalarHex, SealedScalarHex, SignatureHex } from './schema-atoms.js';
@@ -85,6 +85,12 @@ export const SignRequestBody = z.strictObject({
    * derives the tweak from its own stored public package (README "Derivation").
    */
   path: z.optional(z.string().check(z.maxLength(400))),
+  /**
+   * secp256k1-tr only: sign for the BIP341 output key of the key at `path` (or of the key
+   * itself), that key being the internal key; `merkleRoot` commits to a script tree, absent
+   * for a key-path-only (BIP86) output. README "Derivation".
+   */
+  taproot: z.optional(z.strictObject({ merkleRoot: z.optional(Hex32) })),
 });
 export type SignRequestBody = z.infer<typeof SignRequestBody>;
 

@@ -9,6 +9,7 @@ import { bytesToHex, decodeHex } from '../encoding.js';
 import { parseBody } from '../envelope.js';
 import { commitmentFromWire, decodeSuiteHex, sortCommitments, type FrostPublic } from '../frost-wire.js';
 import { derivationOf, signingPackage } from './signing-key.js';
+import { verifierKeyHex } from '../derivation/key.js';
 import { MessageType, type NonceCommitment } from '../messages.js';
 import type { Suite } from '../suite.js';
 
@@ -38,10 +39,11 @@ export function signerCommitments(session: SignSession): NonceCommitment[] {
 
 /** The key this session signs under (hex group key and package): the key's own, or its child at the request's path. */
 export function sessionSigningKey(session: SignSession, key: KeyRecord, suite: Suite): { publicKey: string; publicPackage: FrostPublic; path: string | undefined } {
-  const { path } = parseBody(session.request, MessageType.signRequest);
-  const derivation = derivationOf(key, path);
+  const request = parseBody(session.request, MessageType.signRequest);
+  const { path } = request;
+  const derivation = derivationOf(key, request);
   return {
-    publicKey: derivation === undefined ? key.publicKey : bytesToHex(derivation.publicKey),
+    publicKey: derivation === undefined ? key.publicKey : verifierKeyHex(derivation),
     publicPackage: signingPackage(suite, key.publicPackage, derivation),
     path,
   };

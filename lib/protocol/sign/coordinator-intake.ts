@@ -19,7 +19,7 @@ export function newSignSession(request: Envelope, body: SignRequestBody, key: Ke
   }
   // A path that cannot be derived (malformed, hardened, a suite without a scheme) is refused
   // here with the parties' own reasons, instead of failing every attempt later.
-  derivationOf(key, body.path);
+  derivationOf(key, body);
   return {
     ...sessionBase(request, body.requestId, body.keyId, now),
     kind: 'sign',

@@ -44,7 +44,7 @@ export async function checkSignRequest(ctx: PartyContext, request: Envelope, ses
   }
   // The path comes from the initiator's signed request, the package from this party's own
   // store: the coordinator's relay contributes neither.
-  const derivation = derivationOf(share.value, sign.path);
+  const derivation = derivationOf(share.value, sign);
   return { sign, message, share: share.value, fingerprint: requestFingerprint(request), keyCtx, derivation };
 }
 
@@ -52,7 +52,7 @@ export async function checkSignRequest(ctx: PartyContext, request: Envelope, ses
 export async function checkSignRules(ctx: PartyContext, sign: SignRequestBody, initiator: string, session: string): Promise<void> {
   const rules = keyRules(ctx.policy, sign.keyId);
   if (rules.approvals !== undefined) {
-    const request = { initiator, requestId: sign.requestId, keyId: sign.keyId, message: sign.message, path: sign.path };
+    const request = { initiator, requestId: sign.requestId, keyId: sign.keyId, message: sign.message, path: sign.path, taproot: sign.taproot };
     assertApprovalQuorum(rules.approvals, request, sign.approvals ?? [], ctx.directory);
   }
   if (rules.rateLimit !== undefined) {
