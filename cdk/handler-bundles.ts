@@ -5,10 +5,10 @@
  * (`outDir/node_modules/@frostline/aws-sdk`, as Lambda finds it under /opt/nodejs). esbuild
  * takes well under a second per handler.
  */
-import { mkdir, stat, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { copyFile, mkdir, stat, writeFile } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
 import { build, type Metafile } from 'esbuild';
-import { AWS_SDK_LAYER_PACKAGE, awsSdkLayerEsbuildOptions, awsSdkLayerPackageJson, handlerEsbuildOptions, packageOf } from './handler-bundling.js';
+import { AWS_SDK_LAYER_PACKAGE, BUNDLE_SIDE_FILES, awsSdkLayerEsbuildOptions, awsSdkLayerPackageJson, handlerEsbuildOptions, packageOf } from './handler-bundling.js';
 import { Entry } from './paths.js';
 
 export type HandlerName = keyof typeof Entry;
@@ -100,6 +100,8 @@ export async function buildAwsSdkLayer(outDir: string): Promise<AwsSdkLayerBuild
 /** Builds every handler into `outDir/<handler>.mjs`, in one esbuild run (see buildAwsSdkLayer for the SDK they import). */
 export async function buildHandlerBundles(outDir: string): Promise<HandlerBundle[]> {
   const result = await build(handlerEsbuildOptions(Entry, outDir));
+  // As the CDK's afterBundling hook does: libsecp256k1's WASM beside the bundles (BUNDLE_SIDE_FILES).
+  await Promise.all(BUNDLE_SIDE_FILES.map((file) => copyFile(file, join(outDir, basename(file)))));
   const handlers = Object.keys(Entry) as HandlerName[];
   return Promise.all(
     handlers.map(async (handler) => {

@@ -4,9 +4,18 @@
  * options, so what is measured is what is deployed. No CDK import here: the test and the
  * bench build with esbuild directly.
  */
-import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import type { BuildOptions } from 'esbuild';
 import { PROJECT_ROOT } from './paths.js';
+
+/**
+ * Files every bundle needs beside it. tiny-secp256k1 (the independent BIP340 verifier,
+ * imported dynamically when a secp256k1-tr key is first used) is bundled, and its loader
+ * reads `secp256k1.wasm` with readFileSync relative to `import.meta.url`: the bundle's own
+ * directory. (Its package exports only "."; the CommonJS entry lives in lib/cjs/, the WASM in lib/.)
+ */
+export const BUNDLE_SIDE_FILES: readonly string[] = [join(dirname(dirname(createRequire(import.meta.url).resolve('tiny-secp256k1'))), 'secp256k1.wasm')];
 
 /**
  * ESM bundles of CommonJS dependencies still call require() for Node built-ins: give them one.

@@ -23,7 +23,7 @@ import { Construct } from 'constructs';
 import { MetricName } from '../../lib/config/observability.js';
 import { environmentSize, LAMBDA_ENVIRONMENT_LIMIT_BYTES } from '../../lib/config/runtime.js';
 import { ConfigError } from '../../lib/ports/errors.js';
-import { aliasEsbuildArgs, HANDLER_BUNDLING } from '../handler-bundling.js';
+import { aliasEsbuildArgs, BUNDLE_SIDE_FILES, HANDLER_BUNDLING } from '../handler-bundling.js';
 import { LOCK_FILE, PROJECT_ROOT } from '../paths.js';
 import { alarmOnAny, frostlineMetric } from './alarms.js';
 import { awsSdkLayer } from './aws-sdk-layer.js';
@@ -141,6 +141,13 @@ export class FrostlineFunction extends Construct {
         sourceMap: HANDLER_BUNDLING.sourceMap,
         sourcesContent: HANDLER_BUNDLING.sourcesContent,
         esbuildArgs: aliasEsbuildArgs(HANDLER_BUNDLING.alias),
+        // libsecp256k1's WASM beside the bundle (see BUNDLE_SIDE_FILES): tiny-secp256k1 is
+        // bundled into the handler (not the SDK layer), so it reads the file from /var/task.
+        commandHooks: {
+          beforeBundling: () => [],
+          beforeInstall: () => [],
+          afterBundling: (_inputDir: string, outputDir: string) => BUNDLE_SIDE_FILES.map((file) => `cp "${file}" "${outputDir}/"`),
+        },
       },
     });
     // On the CfnFunction itself, so the acknowledgement covers this one resource only.

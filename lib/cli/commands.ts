@@ -5,7 +5,7 @@
  * take turns instead of overwriting each other's stores; only `keygen` and `demo` may
  * create a cluster.
  */
-import { deriveKey, derivedKeyView } from '../protocol/derivation/key.js';
+import type { TaprootOption } from '../protocol/derivation/key.js';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,9 +15,10 @@ import { FrostlineError } from '../ports/errors.js';
 import { bytesToHex, decodeHex, utf8ToBytes } from '../protocol/encoding.js';
 import type { KeygenResultBody, SignResultBody } from '../protocol/messages.js';
 import { PartyPolicySchema } from '../protocol/config-schemas.js';
-import { verifyEd25519WithOpenSSL } from '../protocol/suite.js';
+import { ed25519Suite, verifyEd25519WithOpenSSL, type Suite } from '../protocol/suite.js';
+import { DEFAULT_SUITE_NAME, suiteById, suiteFor } from '../protocol/suites.js';
 import { FileKeyPins, pinOf, type KeyPins, type PinnedKey } from '../client/key-pins.js';
-import { attestedKeyOf, checkedSignature } from '../client/result-checks.js';
+import { attestedKeyOf, checkedSignature, signingKeyHex } from '../client/result-checks.js';
 import type { ExpectedKey } from '../protocol/attestation.js';
 import { CLUSTER_FILE, withDataDir } from './data-dir.js';
 import { DkgProgress } from './dkg-progress.js';
@@ -63,7 +64,7 @@ async function pinnedKey(cluster: LocalCluster, pins: KeyPins, keyId: string): P
 async function keygenWithProgress(
   cluster: LocalCluster,
   progress: DkgProgress,
-  options: { keyId: string; threshold: number; parties: readonly string[] },
+  options: { keyId: string; threshold: number; parties: readonly string[]; suite?: string },
 ): Promise<KeygenResultBody> {
   progress.start(cluster.outcomes, options.parties);
   try {
@@ -120,7 +121,7 @@ async function demo(options: DemoOptions, dataDir: string, temporary: boolean): 
     const signature = bytesToHex(checkedSignature(assertOk(signed, 'signing'), pin, { keyId, message }, signed.requestId));
     out.step(`  [3/4] signed by ${signed.signers?.join(', ') ?? '?'}  ${signMs} ms`);
 
-    const [valid, verifyMs] = await timed(async () => verifyEd25519WithOpenSSL(decodeHex(publicKey, 'publicKey', 32), message, decodeHex(signature, 'signature', 64)));
+    const [valid, verifyMs] = await timed(async () => verifyEd25519WithOpenSSL(decodeHex(publicKey, 'publicKey', ed25519Suite.sizes.publicKey), message, decodeHex(signature, 'signature', ed25519Suite.sizes.signature)));
     if (!valid) throw new FrostlineError('verification-failed', 'the signature does not verify with node:crypto');
     out.step(`  [4/4] node:crypto (OpenSSL) verifies the Ed25519 signature  ${verifyMs} ms`);
     out.result(
@@ -137,6 +138,8 @@ export interface KeygenOptions {
   readonly keyId: string;
   readonly threshold: number;
   readonly parties: number;
+  /** The key's suite by name. @default 'ed25519' */
+  readonly suite?: string;
   readonly json: boolean;
 }
 
@@ -152,13 +155,15 @@ export async function runKeygen(options: KeygenOptions): Promise<void> {
         .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }))
         .slice(0, options.parties);
       out.step(`generating key "${options.keyId}": ${options.threshold}-of-${parties.length} among ${parties.join(', ')}`);
-      const [result, ms] = await timed(() => keygenWithProgress(cluster, progress, { keyId: options.keyId, threshold: options.threshold, parties }));
+      const suite = suiteFor(options.suite ?? DEFAULT_SUITE_NAME);
+      const [result, ms] = await timed(() => keygenWithProgress(cluster, progress, { keyId: options.keyId, threshold: options.threshold, parties, suite: suite.name }));
       const unhealthyParties = warnUnhealthy(cluster, out);
-      const { publicKey } = await pinKeygen(cluster, localPins(dataDir), assertOk(result, 'keygen'), { keyId: options.keyId, threshold: options.threshold, parties });
-      out.result(`key ${options.keyId}  ${publicKey}  (${ms} ms)`, {
+      const { publicKey } = await pinKeygen(cluster, localPins(dataDir), assertOk(result, 'keygen'), { keyId: options.keyId, threshold: options.threshold, parties, suite: suite.id });
+      out.result(`key ${options.keyId}  ${publicKey}  ${suite.name}  (${ms} ms)`, {
         ok: true,
         requestId: result.requestId,
         keyId: options.keyId,
+        suite: suite.name,
         publicKey,
         threshold: options.threshold,
         parties,
@@ -177,6 +182,8 @@ export interface SignOptions {
   readonly requestId?: string;
   /** Non-hardened derivation path: sign under the child key. */
   readonly path?: string | undefined;
+  /** secp256k1-tr: sign for the BIP341 output key (README "Derivation"). */
+  readonly taproot?: TaprootOption | undefined;
   readonly json: boolean;
 }
 
@@ -195,19 +202,25 @@ export async function runSign(options: SignOptions): Promise<void> {
           message: options.message,
           ...(options.requestId !== undefined ? { requestId: options.requestId } : {}),
           ...(options.path !== undefined ? { path: options.path } : {}),
+          ...(options.taproot !== undefined ? { taproot: options.taproot } : {}),
         }),
       );
       const unhealthyParties = warnUnhealthy(cluster, out);
       const ok = assertOk(result, 'signing');
-      const signature = bytesToHex(checkedSignature(ok, pin, { keyId: options.keyId, message: options.message, path: options.path }, ok.requestId));
-      // With a path: the child key, derived here from the pin (checkedSignature verified under it).
-      const publicKey = options.path === undefined ? pin.publicKey : derivedKeyView(deriveKey(pin, options.path)).publicKey;
+      const suite = suiteById(pin.suite);
+      await suite?.prepareVerifier();
+      const requested = { keyId: options.keyId, message: options.message, path: options.path, taproot: options.taproot };
+      const signature = bytesToHex(checkedSignature(ok, pin, requested, ok.requestId));
+      // With a path or taproot: the child (output) key, derived here from the pin (checkedSignature verified under it).
+      const publicKey = signingKeyHex(pin, requested);
       out.result(`signature ${signature}\nsigners   ${ok.signers?.join(', ') ?? '?'}${ok.duplicate ? ' (repeated request: first result)' : ''}  (${ms} ms)`, {
         ok: true,
         requestId: ok.requestId,
         keyId: options.keyId,
+        suite: suite?.name ?? pin.suite,
         publicKey,
         ...(options.path !== undefined ? { path: options.path } : {}),
+        ...(options.taproot !== undefined ? { taproot: options.taproot } : {}),
         message: bytesToHex(options.message),
         signature,
         signers: ok.signers ?? [],
@@ -240,21 +253,25 @@ function unhealthyField(unhealthy: readonly UnhealthyParty[]): { unhealthyPartie
 
 export interface VerifyOptions {
   readonly publicKey: string;
+  /** The scheme to verify (its independent verifier: OpenSSL or libsecp256k1). */
+  readonly suite: Suite;
   readonly message: Uint8Array;
   readonly signature: string;
   readonly json: boolean;
 }
 
 /** Verifies with node:crypto only; returns false (the command exits 1) when the signature is invalid. */
-export function runVerify(options: VerifyOptions): boolean {
+export async function runVerify(options: VerifyOptions): Promise<boolean> {
   const out = createOutput(options.json);
-  const valid = verifyEd25519WithOpenSSL(
-    decodeHex(options.publicKey, '--public-key', 32),
+  const { suite } = options;
+  await suite.prepareVerifier();
+  const valid = suite.verifyFinal(
+    decodeHex(options.publicKey, '--public-key', suite.sizes.publicKey),
     options.message,
-    decodeHex(options.signature, '--signature', 64),
+    decodeHex(options.signature, '--signature', suite.sizes.signature),
   );
   out.result(
-    valid ? 'valid Ed25519 signature' : 'INVALID signature',
+    valid ? `valid ${suite.scheme} signature` : 'INVALID signature',
     valid
       ? { ok: true, valid, publicKey: options.publicKey }
       : { ok: false, code: 'invalid-signature', message: 'the signature does not verify under this public key over this message', valid, publicKey: options.publicKey },
@@ -274,12 +291,13 @@ export async function localPinnedKey(dataDir: string, keyId: string, command: st
   });
 }
 
-/** The group key of `keyId` in the local data directory (its pin, or its parties' attestations). */
-export async function publicKeyOf(dataDir: string, keyId: string): Promise<string> {
+/** A local key's group public key and suite (its RFC 9591 context string), as pinned. */
+export async function publicKeyOf(dataDir: string, keyId: string): Promise<{ publicKey: string; suite: string }> {
   return withDataDir(dataDir, { create: false, command: `frostline verify --key ${keyId}` }, async (dir) => {
     const cluster = await LocalCluster.open({ dataDir: dir });
     try {
-      return (await pinnedKey(cluster, localPins(dir), keyId)).publicKey;
+      const pin = await pinnedKey(cluster, localPins(dir), keyId);
+      return { publicKey: pin.publicKey, suite: pin.suite };
     } finally {
       await cluster.close();
     }

@@ -13,6 +13,7 @@
  * entry point prints its code and message on one line (and, with --json, the failure as
  * JSON on stdout) and exits non-zero.
  */
+import type { TaprootOption } from '../protocol/derivation/key.js';
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { openDeployment } from '../adapters/aws/deployment-connection.js';
@@ -31,7 +32,7 @@ import type { IdentityPublicKey } from '../ports/key-vault.js';
 import type { ItemBackend } from '../ports/store.js';
 import { signApproval, type Approval } from '../protocol/approvals.js';
 import { bytesToHex, decodeHex } from '../protocol/encoding.js';
-import { verifyEd25519WithOpenSSL } from '../protocol/suite.js';
+import { suiteFor } from '../protocol/suites.js';
 import { reportAudit, verifyPartyAudit } from './audit.js';
 import { purgePartyTable } from './purge.js';
 import { assertWithinPolicy, policyMessageLimit } from './message-input.js';
@@ -188,7 +189,7 @@ async function request<T>(
 
 export async function runDeploymentKeygen(
   target: DeploymentTarget,
-  options: { readonly keyId: string; readonly threshold: number; readonly parties?: number; readonly requestId?: string },
+  options: { readonly keyId: string; readonly threshold: number; readonly parties?: number; readonly requestId?: string; readonly suite?: string },
 ): Promise<void> {
   const out = createOutput(target.json);
   const connection = await connect(target);
@@ -198,17 +199,17 @@ export async function runDeploymentKeygen(
   if (options.threshold > count) throw new FrostlineError('usage', `--threshold ${options.threshold} is larger than the ${count} parties`);
   const parties = all.slice(0, count);
   const [result, ms] = await request(connection, target, out, `keygen "${options.keyId}" ${options.threshold}-of-${count} among ${parties.join(', ')}`, (client, signal) =>
-    client.keygen({ keyId: options.keyId, threshold: options.threshold, parties, signal, requestId: options.requestId }),
+    client.keygen({ keyId: options.keyId, threshold: options.threshold, parties, signal, requestId: options.requestId, ...(options.suite !== undefined ? { suite: options.suite } : {}) }),
   );
   out.result(
-    `key ${result.keyId}  ${result.publicKey}  ${result.threshold}-of-${result.parties.length} (${result.parties.join(', ')})${result.duplicate ? '  (repeated request: first result)' : ''}  ${ms} ms`,
-    { ok: true, keyId: result.keyId, publicKey: result.publicKey, threshold: result.threshold, parties: result.parties, requestId: result.requestId, duplicate: result.duplicate },
+    `key ${result.keyId}  ${result.publicKey}  ${result.suite}  ${result.threshold}-of-${result.parties.length} (${result.parties.join(', ')})${result.duplicate ? '  (repeated request: first result)' : ''}  ${ms} ms`,
+    { ok: true, keyId: result.keyId, suite: result.suite, publicKey: result.publicKey, threshold: result.threshold, parties: result.parties, requestId: result.requestId, duplicate: result.duplicate },
   );
 }
 
 export async function runDeploymentSign(
   target: DeploymentTarget,
-  options: { readonly keyId: string; readonly message: Uint8Array; readonly requestId?: string; readonly approvers?: readonly string[]; readonly path?: string | undefined },
+  options: { readonly keyId: string; readonly message: Uint8Array; readonly requestId?: string; readonly approvers?: readonly string[]; readonly path?: string | undefined; readonly taproot?: TaprootOption | undefined },
 ): Promise<void> {
   const out = createOutput(target.json);
   const connection = await connect(target);
@@ -223,10 +224,12 @@ export async function runDeploymentSign(
       signal,
       ...(approvals.length > 0 ? { approvals } : {}),
       ...(options.path !== undefined ? { path: options.path } : {}),
+      ...(options.taproot !== undefined ? { taproot: options.taproot } : {}),
     }),
   );
   // The SDK verified it already; checking again costs nothing and is what a relying party does.
-  if (!verifyEd25519WithOpenSSL(decodeHex(result.publicKey, 'publicKey', 32), options.message, result.signature)) {
+  const suite = suiteFor(result.suite);
+  if (!suite.verifyFinal(decodeHex(result.publicKey, 'publicKey', suite.sizes.publicKey), options.message, result.signature)) {
     throw new FrostlineError('verification-failed', 'the signature does not verify with node:crypto');
   }
   out.result(
@@ -234,8 +237,10 @@ export async function runDeploymentSign(
     {
       ok: true,
       keyId: result.keyId,
+      suite: result.suite,
       publicKey: result.publicKey,
       ...(options.path !== undefined ? { path: options.path } : {}),
+      ...(options.taproot !== undefined ? { taproot: options.taproot } : {}),
       message: bytesToHex(options.message),
       signature: result.signatureHex,
       signers: result.signers,
@@ -300,22 +305,23 @@ export async function runDeploymentKeys(target: DeploymentTarget): Promise<void>
   });
 }
 
-/** The group key of `keyId` for `verify`: pinned by an earlier command, or fetched and checked (and pinned) now. */
 /** The pinned key data of `keyId` (the pins file, else fetched, checked against its attestations and pinned). */
 export async function deploymentPinnedKey(target: DeploymentTarget, keyId: string): Promise<PinnedKey> {
   const pinned = await new FileKeyPins(pinsFileFor(target)).get(keyId);
   if (pinned !== undefined) return pinned;
   const out = createOutput(target.json);
   const [key] = await request(await connect(target), target, out, `looking up key "${keyId}"`, (client, signal) => client.getKey(keyId, { signal }));
-  return key;
+  // getKey reports the suite by name; pins (and derivation's chain code) use its context string.
+  return { ...key, suite: suiteFor(key.suite).id };
 }
 
-export async function deploymentPublicKey(target: DeploymentTarget, keyId: string): Promise<string> {
+/** A deployment key's group public key and suite (RFC 9591 context string), pinned or attested. */
+export async function deploymentPublicKey(target: DeploymentTarget, keyId: string): Promise<{ publicKey: string; suite: string }> {
   const pinned = await new FileKeyPins(pinsFileFor(target)).get(keyId);
-  if (pinned !== undefined) return pinned.publicKey;
+  if (pinned !== undefined) return { publicKey: pinned.publicKey, suite: pinned.suite };
   const out = createOutput(target.json);
   const [key] = await request(await connect(target), target, out, `looking up key "${keyId}"`, (client, signal) => client.getKey(keyId, { signal }));
-  return key.publicKey;
+  return { publicKey: key.publicKey, suite: suiteFor(key.suite).id };
 }
 
 /** Verifies a party's audit chain in its table (in the party's account); false if broken. */

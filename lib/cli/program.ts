@@ -26,6 +26,22 @@ import { type PrincipalKind, runCreatePrincipal } from './principal-keys.js';
 import { runPurgeVolatile } from './purge.js';
 import { packageVersion } from './version.js';
 import { parsePath } from '../protocol/derivation/path.js';
+import type { TaprootOption } from '../protocol/derivation/key.js';
+import { DEFAULT_SUITE_NAME, SUITE_NAMES, suiteById, suiteFor } from '../protocol/suites.js';
+
+interface TaprootFlags {
+  taproot?: boolean;
+  merkleRoot?: string;
+}
+
+/** `--taproot` / `--merkle-root HEX` as the request's taproot option (a bad root is a usage error). */
+function taprootOption(o: TaprootFlags): TaprootOption | undefined {
+  if (o.merkleRoot !== undefined) {
+    if (!/^[0-9a-fA-F]{64}$/.test(o.merkleRoot)) throw new FrostlineError('usage', '--merkle-root must be 32 bytes of hex');
+    return { merkleRoot: o.merkleRoot.toLowerCase() };
+  }
+  return o.taproot === true ? {} : undefined;
+}
 
 function integer(min: number, max: number) {
   return (value: string): number => {
@@ -144,6 +160,8 @@ function deploymentTarget(o: DeploymentFlags): DeploymentTarget | undefined {
 }
 
 const dataDirOption = () => new Option('--data-dir <dir>', 'where vaults, stores and pinned keys live').default(defaultDataDir(), '$FROSTLINE_HOME or ~/.frostline');
+/** `--suite`: one of the registry's names; commander refuses anything else in one line listing them. */
+const suiteOption = (description: string) => new Option('--suite <name>', description).choices(SUITE_NAMES);
 const jsonOption = () => new Option('--json', 'print one JSON object on stdout (progress goes to stderr)');
 
 export function buildProgram(): Command {
@@ -177,9 +195,10 @@ export function buildProgram(): Command {
       .addOption(new Option('-t, --threshold <t>', 'signers needed').argParser(integer(2, 255)).default(2))
       .addOption(new Option('-n, --parties <n>', `parties holding shares (default: ${DEFAULT_LOCAL_PARTIES} locally, all of a deployment's)`).argParser(integer(2, 255)))
       .option('--request-id <id>', 'idempotency key (deployment): repeating it returns the first result')
+      .addOption(suiteOption('the key\'s signature scheme').default(DEFAULT_SUITE_NAME))
       .addOption(dataDirOption())
       .addOption(jsonOption()),
-  ).action(async (o: { keyId: string; threshold: number; parties?: number; requestId?: string; dataDir: string; json?: boolean } & DeploymentFlags) => {
+  ).action(async (o: { keyId: string; threshold: number; parties?: number; requestId?: string; suite: string; dataDir: string; json?: boolean } & DeploymentFlags) => {
     const target = deploymentTarget(o);
     if (target !== undefined) {
       await runDeploymentKeygen(target, {
@@ -187,12 +206,13 @@ export function buildProgram(): Command {
         threshold: o.threshold,
         parties: o.parties,
         requestId: o.requestId,
+        suite: o.suite,
       });
       return;
     }
     const parties = o.parties ?? DEFAULT_LOCAL_PARTIES;
     assertThreshold(o.threshold, parties);
-    await runKeygen({ dataDir: o.dataDir, keyId: o.keyId, threshold: o.threshold, parties, json: o.json === true });
+    await runKeygen({ dataDir: o.dataDir, keyId: o.keyId, threshold: o.threshold, parties, suite: o.suite, json: o.json === true });
   });
 
   addDeploymentOptions(
@@ -205,11 +225,14 @@ export function buildProgram(): Command {
       .option('--message-file <path>', `message: the bytes of this file, or of stdin with - (at most ${MAX_SIGN_MESSAGE_BYTES} bytes; the policy's limit applies)`)
       .option('--request-id <id>', 'idempotency key: repeating it returns the first result')
       .option('--path <path>', 'sign under the non-hardened child key at PATH, e.g. m/0/7 (see `frostline derive`)')
+      .option('--taproot', 'secp256k1-tr: the BIP341 output key of the (child) key as internal key, key path only (BIP86)')
+      .option('--merkle-root <hex>', 'secp256k1-tr: with --taproot, commit to this script-tree merkle root (32 bytes hex); implies --taproot')
       .addOption(new Option('--approvers <ids>', "--deployment only: attach approvals signed with these approvers' local keys (comma-separated)").argParser(names))
       .addOption(dataDirOption())
       .addOption(jsonOption()),
-  ).action(async (o: { key: string; requestId?: string; path?: string; approvers?: string[]; dataDir: string; json?: boolean } & MessageFlags & DeploymentFlags) => {
+  ).action(async (o: { key: string; requestId?: string; path?: string; approvers?: string[]; dataDir: string; json?: boolean } & MessageFlags & DeploymentFlags & TaprootFlags) => {
     if (o.path !== undefined) parsePath(o.path); // a bad path is a usage error before anything runs
+    const taproot = taprootOption(o);
     const target = deploymentTarget(o);
     const message = await readMessage(o, MAX_SIGN_MESSAGE_BYTES);
     if (target !== undefined) {
@@ -219,11 +242,12 @@ export function buildProgram(): Command {
         requestId: o.requestId,
         approvers: o.approvers,
         path: o.path,
+        taproot,
       });
       return;
     }
     if (o.approvers !== undefined) throw new FrostlineError('usage', '--approvers needs --deployment FILE');
-    await runSign({ dataDir: o.dataDir, keyId: o.key, message, json: o.json === true, requestId: o.requestId, path: o.path });
+    await runSign({ dataDir: o.dataDir, keyId: o.key, message, json: o.json === true, requestId: o.requestId, path: o.path, taproot });
   });
 
   addDeploymentOptions(
@@ -232,13 +256,16 @@ export function buildProgram(): Command {
       .description("a key's non-hardened child public key at PATH, offline from its attested data (README \"Derivation\")")
       .requiredOption('-k, --key <id>', 'key id', name)
       .requiredOption('--path <path>', 'derivation path, e.g. m/0/7 (non-hardened steps only)')
+      .option('--taproot', 'secp256k1-tr: the BIP341 output key of the (child) key as internal key, key path only (BIP86)')
+      .option('--merkle-root <hex>', 'secp256k1-tr: with --taproot, commit to this script-tree merkle root (32 bytes hex); implies --taproot')
       .addOption(dataDirOption())
       .addOption(jsonOption()),
-  ).action(async (o: { key: string; path: string; dataDir: string; json?: boolean } & DeploymentFlags) => {
+  ).action(async (o: { key: string; path: string; dataDir: string; json?: boolean } & DeploymentFlags & TaprootFlags) => {
     parsePath(o.path);
+    const taproot = taprootOption(o);
     const target = deploymentTarget(o);
     const key = target !== undefined ? await deploymentPinnedKey(target, o.key) : await localPinnedKey(o.dataDir, o.key, `frostline derive --key ${o.key}`);
-    runDerive(key, o.path, o.json === true);
+    runDerive(key, o.path, o.json === true, taproot);
   });
 
   addDeploymentOptions(
@@ -271,21 +298,29 @@ export function buildProgram(): Command {
     addMessageOptions(
       program
         .command('verify')
-        .description('verify an Ed25519 signature with node:crypto (exit 1 if invalid)')
+        .description('verify a signature independently: Ed25519/Ed448 with node:crypto (OpenSSL), BIP340 with libsecp256k1 (exit 1 if invalid)')
         .option('-k, --key <id>', 'key id (in the data directory, or of the deployment)')
         .option('--public-key <hex>', 'group public key (instead of --key)'),
     )
-      .requiredOption('-s, --signature <hex>', 'signature (128 hex characters)')
+      .requiredOption('-s, --signature <hex>', 'signature (hex)')
+      .addOption(suiteOption(`the signature scheme (default: the key's; ${DEFAULT_SUITE_NAME} with --public-key)`))
       .addOption(dataDirOption())
       .addOption(jsonOption()),
-  ).action(async (o: { key?: string; publicKey?: string; signature: string; dataDir: string; json?: boolean } & MessageFlags & DeploymentFlags) => {
+  ).action(async (o: { key?: string; publicKey?: string; signature: string; suite?: string; dataDir: string; json?: boolean } & MessageFlags & DeploymentFlags) => {
     if ((o.key === undefined) === (o.publicKey === undefined)) throw new FrostlineError('usage', 'give exactly one of --key ID or --public-key HEX');
     const target = deploymentTarget(o);
     if (o.publicKey !== undefined && target !== undefined) throw new FrostlineError('usage', '--public-key needs no deployment: give --key ID with --deployment or --config');
     const message = await readMessage(o, MAX_VERIFY_MESSAGE_BYTES);
     const keyId = o.key ?? '';
-    const publicKey = o.publicKey?.toLowerCase() ?? (target !== undefined ? await deploymentPublicKey(target, keyId) : await publicKeyOf(o.dataDir, keyId));
-    if (!runVerify({ publicKey, message, signature: o.signature.toLowerCase(), json: o.json === true })) process.exitCode = 1;
+    const key =
+      o.publicKey !== undefined
+        ? { publicKey: o.publicKey.toLowerCase(), suite: suiteFor(DEFAULT_SUITE_NAME).id }
+        : target !== undefined
+          ? await deploymentPublicKey(target, keyId)
+          : await publicKeyOf(o.dataDir, keyId);
+    const suite = o.suite !== undefined ? suiteFor(o.suite) : suiteById(key.suite);
+    if (suite === undefined) throw new FrostlineError('usage', `key "${keyId}" has suite "${key.suite}", which this version does not verify`);
+    if (!(await runVerify({ publicKey: key.publicKey, suite, message, signature: o.signature.toLowerCase(), json: o.json === true }))) process.exitCode = 1;
   });
 
   addConfigOptions(

@@ -18,13 +18,14 @@ import type { Transport } from '../ports/transport.js';
 import type { Approval } from '../protocol/approvals.js';
 import type { AttestedKey } from '../protocol/attestation.js';
 import { bytesToHex } from '../protocol/encoding.js';
-import { deriveKey, derivedKeyView, exportXpub } from '../protocol/derivation/key.js';
+import { deriveKey, derivedKeyView, exportXpub, signingDerivation, type TaprootOption } from '../protocol/derivation/key.js';
 import { parsePath } from '../protocol/derivation/path.js';
 import { errorFromResult, RequestAbortedError, RequestError, RequestTimeoutError, UntrustedResultError } from './errors.js';
 import { KeyPinMismatchError, MemoryKeyPins, pinOf, type KeyPins, type PinnedKey } from './key-pins.js';
 import { CallOptionsSchema, ClientOptionsSchema, KeygenOptionsSchema, SignOptionsSchema, validated } from './options-schema.js';
 import { Name } from '../protocol/messages.js';
-import { attestedKeyOf, checkedSignature } from './result-checks.js';
+import { attestedKeyOf, checkedSignature, signingKeyHex } from './result-checks.js';
+import { DEFAULT_SUITE_NAME, suiteById, suiteFor } from '../protocol/suites.js';
 import { Initiator, type IdentitySigner, type InitiatorResult } from './initiator.js';
 import type { ResultInbox } from './result-inbox.js';
 
@@ -60,10 +61,11 @@ export interface CallOptions {
 /** A key as all of its parties attested it (and as it is now pinned). */
 export interface KeyInfo {
   readonly keyId: string;
-  /** Group Ed25519 public key, hex. */
+  /** Group public key, hex, as the suite's verifier takes it (Ed25519/Ed448 RFC 8032 key; BIP340 x-only key for secp256k1-tr). */
   readonly publicKey: string;
   readonly threshold: number;
   readonly parties: readonly string[];
+  /** The key's suite by name: `ed25519`, `secp256k1-tr` or `ed448`. */
   readonly suite: string;
 }
 
@@ -76,15 +78,27 @@ export interface KeygenResult extends KeyInfo {
 export interface SignatureResult {
   readonly requestId: string;
   readonly keyId: string;
-  /** The key the signature verifies under: the group key, or the child key for a request with a `path`. */
+  /** The key the signature verifies under: the group key, the child key for a request with a `path`, its BIP341 output key with `taproot`. */
   readonly publicKey: string;
   readonly path?: string;
+  readonly taproot?: TaprootOption;
   readonly message: Uint8Array;
-  /** 64-byte Ed25519 signature, verified with OpenSSL under the pinned key over the requested message. */
+  /** The key's suite's signature (Ed25519 64, BIP340 64, Ed448 114 bytes), verified independently under the pinned key over the requested message. */
   readonly signature: Uint8Array;
   readonly signatureHex: string;
   readonly signers: readonly string[];
   readonly duplicate: boolean;
+  /** The key's suite by name. */
+  readonly suite: string;
+}
+
+/** A suite's user-facing name from its context string (as pinned and attested). */
+function suiteName(id: string): string {
+  return suiteById(id)?.name ?? id;
+}
+
+function keyInfo(key: { keyId: string; publicKey: string; threshold: number; parties: readonly string[]; suite: string }): KeyInfo {
+  return { keyId: key.keyId, publicKey: key.publicKey, threshold: key.threshold, parties: [...key.parties], suite: suiteName(key.suite) };
 }
 
 interface Waiter {
@@ -121,30 +135,36 @@ export class FrostlineClient {
   }
 
   /** Requests a new t-of-n key. Settles when every party has confirmed it. */
-  async keygen(options: { keyId: string; threshold: number; parties: readonly string[]; requestId?: string } & CallOptions): Promise<KeygenResult> {
+  async keygen(options: { keyId: string; threshold: number; parties: readonly string[]; requestId?: string; suite?: string } & CallOptions): Promise<KeygenResult> {
     validated(KeygenOptionsSchema, options, 'keygen');
     const requestId = options.requestId ?? randomUUID();
+    const suite = suiteFor(options.suite ?? DEFAULT_SUITE_NAME);
     const result = await this.#call(requestId, 'keygen.result', options, () =>
-      this.#initiator.requestKeygen({ keyId: options.keyId, threshold: options.threshold, parties: options.parties, requestId }),
+      this.#initiator.requestKeygen({ keyId: options.keyId, threshold: options.threshold, parties: options.parties, requestId, suite: suite.name }),
     );
     if (result.type !== 'keygen.result') throw new RequestError('bad-result', 'unexpected result type', requestId);
     const body = result.body;
     if (!body.ok) throw errorFromResult(requestId, body.error);
     const key = await this.#pin(
-      attestedKeyOf(body, this.#partyKeys, { keyId: options.keyId, threshold: options.threshold, parties: options.parties }, requestId),
+      attestedKeyOf(body, this.#partyKeys, { keyId: options.keyId, threshold: options.threshold, parties: options.parties, suite: suite.id }, requestId),
       requestId,
     );
-    return { ...key, requestId, duplicate: body.duplicate };
+    return { ...keyInfo(key), requestId, duplicate: body.duplicate };
   }
 
   /** Requests a signature. Repeating a request id returns the first result (`duplicate: true`). */
-  async sign(options: { keyId: string; message: Uint8Array; requestId?: string; approvals?: readonly Approval[]; path?: string } & CallOptions): Promise<SignatureResult> {
+  async sign(
+    options: { keyId: string; message: Uint8Array; requestId?: string; approvals?: readonly Approval[]; path?: string; taproot?: TaprootOption } & CallOptions,
+  ): Promise<SignatureResult> {
     validated(SignOptionsSchema, options, 'sign');
     if (options.path !== undefined) parsePath(options.path); // refused here, before anything is sent
     const requestId = options.requestId ?? randomUUID();
     // The key is pinned before anything is signed: its attestations are fetched once.
     const call = { ...(options.signal !== undefined ? { signal: options.signal } : {}), ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}) };
-    const pinned = (await this.#pins.get(options.keyId)) ?? (await this.getKey(options.keyId, call));
+    const pinned = (await this.#pins.get(options.keyId)) ?? (await this.#fetchKey(options.keyId, call));
+    // The key the signature must verify under, derived now: a taproot option on a key of
+    // another suite (or a bad merkle root) is refused before anything is sent.
+    const publicKey = signingKeyHex(pinned, options);
     const result = await this.#call(requestId, 'sign.result', options, () =>
       this.#initiator.requestSignature({
         keyId: options.keyId,
@@ -152,22 +172,27 @@ export class FrostlineClient {
         requestId,
         approvals: options.approvals,
         path: options.path,
+        taproot: options.taproot,
       }),
     );
     if (result.type !== 'sign.result') throw new RequestError('bad-result', 'unexpected result type', requestId);
     const body = result.body;
     if (!body.ok) throw errorFromResult(requestId, body.error);
+    // The pinned key's suite's independent verifier (libsecp256k1 loads on first use).
+    await suiteById(pinned.suite)?.prepareVerifier();
     const signature = checkedSignature(body, pinned, options, requestId);
     return {
       requestId,
       keyId: options.keyId,
-      publicKey: options.path === undefined ? pinned.publicKey : bytesToHex(deriveKey(pinned, options.path).publicKey),
+      publicKey,
       ...(options.path === undefined ? {} : { path: options.path }),
+      ...(options.taproot === undefined ? {} : { taproot: options.taproot }),
       message: options.message,
       signature,
       signatureHex: bytesToHex(signature),
       signers: body.signers ?? [],
       duplicate: body.duplicate,
+      suite: suiteName(pinned.suite),
     };
   }
 
@@ -176,16 +201,23 @@ export class FrostlineClient {
    * the attested key data (pinned, or fetched and pinned once): the key `sign({ path })`
    * signatures verify under. README "Derivation".
    */
-  async derivePublicKey(keyId: string, path: string, options: CallOptions = {}): Promise<{ keyId: string; publicKey: string; chainCode: string; path: string }> {
+  async derivePublicKey(
+    keyId: string,
+    path: string,
+    options: CallOptions & { taproot?: TaprootOption } = {},
+  ): Promise<{ keyId: string; publicKey: string; chainCode: string; path: string; taproot?: TaprootOption }> {
     validated(Name, keyId, 'derivePublicKey', 'keyId');
-    const pinned = (await this.#pins.get(keyId)) ?? (await this.getKey(keyId, options));
-    return { keyId, ...derivedKeyView(deriveKey(pinned, path)) };
+    // The pin (suite as its RFC 9591 context string, which the chain code hashes), not getKey's view.
+    const pinned = (await this.#pins.get(keyId)) ?? (await this.#fetchKey(keyId, options));
+    const derived = options.taproot === undefined ? deriveKey(pinned, path) : signingDerivation(pinned, path, options.taproot);
+    if (derived === undefined) throw new Error('unreachable: a path always derives');
+    return { keyId, ...derivedKeyView(derived), ...(options.taproot === undefined ? {} : { taproot: options.taproot }) };
   }
 
   /** The BIP32 xpub of a secp256k1-tr key (from its attested data); other suites are refused. */
   async exportXpub(keyId: string, options: CallOptions = {}): Promise<string> {
     validated(Name, keyId, 'exportXpub', 'keyId');
-    const pinned = (await this.#pins.get(keyId)) ?? (await this.getKey(keyId, options));
+    const pinned = (await this.#pins.get(keyId)) ?? (await this.#fetchKey(keyId, options));
     return exportXpub(pinned);
   }
 
@@ -193,13 +225,19 @@ export class FrostlineClient {
   async pinnedKey(keyId: string): Promise<KeyInfo | undefined> {
     validated(Name, keyId, 'pinnedKey', 'keyId');
     const pin = await this.#pins.get(keyId);
-    return pin === undefined ? undefined : { keyId: pin.keyId, publicKey: pin.publicKey, threshold: pin.threshold, parties: pin.parties, suite: pin.suite };
+    return pin === undefined ? undefined : keyInfo(pin);
   }
 
   /** Looks a key up; accepted only as all its parties attested it, and pinned (a pinned key must match). */
   async getKey(keyId: string, options: CallOptions = {}): Promise<KeyInfo & PinnedKey> {
     validated(Name, keyId, 'getKey', 'keyId');
     validated(CallOptionsSchema, options, 'getKey');
+    const pin = await this.#fetchKey(keyId, options);
+    return { ...pin, suite: suiteName(pin.suite) };
+  }
+
+  /** The key as its parties attested it, pinned; `suite` as pinned (the RFC 9591 context string). */
+  async #fetchKey(keyId: string, options: CallOptions): Promise<PinnedKey> {
     const requestId = randomUUID();
     const result = await this.#call(requestId, 'key.result', options, () => this.#initiator.requestKey({ keyId, requestId }));
     if (result.type !== 'key.result') throw new RequestError('bad-result', 'unexpected result type', requestId);

@@ -26,11 +26,14 @@ export {
   encodeXpub,
   exportXpub,
   parsePath,
+  signingDerivation,
   taprootTweak,
+  verifierKeyHex,
   type DerivableKey,
   type DerivationPath,
   type DerivedKey,
   type KeyDerivation,
+  type TaprootOption,
   type TaprootTweak,
 } from '../protocol/derivation/index.js';
 export * from '../ports/errors.js';

@@ -12,7 +12,7 @@ import { DEFAULT_LIMITS, type Directory, type Limits } from '../protocol/directo
 import { bytesToHex } from '../protocol/encoding.js';
 import { authenticateEnvelope, createEnvelope, deriveSessionId, parseBody } from '../protocol/envelope.js';
 import { COORDINATOR, MessageType, type KeygenResultBody, type KeyResultBody, type SignResultBody } from '../protocol/messages.js';
-import { ed25519Suite } from '../protocol/suite.js';
+import { DEFAULT_SUITE_NAME, suiteFor } from '../protocol/suites.js';
 
 /** All an initiator needs of its key: a local Ed25519 key, or a KMS key (Ed25519 or P-256). */
 export type IdentitySigner = Pick<KeyVault, 'signIdentity' | 'identityPublicKey'>;
@@ -32,6 +32,8 @@ export interface KeygenOptions {
   readonly threshold: number;
   readonly parties: readonly string[];
   readonly requestId?: string;
+  /** The key's suite by name (`ed25519`, `secp256k1-tr`, `ed448`). @default 'ed25519' */
+  readonly suite?: string;
 }
 
 export interface SignOptions {
@@ -42,6 +44,8 @@ export interface SignOptions {
   readonly approvals?: readonly Approval[];
   /** Non-hardened derivation path ("m/0/7"): sign under the child key. */
   readonly path?: string | undefined;
+  /** secp256k1-tr: sign for the BIP341 output key of the (child) key; `merkleRoot` hex, absent for BIP86. */
+  readonly taproot?: { readonly merkleRoot?: string | undefined } | undefined;
 }
 
 export type InitiatorResult =
@@ -66,7 +70,7 @@ export class Initiator {
     return this.#send(MessageType.keygenRequest, requestId, {
       requestId,
       keyId: options.keyId,
-      suite: ed25519Suite.id,
+      suite: suiteFor(options.suite ?? DEFAULT_SUITE_NAME).id,
       threshold: options.threshold,
       parties: [...options.parties].sort(),
     });
@@ -80,6 +84,7 @@ export class Initiator {
       message: bytesToHex(options.message),
       ...(options.approvals !== undefined && options.approvals.length > 0 ? { approvals: [...options.approvals] } : {}),
       ...(options.path !== undefined ? { path: options.path } : {}),
+      ...(options.taproot !== undefined ? { taproot: options.taproot.merkleRoot === undefined ? {} : { merkleRoot: options.taproot.merkleRoot } } : {}),
     });
   }
 

@@ -9,13 +9,15 @@ import { dirname } from 'node:path';
 import { z } from 'zod';
 import { ConfigError, FrostlineError } from '../ports/errors.js';
 import type { AttestedKey } from '../protocol/attestation.js';
+import { MAX_SIZES } from '../protocol/suites.js';
 
 export const PinnedKey = z.strictObject({
   keyId: z.string(),
   suite: z.string(),
   threshold: z.number().int(),
   parties: z.array(z.string()),
-  publicKey: z.string().regex(/^[0-9a-f]{64}$/),
+  // The key's suite's encoding (32 bytes for Ed25519 and BIP340, 57 for Ed448); its exact length was checked against the suite when attested.
+  publicKey: z.string().regex(/^(?:[0-9a-f]{2})+$/).max(2 * MAX_SIZES.publicKey),
   publicPackageHash: z.string().regex(/^[0-9a-f]{64}$/),
 });
 export type PinnedKey = z.infer<typeof PinnedKey>;

@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { Name, RequestId } from '../protocol/messages.js';
 import { InvalidArgumentError } from './errors.js';
+import { SUITE_NAMES } from '../protocol/suites.js';
 
 /** The largest delay `setTimeout` honours; a larger one fires at once (Node clamps it to 1 ms). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -33,6 +34,7 @@ export const KeygenOptionsSchema = z
       .max(255, 'expected at most 255 party ids')
       .refine((parties) => new Set(parties).size === parties.length, 'party ids repeat'),
     requestId: z.optional(RequestId),
+    suite: z.optional(z.string().refine((name) => SUITE_NAMES.includes(name), { message: `expected one of ${SUITE_NAMES.join(', ')}` })),
     ...CallOptionsShape,
   })
   .refine((o) => o.threshold <= o.parties.length, { path: ['threshold'], message: 'is larger than the number of parties' });
@@ -50,6 +52,7 @@ export const SignOptionsSchema = z.strictObject({
     .max(32, 'expected at most 32 approvals')
     .optional(),
   path: z.string().max(400).optional(),
+  taproot: z.strictObject({ merkleRoot: z.string().regex(/^[0-9a-f]{64}$/, 'expected 32 bytes of lowercase hex').optional() }).optional(),
   ...CallOptionsShape,
 });
 

@@ -7,8 +7,8 @@ import type { IdentityPublicKey } from '../ports/key-vault.js';
 import { AttestationError, verifyKeyAttestations, type AttestedKey, type ExpectedKey } from '../protocol/attestation.js';
 import { bytesToHex, decodeHex } from '../protocol/encoding.js';
 import type { KeygenResultBody, KeyResultBody, SignResultBody } from '../protocol/messages.js';
-import { suiteById } from '../protocol/suite.js';
-import { deriveKey } from '../protocol/derivation/key.js';
+import { suiteById } from '../protocol/suites.js';
+import { signingDerivation, verifierKeyHex, type TaprootOption } from '../protocol/derivation/key.js';
 import { UntrustedResultError } from './errors.js';
 import type { PinnedKey } from './key-pins.js';
 
@@ -35,12 +35,12 @@ export function attestedKeyOf(
 export function checkedSignature(
   body: SignResultBody,
   pinned: PinnedKey,
-  requested: { keyId: string; message: Uint8Array; path?: string | undefined },
+  requested: SigningKeyRequest & { keyId: string; message: Uint8Array },
   requestId: string,
 ): Uint8Array {
   // The key the signature must verify under: the pinned key, or its child at the requested
-  // path, derived here from the pin (never from the result).
-  const expectedKey = requested.path === undefined ? pinned.publicKey : bytesToHex(deriveKey(pinned, requested.path).publicKey);
+  // path (and taproot output key), derived here from the pin (never from the result).
+  const expectedKey = signingKeyHex(pinned, requested);
   if (body.keyId !== requested.keyId) throw new UntrustedResultError(`answered request "${requestId}" for key "${body.keyId}", "${requested.keyId}" was requested`, requestId);
   if (body.signature === undefined) throw new UntrustedResultError(`successful result for request "${requestId}" carries no signature`, requestId);
   if (body.publicKey !== undefined && body.publicKey !== expectedKey) {
@@ -54,12 +54,25 @@ export function checkedSignature(
   }
   const suite = suiteById(pinned.suite);
   if (suite === undefined) throw new UntrustedResultError(`key "${pinned.keyId}" is pinned with unsupported suite "${pinned.suite}"`, requestId);
-  const signature = decodeHex(body.signature, 'signature', 64);
-  if (!suite.verifyFinal(decodeHex(expectedKey, 'publicKey', 32), requested.message, signature)) {
+  const signature = decodeHex(body.signature, 'signature');
+  // Sizes of the pinned key's suite; a result of another length is refused like a bad signature.
+  if (signature.length !== suite.sizes.signature || !suite.verifyFinal(decodeHex(expectedKey, 'publicKey'), requested.message, signature)) {
     throw new UntrustedResultError(
       `signature for request "${requestId}" does not verify under the pinned key of "${pinned.keyId}"${requested.path === undefined ? '' : ` (child ${requested.path})`} over the requested message`,
       requestId,
     );
   }
   return signature;
+}
+
+/** What of a request chooses the key it signs under. */
+export interface SigningKeyRequest {
+  readonly path?: string | undefined;
+  readonly taproot?: TaprootOption | undefined;
+}
+
+/** The key (verifier encoding, hex) a request's signature verifies under, from the pin alone. */
+export function signingKeyHex(pinned: PinnedKey, requested: SigningKeyRequest): string {
+  const derivation = signingDerivation(pinned, requested.path, requested.taproot);
+  return derivation === undefined ? pinned.publicKey : verifierKeyHex(derivation);
 }

@@ -5,6 +5,7 @@
  * finishes its sessions before it returns); vaults and stores persist in the data directory,
  * so keys made by one invocation sign in the next.
  */
+import type { TaprootOption } from '../protocol/derivation/key.js';
 import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -526,9 +527,10 @@ export class LocalCluster {
     }
   }
 
-  async keygen(options: { keyId: string; threshold: number; parties?: readonly string[]; requestId?: string }): Promise<KeygenResultBody> {
+  async keygen(options: { keyId: string; threshold: number; parties?: readonly string[]; requestId?: string; suite?: string }): Promise<KeygenResultBody> {
     const session = await this.initiator.requestKeygen({
       keyId: options.keyId,
+      suite: options.suite,
       threshold: options.threshold,
       // Every pinned party, healthy or not: an unavailable one fails the keygen and is named.
       parties: options.parties ?? Object.keys(this.directory.parties).sort((a, b) => a.localeCompare(b, 'en', { numeric: true })),
@@ -539,7 +541,7 @@ export class LocalCluster {
     return result.body as KeygenResultBody;
   }
 
-  async sign(options: { keyId: string; message: Uint8Array; requestId?: string; approvals?: readonly Approval[]; path?: string }): Promise<SignResultBody> {
+  async sign(options: { keyId: string; message: Uint8Array; requestId?: string; approvals?: readonly Approval[]; path?: string; taproot?: TaprootOption }): Promise<SignResultBody> {
     const session = await this.initiator.requestSignature(options);
     await this.run();
     return this.#resultFor(session, 'sign.result').body as SignResultBody;

@@ -7,7 +7,7 @@ import { createFROST } from '@noble/curves/abstract/frost.js';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { sha512 } from '@noble/hashes/sha2.js';
 import type { MessageHandler } from '../adapters/local/event-source.js';
-import { createEd25519Suite, verifyEd25519WithOpenSSL, type Suite } from '../protocol/suite.js';
+import { createEd25519Suite, ED25519_TRAITS, verifyEd25519WithOpenSSL, type Suite } from '../protocol/suite.js';
 import { elementCheck, type PointCounts } from '../protocol/validated-points.js';
 
 /**
@@ -58,9 +58,8 @@ export function stockCountingSuite(): MeteredSuite {
     H2: '',
   });
   return {
-    id: 'FROST-ED25519-SHA512-v1',
+    ...ED25519_TRAITS,
     frost,
-    hash: sha512,
     Point: CountingPoint,
     isValidElement: elementCheck(CountingPoint),
     verifyFinal: verifyEd25519WithOpenSSL,

@@ -42,6 +42,8 @@ export const RefusalCode = {
   unexpectedSender: 'unexpected-sender',
   /** A package or commitment that carries another FROST identifier than its signed sender's. */
   wrongIdentifier: 'wrong-identifier',
+  /** A point, scalar, signature or key whose length is not the key's suite's (e.g. an Ed25519-sized value in a secp256k1-tr session). */
+  wrongSuiteSize: 'wrong-suite-size',
   /**
    * A package whose fields contradict the session or each other: another key id, attempt,
    * threshold, suite or party set, shares for other recipients, or a public package that does

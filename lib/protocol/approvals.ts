@@ -21,6 +21,8 @@ export interface ApprovedRequest {
   readonly message: string;
   /** The derivation path, for a request that signs under a child key: approvers approve it too. */
   readonly path?: string | undefined;
+  /** The taproot option (secp256k1-tr): it chooses the output key, so approvers approve it too. */
+  readonly taproot?: { readonly merkleRoot?: string | undefined } | undefined;
 }
 
 export interface Approval {
@@ -36,9 +38,10 @@ export interface ApprovalRule {
 }
 
 export function approvalSigningInput(request: ApprovedRequest): Uint8Array {
-  const { initiator, requestId, keyId, message, path } = request;
-  // Without a path the input is what it always was, so existing approvals stay valid.
-  return concatBytes(APPROVAL_DOMAIN, sha256(canonicalBytes({ initiator, requestId, keyId, message, ...(path === undefined ? {} : { path }) })));
+  const { initiator, requestId, keyId, message, path, taproot } = request;
+  // Without a path or taproot option the input is what it always was, so existing approvals stay valid.
+  const taprootField = taproot === undefined ? {} : { taproot: taproot.merkleRoot === undefined ? {} : { merkleRoot: taproot.merkleRoot } };
+  return concatBytes(APPROVAL_DOMAIN, sha256(canonicalBytes({ initiator, requestId, keyId, message, ...(path === undefined ? {} : { path }), ...taprootField })));
 }
 
 /** Signs an approval with any identity signer: a vault, a `LocalKeySigner` or a `KmsSigner`. */

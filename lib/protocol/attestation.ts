@@ -11,10 +11,10 @@ import { FrostlineError } from '../ports/errors.js';
 import type { IdentityPublicKey } from '../ports/key-vault.js';
 import { decodeHex } from './encoding.js';
 import { envelopeSigningInput } from './envelope.js';
-import { publicPackageHash } from './frost-wire.js';
+import { groupKeyOf, publicPackageHash } from './frost-wire.js';
 import { verifyIdentitySignature } from './identity.js';
 import { DkgDoneBody, MessageType, type AuditAnchor, type Envelope } from './messages.js';
-import { suiteById } from './suite.js';
+import { suiteById } from './suites.js';
 
 /** A key as its parties attested it. */
 export interface AttestedKey {
@@ -35,6 +35,8 @@ export interface ExpectedKey {
   readonly keyId: string;
   readonly threshold?: number;
   readonly parties?: readonly string[];
+  /** The suite requested (RFC 9591 context string). */
+  readonly suite?: string;
 }
 
 /** The coordinator's key result is not backed by the parties' attestations. */
@@ -80,6 +82,11 @@ export function verifyKeyAttestations(
 
   const [first] = bodies.values();
   if (first === undefined) throw new AttestationError('no attestations');
+  const suite = suiteById(first.suite);
+  if (suite === undefined) throw new AttestationError(`attested suite "${first.suite}" is not supported`);
+  if (expected.suite !== undefined && expected.suite !== first.suite) {
+    throw new AttestationError(`parties attest suite ${first.suite}, ${expected.suite} was requested`);
+  }
   for (const [party, body] of bodies) {
     const agrees =
       body.keyId === first.keyId &&
@@ -89,7 +96,7 @@ export function verifyKeyAttestations(
       body.groupKey === first.groupKey &&
       body.publicPackageHash === first.publicPackageHash;
     if (!agrees) throw new AttestationError(`party "${party}" attests a different key than the others`);
-    if (publicPackageHash(body.publicPackage) !== body.publicPackageHash || body.publicPackage.commitments[0] !== body.groupKey) {
+    if (publicPackageHash(body.publicPackage) !== body.publicPackageHash || groupKeyOf(suite, body.publicPackage) !== body.groupKey) {
       throw new AttestationError(`attestation from "${party}" is inconsistent with its own public package`);
     }
   }
@@ -101,7 +108,6 @@ export function verifyKeyAttestations(
     throw new AttestationError(`attestations from ${[...bodies.keys()].sort().join(', ')} do not cover exactly the parties ${parties.join(', ')}`);
   }
   if (first.threshold < 2 || first.threshold > parties.length) throw new AttestationError(`attested threshold ${first.threshold} is not usable`);
-  if (suiteById(first.suite) === undefined) throw new AttestationError(`attested suite "${first.suite}" is not supported`);
   if (first.keyId !== expected.keyId) throw new AttestationError(`attestations are for key "${first.keyId}", not "${expected.keyId}"`);
   if (expected.threshold !== undefined && expected.threshold !== first.threshold) {
     throw new AttestationError(`parties attest threshold ${first.threshold}, ${expected.threshold} was requested`);

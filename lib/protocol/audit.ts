@@ -28,6 +28,8 @@ export const AuditRecord = z.strictObject({
   messageSha256: z.optional(Hex32),
   /** The derivation path of a signing request, when it has one. */
   path: z.optional(z.string()),
+  /** The taproot option of a secp256k1-tr signing request (its script-tree merkle root, if any). */
+  taproot: z.optional(z.strictObject({ merkleRoot: z.optional(z.string()) })),
   decision: z.enum(['approved', 'refused']),
   code: z.optional(z.string()),
   reason: z.optional(z.string()),

@@ -17,7 +17,8 @@ import { keygenOutbox, keygenResult } from './keygen/coordinator-outbox.js';
 import { silentLogger, type Logger } from './logger.js';
 import { COORDINATOR } from './messages.js';
 import { signOutbox, signResult } from './sign/coordinator-outbox.js';
-import { ed25519Suite, type Suite } from './suite.js';
+import type { Suite } from './suite.js';
+import { requiredSuite } from './suites.js';
 
 export interface CoordinatorDeps {
   readonly vault: KeyVault;
@@ -26,6 +27,7 @@ export interface CoordinatorDeps {
   readonly clock: Clock;
   readonly directory: Directory;
   readonly limits?: Limits;
+  /** Test hook: the implementation to use for keys of this suite (a misbehaving one, or one counting point checks). */
   readonly suite?: Suite;
   readonly logger?: Logger;
 }
@@ -33,14 +35,19 @@ export interface CoordinatorDeps {
 export class CoordinatorIO {
   readonly tables: CoordinatorTables;
   readonly limits: Limits;
-  readonly suite: Suite;
   readonly log: Logger;
 
   constructor(readonly deps: CoordinatorDeps) {
     this.limits = deps.limits ?? DEFAULT_LIMITS;
-    this.suite = deps.suite ?? ed25519Suite;
     this.log = deps.logger ?? silentLogger;
     this.tables = new CoordinatorTables(deps.store, () => this.nowSeconds());
+  }
+
+  /** The suite of a key or keygen (its RFC 9591 context string), with its independent verifier loaded. */
+  async suiteOf(id: string): Promise<Suite> {
+    const suite = this.deps.suite?.id === id ? this.deps.suite : requiredSuite(id);
+    await suite.prepareVerifier();
+    return suite;
   }
 
   now(): number {

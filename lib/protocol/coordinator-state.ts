@@ -1,6 +1,6 @@
 /** What the coordinator keeps: sessions (public data only) and the registry of keys. */
 import * as z from 'zod/mini';
-import { Hex32 } from './schema-atoms.js';
+import { Hex32, PublicKeyHex } from './schema-atoms.js';
 import type { ItemBackend, ItemKey } from '../ports/store.js';
 import { ItemTable } from '../ports/store.js';
 import { EnvelopeSchema, PublicPackage, ResultError } from './messages.js';
@@ -30,7 +30,7 @@ export const KeygenSession = z.strictObject({
   round1: Contributions,
   shares: Contributions,
   done: Contributions,
-  publicKey: z.optional(hex32),
+  publicKey: z.optional(PublicKeyHex),
   /** The signed refusal by which a party abandoned this keygen: relayed to the others in `dkg.abort`. */
   abandonment: z.optional(EnvelopeSchema),
 });
@@ -58,7 +58,7 @@ export const KeyRecord = z.strictObject({
   suite: z.string(),
   threshold: z.number().check(z.int()),
   parties: z.array(z.string()),
-  publicKey: hex32,
+  publicKey: PublicKeyHex,
   publicPackage: PublicPackage,
   publicPackageHash: hex32,
   /** Every party's signed `dkg.done`: the evidence key results carry to applications. */

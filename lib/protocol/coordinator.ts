@@ -133,12 +133,18 @@ export class Coordinator {
       const stored = await io.tables.sessions.get(sessionKey);
       if (stored === undefined) throw new RefusedError(RefusalCode.wrongSession, `unknown session ${envelope.session}`);
       const session = stored.value;
-      const context: TransitionContext = { suite: io.suite, directory: io.deps.directory, now: io.now() };
+      if (session.kind !== 'keygen') {
+        // The key record and this commitment's claim in one round trip (the first try only).
+        if (key === undefined) await this.#reads.prefetch(signingPrefetch(session.keyId, envelope));
+        key ??= await io.requiredKey(session.keyId);
+      }
+      // Every size and check of the session comes from its key's suite, fixed at keygen.
+      const suite = await io.suiteOf(key?.suite ?? parseBody(session.request, MessageType.keygenRequest).suite);
+      const context: TransitionContext = { suite, directory: io.deps.directory, now: io.now() };
       let step: Step<Session>;
       if (session.kind === 'keygen') {
         step = applyKeygen(session, envelope, context);
       } else {
-        if (key === undefined) await this.#reads.prefetch(signingPrefetch(session.keyId, envelope));
         key ??= await io.requiredKey(session.keyId);
         // Read on every try: a concurrent session may have claimed the commitment meanwhile.
         step = applySign(session, key, envelope, await this.#commitmentUse(key.keyId, envelope), context);

@@ -18,6 +18,7 @@ import { RefusalCode, RefusedError } from '../ports/errors.js';
 import type { Directory } from './directory.js';
 import { bytesToHex, decodeHex } from './encoding.js';
 import { deriveSessionId, hasValidSignature, parseBody, verifyRelayed } from './envelope.js';
+import { decodeSuiteHex } from './frost-wire.js';
 import { MessageType, type BodyOf, type Envelope } from './messages.js';
 import { SecretScope } from './secret-scope.js';
 import { openShare } from './share-sealing.js';
@@ -131,7 +132,7 @@ export function judgeAccusation(refusal: Envelope, transcript: KeygenTranscript,
         { identifier: suite.frost.Identifier.derive(accuser), signingShare: share },
         {
           signers: { min: keygen.threshold, max: keygen.parties.length },
-          commitments: commitment.map((c, i) => decodeHex(c, `commitment[${i}]`, 32)),
+          commitments: commitment.map((c, i) => decodeSuiteHex(suite, 'element', c, `commitment[${i}]`)),
           verifyingShares: {},
         },
       );

@@ -4,9 +4,10 @@
  * string is lower-case hex of a known length.
  */
 import * as z from 'zod/mini';
-import { hex, hexUpTo } from './schema-atoms.js';
+import { hex, Hex32, hexUpTo } from './schema-atoms.js';
 
 export { Hex32 } from './schema-atoms.js';
+import { ElementHex, PublicKeyHex, ScalarHex, SealedScalarHex, SignatureHex } from './schema-atoms.js';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -84,6 +85,12 @@ export const SignRequestBody = z.strictObject({
    * derives the tweak from its own stored public package (README "Derivation").
    */
   path: z.optional(z.string().check(z.maxLength(400))),
+  /**
+   * secp256k1-tr only: sign for the BIP341 output key of the key at `path` (or of the key
+   * itself), that key being the internal key; `merkleRoot` commits to a script tree, absent
+   * for a key-path-only (BIP86) output. README "Derivation".
+   */
+  taproot: z.optional(z.strictObject({ merkleRoot: z.optional(Hex32) })),
 });
 export type SignRequestBody = z.infer<typeof SignRequestBody>;
 
@@ -103,9 +110,9 @@ export type AuditAnchor = z.infer<typeof AuditAnchor>;
 export const DkgStartBody = z.strictObject({ request: EnvelopeSchema });
 
 export const Round1Package = z.strictObject({
-  identifier: hex(32),
-  commitment: z.array(hex(32)).check(z.minLength(2), z.maxLength(255)),
-  proofOfKnowledge: hex(64),
+  identifier: ScalarHex,
+  commitment: z.array(ElementHex).check(z.minLength(2), z.maxLength(255)),
+  proofOfKnowledge: SignatureHex,
 });
 export type Round1Package = z.infer<typeof Round1Package>;
 
@@ -123,7 +130,7 @@ export const DkgRound2Body = z.strictObject({
   round1: z.array(EnvelopeSchema).check(z.minLength(2), z.maxLength(255)),
 });
 
-export const SealedShare = z.strictObject({ iv: hex(12), ct: hex(48) });
+export const SealedShare = z.strictObject({ iv: hex(12), ct: SealedScalarHex });
 export type SealedShare = z.infer<typeof SealedShare>;
 
 export const DkgSharesBody = z.strictObject({
@@ -142,8 +149,8 @@ export const DkgRound3Body = z.strictObject({
 
 export const PublicPackage = z.strictObject({
   signers: z.strictObject({ min: z.number().check(z.int()), max: z.number().check(z.int()) }),
-  commitments: z.array(hex(32)).check(z.minLength(2), z.maxLength(255)),
-  verifyingShares: z.record(hex(32), hex(32)),
+  commitments: z.array(ElementHex).check(z.minLength(2), z.maxLength(255)),
+  verifyingShares: z.record(ScalarHex, ElementHex),
 });
 export type PublicPackage = z.infer<typeof PublicPackage>;
 
@@ -158,7 +165,7 @@ export const DkgDoneBody = z.strictObject({
   threshold: z.number().check(z.int(), z.gte(2), z.lte(255)),
   /** Every party of the key, sorted. */
   parties: z.array(Name).check(z.minLength(2), z.maxLength(255)),
-  groupKey: hex(32),
+  groupKey: PublicKeyHex,
   publicPackageHash: hex(32),
   publicPackage: PublicPackage,
   audit: AuditAnchor,
@@ -187,7 +194,7 @@ export const SignCommitBody = z.strictObject({
   attempt: z.number().check(z.int(), z.gte(1), z.lte(255)),
 });
 
-export const NonceCommitment = z.strictObject({ identifier: hex(32), hiding: hex(32), binding: hex(32) });
+export const NonceCommitment = z.strictObject({ identifier: ScalarHex, hiding: ElementHex, binding: ElementHex });
 export type NonceCommitment = z.infer<typeof NonceCommitment>;
 
 export const SignCommitmentBody = z.strictObject({
@@ -206,7 +213,7 @@ export const SignPackageBody = z.strictObject({
 export const SignShareBody = z.strictObject({
   attempt: z.number().check(z.int(), z.gte(1), z.lte(255)),
   packageHash: hex(32),
-  share: hex(32),
+  share: ScalarHex,
   audit: AuditAnchor,
 });
 
@@ -267,7 +274,7 @@ const ResultFields = {
  * pinned identity keys. The other fields are the coordinator's word, for display.
  */
 const KeyFields = {
-  publicKey: z.optional(hex(32)),
+  publicKey: z.optional(PublicKeyHex),
   threshold: z.optional(z.number().check(z.int())),
   parties: z.optional(z.array(Name)),
   attestations: z.optional(z.array(EnvelopeSchema).check(z.maxLength(255))),
@@ -284,8 +291,8 @@ export const SignResultBody = z.strictObject({
   ...ResultFields,
   duplicate: z.boolean(),
   message: z.optional(hexUpTo(1024 * 1024)),
-  publicKey: z.optional(hex(32)),
-  signature: z.optional(hex(64)),
+  publicKey: z.optional(PublicKeyHex),
+  signature: z.optional(SignatureHex),
   signers: z.optional(z.array(Name)),
   /** The request's derivation path; `publicKey` is then the child key. */
   path: z.optional(z.string().check(z.maxLength(400))),

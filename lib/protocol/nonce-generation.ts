@@ -4,7 +4,8 @@
  * and is wiped:
  *
  *   nonce_generate(secret) = H3(random_bytes(32) || SerializeScalar(secret))
- *   H3(m) = H(contextString || "nonce" || m) mod L   (Ed25519: SHA-512, little-endian)
+ *   H3(m) = H(contextString || "nonce" || m) mod L   (Ed25519: SHA-512, Ed448: SHAKE256-114, little-endian)
+ *   H3(m) = hash_to_field(m) with expand_message_xmd(SHA-256), DST contextString || "nonce"  (secp256k1)
  *
  * noble's commit() builds `random || share` and then `DST || random || share` in fresh
  * arrays it never wipes; a memory scan after a signing round found the share in them. Here
@@ -54,6 +55,7 @@ function nonceScalar(suite: Suite, secret: Uint8Array, random: RandomFill): bigi
   if (secret.length !== Fn.BYTES) throw new StoredStateError(`signing share must be ${Fn.BYTES} bytes`);
   // H3's domain separation tag: contextString || "nonce" (public).
   const dst = utf8ToBytes(`${suite.id}nonce`);
+  if (suite.hashToScalar !== undefined) return hashToFieldNonce(suite.hashToScalar, dst, secret, random);
   const input = secretBytes(dst.length + NONCE_RANDOM_BYTES + secret.length);
   const digest = secretBytes(suite.hash.outputLen);
   const hasher = suite.hash.create();
@@ -68,6 +70,22 @@ function nonceScalar(suite: Suite, secret: Uint8Array, random: RandomFill): bigi
     digest.fill(0);
     // Zeroes the hasher's block buffer (which held the tail of `input`) and its state.
     hasher.destroy();
+  }
+}
+
+/**
+ * H3 for suites that define it by hash_to_field (RFC 9591 §6.5, secp256k1): the message
+ * random || share is built in our own buffer and wiped; noble's expand_message_xmd then
+ * copies it into arrays of its own that we cannot wipe (README, "Secrets in memory").
+ */
+function hashToFieldNonce(hashToScalar: NonNullable<Suite['hashToScalar']>, dst: Uint8Array, secret: Uint8Array, random: RandomFill): bigint {
+  const input = secretBytes(NONCE_RANDOM_BYTES + secret.length);
+  try {
+    random(input.subarray(0, NONCE_RANDOM_BYTES));
+    input.set(secret, NONCE_RANDOM_BYTES);
+    return hashToScalar(input, dst);
+  } finally {
+    input.fill(0);
   }
 }
 

@@ -22,6 +22,7 @@ export function auditEntry(now: number, kind: DecisionKind, session: string, req
       ? { messageSha256: sha256Hex(decodeHex(message, 'message')) }
       : {}),
     ...(kind === 'sign' && typeof body.path === 'string' ? { path: body.path.slice(0, 400) } : {}),
+    ...(kind === 'sign' ? auditedTaproot(body.taproot) : {}),
     at: now,
   };
 }
@@ -59,4 +60,11 @@ export async function decide<T>(ctx: PartyContext, kind: DecisionKind, session: 
   const { result, approval } = await decideApproval(ctx, kind, session, request, check);
   await ctx.audit.append(approval.decisionId, approval.entry);
   return result;
+}
+
+/** The taproot option of a signing request as the audit records it (the merkle root when it is hex of 32 bytes; anything else as given up to 64 characters). */
+function auditedTaproot(taproot: unknown): { taproot?: { merkleRoot?: string } } {
+  if (taproot === undefined || taproot === null || typeof taproot !== 'object') return {};
+  const merkleRoot: unknown = (taproot as { merkleRoot?: unknown }).merkleRoot;
+  return { taproot: typeof merkleRoot === 'string' ? { merkleRoot: merkleRoot.slice(0, 64) } : {} };
 }

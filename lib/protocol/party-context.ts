@@ -19,6 +19,7 @@ import type { PartyPolicy } from './requests.js';
 import { secretContext, type SecretPurpose } from './sealed-item.js';
 import { withSecretScope, type SecretScope, type SecretScopeObserver } from './secret-scope.js';
 import { ed25519Suite, type Suite } from './suite.js';
+import { requiredSuite } from './suites.js';
 
 export interface PartyDeps {
   readonly id: string;
@@ -29,6 +30,7 @@ export interface PartyDeps {
   readonly directory: Directory;
   readonly policy: PartyPolicy;
   readonly limits?: Limits;
+  /** Test hook: the implementation to use for keys of this suite (default Ed25519's is also the context's own). */
   readonly suite?: Suite;
   readonly logger?: Logger;
   /** Test hook: sees every secret scope after it was wiped. */
@@ -71,10 +73,29 @@ export interface PartyContext extends PartyView {
   withSecrets<T>(work: (scope: SecretScope) => Promise<T>): Promise<T>;
   /** Sends to the coordinator; every party message carries this party's audit-chain head. */
   send<T extends PartyMessageType>(type: T, session: string, fields: Omit<BodyOf<T>, 'audit'>): Promise<void>;
+  /**
+   * This context for a key of another suite (an RFC 9591 context string from a signed keygen
+   * request or a stored share): its `suite` and `identifierOf` are that suite's. Refuses a
+   * suite this party does not run.
+   */
+  forSuite(id: string | undefined): PartyContext;
 }
 
 export function createPartyContext(deps: PartyDeps): PartyContext {
-  const suite = deps.suite ?? ed25519Suite;
+  const defaultSuite = deps.suite ?? ed25519Suite;
+  const contexts = new Map<string, PartyContext>();
+  const contextOf = (suite: Suite): PartyContext => {
+    let context = contexts.get(suite.id);
+    if (context === undefined) {
+      context = suiteContext(deps, suite, (id) => contextOf(id === undefined ? ed25519Suite : deps.suite?.id === id ? deps.suite : requiredSuite(id)));
+      contexts.set(suite.id, context);
+    }
+    return context;
+  };
+  return contextOf(defaultSuite);
+}
+
+function suiteContext(deps: PartyDeps, suite: Suite, forSuite: (id: string | undefined) => PartyContext): PartyContext {
   const limits = deps.limits ?? DEFAULT_LIMITS;
   const now = () => deps.clock.now();
   const nowSeconds = () => Math.floor(deps.clock.now() / 1000);
@@ -109,6 +130,7 @@ export function createPartyContext(deps: PartyDeps): PartyContext {
       const envelope = await createEnvelope(deps.vault, now(), { type, session, from: deps.id, to: COORDINATOR, body });
       await deps.transport.send({ kind: 'coordinator' }, JSON.stringify(envelope));
     },
+    forSuite,
   };
 }
 

@@ -1,6 +1,6 @@
 /** What a party keeps between invocations, and under which table keys. */
 import * as z from 'zod/mini';
-import { Hex32 } from './schema-atoms.js';
+import { Hex32, PublicKeyHex, ScalarHex } from './schema-atoms.js';
 import { RefusalCode, StoredStateError } from '../ports/errors.js';
 import type { ItemBackend, ItemKey } from '../ports/store.js';
 import { ItemTable } from '../ports/store.js';
@@ -15,12 +15,12 @@ export const KeyShareRecord = z.strictObject({
   suite: z.string(),
   threshold: z.number().check(z.int()),
   parties: z.array(z.string()),
-  identifier: hex32,
+  identifier: ScalarHex,
   /** The signing share, envelope-encrypted. */
   share: SealedBlob,
   publicPackage: PublicPackage,
   publicPackageHash: hex32,
-  groupKey: hex32,
+  groupKey: PublicKeyHex,
   /**
    * `pending` (stored per session, under `partyKeys.pendingShare`) until every party has
    * confirmed the same public package; then `active` (under `partyKeys.keyShare`).
@@ -33,11 +33,13 @@ export type KeyShareRecord = z.infer<typeof KeyShareRecord>;
 /** What every step of a party's DKG round state holds. */
 const DkgStateFields = {
   keyId: z.string(),
+  /** The key's suite (RFC 9591 context string), from the signed keygen request; absent in states written before suites (Ed25519). */
+  suite: z.optional(z.string()),
   threshold: z.number().check(z.int()),
   parties: z.array(z.string()),
   ownPackage: Round1Package,
   ephemeralKey: hex32,
-  /** Ephemeral X25519 secret (32 bytes) || polynomial coefficients (threshold × 32 bytes). */
+  /** Ephemeral X25519 secret (32 bytes) || polynomial coefficients (threshold × the suite's scalar size). */
   secret: SealedBlob,
 };
 
@@ -102,7 +104,7 @@ export const ConsumedNonceRecord = z.strictObject({
   /** The request the nonce was committed for (and so spent on). */
   requestFingerprint: hex32,
   packageHash: hex32,
-  share: hex32,
+  share: ScalarHex,
 });
 export type ConsumedNonceRecord = z.infer<typeof ConsumedNonceRecord>;
 

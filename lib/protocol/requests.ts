@@ -16,8 +16,8 @@ import {
 } from './messages.js';
 import type { ApprovalRule } from './approvals.js';
 import type { RateLimitRule } from './rate-limit.js';
-import { suiteById } from './suite.js';
 import { formatPath, hasPathPrefix, parsePath, type DerivationPath } from './derivation/path.js';
+import { suiteById } from './suites.js';
 
 /** What one party allows. Each party holds its own copy; nobody else's word changes it. */
 export interface PartyPolicy {

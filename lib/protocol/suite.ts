@@ -1,6 +1,8 @@
 /**
- * The ciphersuite, as options: protocol code only talks to `Suite`, so adding another
- * FROST ciphersuite later is configuration, not a rewrite (noble's createFROST shape).
+ * The ciphersuite, as options: protocol code only talks to `Suite`, so another FROST
+ * ciphersuite is configuration, not a rewrite (noble's createFROST shape). A key's suite is
+ * fixed at keygen (suites.ts has the registry); every size on the wire and in storage comes
+ * from `Suite.sizes`.
  */
 import { createPublicKey, verify } from 'node:crypto';
 import { createFROST, type FROST } from '@noble/curves/abstract/frost.js';
@@ -12,17 +14,40 @@ import { DEFAULT_POINT_CACHE_ENTRIES, validatedPoints, type ValidatedPoints } fr
 
 export type Frost = FROST;
 
+/** Byte lengths of a suite's encodings (RFC 9591 §6 Ne, Ns; signature and public key as the verifier takes them). */
+export interface SuiteSizes {
+  /** SerializeElement: commitments, verifying shares, nonce commitments. */
+  readonly element: number;
+  /** SerializeScalar: identifiers, signing shares, signature shares. */
+  readonly scalar: number;
+  /** A final signature (and a DKG proof of knowledge, which has the same shape). */
+  readonly signature: number;
+  /** The group public key as the independent verifier takes it (x-only for BIP340). */
+  readonly publicKey: number;
+}
+
 export interface Suite {
-  /** RFC 9591 §6.1 context string; carried in keygen requests and checked on read. */
+  /** The user-facing name (`ed25519`, `secp256k1-tr`, `ed448`): SDK and CLI options, results. */
+  readonly name: string;
+  /** RFC 9591 §6 context string; carried in keygen requests, key records and attestations. */
   readonly id: string;
+  /** The signature scheme its signatures are, for people: `Ed25519`, `Ed448`, `BIP340`. */
+  readonly scheme: string;
   readonly frost: Frost;
+  readonly sizes: SuiteSizes;
+  /**
+   * Messages this suite signs must have exactly this many bytes (BIP340 as Taproot and
+   * libsecp256k1's verifier use it signs a 32-byte digest); undefined: any length.
+   */
+  readonly messageBytes?: number;
   /**
    * The suite's hash H and group, for round-one nonce generation done in our own buffers
-   * (nonce-generation.ts): H3(m) = H(id || "nonce" || m) mod the order, as in the Ed25519,
-   * Ed448 and ristretto255 suites (P-256 and secp256k1 use hash_to_field and would need a
-   * hook of their own).
+   * (nonce-generation.ts): H3(m) = H(id || "nonce" || m) mod the order, as in the Ed25519
+   * and Ed448 suites. Suites whose H3 is hash_to_field (secp256k1) set `hashToScalar`.
    */
   readonly hash: CHash;
+  /** RFC 9591 §6.5 H3 by hash_to_field (expand_message_xmd): used instead of `hash` when present. */
+  readonly hashToScalar?: (message: Uint8Array, dst: Uint8Array) => bigint;
   readonly Point: { readonly BASE: { multiply(scalar: bigint): { toBytes(): Uint8Array } } };
   /**
    * RFC 9591 §3.1 DeserializeElement as a predicate: the bytes encode a point on the curve
@@ -30,18 +55,50 @@ export interface Suite {
    * every nonce commitment, so a bad one is pinned on its sender rather than failing later.
    */
   isValidElement(bytes: Uint8Array): boolean;
-  /** Independent verification of a final signature with another implementation (OpenSSL). */
+  /** The group public key as the verifier takes it, from the group commitment (SerializeElement). */
+  publicKeyOf(groupElement: Uint8Array): Uint8Array;
+  /**
+   * Loads what `verifyFinal` needs (libsecp256k1's WASM for BIP340), once per process; a
+   * no-op for suites verified by node:crypto. Callers that verify await it first.
+   */
+  prepareVerifier(): Promise<void>;
+  /** Independent verification of a final signature with another implementation (OpenSSL, libsecp256k1). */
   verifyFinal(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean;
 }
+
+/** Ed25519's sizes (RFC 9591 §6.1: Ne = Ns = 32; RFC 8032 signatures and keys). */
+export const ED25519_SIZES: SuiteSizes = { element: 32, scalar: 32, signature: 64, publicKey: 32 };
+
+/** What every Ed25519 suite object shares besides its frost instance and point checks. */
+export const ED25519_TRAITS = {
+  name: 'ed25519',
+  id: 'FROST-ED25519-SHA512-v1',
+  scheme: 'Ed25519',
+  sizes: ED25519_SIZES,
+  hash: sha512,
+  publicKeyOf: (groupElement: Uint8Array) => groupElement,
+  prepareVerifier: () => Promise.resolve(),
+} as const;
 
 // DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410): SEQUENCE { algorithm id-Ed25519, BIT STRING }.
 const ED25519_SPKI_PREFIX = Uint8Array.from([0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00]);
 
 /** Verifies an RFC 8032 Ed25519 signature with node:crypto (OpenSSL), not with noble. */
 export function verifyEd25519WithOpenSSL(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
-  if (publicKey.length !== 32 || signature.length !== 64) return false;
+  return verifyWithOpenSSL(ED25519_SPKI_PREFIX, ED25519_SIZES, publicKey, message, signature);
+}
+
+/** An RFC 8032 EdDSA verification by OpenSSL: the raw key under its RFC 8410 SPKI prefix. */
+export function verifyWithOpenSSL(
+  spkiPrefix: Uint8Array,
+  sizes: Pick<SuiteSizes, 'publicKey' | 'signature'>,
+  publicKey: Uint8Array,
+  message: Uint8Array,
+  signature: Uint8Array,
+): boolean {
+  if (publicKey.length !== sizes.publicKey || signature.length !== sizes.signature) return false;
   try {
-    const key = createPublicKey({ key: Buffer.from(concatBytes(ED25519_SPKI_PREFIX, publicKey)), format: 'der', type: 'spki' });
+    const key = createPublicKey({ key: Buffer.from(concatBytes(spkiPrefix, publicKey)), format: 'der', type: 'spki' });
     return verify(null, message, key, signature);
   } catch {
     return false;
@@ -72,9 +129,8 @@ export function createEd25519Suite(options: { readonly pointCacheEntries?: numbe
     H2: '',
   });
   return {
-    id: 'FROST-ED25519-SHA512-v1',
+    ...ED25519_TRAITS,
     frost,
-    hash: sha512,
     Point: points.Point,
     isValidElement: points.isValidElement,
     verifyFinal: verifyEd25519WithOpenSSL,
@@ -89,7 +145,3 @@ export function createEd25519Suite(options: { readonly pointCacheEntries?: numbe
  * invocation; nothing but public points that passed every check is kept, and it is bounded.
  */
 export const ed25519Suite: Ed25519Suite = createEd25519Suite();
-
-export function suiteById(id: string): Suite | undefined {
-  return id === ed25519Suite.id ? ed25519Suite : undefined;
-}

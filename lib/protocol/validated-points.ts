@@ -28,6 +28,9 @@ import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 const EdPoint = ed25519.Point;
 type EdPoint = InstanceType<typeof EdPoint>;
 
+/** RFC 9591 §6.1 Ne: an Ed25519 element's encoding (RFC 8032 point), the cache's key. */
+const ELEMENT_BYTES = ed25519.lengths.publicKey;
+
 /** Cumulative counts, for tests and the bench (not used for decisions). */
 export interface PointCounts {
   /** Decodes asked for (every `fromBytes`, i.e. every point noble or we read). */
@@ -108,7 +111,7 @@ export function validatedPoints(capacity: number = DEFAULT_POINT_CACHE_ENTRIES):
       decodes += 1;
       // ZIP-215 accepts non-canonical encodings: never what FROST wants, so never cached.
       if (zip215) throw new Error('ZIP-215 decoding is not DeserializeElement');
-      const key = bytes instanceof Uint8Array && bytes.length === 32 ? bytesToHex(bytes) : undefined;
+      const key = bytes instanceof Uint8Array && bytes.length === ELEMENT_BYTES ? bytesToHex(bytes) : undefined;
       const hit = key === undefined ? undefined : cache.get(key);
       if (hit !== undefined && key !== undefined) {
         cache.delete(key);

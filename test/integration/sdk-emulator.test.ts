@@ -5,7 +5,7 @@
  * and event-source runners. Each must get exactly its own results; every signature is
  * verified here with node:crypto, independently of the SDK's own check.
  */
-import { createPublicKey, verify } from 'node:crypto';
+import { createHash, createPublicKey, verify } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +16,7 @@ import { createKmsClient } from '../../lib/adapters/aws/clients.js';
 import { KmsSigner } from '../../lib/adapters/aws/kms-signer.js';
 import { queueDepth } from '../../lib/dev/sqs-event-source-runner.js';
 import type { FrostlineClient } from '../../lib/client/client.js';
+import * as secp from 'tiny-secp256k1';
 import { verifyWithNodeCrypto } from '../support/ed25519.js';
 
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
@@ -89,6 +90,22 @@ describe('initiator SDK on the emulator-backed runners', () => {
     await expect(bob.sign({ keyId: 'shared', message: new TextEncoder().encode('something else'), requestId: 'bob-once' })).rejects.toMatchObject({
       name: 'RequestConflictError',
     });
+  });
+
+  it('a key per suite (secp256k1-tr, ed448): one keygen and one signature each, verified here by libsecp256k1 and OpenSSL', async () => {
+    const digest = new Uint8Array(createHash('sha256').update('taproot spend').digest());
+    const tr = await alice.keygen({ keyId: 'tr', threshold: 2, parties: ['p1', 'p2', 'p3'], suite: 'secp256k1-tr' });
+    expect(tr).toMatchObject({ suite: 'secp256k1-tr', publicKey: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    const trSigned = await alice.sign({ keyId: 'tr', message: digest });
+    expect(trSigned.suite).toBe('secp256k1-tr');
+    expect(secp.verifySchnorr(digest, Buffer.from(tr.publicKey, 'hex'), trSigned.signature)).toBe(true);
+
+    const ed448 = await alice.keygen({ keyId: 'e448', threshold: 2, parties: ['p1', 'p2', 'p3'], suite: 'ed448' });
+    expect(ed448).toMatchObject({ suite: 'ed448', publicKey: expect.stringMatching(/^[0-9a-f]{114}$/) });
+    const message = new TextEncoder().encode('ed448 on the emulator');
+    const edSigned = await alice.sign({ keyId: 'e448', message });
+    const spki = createPublicKey({ key: Buffer.concat([Buffer.from('3043300506032b6571033a00', 'hex'), Buffer.from(ed448.publicKey, 'hex')]), format: 'der', type: 'spki' });
+    expect(verify(null, message, spki, edSigned.signature)).toBe(true);
   });
 
   it('a client refuses a key directory whose key is not the one pinned for its initiator', async () => {

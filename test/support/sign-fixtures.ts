@@ -83,9 +83,9 @@ export async function shareOf(cast: Cast, setup: SignSetup, session: SignSession
   const packageHash = signingPackageHash({ session: setup.session, attempt: session.attempt, keyId: setup.key.keyId, message: setup.message, commitments });
   const bytes = frost.signShare(
     secretOf(setup, party),
-    publicFromWire(setup.key.publicPackage),
+    publicFromWire(ed25519Suite, setup.key.publicPackage),
     nonces,
-    commitments.map(commitmentFromWire),
+    commitments.map((c) => commitmentFromWire(ed25519Suite, c)),
     new Uint8Array(Buffer.from(setup.message, 'hex')),
   );
   const share = change === undefined ? bytesToHex(bytes) : change(bytesToHex(bytes));

@@ -7,4 +7,4 @@ export { DerivationError, ed25519Group, ed448Group, groupOfCurve, secp256k1Group
 export { formatPath, hasPathPrefix, HARDENED_OFFSET, MAX_PATH_DEPTH, parsePath, PathError, type DerivationPath } from './path.js';
 export { taprootTweak, type TaprootTweak } from './taproot.js';
 export { decodeXpub, encodeXpub, fingerprint, XPUB_VERSION, xpubOf, type Xpub } from './xpub.js';
-export { deriveKey, derivedKeyView, exportXpub, withTaprootTweak, type DerivableKey, type KeyDerivation } from './key.js';
+export { deriveKey, derivedKeyView, exportXpub, signingDerivation, verifierKeyHex, withTaprootTweak, type DerivableKey, type KeyDerivation, type TaprootOption } from './key.js';

@@ -32,13 +32,50 @@ export function deriveKey(key: DerivableKey, pathText: string): KeyDerivation {
   const path = parsePath(pathText);
   const curve = curveOfSuite(key.suite);
   if (curve === undefined) throw new DerivationError(`suite "${key.suite}" has no derivation scheme`);
-  const root = { curve, publicKey: derivationKeyBytes(curve, decodeHex(key.publicKey, 'publicKey')), chainCode: chainCodeOf(key.suite, key.publicPackageHash) };
-  return { ...derivePath(root, path), pathText, group: groupOfCurve(curve) };
+  const group = groupOfCurve(curve);
+  const rootKey = derivationKeyBytes(curve, decodeHex(key.publicKey, 'publicKey'));
+  // A secp256k1-tr key is published x-only (BIP340), which stands for its even-Y point: the
+  // derivation root is that point, so the SDK (from the x-only pin) and a party (from its
+  // stored compressed package, odd Y about half the time) derive the same child. Shares of
+  // an odd-Y stored point are negated first to become shares of the even root.
+  const oddRoot = curve === 'secp256k1' && rootKey[0] === 0x03;
+  const root = { curve, publicKey: oddRoot ? Uint8Array.of(0x02, ...rootKey.subarray(1)) : rootKey, chainCode: chainCodeOf(key.suite, key.publicPackageHash) };
+  const derived = derivePath(root, path);
+  const tweak = oddRoot ? composeTweaks(group, { negate: true, add: 0n }, derived.tweak) : derived.tweak;
+  return { ...derived, tweak, pathText, group };
+}
+
+/** A signing request's taproot option: sign for the BIP341 output key of the (derived) key, optionally committing to a script tree. */
+export interface TaprootOption {
+  /** The script tree's merkle root, hex (32 bytes); absent: a key-path-only output (BIP86). */
+  readonly merkleRoot?: string | undefined;
+}
+
+/**
+ * The key a signing request signs under, from the key data and the request's own `path` and
+ * `taproot`: undefined for the key itself; else the child at `path` ("m" when absent) and, with
+ * `taproot`, that child as BIP341 internal key P tweaked to its output key Q. One function for
+ * parties, coordinator and SDK, so all three name the same key.
+ */
+export function signingDerivation(key: DerivableKey, path: string | undefined, taproot: TaprootOption | undefined): KeyDerivation | undefined {
+  if (path === undefined && taproot === undefined) return undefined;
+  const derived = deriveKey(key, path ?? 'm');
+  if (taproot === undefined) return derived;
+  const merkleRoot = taproot.merkleRoot === undefined ? undefined : decodeHex(taproot.merkleRoot, 'taproot.merkleRoot', 32);
+  return withTaprootTweak(derived, merkleRoot);
+}
+
+/**
+ * The key a derivation's signatures verify under, as the suite's verifier takes it (hex):
+ * x-only for secp256k1-tr (BIP340), the point itself for the EdDSA suites.
+ */
+export function verifierKeyHex(derived: KeyDerivation): string {
+  return bytesToHex(derived.curve === 'secp256k1' ? derived.publicKey.subarray(1) : derived.publicKey);
 }
 
 /** What `frostline derive` and `client.derivePublicKey` report. */
 export function derivedKeyView(derived: KeyDerivation): { publicKey: string; chainCode: string; path: string } {
-  return { publicKey: bytesToHex(derived.publicKey), chainCode: bytesToHex(derived.chainCode), path: derived.pathText };
+  return { publicKey: verifierKeyHex(derived), chainCode: bytesToHex(derived.chainCode), path: derived.pathText };
 }
 
 /** The BIP32 xpub of a secp256k1 key (its root, depth 0); any other suite is refused in one line. */

@@ -7,7 +7,7 @@ import { RefusalCode, RefusedError } from '../../ports/errors.js';
 import type { KeygenSession } from '../coordinator-state.js';
 import { allOf, contribute, type Step, type TransitionContext } from '../coordinator-step.js';
 import { parseBody } from '../envelope.js';
-import { publicPackageHash } from '../frost-wire.js';
+import { groupKeyOf, publicPackageHash } from '../frost-wire.js';
 import { MessageType, type Envelope } from '../messages.js';
 import { finishKeygen, keyRecord } from './coordinator-finish.js';
 
@@ -19,7 +19,7 @@ export function onDone(session: KeygenSession, envelope: Envelope, context: Pick
     body.threshold !== session.threshold ||
     JSON.stringify(body.parties) !== JSON.stringify(session.parties) ||
     publicPackageHash(body.publicPackage) !== body.publicPackageHash ||
-    body.publicPackage.commitments[0] !== body.groupKey
+    groupKeyOf(context.suite, body.publicPackage) !== body.groupKey
   ) {
     throw new RefusedError(RefusalCode.inconsistentPackage, `dkg.done from "${envelope.from}" is inconsistent`, { blame: envelope.from });
   }

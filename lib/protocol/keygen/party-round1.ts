@@ -64,10 +64,11 @@ export async function onDkgStart(ctx: PartyContext, envelope: Envelope): Promise
       throw new RefusedError(RefusalCode.sessionClosed, 'this party already produced round 1 of this keygen session and its round state is gone; use a new request id');
     }
     const created: DkgRound1State = await ctx.withSecrets(async (scope) => {
-      const output = startRound1(ctx, keygen, scope);
+      const output = startRound1(ctx.forSuite(keygen.suite), keygen, scope);
       return {
         step: 1,
         keyId: keygen.keyId,
+        suite: keygen.suite,
         threshold: keygen.threshold,
         parties: [...keygen.parties],
         ownPackage: output.ownPackage,

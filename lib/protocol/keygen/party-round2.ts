@@ -54,10 +54,12 @@ export function round2Shares(view: PartyView, input: Round2Input, scope: SecretS
 }
 
 /** Thin step: load the round state, verify the transcript, compute or repeat round 2, answer. */
-export async function onDkgRound2(ctx: PartyContext, envelope: Envelope): Promise<void> {
+export async function onDkgRound2(party: PartyContext, envelope: Envelope): Promise<void> {
   const { session } = envelope;
   const body = parseBody(envelope, MessageType.dkgRound2);
-  const keygen = checkKeygenRequest(ctx, body.request, session);
+  const keygen = checkKeygenRequest(party, body.request, session);
+  // The key's suite, from the signed request: every size and computation below is its.
+  const ctx = party.forSuite(keygen.suite);
   if ((await keyShareOfSession(ctx, keygen.keyId, session)) !== undefined) return;
   await openSession(ctx, session);
   const stateKey = partyKeys.dkgState(session);

@@ -8,13 +8,14 @@
 import { RefusalCode, RefusedError } from '../../ports/errors.js';
 import { bytesToHex, decodeHex } from '../encoding.js';
 import { parseBody } from '../envelope.js';
-import { publicPackageHash, publicToWire, round1TranscriptHash } from '../frost-wire.js';
+import { decodeSuiteHex, groupKeyOf, publicPackageHash, publicToWire, round1TranscriptHash } from '../frost-wire.js';
 import { MessageType, type DkgRound1Body, type Envelope, type PublicPackage, type SealedShare } from '../messages.js';
 import { writeOrAdopt, type PartyContext, type PartyView } from '../party-context.js';
 import { partyKeys, type DkgRound2State, type KeyShareRecord, type StoredRefusal } from '../party-state.js';
 import { openSecret, sealSecret } from '../sealed-item.js';
 import type { SecretScope } from '../secret-scope.js';
 import { openShare } from '../share-sealing.js';
+import type { Suite } from '../suite.js';
 import { restoreRound2Secret, unpackRoundSecret } from './noble-dkg-state.js';
 import { abandon } from './party-abandon.js';
 import { checkKeygenRequest, KeygenAbandonedError, keyShareOfSession, markerOperation, nextMarker, openSession } from './party-session.js';
@@ -41,7 +42,7 @@ export type Round3Outcome =
  * sender's round-1 commitment names that sender.
  */
 function shareMatchesCommitment(view: PartyView, share: Uint8Array, senderRound1: DkgRound1Body, state: DkgRound2State): boolean {
-  const commitments = senderRound1.package.commitment.map((c, i) => decodeHex(c, `commitment[${i}]`, 32));
+  const commitments = senderRound1.package.commitment.map((c, i) => decodeSuiteHex(view.suite, 'element', c, `commitment[${i}]`));
   try {
     view.suite.frost.validateSecret(
       { identifier: view.identifierOf(view.id), signingShare: share },
@@ -91,10 +92,12 @@ export function round3Outcome(view: PartyView, input: Round3Input, scope: Secret
 }
 
 /** Thin step: verify both transcripts, run round 3, then store the pending share, or abandon and accuse. */
-export async function onDkgRound3(ctx: PartyContext, envelope: Envelope): Promise<void> {
+export async function onDkgRound3(party: PartyContext, envelope: Envelope): Promise<void> {
   const { session } = envelope;
   const body = parseBody(envelope, MessageType.dkgRound3);
-  const keygen = checkKeygenRequest(ctx, body.request, session);
+  const keygen = checkKeygenRequest(party, body.request, session);
+  // The key's suite, from the signed request: every size and computation below is its.
+  const ctx = party.forSuite(keygen.suite);
   const done = await keyShareOfSession(ctx, keygen.keyId, session);
   if (done !== undefined) return sendDone(ctx, session, done);
   const marker = await openSession(ctx, session);
@@ -129,7 +132,7 @@ export async function onDkgRound3(ctx: PartyContext, envelope: Envelope): Promis
       share: await sealSecret(ctx.vault, ctx.secretContext(state.keyId, 'key-share'), activeKey, result.signingShare, scope),
       publicPackage: result.publicPackage,
       publicPackageHash: publicPackageHash(result.publicPackage),
-      groupKey: entryOf(result.publicPackage.commitments, 0),
+      groupKey: requiredGroupKey(ctx.suite, result.publicPackage),
       status: 'pending',
       createdAt: ctx.now(),
     };
@@ -170,6 +173,13 @@ export async function onDkgRound3(ctx: PartyContext, envelope: Envelope): Promis
     () => keyShareOfSession(ctx, record.keyId, session),
   );
   await sendDone(ctx, session, share);
+}
+
+/** The group key of a public package noble just computed: always the suite's size. */
+function requiredGroupKey(suite: Suite, pub: PublicPackage): string {
+  const key = groupKeyOf(suite, pub);
+  if (key === undefined) throw new Error('DKG produced no group commitment of the suite\'s size');
+  return key;
 }
 
 /** This party's signed attestation of the finished keygen. */

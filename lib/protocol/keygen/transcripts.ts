@@ -60,7 +60,7 @@ export function verifyRound1Transcript(view: PartyView, envelopes: readonly Enve
 
 /** The other parties' round-1 packages in noble's form, in the order of the key's party list. */
 export function otherRound1Packages(view: PartyView, parties: readonly string[], round1: Round1Transcript): FrostRound1[] {
-  return parties.filter((p) => p !== view.id).map((p) => round1FromWire(entryOf(round1, p).package));
+  return parties.filter((p) => p !== view.id).map((p) => round1FromWire(view.suite, entryOf(round1, p).package));
 }
 
 /** One signed `dkg.shares` from every other party, each carrying a share sealed to us. */

@@ -10,6 +10,7 @@ import { toInitiator, toParty, type Outgoing } from '../coordinator-outbox.js';
 import { deriveSessionId } from '../envelope.js';
 import { MessageType } from '../messages.js';
 import { requestMessage, sessionSigningKey } from './coordinator-aggregate.js';
+import { requiredSuite } from '../suites.js';
 import { eligible } from './coordinator-attempt.js';
 
 /** `key`: the signing key; needed in the commit phase (who is eligible) and when done (the result). */
@@ -48,6 +49,6 @@ export function signResult(session: SignSession, duplicate: boolean, key: KeyRec
 
 /** The result names the key the signature verifies under: the child key, with its path, for a request with a path. */
 function childKeyFields(session: SignSession, key: KeyRecord): { publicKey: string; path?: string } {
-  const { publicKey, path } = sessionSigningKey(session, key);
+  const { publicKey, path } = sessionSigningKey(session, key, requiredSuite(key.suite));
   return path === undefined ? { publicKey } : { publicKey, path };
 }

@@ -9,7 +9,7 @@ import type { KeyRecord, SignSession } from '../coordinator-state.js';
 import type { Step, TransitionContext } from '../coordinator-step.js';
 import { decodeHex } from '../encoding.js';
 import { parseBody } from '../envelope.js';
-import { commitmentFromWire, signingPackageHash } from '../frost-wire.js';
+import { commitmentFromWire, decodeSuiteHex, signingPackageHash } from '../frost-wire.js';
 import { MessageType, type Envelope } from '../messages.js';
 import { aggregate, requestMessage, sessionSigningKey, signerCommitments } from './coordinator-aggregate.js';
 import { nextAttempt } from './coordinator-attempt.js';
@@ -51,11 +51,11 @@ function validShare(
   try {
     return (
       suite.frost.verifyShare(
-        sessionSigningKey(session, key).publicPackage,
-        commitments.map(commitmentFromWire),
+        sessionSigningKey(session, key, suite).publicPackage,
+        commitments.map((c) => commitmentFromWire(suite, c)),
         decodeHex(message, 'message'),
         suite.frost.Identifier.derive(envelope.from),
-        decodeHex(body.share, 'share', 32),
+        decodeSuiteHex(suite, 'scalar', body.share, 'share'),
       )
     );
   } catch {

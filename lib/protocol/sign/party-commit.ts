@@ -16,8 +16,6 @@ import { openSecret, sealSecret } from '../sealed-item.js';
 import type { SecretScope } from '../secret-scope.js';
 import { checkSignRequest, checkSignRules } from './party-request.js';
 
-const SCALAR_BYTES = 32;
-
 export interface CommitOutput {
   readonly commitment: NonceCommitment;
   /** hiding || binding nonce scalars, to seal; owned by the caller's scope. */
@@ -31,9 +29,10 @@ export interface CommitOutput {
  */
 export function commitNonces(view: PartyView, key: { identifier: string; signingShare: Uint8Array }, scope: SecretScope): CommitOutput {
   const generated = commitRound1(view.suite, key);
-  const nonces = scope.alloc(2 * SCALAR_BYTES);
+  const scalarBytes = view.suite.sizes.scalar;
+  const nonces = scope.alloc(2 * scalarBytes);
   nonces.set(scope.track(generated.nonces.hiding), 0);
-  nonces.set(scope.track(generated.nonces.binding), SCALAR_BYTES);
+  nonces.set(scope.track(generated.nonces.binding), scalarBytes);
   return { commitment: commitmentToWire(generated.commitments), nonces };
 }
 
@@ -51,7 +50,7 @@ export async function onSignCommit(ctx: PartyContext, envelope: Envelope): Promi
     await checkSignRules(ctx, checked.sign, body.request.from, session);
     return checked;
   });
-  const { sign, share, fingerprint } = result;
+  const { sign, share, fingerprint, keyCtx } = result;
   const nonceKey = partyKeys.nonce(session, body.attempt);
 
   let commitment = (await ctx.tables.nonces.get(nonceKey))?.value.commitment;
@@ -62,7 +61,7 @@ export async function onSignCommit(ctx: PartyContext, envelope: Envelope): Promi
     }
     const record = await ctx.withSecrets(async (scope): Promise<NonceRecord> => {
       const signingShare = await openSecret(ctx.vault, ctx.secretContext(sign.keyId, 'key-share'), partyKeys.keyShare(sign.keyId), share.share, scope);
-      const output = commitNonces(ctx, { identifier: share.identifier, signingShare }, scope);
+      const output = commitNonces(keyCtx, { identifier: share.identifier, signingShare }, scope);
       return {
         keyId: sign.keyId,
         attempt: body.attempt,

@@ -21,8 +21,6 @@ import type { SecretScope } from '../secret-scope.js';
 import { assertOwnCommitment, verifyCommitments } from './commitments.js';
 import { checkSignRequest } from './party-request.js';
 
-const SCALAR_BYTES = 32;
-
 export interface SignatureShareInput {
   readonly identifier: string;
   readonly signingShare: Uint8Array;
@@ -38,7 +36,8 @@ export interface SignatureShareInput {
 
 /** Pure step: this party's signature share (hex) on the package. */
 export function signatureShare(view: PartyView, input: SignatureShareInput, scope: SecretScope): string {
-  const nonces = { hiding: input.nonces.subarray(0, SCALAR_BYTES), binding: input.nonces.subarray(SCALAR_BYTES) };
+  const scalarBytes = view.suite.sizes.scalar;
+  const nonces = { hiding: input.nonces.subarray(0, scalarBytes), binding: input.nonces.subarray(scalarBytes) };
   try {
     // Registered for wiping: if a concurrent delivery spends the nonce first, this share
     // (same nonce, maybe another package) must never be sent, and should not linger.
@@ -48,9 +47,9 @@ export function signatureShare(view: PartyView, input: SignatureShareInput, scop
     const share = scope.track(
       view.suite.frost.signShare(
         { identifier: input.identifier, signingShare },
-        signingPackage(input.publicPackage, derivation),
+        signingPackage(view.suite, input.publicPackage, derivation),
         nonces,
-        input.commitments.map(commitmentFromWire),
+        input.commitments.map((c) => commitmentFromWire(view.suite, c)),
         input.message,
       ),
     );
@@ -70,8 +69,8 @@ export async function onSignPackage(ctx: PartyContext, envelope: Envelope): Prom
   const { session } = envelope;
   const body = parseBody(envelope, MessageType.signPackage);
   const { attempt } = body;
-  const { sign, message, share, fingerprint, derivation } = await checkSignRequest(ctx, body.request, session);
-  const commitments = verifyCommitments(ctx, body.commitments, session, attempt, share);
+  const { sign, message, share, fingerprint, keyCtx, derivation } = await checkSignRequest(ctx, body.request, session);
+  const commitments = verifyCommitments(keyCtx, body.commitments, session, attempt, share);
   const packageHash = signingPackageHash({ session, attempt, keyId: sign.keyId, message: sign.message, commitments });
   const consumedKey = partyKeys.consumed(session, attempt);
   const nonceKey = partyKeys.nonce(session, attempt);
@@ -92,7 +91,7 @@ export async function onSignPackage(ctx: PartyContext, envelope: Envelope): Prom
   const ownShare = await ctx.withSecrets(async (scope) => {
     const signingShare = await openSecret(ctx.vault, ctx.secretContext(sign.keyId, 'key-share'), partyKeys.keyShare(sign.keyId), share.share, scope);
     const nonces = await openSecret(ctx.vault, ctx.secretContext(sign.keyId, 'nonce'), nonceKey, nonce.value.nonces, scope);
-    return signatureShare(ctx, { identifier: share.identifier, signingShare, nonces, publicPackage: share.publicPackage, commitments, message, derivation }, scope);
+    return signatureShare(keyCtx, { identifier: share.identifier, signingShare, nonces, publicPackage: share.publicPackage, commitments, message, derivation }, scope);
   });
 
   const record: ConsumedNonceRecord = { requestFingerprint: fingerprint, packageHash, share: ownShare };

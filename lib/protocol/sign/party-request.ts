@@ -19,6 +19,8 @@ export interface CheckedSignRequest {
   readonly message: Uint8Array;
   /** This party's active share of the key. */
   readonly share: KeyShareRecord;
+  /** This party's context for the key's suite (sizes, frost instance, identifiers). */
+  readonly keyCtx: PartyContext;
   readonly fingerprint: string;
   /** For a request with a path: the child key and tweak, derived from this party's own stored public package. */
   readonly derivation: KeyDerivation | undefined;
@@ -35,17 +37,22 @@ export async function checkSignRequest(ctx: PartyContext, request: Envelope, ses
   if (share.value.status !== 'active') {
     throw new RefusedError(RefusalCode.policy, `key "${sign.keyId}" is not confirmed by every party yet`);
   }
+  const keyCtx = ctx.forSuite(share.value.suite);
+  const { messageBytes } = keyCtx.suite;
+  if (messageBytes !== undefined && message.length !== messageBytes) {
+    throw new RefusedError(RefusalCode.malformed, `key "${sign.keyId}" (${keyCtx.suite.name}) signs ${messageBytes}-byte messages, got ${message.length} bytes`);
+  }
   // The path comes from the initiator's signed request, the package from this party's own
   // store: the coordinator's relay contributes neither.
-  const derivation = derivationOf(share.value, sign.path);
-  return { sign, message, share: share.value, fingerprint: requestFingerprint(request), derivation };
+  const derivation = derivationOf(share.value, sign);
+  return { sign, message, share: share.value, fingerprint: requestFingerprint(request), keyCtx, derivation };
 }
 
 /** Approval quorum and rate limit: checked once, when the party decides to commit. */
 export async function checkSignRules(ctx: PartyContext, sign: SignRequestBody, initiator: string, session: string): Promise<void> {
   const rules = keyRules(ctx.policy, sign.keyId);
   if (rules.approvals !== undefined) {
-    const request = { initiator, requestId: sign.requestId, keyId: sign.keyId, message: sign.message, path: sign.path };
+    const request = { initiator, requestId: sign.requestId, keyId: sign.keyId, message: sign.message, path: sign.path, taproot: sign.taproot };
     assertApprovalQuorum(rules.approvals, request, sign.approvals ?? [], ctx.directory);
   }
   if (rules.rateLimit !== undefined) {

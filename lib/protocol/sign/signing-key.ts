@@ -1,13 +1,15 @@
 /**
  * The key a signing request signs under: the group key itself, or, for a request with a
- * path, its child. Each side derives the tweak from its own copy of the key's public package
+ * path, its child, and for a request with a taproot option (secp256k1-tr) that key's BIP341
+ * output key. Each side derives the tweak from its own copy of the key's public package
  * (a party from its stored share record, the coordinator from its key record) and from the
  * path in the initiator's signed request; nothing in a relayed package chooses it.
  */
 import { tweakPublicPackage } from '../derivation/affine.js';
-import { deriveKey, type KeyDerivation } from '../derivation/key.js';
+import { signingDerivation, type KeyDerivation, type TaprootOption } from '../derivation/key.js';
 import { publicFromWire, publicPackageHash, type FrostPublic } from '../frost-wire.js';
 import type { PublicPackage } from '../messages.js';
+import type { Suite } from '../suite.js';
 
 /** A key as derivation reads it from a stored record with a public package. */
 export interface PackageKey {
@@ -16,16 +18,22 @@ export interface PackageKey {
   readonly publicPackage: PublicPackage;
 }
 
-/** The derivation for `path` from the record's own public package (its hash recomputed, never read). */
-export function derivationOf(key: PackageKey, path: string | undefined): KeyDerivation | undefined {
-  if (path === undefined) return undefined;
+/** What of a signing request chooses the key: its derivation path and its taproot option. */
+export interface SigningKeyChoice {
+  readonly path?: string | undefined;
+  readonly taproot?: TaprootOption | undefined;
+}
+
+/** The derivation for the request's path and taproot option from the record's own public package (its hash recomputed, never read). */
+export function derivationOf(key: PackageKey, request: SigningKeyChoice): KeyDerivation | undefined {
+  if (request.path === undefined && request.taproot === undefined) return undefined;
   const groupKey = key.publicPackage.commitments[0];
   if (groupKey === undefined) throw new Error(`key "${key.keyId}" has an empty public package`);
-  return deriveKey({ keyId: key.keyId, suite: key.suite, publicKey: groupKey, publicPackageHash: publicPackageHash(key.publicPackage) }, path);
+  return signingDerivation({ keyId: key.keyId, suite: key.suite, publicKey: groupKey, publicPackageHash: publicPackageHash(key.publicPackage) }, request.path, request.taproot);
 }
 
 /** The public package to sign or aggregate under: the stored one, or its tweak for the child key. */
-export function signingPackage(publicPackage: PublicPackage, derivation: KeyDerivation | undefined): FrostPublic {
-  const pub = publicFromWire(publicPackage);
+export function signingPackage(suite: Suite, publicPackage: PublicPackage, derivation: KeyDerivation | undefined): FrostPublic {
+  const pub = publicFromWire(suite, publicPackage);
   return derivation === undefined ? pub : tweakPublicPackage(derivation.group, pub, derivation.tweak);
 }

@@ -89,7 +89,7 @@ describe('commands: all reachable, listed, and nothing falls through to demo', (
 describe('the local data directory: keygen creates a cluster, nothing else does, nothing hangs', () => {
   test('keygen made the directory (with its parents) and printed a line per DKG round and one JSON object', () => {
     expect(keygen.code).toBe(0);
-    expect(jsonOf(keygen)).toEqual({ ok: true, requestId: expect.any(String), keyId: 'k1', publicKey: expect.stringMatching(/^[0-9a-f]{64}$/), threshold: 2, parties: ['p1', 'p2', 'p3'] });
+    expect(jsonOf(keygen)).toEqual({ ok: true, requestId: expect.any(String), keyId: 'k1', suite: 'ed25519', publicKey: expect.stringMatching(/^[0-9a-f]{64}$/), threshold: 2, parties: ['p1', 'p2', 'p3'] });
     const rounds = keygen.stderr.split('\n').filter((line) => /^ {2}\[\d\/4\] /.test(line));
     expect(rounds).toEqual([
       expect.stringMatching(/^ {2}\[1\/4\] round 1 commitments: 3\/3 parties {2}\d+\.\ds$/),

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCliInProcess } from '../../support/cli.js';
 import { verifyWithNodeCrypto } from '../../support/ed25519.js';
+import * as secp from 'tiny-secp256k1';
 
 let dataDir: string;
 const json = (text: string) => JSON.parse(text) as Record<string, unknown>;
@@ -38,5 +39,20 @@ describe('frostline derive / sign --path', () => {
   it('refuses xpub for an Ed25519 key and a hardened path, in one line', async () => {
     await expect(runCliInProcess(['xpub', '--key', 'kd', '--data-dir', dataDir])).rejects.toThrow(/^xpub export needs a secp256k1-tr key; key "kd" uses suite "FROST-ED25519-SHA512-v1"$/);
     await expect(runCliInProcess(['derive', '--key', 'kd', '--path', "m/0'", '--data-dir', dataDir])).rejects.toThrow(/^hardened step "0'" is not supported/);
+  });
+});
+
+describe('frostline derive / sign --taproot on a secp256k1-tr key', () => {
+  it('derive --taproot --merkle-root prints the output key that sign --taproot --merkle-root signs under (libsecp256k1)', async () => {
+    await runCliInProcess(['keygen', '--key-id', 'kt', '--suite', 'secp256k1-tr', '--data-dir', dataDir, '--json']);
+    const root = 'ab'.repeat(32);
+    const args = ['--key', 'kt', '--path', 'm/0/7', '--merkle-root', root, '--data-dir', dataDir, '--json'];
+    const derived = json(await runCliInProcess(['derive', ...args]));
+    expect(derived).toMatchObject({ ok: true, path: 'm/0/7', taproot: { merkleRoot: root } });
+    const digest = 'cd'.repeat(32);
+    const signed = json(await runCliInProcess(['sign', ...args, '--message-hex', digest]));
+    expect(signed).toMatchObject({ ok: true, publicKey: derived.publicKey, taproot: { merkleRoot: root } });
+    expect(secp.verifySchnorr(Buffer.from(digest, 'hex'), Buffer.from(String(derived.publicKey), 'hex'), Buffer.from(String(signed.signature), 'hex'))).toBe(true);
+    expect(json(await runCliInProcess(['xpub', '--key', 'kt', '--data-dir', dataDir, '--json']))).toMatchObject({ ok: true, xpub: expect.stringMatching(/^xpub/) });
   });
 });

@@ -63,8 +63,8 @@ describe('round3Outcome', () => {
     const signers = ['p1', 'p3'].map((p) => ({ identifier: frost.Identifier.derive(p), signingShare: member(outcomes, p).signingShare }));
     const round = signers.map((secret) => ({ secret, ...frost.commit(secret) }));
     const commitments = round.map((r) => r.commitments);
-    const shares = Object.fromEntries(round.map((r) => [r.secret.identifier, frost.signShare(r.secret, publicFromWire(pub), r.nonces, commitments, message)]));
-    const signature = frost.aggregate(publicFromWire(pub), commitments, message, shares);
+    const shares = Object.fromEntries(round.map((r) => [r.secret.identifier, frost.signShare(r.secret, publicFromWire(ed25519Suite, pub), r.nonces, commitments, message)]));
+    const signature = frost.aggregate(publicFromWire(ed25519Suite, pub), commitments, message, shares);
     const groupKey = pub.commitments[0] ?? '';
     expect(ed25519Suite.verifyFinal(decodeHex(groupKey, 'groupKey'), message, signature)).toBe(true);
   });

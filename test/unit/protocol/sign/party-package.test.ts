@@ -30,7 +30,7 @@ describe('signatureShare', () => {
     const shares = Object.fromEntries(
       round.map((r) => [r.key.identifier, decodeHex(signatureShare(view, { ...r.key, nonces: r.nonces, publicPackage, commitments, message }, scope), 'share')]),
     );
-    const signature = frost.aggregate(dealt.public, commitments.map(commitmentFromWire), message, shares);
+    const signature = frost.aggregate(dealt.public, commitments.map((c) => commitmentFromWire(suite, c)), message, shares);
     expect(suite.verifyFinal(dealt.public.commitments[0] ?? new Uint8Array(), message, signature)).toBe(true);
     scope.wipe();
   });
