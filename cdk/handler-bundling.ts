@@ -30,7 +30,7 @@ const REQUIRE_BANNER = "import { createRequire as __frostlineCreateRequire } fro
  */
 export const AWS_SDK_LAYER_PACKAGE = '@frostline/aws-sdk';
 
-/** The SDK clients the handlers import, each served by the layer (functions/aws-sdk-layer.ts). */
+/** The SDK clients the handlers import, each served by the layer (functions/sdk-layer/index.ts). */
 const SDK_CLIENTS = ['@aws-sdk/client-dynamodb', '@aws-sdk/client-kms', '@aws-sdk/client-sqs'] as const;
 
 /**
@@ -90,9 +90,9 @@ export function handlerEsbuildOptions(entryPoints: Readonly<Record<string, strin
 
 /** The layer's entry point, and the modules it bundles in place of two parts of the SDK. */
 export const AwsSdkLayerSource = {
-  entry: join(PROJECT_ROOT, 'functions', 'aws-sdk-layer.ts'),
-  credentialProvider: join(PROJECT_ROOT, 'functions', 'lambda-credential-provider.ts'),
-  noEventStreams: join(PROJECT_ROOT, 'functions', 'no-event-streams.ts'),
+  entry: join(PROJECT_ROOT, 'functions', 'sdk-layer', 'index.ts'),
+  credentialProvider: join(PROJECT_ROOT, 'functions', 'sdk-layer', 'credential-provider.ts'),
+  noEventStreams: join(PROJECT_ROOT, 'functions', 'sdk-layer', 'no-event-streams.ts'),
 } as const;
 
 /** Where the layer's module lies inside the layer (a zip extracted at /opt). */

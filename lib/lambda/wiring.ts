@@ -2,7 +2,7 @@
  * Wires the AWS adapters to the protocol core from a runtime configuration: the same code
  * for the Lambda entry points (config from the environment; credentials from the
  * environment variables only, through the SDK layer's provider,
- * functions/lambda-credential-provider.ts) and for tests (config built in code, clients
+ * functions/sdk-layer/credential-provider.ts) and for tests (config built in code, clients
  * pointed at the emulator, the SDK's full default chain).
  */
 import { type AwsClients, createAwsClients } from '../adapters/aws/clients.js';

@@ -1,5 +1,5 @@
 /**
- * What the AWS SDK layer (functions/aws-sdk-layer.ts) bundles in place of
+ * What the AWS SDK layer (functions/sdk-layer/index.ts) bundles in place of
  * `@aws-sdk/credential-provider-node`, the SDK's default credential chain (an esbuild alias
  * in cdk/handler-bundling.ts; nothing imports this module directly).
  *
@@ -28,7 +28,7 @@ export const defaultProvider =
       return await fromEnv(init)();
     } catch (error) {
       throw new Error(
-        'no AWS credentials in the environment: frostline Lambda bundles read AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN only (see functions/lambda-credential-provider.ts)',
+        'no AWS credentials in the environment: frostline Lambda bundles read AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN only (see functions/sdk-layer/credential-provider.ts)',
         { cause: error },
       );
     }

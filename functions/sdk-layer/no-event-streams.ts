@@ -7,7 +7,7 @@
  * fails with this error rather than without a trace.
  */
 function unavailable(): never {
-  throw new Error('AWS SDK event streams are not in the frostline AWS SDK layer (see functions/no-event-streams.ts)');
+  throw new Error('AWS SDK event streams are not in the frostline AWS SDK layer (see functions/sdk-layer/no-event-streams.ts)');
 }
 
 export class EventStreamSerde {
