@@ -84,13 +84,18 @@ export async function buildAwsSdkLayer(outDir: string): Promise<AwsSdkLayerBuild
   const result = await build(awsSdkLayerEsbuildOptions(packageDir));
   await mkdir(packageDir, { recursive: true });
   await writeFile(join(packageDir, 'package.json'), awsSdkLayerPackageJson());
-  const file = join(packageDir, 'index.mjs');
-  const output = Object.entries(result.metafile.outputs).find(([path]) => resolve(path) === file)?.[1];
-  if (output === undefined) throw new Error('esbuild wrote no AWS SDK layer module');
+  return builtModule(result.metafile, join(packageDir, 'index.mjs'), 'AWS SDK layer module');
+}
+
+/** Size, per-package bytes and contributing inputs of one module esbuild wrote. */
+async function builtModule(metafile: Metafile, file: string, what: string): Promise<Omit<HandlerBundle, 'handler'>> {
+  const output = Object.entries(metafile.outputs).find(([path]) => resolve(path) === file)?.[1];
+  if (output === undefined) throw new Error(`esbuild wrote no ${what}`);
   return {
     file,
     bytes: (await stat(file)).size,
     packages: packageBytes(output.inputs),
+    // esbuild also lists inputs it tree-shook away entirely: only those with code count.
     inputs: Object.entries(output.inputs)
       .filter(([, { bytesInOutput }]) => bytesInOutput > 0)
       .map(([input]) => input),
@@ -104,20 +109,6 @@ export async function buildHandlerBundles(outDir: string): Promise<HandlerBundle
   await Promise.all(BUNDLE_SIDE_FILES.map((file) => copyFile(file, join(outDir, basename(file)))));
   const handlers = Object.keys(Entry) as HandlerName[];
   return Promise.all(
-    handlers.map(async (handler) => {
-      const file = join(outDir, `${handler}.mjs`);
-      const output = Object.entries(result.metafile.outputs).find(([path]) => resolve(path) === file)?.[1];
-      if (output === undefined) throw new Error(`esbuild wrote no bundle for ${handler}`);
-      return {
-        handler,
-        file,
-        bytes: (await stat(file)).size,
-        packages: packageBytes(output.inputs),
-        // esbuild also lists inputs it tree-shook away entirely: only those with code count.
-        inputs: Object.entries(output.inputs)
-          .filter(([, { bytesInOutput }]) => bytesInOutput > 0)
-          .map(([input]) => input),
-      };
-    }),
+    handlers.map(async (handler) => ({ handler, ...(await builtModule(result.metafile, join(outDir, `${handler}.mjs`), `bundle for ${handler}`)) })),
   );
 }

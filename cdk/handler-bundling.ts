@@ -69,6 +69,17 @@ export function aliasEsbuildArgs(alias: Readonly<Record<string, string>>): { '--
  */
 export function handlerEsbuildOptions(entryPoints: Readonly<Record<string, string>>, outdir: string): BuildOptions & { metafile: true } {
   return {
+    ...sharedEsbuildOptions(entryPoints, outdir),
+    external: [...HANDLER_BUNDLING.externalModules],
+    alias: { ...HANDLER_BUNDLING.alias },
+    sourcemap: HANDLER_BUNDLING.sourceMap,
+    sourcesContent: HANDLER_BUNDLING.sourcesContent,
+  };
+}
+
+/** What the handler bundles and the SDK layer's module share: ESM for the Lambda runtime, minified. */
+function sharedEsbuildOptions(entryPoints: Readonly<Record<string, string>>, outdir: string): BuildOptions & { metafile: true } {
+  return {
     entryPoints: { ...entryPoints },
     outdir,
     outExtension: { '.js': '.mjs' },
@@ -78,11 +89,7 @@ export function handlerEsbuildOptions(entryPoints: Readonly<Record<string, strin
     target: HANDLER_BUNDLING.target,
     mainFields: [...HANDLER_BUNDLING.mainFields],
     banner: { js: HANDLER_BUNDLING.banner },
-    external: [...HANDLER_BUNDLING.externalModules],
-    alias: { ...HANDLER_BUNDLING.alias },
     minify: HANDLER_BUNDLING.minify,
-    sourcemap: HANDLER_BUNDLING.sourceMap,
-    sourcesContent: HANDLER_BUNDLING.sourcesContent,
     metafile: true,
     logLevel: 'silent',
   };
@@ -108,22 +115,11 @@ export const AWS_SDK_LAYER_DIR = join('nodejs', 'node_modules', ...AWS_SDK_LAYER
  */
 export function awsSdkLayerEsbuildOptions(packageDir: string): BuildOptions & { metafile: true } {
   return {
-    entryPoints: { index: AwsSdkLayerSource.entry },
-    outdir: packageDir,
-    outExtension: { '.js': '.mjs' },
-    bundle: true,
-    platform: 'node',
-    format: HANDLER_BUNDLING.format,
-    target: HANDLER_BUNDLING.target,
-    mainFields: [...HANDLER_BUNDLING.mainFields],
-    banner: { js: HANDLER_BUNDLING.banner },
+    ...sharedEsbuildOptions({ index: AwsSdkLayerSource.entry }, packageDir),
     alias: {
       '@aws-sdk/credential-provider-node': AwsSdkLayerSource.credentialProvider,
       '@smithy/core/event-streams': AwsSdkLayerSource.noEventStreams,
     },
-    minify: HANDLER_BUNDLING.minify,
-    metafile: true,
-    logLevel: 'silent',
   };
 }
 
