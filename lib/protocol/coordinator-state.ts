@@ -46,7 +46,8 @@ export const SignSession = z.strictObject({
   commitments: Contributions,
   signers: z.array(z.string()),
   shares: Contributions,
-  signature: z.optional(z.string().check(z.regex(/^[0-9a-f]{128}$/))),
+  /** 64 bytes (Ed25519, BIP340) or 114 (Ed448): a finished Ed448 session must parse when read again. */
+  signature: z.optional(z.string().check(z.regex(/^(?:[0-9a-f]{128}|[0-9a-f]{228})$/))),
 });
 export type SignSession = z.infer<typeof SignSession>;
 

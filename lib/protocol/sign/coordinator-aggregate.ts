@@ -1,7 +1,9 @@
 /**
- * The end of a signing attempt, coordinator side: with every signer's verified share in, the
- * signature is aggregated (RFC 9591 §5.3) and released only after an independent
- * implementation (OpenSSL, libsecp256k1: the key's suite's `verifyFinal`) accepts it.
+ * The end of a signing attempt, coordinator side: with every signer's share in, the signature
+ * is aggregated (RFC 9591 §5.3) and released only after an independent implementation
+ * (OpenSSL, libsecp256k1: the key's suite's `verifyFinal`) accepts it. Shares are verified
+ * one by one (§5.4) only when the aggregate does not verify, as frost-rs does: noble's
+ * `aggregate` then names every signer whose share fails, and exactly those are excluded.
  */
 import type { KeyRecord, SignSession } from '../coordinator-state.js';
 import { required } from '../coordinator-step.js';
@@ -12,24 +14,55 @@ import { derivationOf, signingPackage } from './signing-key.js';
 import { verifierKeyHex } from '../derivation/key.js';
 import { MessageType, type NonceCommitment } from '../messages.js';
 import type { Suite } from '../suite.js';
+import { nextAttempt } from './coordinator-attempt.js';
 
+/**
+ * The session done (signature released), failed, or on to a fresh attempt without the
+ * signers whose shares are invalid (`excluded` grows by exactly those; the caller logs them).
+ */
 export function aggregate(session: SignSession, key: KeyRecord, suite: Suite): SignSession {
   const commitments = signerCommitments(session);
   const message = decodeHex(requestMessage(session), 'message');
+  const byIdentifier = new Map(session.signers.map((p) => [suite.frost.Identifier.derive(p), p]));
   const shares = Object.fromEntries(
-    session.signers.map((p) => [
-      suite.frost.Identifier.derive(p),
-      decodeSuiteHex(suite, 'scalar', parseBody(required(session.shares, p, 'sign.share'), MessageType.signShare).share, 'share'),
-    ]),
+    [...byIdentifier].map(([id, p]) => [id, decodeSuiteHex(suite, 'scalar', parseBody(required(session.shares, p, 'sign.share'), MessageType.signShare).share, 'share')]),
   );
-  // With a path, aggregation and the final check are under the child key: a signature is
-  // released only if it verifies under the very key the result will name.
+  // With a path, aggregation, blame and the final check are under the child key: a share is
+  // judged against the verifying share its signer signed with, and a signature is released
+  // only if it verifies under the very key the result will name.
   const signingKey = sessionSigningKey(session, key, suite);
-  const signature = suite.frost.aggregate(signingKey.publicPackage, commitments.map((c) => commitmentFromWire(suite, c)), message, shares);
+  let signature: Uint8Array;
+  try {
+    signature = suite.frost.aggregate(signingKey.publicPackage, commitments.map((c) => commitmentFromWire(suite, c)), message, shares);
+  } catch (error) {
+    const cheaters = cheatersOf(error, byIdentifier);
+    if (cheaters === undefined || cheaters.length === 0) {
+      // Every share verified on its own yet their sum did not (or aggregation refused before
+      // judging any share): no signer is provably at fault, so nobody is blamed.
+      return { ...session, phase: 'failed', error: { code: 'verification-failed', message: 'signature shares did not aggregate to a valid signature and none is invalid on its own' } };
+    }
+    return nextAttempt({ ...session, excluded: [...session.excluded, ...cheaters] }, key, 'cheater-detected');
+  }
   if (!suite.verifyFinal(decodeSuiteHex(suite, 'publicKey', signingKey.publicKey, 'publicKey'), message, signature)) {
     return { ...session, phase: 'failed', error: { code: 'verification-failed', message: `aggregated signature failed independent ${suite.name} verification` } };
   }
   return { ...session, phase: 'done', signature: bytesToHex(signature) };
+}
+
+/**
+ * The signers noble's aggregation error names (its `cheaters`: identifiers whose share fails
+ * RFC 9591 §5.4 verification), as party names; undefined if the error is no such error or
+ * names an identifier that is no signer's (then the names cannot be trusted for blame).
+ */
+function cheatersOf(error: unknown, byIdentifier: ReadonlyMap<string, string>): string[] | undefined {
+  if (!(error instanceof Error) || !('cheaters' in error) || !Array.isArray(error.cheaters)) return undefined;
+  const names: string[] = [];
+  for (const id of error.cheaters as unknown[]) {
+    const name = typeof id === 'string' ? byIdentifier.get(id) : undefined;
+    if (name === undefined) return undefined;
+    names.push(name);
+  }
+  return names;
 }
 
 /** The signers' commitments of the current attempt, in the order every participant uses. */
