@@ -114,8 +114,9 @@ export function commitRound1(
   const hidingNonce = nonceScalar(suite, secret.signingShare, random);
   const bindingNonce = nonceScalar(suite, secret.signingShare, random);
   // ScalarBaseMult; noble refuses a zero nonce here (probability 2^-252), which fails the round.
-  // Public bytes, copied only to type them as noble's commit() output.
-  const commitment = (nonce: bigint) => Uint8Array.from(suite.Point.BASE.multiply(nonce).toBytes());
+  // Public bytes, copied only to type them as noble's commit() output. Where the suite can,
+  // it remembers them as checked: they return to this party inside the signing package.
+  const commitment = (nonce: bigint) => Uint8Array.from(suite.baseMultiple?.(nonce) ?? suite.Point.BASE.multiply(nonce).toBytes());
   const commitments = { identifier: secret.identifier, hiding: commitment(hidingNonce), binding: commitment(bindingNonce) };
   const hiding = nonceToBytes(suite, hidingNonce);
   try {

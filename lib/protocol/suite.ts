@@ -55,6 +55,8 @@ export interface Suite {
    * every nonce commitment, so a bad one is pinned on its sender rather than failing later.
    */
   isValidElement(bytes: Uint8Array): boolean;
+  /** ScalarBaseMult of a non-zero scalar, encoded, where the suite can remember it as checked (validated-points.ts). */
+  readonly baseMultiple?: (scalar: bigint) => Uint8Array;
   /** The group public key as the verifier takes it, from the group commitment (SerializeElement). */
   publicKeyOf(groupElement: Uint8Array): Uint8Array;
   /**
@@ -133,6 +135,7 @@ export function createEd25519Suite(options: { readonly pointCacheEntries?: numbe
     frost,
     Point: points.Point,
     isValidElement: points.isValidElement,
+    baseMultiple: points.baseMultiple,
     verifyFinal: verifyEd25519WithOpenSSL,
     points,
   };

@@ -46,6 +46,13 @@ export interface ValidatedPoints {
   validatePoint(point: EdPoint): void;
   /** RFC 9591 §3.1 DeserializeElement as a predicate, through the same cache. */
   isValidElement(bytes: Uint8Array): boolean;
+  /**
+   * ScalarBaseMult(k) for a non-zero scalar k, encoded; the encoding is remembered as checked.
+   * Sound without a check: a non-zero multiple of the base point is on the curve, not the
+   * identity and in the prime-order subgroup by construction. A party's own nonce
+   * commitments come back to it in the signing package; this spares their re-check.
+   */
+  baseMultiple(scalar: bigint): Uint8Array;
   counts(): PointCounts;
   resetCounts(): void;
   /** Forgets every cached encoding (a cold process); counts are kept. */
@@ -96,6 +103,16 @@ export function validatedPoints(capacity: number = DEFAULT_POINT_CACHE_ENTRIES):
   let decodes = 0;
   let validations = 0;
 
+  /** Caches a checked point under its encoding, evicting the least recently used beyond `capacity`. */
+  function remember(key: string, point: EdPoint): void {
+    if (capacity === 0) return;
+    if (cache.size >= capacity) {
+      const oldest = cache.keys().next();
+      if (oldest.done !== true) cache.delete(oldest.value);
+    }
+    cache.set(key, point);
+  }
+
   class ValidatedPoint extends EdPoint {
     /**
      * noble's arithmetic returns base-class points and its MSM type-checks `p instanceof
@@ -123,13 +140,7 @@ export function validatedPoints(capacity: number = DEFAULT_POINT_CACHE_ENTRIES):
       fullCheck(decoded);
       const point = new ValidatedPoint(decoded.X, decoded.Y, decoded.Z, decoded.T);
       checked.add(point);
-      if (key !== undefined && capacity > 0) {
-        if (cache.size >= capacity) {
-          const oldest = cache.keys().next();
-          if (oldest.done !== true) cache.delete(oldest.value);
-        }
-        cache.set(key, point);
-      }
+      if (key !== undefined) remember(key, point);
       return point;
     }
 
@@ -163,6 +174,15 @@ export function validatedPoints(capacity: number = DEFAULT_POINT_CACHE_ENTRIES):
       } catch {
         return false; // not an encoding of a valid element
       }
+    },
+    baseMultiple(scalar) {
+      // noble refuses a zero scalar here, so the result is never the identity.
+      const computed = EdPoint.BASE.multiply(scalar);
+      const bytes = computed.toBytes();
+      const point = new ValidatedPoint(computed.X, computed.Y, computed.Z, computed.T);
+      checked.add(point);
+      remember(bytesToHex(bytes), point);
+      return bytes;
     },
     counts: () => ({ decodes, validations }),
     resetCounts() {

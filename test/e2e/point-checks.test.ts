@@ -24,7 +24,7 @@ const commitmentOf = (raw: string) => bodyOf(parseRaw(raw)).commitment as Commit
 const validationsOf = (meter: PointMeter, node: string) => meter.suites.get(node)?.points.counts().validations ?? 0;
 
 describe('point checks per node (counts, one suite per node)', () => {
-  it('2-of-3: a DKG checks each distinct point once per party; a signature at most 2t+1 per signer, 2n+1 at the coordinator', async () => {
+  it('2-of-3: a DKG checks each distinct point once per party; a signature 2(t−1)+1 per signer (its own commitments are never re-checked), 2n+1 at the coordinator', async () => {
     const [t, n] = [2, 3];
     const meter = new PointMeter('warm');
     const harness = await openHarness(await scratch.dir(), { parties: n, suiteFor: meter.suiteFor });
@@ -42,9 +42,11 @@ describe('point checks per node (counts, one suite per node)', () => {
     for (const [i, bounds] of [
       // First signature: the group key and verifying shares are new to every node. The
       // coordinator reads no verifying share: it verifies shares only if the aggregate fails.
-      { signer: 2 * t + 1, coordinator: 2 * n + 1 },
+      // A signer computed its own two commitments (validated-points.ts baseMultiple): it
+      // checks only the other signers'.
+      { signer: 2 * (t - 1) + 1, coordinator: 2 * n + 1 },
       // Later ones: only the fresh nonce commitments (all n responders' at the coordinator).
-      { signer: 2 * t, coordinator: 2 * n },
+      { signer: 2 * (t - 1), coordinator: 2 * n },
     ].entries()) {
       const before = new Map([COORDINATOR, ...parties].map((node) => [node, validationsOf(meter, node)]));
       const message = encoder.encode(`counted ${i}`);

@@ -149,6 +149,34 @@ describe('point validations per operation (counts)', () => {
   });
 });
 
+describe('baseMultiple: points our own code computed', () => {
+  it('encodes k·G exactly as noble does and remembers it: reading it back costs no check', () => {
+    const points = validatedPoints();
+    const k = 0x1234567890abcdefn;
+    const bytes = points.baseMultiple(k);
+    expect(bytesToHex(bytes)).toBe(bytesToHex(EdPoint.BASE.multiply(k).toBytes()));
+    const before = points.counts().validations;
+    expect(points.Point.fromBytes(bytes).equals(EdPoint.BASE.multiply(k))).toBe(true);
+    expect(points.counts().validations).toBe(before);
+  });
+
+  it('refuses a zero scalar (the identity is never remembered) and vouches for no other encoding', () => {
+    const points = validatedPoints();
+    expect(() => points.baseMultiple(0n)).toThrow();
+    const bytes = points.baseMultiple(7n);
+    // The same point plus a torsion component: a different encoding, checked and refused.
+    const torsion = EdPoint.fromHex(ED25519_TORSION_SUBGROUP[1] ?? '');
+    const tampered = EdPoint.fromBytes(bytes).add(torsion).toBytes();
+    expect(points.isValidElement(tampered)).toBe(false);
+    expect(points.isValidElement(bytes)).toBe(true);
+  });
+
+  it('party commitments come from it in the Ed25519 suite', () => {
+    const suite = createEd25519Suite();
+    expect(suite.baseMultiple).toBe(suite.points.baseMultiple);
+  });
+});
+
 describe('same outputs as ed25519_FROST for honest input (fast-check)', () => {
   it('DKG rounds, commit, signShare, verifyShare and aggregate agree byte for byte', () => {
     fc.assert(
