@@ -80,7 +80,16 @@ export async function measurePoints(threshold: number, parties: number, mode: Po
   const dataDir = await mkdtemp(join(tmpdir(), 'frostline-bench-points-'));
   const meter = new PointMeter(mode);
   // A long drain deadline: stock 15-of-20 takes minutes of CPU, more on a shared machine.
-  const cluster = await LocalCluster.open({ dataDir, parties, suiteFor: meter.suiteFor, wrapHandler: meter.wrapHandler, drainTimeoutMs: 3_600_000 });
+  // Serial delivery: a handler's CPU is read with process.cpuUsage around it, which would
+  // also count every handler running beside it under concurrent delivery.
+  const cluster = await LocalCluster.open({
+    dataDir,
+    parties,
+    suiteFor: meter.suiteFor,
+    wrapHandler: meter.wrapHandler,
+    drainTimeoutMs: 3_600_000,
+    deliveryConcurrency: 'serial',
+  });
   try {
     const keygen = await cluster.keygen({ keyId: 'bench', threshold });
     if (!keygen.ok) throw new Error(`keygen failed: ${keygen.error?.message}`);
