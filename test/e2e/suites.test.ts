@@ -29,11 +29,7 @@ function ed448Verifies(publicKeyHex: string, message: Uint8Array, signatureHex: 
   return verify(null, message, key, Buffer.from(signatureHex, 'hex'));
 }
 
-/**
- * `npm test` runs 2-of-3 and 3-of-5 for secp256k1-tr and 2-of-3 for Ed448 (noble's Ed448 is
- * slow: its 3-of-5 alone takes seconds); `npm run test:suites` runs every size for both.
- */
-const FULL = process.env.FROSTLINE_SUITES_FULL === '1';
+/** Every suite at 2-of-3 and 3-of-5 (Ed448 3-of-5 is the slowest: noble's Ed448 takes seconds there). */
 const SIZES = [
   { t: 2, n: 3 },
   { t: 3, n: 5 },
@@ -41,7 +37,7 @@ const SIZES = [
 const SUITES = [
   // BIP340 as Taproot uses it signs a 32-byte digest.
   { suite: 'secp256k1-tr', keyHex: 64, signatureHex: 128, verifies: bip340Verifies, message: (text: string) => sha256(encoder.encode(text)), sizes: SIZES },
-  { suite: 'ed448', keyHex: 114, signatureHex: 228, verifies: ed448Verifies, message: (text: string) => encoder.encode(text), sizes: FULL ? SIZES : SIZES.slice(0, 1) },
+  { suite: 'ed448', keyHex: 114, signatureHex: 228, verifies: ed448Verifies, message: (text: string) => encoder.encode(text), sizes: SIZES },
 ];
 
 function cutOff(harness: Harness, offline: readonly string[]): void {
