@@ -16,7 +16,7 @@ import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
 import { AWS_SDK_LAYER_BUDGET_KIB, buildAwsSdkLayer, buildHandlerBundles, HANDLER_BUNDLE_BUDGET_KIB, type HandlerName } from '../cdk/handler-bundles.js';
-import { handlerEsbuildOptions } from '../cdk/handler-bundling.js';
+import { HANDLER_BUNDLING, handlerEsbuildOptions } from '../cdk/handler-bundling.js';
 import { Entry } from '../cdk/paths.js';
 import { runtimeEnvironment, type RuntimeConfig } from '../lib/config/runtime.js';
 import { SweeperEnv } from '../lib/config/sweeper.js';
@@ -74,7 +74,14 @@ function environments(): Record<HandlerName, Record<string, string>> {
   };
   const coordinator: RuntimeConfig = { ...common, role: 'coordinator' };
   // Fake credentials: nothing is signed or sent, and no credential chain is walked.
-  const base = { PATH: process.env.PATH ?? '', AWS_ACCESS_KEY_ID: 'AKIDBENCH', AWS_SECRET_ACCESS_KEY: 'bench', AWS_LAMBDA_FUNCTION_NAME: 'bench' };
+  // NODE_OPTIONS as deployed: source maps are read at import, so they count.
+  const base = {
+    PATH: process.env.PATH ?? '',
+    AWS_ACCESS_KEY_ID: 'AKIDBENCH',
+    AWS_SECRET_ACCESS_KEY: 'bench',
+    AWS_LAMBDA_FUNCTION_NAME: 'bench',
+    NODE_OPTIONS: HANDLER_BUNDLING.nodeOptions,
+  };
   return {
     partyInbox: { ...base, ...runtimeEnvironment(party) },
     coordinatorInbox: { ...base, ...runtimeEnvironment(coordinator) },

@@ -54,6 +54,8 @@ export const HANDLER_BUNDLING = {
   minify: true,
   sourceMap: true,
   sourcesContent: false,
+  /** Every function's NODE_OPTIONS: source-mapped stack traces (costs import time; bench/bundles.ts measures with it). */
+  nodeOptions: '--enable-source-maps',
 } as const;
 
 /** `HANDLER_BUNDLING.alias` as NodejsFunction `esbuildArgs` (`--alias:from=to`). */

@@ -69,7 +69,7 @@ export interface FrostlineFunctionProps {
 const OUTPUT_FORMAT = { esm: nodejs.OutputFormat.ESM, cjs: nodejs.OutputFormat.CJS } as const;
 
 /** Every function also gets this variable (source maps for stack traces). */
-const NODE_OPTIONS = { NODE_OPTIONS: '--enable-source-maps' } as const;
+const NODE_OPTIONS = { NODE_OPTIONS: HANDLER_BUNDLING.nodeOptions } as const;
 
 /**
  * Counted for a value only known at deploy time (a token, e.g. the shares key's ARN):
