@@ -10,7 +10,7 @@ import { AuditRecord, verifyAuditChain } from '../../lib/protocol/audit.js';
 import { bytesToHex } from '../../lib/protocol/encoding.js';
 import { deriveKey } from '../../lib/protocol/derivation/key.js';
 import { createEnvelope, deriveSessionId } from '../../lib/protocol/envelope.js';
-import { COORDINATOR, MessageType, type Envelope } from '../../lib/protocol/messages.js';
+import { COORDINATOR, MessageType } from '../../lib/protocol/messages.js';
 import { KeyShareRecord } from '../../lib/protocol/party-state.js';
 import {
   bodyOf,
@@ -22,6 +22,7 @@ import {
   requiredParty,
   requiredVault,
   resign,
+  rewriteRelayedSignRequest,
   Scratch,
   storeItems,
   typeOf,
@@ -106,17 +107,9 @@ describe('signing with a derivation path (Ed25519)', () => {
     const fixture = await fixture23();
     const harness = await openFromFixture(scratch, fixture);
     const { cluster } = harness;
-    const coordinatorVault = requiredVault(cluster, COORDINATOR);
-    let rewritten = 0;
-    harness.hooks.intercept = async ({ from, body }) => {
-      if (from !== COORDINATOR || typeOf(body) !== MessageType.signPackage) return [body];
-      const envelope = parseRaw(body);
-      const request = bodyOf(envelope).request as Envelope;
-      rewritten += 1;
-      return [await resign(coordinatorVault, envelope, { body: { ...bodyOf(envelope), request: { ...request, body: { ...bodyOf(request), path: 'm/0/8' } } } })];
-    };
+    const rewritten = rewriteRelayedSignRequest(harness, (request) => ({ ...request, path: 'm/0/8' }));
     const result = await cluster.sign({ keyId: fixture.keyId, message: encoder.encode('for m/0/7 only'), path: 'm/0/7' });
-    expect(rewritten).toBeGreaterThan(0);
+    expect(rewritten()).toBeGreaterThan(0);
     expect(result.ok).toBe(false);
     expect(harness.sent.filter((m) => typeOf(m.body) === MessageType.signShare)).toEqual([]);
     const packages = cluster.outcomes.filter((o) => o.node !== COORDINATOR && o.outcome.type === MessageType.signPackage);

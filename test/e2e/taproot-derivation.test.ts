@@ -16,8 +16,8 @@ import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import { AuditRecord, verifyAuditChain } from '../../lib/protocol/audit.js';
 import { deriveKey } from '../../lib/protocol/derivation/key.js';
 import { tweakScalarBytes } from '../../lib/protocol/derivation/affine.js';
-import { COORDINATOR, MessageType, type Envelope } from '../../lib/protocol/messages.js';
-import { bodyOf, encoder, openHarness, parseRaw, requiredParty, requiredVault, resign, Scratch, storeItems, typeOf, type Harness } from '../support/harness.js';
+import { COORDINATOR, MessageType } from '../../lib/protocol/messages.js';
+import { encoder, openHarness, requiredParty, rewriteRelayedSignRequest, Scratch, storeItems, typeOf, type Harness } from '../support/harness.js';
 
 const scratch = new Scratch();
 afterAll(() => scratch.cleanup());
@@ -116,18 +116,10 @@ describe('secp256k1-tr derivation and taproot', () => {
   it('a coordinator that changes the taproot merkle root in the relayed request (re-signing the package) is refused: no share, no nonce spent', async () => {
     const { harness } = await keyed('secp256k1-tr');
     const { cluster } = harness;
-    const coordinatorVault = requiredVault(cluster, COORDINATOR);
-    let rewritten = 0;
-    harness.hooks.intercept = async ({ from, body }) => {
-      if (from !== COORDINATOR || typeOf(body) !== MessageType.signPackage) return [body];
-      const envelope = parseRaw(body);
-      const request = bodyOf(envelope).request as Envelope;
-      rewritten += 1;
-      const taproot = { merkleRoot: bytesToHex(sha256(encoder.encode('the coordinator’s tree'))) };
-      return [await resign(coordinatorVault, envelope, { body: { ...bodyOf(envelope), request: { ...request, body: { ...bodyOf(request), taproot } } } })];
-    };
+    const taproot = { merkleRoot: bytesToHex(sha256(encoder.encode('the coordinator’s tree'))) };
+    const rewritten = rewriteRelayedSignRequest(harness, (request) => ({ ...request, taproot }));
     const result = await cluster.sign({ keyId: 'k1', message: sha256(encoder.encode('x')), path: 'm/0/7', taproot: { merkleRoot: MERKLE_ROOT } });
-    expect(rewritten).toBeGreaterThan(0);
+    expect(rewritten()).toBeGreaterThan(0);
     expect(result.ok).toBe(false);
     expect(harness.sent.filter((m) => typeOf(m.body) === MessageType.signShare)).toEqual([]);
     const packages = cluster.outcomes.filter((o) => o.node !== COORDINATOR && o.outcome.type === MessageType.signPackage);

@@ -16,7 +16,7 @@ import type { StoredItem } from '../../lib/ports/store.js';
 import type { Destination } from '../../lib/ports/transport.js';
 import { newMessageId, signEnvelope } from '../../lib/protocol/envelope.js';
 import type { Logger } from '../../lib/protocol/logger.js';
-import { EnvelopeSchema, type Envelope, type UnsignedEnvelope } from '../../lib/protocol/messages.js';
+import { COORDINATOR, EnvelopeSchema, MessageType, type Envelope, type UnsignedEnvelope } from '../../lib/protocol/messages.js';
 
 // ---- temp dirs ----------------------------------------------------------------------
 
@@ -208,3 +208,21 @@ export function requiredParty(cluster: LocalCluster, node: string) {
 }
 
 export const encoder = new TextEncoder();
+
+/**
+ * A malicious coordinator: every `sign.package` it sends carries the initiator's request with
+ * `change` applied to the request body, and is re-signed with the coordinator's own identity
+ * key. Returns how many packages it rewrote so far.
+ */
+export function rewriteRelayedSignRequest(harness: Harness, change: (requestBody: Record<string, unknown>) => Record<string, unknown>): () => number {
+  const coordinatorVault = requiredVault(harness.cluster, COORDINATOR);
+  let rewritten = 0;
+  harness.hooks.intercept = async ({ from, body }) => {
+    if (from !== COORDINATOR || typeOf(body) !== MessageType.signPackage) return [body];
+    const envelope = parseRaw(body);
+    const request = bodyOf(envelope).request as Envelope;
+    rewritten += 1;
+    return [await resign(coordinatorVault, envelope, { body: { ...bodyOf(envelope), request: { ...request, body: change(bodyOf(request)) } } })];
+  };
+  return () => rewritten;
+}
