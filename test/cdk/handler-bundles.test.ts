@@ -20,7 +20,10 @@ import {
   HANDLER_BUNDLE_BUDGET_KIB,
   type HandlerBundle,
 } from '../../cdk/handler-bundles.js';
-import { packageOf } from '../../cdk/handler-bundling.js';
+import { handlerEsbuildOptions, packageOf } from '../../cdk/handler-bundling.js';
+import { build } from 'esbuild';
+import { schnorr } from '@noble/curves/secp256k1.js';
+import { bytesToHex } from '@noble/hashes/utils.js';
 import { Entry, PROJECT_ROOT } from '../../cdk/paths.js';
 
 let outDir: string;
@@ -138,5 +141,33 @@ describe('the AWS SDK layer', () => {
     expect(fromLayer).toContain('frostline Lambda bundles read AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN only');
     // What tests, the CLI and local development import: the SDK package itself, default chain intact.
     expect(await withKmsClient('@aws-sdk/client-kms', env, printCredentials)).toBe('AKIDFROMFILE file-secret -');
+  });
+});
+
+describe('libsecp256k1 in a bundle', () => {
+  it('a bundle verifies BIP340 with the WASM file beside it (as the CDK places it), and cannot without it', async () => {
+    // The suite module bundled exactly as the handlers are, next to them in outDir, where
+    // buildHandlerBundles (like the CDK's afterBundling hook) copied secp256k1.wasm.
+    const suiteModule = join(PROJECT_ROOT, 'lib', 'protocol', 'suites', 'secp256k1-tr.ts');
+    const entry = join(outDir, 'probe-entry.mjs');
+    await writeFile(entry, `export { secp256k1TrSuite } from ${JSON.stringify(suiteModule)};\n`);
+    await build(handlerEsbuildOptions({ probe: entry }, outDir));
+    const secret = Uint8Array.from({ length: 32 }, (_, i) => i + 1);
+    const message = Uint8Array.from({ length: 32 }, (_, i) => 255 - i);
+    const [publicKey, signature] = [schnorr.getPublicKey(secret), schnorr.sign(message, secret, new Uint8Array(32))];
+    const script = (file: string) => `
+      const { secp256k1TrSuite: s } = await import(${JSON.stringify(pathToFileURL(file).href)});
+      await s.prepareVerifier();
+      const hex = (h) => Uint8Array.from(Buffer.from(h, 'hex'));
+      const ok = s.verifyFinal(hex('${bytesToHex(publicKey)}'), hex('${bytesToHex(message)}'), hex('${bytesToHex(signature)}'));
+      const tampered = s.verifyFinal(hex('${bytesToHex(publicKey)}'), hex('${bytesToHex(message.map((b) => b ^ 1))}'), hex('${bytesToHex(signature)}'));
+      process.stdout.write(JSON.stringify([ok, tampered]));`;
+    const run = (file: string) => promisify(execFile)(process.execPath, ['--input-type=module', '-e', script(file)], { env: { PATH: process.env.PATH ?? '' } });
+    expect(JSON.parse((await run(join(outDir, 'probe.mjs'))).stdout)).toEqual([true, false]);
+    // The same bundle in a folder without the WASM file: the loader has nothing to read.
+    const bare = join(outDir, 'no-wasm');
+    await mkdir(bare, { recursive: true });
+    await build(handlerEsbuildOptions({ probe: entry }, bare));
+    await expect(run(join(bare, 'probe.mjs'))).rejects.toThrow(/secp256k1\.wasm/);
   });
 });
