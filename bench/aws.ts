@@ -20,7 +20,7 @@ import { createAwsClients } from '../lib/adapters/aws/clients.js';
 import { KmsKeyVault } from '../lib/adapters/aws/kms-key-vault.js';
 import { SqsTransport } from '../lib/adapters/aws/sqs-transport.js';
 import { Initiator } from '../lib/client/initiator.js';
-import { AwsCallMeter, type NodeUsage, type OperationCounts, sumCounts } from '../lib/dev/aws-call-meter.js';
+import { AwsCallMeter, type NodeUsage, type OperationCounts, sumCounts, sumUsage } from '../lib/dev/aws-call-meter.js';
 import { DEV_REGION, DevDeployment } from '../lib/dev/dev-deployment.js';
 import { startEmulator } from '../lib/dev/emulator.js';
 import { percentile } from '../lib/dev/percentile.js';
@@ -124,18 +124,7 @@ function meanCounts(runs: readonly OperationCounts[]): OperationCounts {
 
 /** The mean over runs of everything counted. */
 export function summarize(runs: readonly RunUsage[]): UsageSummary {
-  const totals = runs.map((run) => {
-    const t: NodeUsage = { calls: { kms: {}, dynamodb: {}, sqs: {} }, readRequestUnits: 0, writeRequestUnits: 0, invocations: 0, handlerMs: 0 };
-    for (const usage of run.nodes.values()) {
-      for (const service of ['kms', 'dynamodb', 'sqs'] as const) {
-        for (const [op, n] of Object.entries(usage.calls[service])) t.calls[service][op] = (t.calls[service][op] ?? 0) + n;
-      }
-      t.readRequestUnits += usage.readRequestUnits;
-      t.writeRequestUnits += usage.writeRequestUnits;
-      t.invocations += usage.invocations;
-    }
-    return t;
-  });
+  const totals = runs.map((run) => sumUsage(run.nodes.values()));
   const nodeNames = [...new Set(runs.flatMap((r) => [...r.nodes.keys()]))].sort();
   const perNode = Object.fromEntries(
     nodeNames.map((node) => {

@@ -17,6 +17,7 @@ import { promisify } from 'node:util';
 import { build } from 'esbuild';
 import { AWS_SDK_LAYER_BUDGET_KIB, buildAwsSdkLayer, buildHandlerBundles, HANDLER_BUNDLE_BUDGET_KIB, type HandlerName } from '../cdk/handler-bundles.js';
 import { HANDLER_BUNDLING, handlerEsbuildOptions } from '../cdk/handler-bundling.js';
+import { percentile } from '../lib/dev/percentile.js';
 import { Entry } from '../cdk/paths.js';
 import { runtimeEnvironment, type RuntimeConfig } from '../lib/config/runtime.js';
 import { SweeperEnv } from '../lib/config/sweeper.js';
@@ -102,7 +103,7 @@ async function importMs(file: string, env: Record<string, string>): Promise<{ wa
   return { wall, cpu };
 }
 
-const median = (sorted: readonly number[]) => Math.round(sorted[Math.floor(sorted.length / 2)] ?? Number.NaN);
+const median = (values: readonly number[]) => Math.round(percentile(values, 0.5));
 
 /** Each handler built with other externals and aliases than the stacks' (for comparison). */
 async function sizesWith(outDir: string, overrides: { external: string[]; alias: Record<string, string> }): Promise<Record<string, number>> {
@@ -141,14 +142,12 @@ export async function measureBundles(): Promise<BundleRow[]> {
         times.push(wall);
         cpuTimes.push(cpu);
       }
-      times.sort((a, b) => a - b);
-      cpuTimes.sort((a, b) => a - b);
       rows.push({
         handler: bundle.handler,
         sizeKiB: kib(bundle.bytes),
         budgetKiB: HANDLER_BUNDLE_BUDGET_KIB[bundle.handler],
         importMedianMs: median(times),
-        importMinMs: Math.round(times[0] ?? Number.NaN),
+        importMinMs: Math.round(Math.min(...times)),
         importCpuMedianMs: median(cpuTimes),
         top: topPackages(bundle.packages),
         sdkExternalKiB: kib(external[bundle.handler] ?? Number.NaN),

@@ -131,7 +131,7 @@ export class AwsCallMeter {
   #of(node: string): NodeUsage {
     let usage = this.#usage.get(node);
     if (usage === undefined) {
-      usage = { calls: { kms: {}, dynamodb: {}, sqs: {} }, readRequestUnits: 0, writeRequestUnits: 0, invocations: 0, handlerMs: 0 };
+      usage = emptyUsage();
       this.#usage.set(node, usage);
     }
     return usage;
@@ -180,24 +180,28 @@ export class AwsCallMeter {
       },
     };
   }
-
-  /** Calls summed over nodes (or over the nodes `include` accepts). */
-  total(include: (node: string) => boolean = () => true): NodeUsage {
-    const sum: NodeUsage = { calls: { kms: {}, dynamodb: {}, sqs: {} }, readRequestUnits: 0, writeRequestUnits: 0, invocations: 0, handlerMs: 0 };
-    for (const [node, usage] of this.#usage) {
-      if (!include(node)) continue;
-      for (const service of ['kms', 'dynamodb', 'sqs'] as const) {
-        for (const [op, n] of Object.entries(usage.calls[service])) sum.calls[service][op] = (sum.calls[service][op] ?? 0) + n;
-      }
-      sum.readRequestUnits += usage.readRequestUnits;
-      sum.writeRequestUnits += usage.writeRequestUnits;
-      sum.invocations += usage.invocations;
-      sum.handlerMs += usage.handlerMs;
-    }
-    return sum;
-  }
 }
 
 export function sumCounts(counts: OperationCounts): number {
   return Object.values(counts).reduce((a, b) => a + b, 0);
+}
+
+/** Nothing counted yet. */
+export function emptyUsage(): NodeUsage {
+  return { calls: { kms: {}, dynamodb: {}, sqs: {} }, readRequestUnits: 0, writeRequestUnits: 0, invocations: 0, handlerMs: 0 };
+}
+
+/** Several nodes' usage added up. */
+export function sumUsage(usages: Iterable<NodeUsage>): NodeUsage {
+  const sum = emptyUsage();
+  for (const usage of usages) {
+    for (const service of ['kms', 'dynamodb', 'sqs'] as const) {
+      for (const [op, n] of Object.entries(usage.calls[service])) sum.calls[service][op] = (sum.calls[service][op] ?? 0) + n;
+    }
+    sum.readRequestUnits += usage.readRequestUnits;
+    sum.writeRequestUnits += usage.writeRequestUnits;
+    sum.invocations += usage.invocations;
+    sum.handlerMs += usage.handlerMs;
+  }
+  return sum;
 }

@@ -9,11 +9,8 @@ import type { ItemKey } from '../ports/store.js';
 import { anchorKey } from './audit-anchors.js';
 import { coordinatorKeys } from './coordinator-state.js';
 import { MessageType, NAME_PATTERN, type Envelope } from './messages.js';
+import { field } from './party-prefetch.js';
 import { seenKey } from './replay-guard.js';
-
-function field(value: unknown, name: string): unknown {
-  return typeof value === 'object' && value !== null && name in value ? (value as Record<string, unknown>)[name] : undefined;
-}
 
 /** First reads of any message: the sender's audit anchor (party messages), the replay mark, the session, and a requested key. */
 export function coordinatorPrefetch(envelope: Envelope, fromParty: boolean): ItemKey[] {

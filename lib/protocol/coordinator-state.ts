@@ -1,6 +1,6 @@
 /** What the coordinator keeps: sessions (public data only) and the registry of keys. */
 import * as z from 'zod/mini';
-import { Hex32, PublicKeyHex } from './schema-atoms.js';
+import { Hex32, PublicKeyHex, SignatureHex } from './schema-atoms.js';
 import type { ItemBackend, ItemKey } from '../ports/store.js';
 import { ItemTable } from '../ports/store.js';
 import { EnvelopeSchema, PublicPackage, ResultError } from './messages.js';
@@ -46,8 +46,8 @@ export const SignSession = z.strictObject({
   commitments: Contributions,
   signers: z.array(z.string()),
   shares: Contributions,
-  /** 64 bytes (Ed25519, BIP340) or 114 (Ed448): a finished Ed448 session must parse when read again. */
-  signature: z.optional(z.string().check(z.regex(/^(?:[0-9a-f]{128}|[0-9a-f]{228})$/))),
+  /** Any suite's signature (Ed448's 114 bytes included): a finished session must parse when read again. */
+  signature: z.optional(SignatureHex),
 });
 export type SignSession = z.infer<typeof SignSession>;
 

@@ -47,11 +47,6 @@ export class MessageReads implements ItemBackend {
     return item;
   }
 
-  async getMany(keys: readonly ItemKey[]): Promise<(StoredItem | undefined)[]> {
-    await this.prefetch(keys);
-    return Promise.all(keys.map((key) => this.get(key)));
-  }
-
   /**
    * Reads the keys not yet read in this message, in one round trip where the backend can.
    * Only for items the handling is about to read anyway, whatever the outcome.

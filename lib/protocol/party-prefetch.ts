@@ -12,7 +12,8 @@ import { MessageType, NAME_PATTERN, type Envelope } from './messages.js';
 import { partyKeys } from './party-state.js';
 import { seenKey } from './replay-guard.js';
 
-function field(value: unknown, name: string): unknown {
+/** A field of an unverified body, or undefined: read-ahead hints only, never a decision. */
+export function field(value: unknown, name: string): unknown {
   return typeof value === 'object' && value !== null && name in value ? (value as Record<string, unknown>)[name] : undefined;
 }
 

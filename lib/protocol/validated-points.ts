@@ -54,7 +54,6 @@ export interface ValidatedPoints {
    */
   baseMultiple(scalar: bigint): Uint8Array;
   counts(): PointCounts;
-  resetCounts(): void;
   /** Forgets every cached encoding (a cold process); counts are kept. */
   clear(): void;
   readonly size: number;
@@ -185,10 +184,6 @@ export function validatedPoints(capacity: number = DEFAULT_POINT_CACHE_ENTRIES):
       return bytes;
     },
     counts: () => ({ decodes, validations }),
-    resetCounts() {
-      decodes = 0;
-      validations = 0;
-    },
     clear() {
       cache.clear();
     },

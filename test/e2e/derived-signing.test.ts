@@ -113,6 +113,7 @@ describe('signing with a derivation path (Ed25519)', () => {
     expect(result.ok).toBe(false);
     expect(harness.sent.filter((m) => typeOf(m.body) === MessageType.signShare)).toEqual([]);
     const packages = cluster.outcomes.filter((o) => o.node !== COORDINATOR && o.outcome.type === MessageType.signPackage);
+    expect(packages.length).toBeGreaterThan(0);
     for (const { outcome } of packages) expect(outcome).toMatchObject({ status: 'refused', code: 'bad-signature' });
   });
 

@@ -6,22 +6,16 @@
  * under. The retry without it, with the third party, releases a signature an implementation
  * other than ours accepts.
  */
-import { createPublicKey, verify } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import * as secp from 'tiny-secp256k1';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { hexToBytes } from '@noble/hashes/utils.js';
 import { MessageType } from '../../lib/protocol/messages.js';
 import type { SignResultBody } from '../../lib/protocol/messages.js';
 import { bodyOf, encoder, openHarness, opensslVerifies, parseRaw, requiredVault, resign, Scratch, typeOf, type Harness } from '../support/harness.js';
+import { bip340Verifies, ed448Verifies } from '../support/ed25519.js';
 
 const scratch = new Scratch();
 afterAll(() => scratch.cleanup());
-
-function ed448Verifies(publicKeyHex: string, message: Uint8Array, signatureHex: string): boolean {
-  const key = createPublicKey({ key: Buffer.concat([Buffer.from('3043300506032b6571033a00', 'hex'), Buffer.from(publicKeyHex, 'hex')]), format: 'der', type: 'spki' });
-  return verify(null, message, key, Buffer.from(signatureHex, 'hex'));
-}
 
 /** Another canonical scalar: the least significant bit flipped (little-endian Ed suites, big-endian secp256k1). */
 function flipLowBit(share: string, bigEndian: boolean): string {
@@ -62,7 +56,7 @@ const CASES = [
     taproot: { merkleRoot: Buffer.from(sha256(encoder.encode('a script tree'))).toString('hex') },
     bigEndian: true,
     message: sha256(encoder.encode('secp256k1-tr child output key')),
-    verifies: (key: string, message: Uint8Array, signature: string) => secp.verifySchnorr(message, hexToBytes(key), hexToBytes(signature)),
+    verifies: bip340Verifies,
   },
 ];
 

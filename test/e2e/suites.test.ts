@@ -5,29 +5,17 @@
  * of another suite's size relayed into a secp256k1-tr session refused with state unchanged.
  * Ed25519 keys are covered by keygen-sign.test.ts.
  */
-import { createPublicKey, verify } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import * as secp from 'tiny-secp256k1';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import { RefusalCode } from '../../lib/ports/errors.js';
 import { MessageType, type Envelope } from '../../lib/protocol/messages.js';
 import { bodyOf, encoder, freshCopy, openHarness, parseRaw, requiredParty, requiredVault, resign, Scratch, storeItems, typeOf, type Harness } from '../support/harness.js';
+import { bip340Verifies, ed448Verifies } from '../support/ed25519.js';
 
 const scratch = new Scratch();
 afterAll(() => scratch.cleanup());
-
-/** BIP340 by libsecp256k1 (32-byte messages, x-only keys). */
-function bip340Verifies(publicKeyHex: string, message: Uint8Array, signatureHex: string): boolean {
-  return secp.verifySchnorr(message, Buffer.from(publicKeyHex, 'hex'), Buffer.from(signatureHex, 'hex'));
-}
-
-/** RFC 8032 Ed448 by OpenSSL (RFC 8410 SPKI prefix). */
-function ed448Verifies(publicKeyHex: string, message: Uint8Array, signatureHex: string): boolean {
-  const key = createPublicKey({ key: Buffer.concat([Buffer.from('3043300506032b6571033a00', 'hex'), Buffer.from(publicKeyHex, 'hex')]), format: 'der', type: 'spki' });
-  return verify(null, message, key, Buffer.from(signatureHex, 'hex'));
-}
 
 /** Every suite at 2-of-3 and 3-of-5 (Ed448 3-of-5 is the slowest: noble's Ed448 takes seconds there). */
 const SIZES = [

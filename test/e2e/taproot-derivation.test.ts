@@ -6,7 +6,7 @@
  * derives offline; the xpub is re-derived with BIP32 CKDpub written here from HMAC-SHA512
  * and libsecp256k1's point addition. A coordinator that changes the taproot option is refused.
  */
-import { createHmac, createPublicKey, verify } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import * as secp from 'tiny-secp256k1';
 import { base58check } from '@scure/base';
@@ -18,21 +18,13 @@ import { deriveKey } from '../../lib/protocol/derivation/key.js';
 import { tweakScalarBytes } from '../../lib/protocol/derivation/affine.js';
 import { COORDINATOR, MessageType } from '../../lib/protocol/messages.js';
 import { encoder, openHarness, requiredParty, rewriteRelayedSignRequest, Scratch, storeItems, typeOf, type Harness } from '../support/harness.js';
+import { bip340Verifies, ed448Verifies } from '../support/ed25519.js';
 
 const scratch = new Scratch();
 afterAll(() => scratch.cleanup());
 
 const TR = 'FROST-secp256k1-SHA256-TR-v1';
 const MERKLE_ROOT = bytesToHex(sha256(encoder.encode('a script tree')));
-
-function bip340Verifies(publicKeyHex: string, message: Uint8Array, signatureHex: string): boolean {
-  return secp.verifySchnorr(message, hexToBytes(publicKeyHex), hexToBytes(signatureHex));
-}
-
-function ed448Verifies(publicKeyHex: string, message: Uint8Array, signatureHex: string): boolean {
-  const key = createPublicKey({ key: Buffer.concat([Buffer.from('3043300506032b6571033a00', 'hex'), Buffer.from(publicKeyHex, 'hex')]), format: 'der', type: 'spki' });
-  return verify(null, message, key, Buffer.from(signatureHex, 'hex'));
-}
 
 /** BIP341 taproot_tweak_pubkey by libsecp256k1: x(P_even + tagged_hash("TapTweak", x(P) || root)·G). */
 function taprootOutputKey(internalXOnly: string, merkleRoot?: string): string {

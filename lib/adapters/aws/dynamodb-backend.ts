@@ -181,8 +181,8 @@ export class DynamoItemBackend implements ItemBackend {
     for (let start = 0; start < keys.length; start += MAX_BATCH_GET_KEYS) {
       let pending: Item[] = keys.slice(start, start + MAX_BATCH_GET_KEYS).map(keyAttributes);
       for (let attempt = 0; pending.length > 0; attempt++) {
-        if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(200, 2 ** attempt * 5)));
         if (attempt >= 10) throw new InfrastructureError('dynamodb:BatchGetItem', 'keys left unprocessed after 10 attempts');
+        if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(200, 2 ** attempt * 5)));
         let output;
         try {
           output = await this.client.send(

@@ -24,10 +24,6 @@ export interface AffineTweak {
 
 export const IDENTITY_TWEAK: AffineTweak = { negate: false, add: 0n };
 
-export function isIdentityTweak(tweak: AffineTweak): boolean {
-  return !tweak.negate && tweak.add === 0n;
-}
-
 /** `then ∘ first`: x ↦ then(first(x)) = ±₂(±₁x + b₁) + b₂. */
 export function composeTweaks(group: Group, first: AffineTweak, then: AffineTweak): AffineTweak {
   return {

@@ -22,6 +22,7 @@
  * For both Edwards curves τ = 0 or A_i = identity is refused like BIP32's invalid IL.
  * Children stay in the prime-order subgroup: A is in it (checked at keygen) and so is τ·B.
  */
+import { bytesToNumberBE, bytesToNumberLE } from '@noble/curves/utils.js';
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha512 } from '@noble/hashes/sha2.js';
 import { shake256 } from '@noble/hashes/sha3.js';
@@ -37,14 +38,6 @@ export interface ChildStep {
   readonly tweak: bigint;
 }
 
-function beToBigint(bytes: Uint8Array): bigint {
-  let n = 0n;
-  for (const b of bytes) n = (n << 8n) | BigInt(b);
-  return n;
-}
-function leToBigint(bytes: Uint8Array): bigint {
-  return beToBigint(Uint8Array.from(bytes).reverse());
-}
 
 function finish(group: Group, parent: Uint8Array, tweak: bigint, chainCode: Uint8Array): ChildStep {
   const publicKey = group.affinePoint(parent, false, tweak);
@@ -62,7 +55,7 @@ export function ckdSecp256k1(parent: Uint8Array, chainCode: Uint8Array, index: n
   const group = secp256k1Group;
   checkInputs(group, parent, chainCode, index);
   const I = hmac(sha512, chainCode, concatBytes(parent, ser32(index)));
-  const tweak = beToBigint(I.subarray(0, 32));
+  const tweak = bytesToNumberBE(I.subarray(0, 32));
   if (tweak >= group.order) throw new DerivationError(`BIP32: index ${index} gives IL >= n (invalid child); use another index`);
   try {
     return finish(group, parent, tweak, I.slice(32));
@@ -75,7 +68,7 @@ export function ckdSecp256k1(parent: Uint8Array, chainCode: Uint8Array, index: n
 function ckdEdwards(group: Group, tag: string, parent: Uint8Array, chainCode: Uint8Array, index: number, split: (input: Uint8Array) => [Uint8Array, Uint8Array]): ChildStep {
   checkInputs(group, parent, chainCode, index);
   const [IL, IR] = split(concatBytes(utf8ToBytes(tag), parent, ser32(index)));
-  const tweak = group.mod(leToBigint(IL));
+  const tweak = group.mod(bytesToNumberLE(IL));
   if (tweak === 0n) throw new DerivationError(`index ${index} gives a zero tweak (invalid child); use another index`);
   try {
     return finish(group, parent, tweak, IR);

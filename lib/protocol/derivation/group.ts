@@ -3,7 +3,7 @@
  * noble's points and scalar fields (no arithmetic of our own). Points go in and out as their
  * suite encodings; bigints stay inside one call.
  */
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { ed448 } from '@noble/curves/ed448.js';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
@@ -75,7 +75,8 @@ function scalarWriter(Fn: IField<bigint>): (scalar: bigint) => Uint8Array {
   return (scalar) => {
     // Off-heap buffers (secret-scope.ts `secretBytes`): V8 moves small on-heap typed arrays and leaves stale copies.
     const blindBytes = secretBytes(width);
-    blindBytes.set(randomBytes(Fn.BYTES));
+    // Filled in place: a separate random buffer would hold the blind, and with it the masked value gives n back.
+    randomFillSync(blindBytes.subarray(0, Fn.BYTES));
     const blindView = new DataView(blindBytes.buffer);
     let blind = 0n;
     for (let i = limbs - 1; i >= 0; i--) blind = (blind << 64n) | blindView.getBigUint64(i * LIMB_BYTES, true);

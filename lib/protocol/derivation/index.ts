@@ -1,5 +1,5 @@
 /** Non-hardened key derivation for threshold keys: pure functions, no I/O (README "Derivation"). */
-export { composeTweaks, IDENTITY_TWEAK, isIdentityTweak, tweakPoint, tweakPublicPackage, tweakScalarBytes, type AffineTweak } from './affine.js';
+export { composeTweaks, IDENTITY_TWEAK, tweakPoint, tweakPublicPackage, tweakScalarBytes, type AffineTweak } from './affine.js';
 export { CHAIN_CODE_BYTES, chainCodeOf, taggedSha256 } from './chain-code.js';
 export { ckdEd25519, ckdEd448, ckdFor, ckdSecp256k1, type ChildStep } from './ckd.js';
 export { curveOfSuite, derivationKeyBytes, derivePath, type DerivedKey, type ExtendedPublicKey } from './derive.js';

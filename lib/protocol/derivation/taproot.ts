@@ -4,6 +4,7 @@
  * that the shares belong to: negate when P has odd Y (BIP340 lifts it to even Y), then add t.
  */
 import { schnorr } from '@noble/curves/secp256k1.js';
+import { bytesToNumberBE } from '@noble/curves/utils.js';
 import type { AffineTweak } from './affine.js';
 import { DerivationError, secp256k1Group } from './group.js';
 
@@ -24,8 +25,7 @@ export function taprootTweak(internalKey: Uint8Array, merkleRoot?: Uint8Array): 
   secp256k1Group.assertPoint(full, 'taproot internal key');
   const xOnly = full.subarray(1);
   const t = schnorr.utils.taggedHash('TapTweak', xOnly, merkleRoot ?? new Uint8Array(0));
-  let add = 0n;
-  for (const b of t) add = (add << 8n) | BigInt(b);
+  const add = bytesToNumberBE(t);
   if (add >= secp256k1Group.order) throw new DerivationError('BIP341: tweak is not below the group order (invalid)');
   const tweak: AffineTweak = { negate: full[0] === 0x03, add };
   const q = secp256k1Group.affinePoint(full, tweak.negate, add);
