@@ -37,6 +37,17 @@ export const MessageType = {
   signResult: 'sign.result',
   keyRequest: 'key.request',
   keyResult: 'key.result',
+  refreshRequest: 'refresh.request',
+  reshareRequest: 'reshare.request',
+  reshareStart: 'reshare.start',
+  reshareRound1: 'reshare.round1',
+  reshareDeal: 'reshare.deal',
+  reshareDealing: 'reshare.dealing',
+  reshareShares: 'reshare.shares',
+  reshareDone: 'reshare.done',
+  reshareConfirm: 'reshare.confirm',
+  reshareAbort: 'reshare.abort',
+  reshareResult: 'reshare.result',
 } as const;
 export type MessageType = (typeof MessageType)[keyof typeof MessageType];
 
@@ -44,7 +55,13 @@ export type MessageType = (typeof MessageType)[keyof typeof MessageType];
  * What initiators send: keygen and sign requests, and public-key lookups. Request intake
  * admits these only (lib/lambda/handlers.ts).
  */
-export const INITIATOR_REQUEST_TYPES: ReadonlySet<MessageType> = new Set([MessageType.keygenRequest, MessageType.signRequest, MessageType.keyRequest]);
+export const INITIATOR_REQUEST_TYPES: ReadonlySet<MessageType> = new Set([
+  MessageType.keygenRequest,
+  MessageType.signRequest,
+  MessageType.keyRequest,
+  MessageType.refreshRequest,
+  MessageType.reshareRequest,
+]);
 
 export const EnvelopeSchema = z.strictObject({
   v: z.literal(PROTOCOL_VERSION),
@@ -168,6 +185,16 @@ export const DkgDoneBody = z.strictObject({
   groupKey: PublicKeyHex,
   publicPackageHash: hex(32),
   publicPackage: PublicPackage,
+  /**
+   * The key epoch this attestation is for: 0 (or absent, in attestations from before epochs)
+   * for keygen, one more per refresh or reshare. The group key is the same in every epoch.
+   */
+  epoch: z.optional(z.number().check(z.int(), z.nonnegative())),
+  /**
+   * The keygen's (epoch 0) public-package hash, which fixes the key's derivation chain code
+   * in every later epoch; absent in epoch 0, where it is `publicPackageHash`.
+   */
+  keygenPackageHash: z.optional(hex(32)),
   audit: AuditAnchor,
 });
 export type DkgDoneBody = z.infer<typeof DkgDoneBody>;
@@ -251,6 +278,101 @@ export const PartyRefusedBody = z.strictObject({
 });
 export type PartyRefusedBody = z.infer<typeof PartyRefusedBody>;
 
+// ---- key lifecycle: refresh and reshare (README "Key lifecycle") -------------------------
+
+/**
+ * Same parties, same threshold, new shares: every party deals a zero-constant polynomial and
+ * adds what it receives to its share. Signed by an initiator whose grant allows it.
+ */
+export const RefreshRequestBody = z.strictObject({
+  requestId: RequestId,
+  keyId: Name,
+  /** Approvers' signatures over this request, for keys whose policy requires a quorum. */
+  approvals: z.optional(z.array(ApprovalSchema).check(z.maxLength(32))),
+});
+export type RefreshRequestBody = z.infer<typeof RefreshRequestBody>;
+
+/**
+ * A new party set and/or threshold for an existing key; the group key stays. `dealers` are
+ * the current parties that deal (at least the current threshold of them); absent: every
+ * current party. A party that lost its share is left out of `dealers` and only receives.
+ */
+export const ReshareRequestBody = z.strictObject({
+  requestId: RequestId,
+  keyId: Name,
+  threshold: z.number().check(z.int(), z.gte(2), z.lte(255)),
+  parties: z.array(Name).check(z.minLength(2), z.maxLength(255)),
+  dealers: z.optional(z.array(Name).check(z.minLength(2), z.maxLength(255))),
+  approvals: z.optional(z.array(ApprovalSchema).check(z.maxLength(32))),
+});
+export type ReshareRequestBody = z.infer<typeof ReshareRequestBody>;
+
+/**
+ * Coordinator → every current and every new party. `request` is the initiator's
+ * refresh.request or reshare.request, unchanged. `current` are the current epoch's
+ * attestations (the signed dkg.done or reshare.done of every current party): a new party
+ * holds no share yet and learns the key's current public package only from them.
+ */
+export const ReshareStartBody = z.strictObject({
+  request: EnvelopeSchema,
+  current: z.array(EnvelopeSchema).check(z.minLength(2), z.maxLength(255)),
+});
+
+/** A participant's answer to reshare.start: the X25519 key its new share is sealed to. */
+export const ReshareRound1Body = z.strictObject({
+  keyId: Name,
+  /** The epoch being left, and its public-package hash as this party holds it (absent: holds no share). */
+  epoch: z.number().check(z.int(), z.nonnegative()),
+  publicPackageHash: z.optional(hex(32)),
+  ephemeralKey: hex(32),
+  audit: AuditAnchor,
+});
+export type ReshareRound1Body = z.infer<typeof ReshareRound1Body>;
+
+/** Coordinator → each dealer: every participant's signed reshare.round1, unchanged. */
+export const ReshareDealBody = z.strictObject({
+  request: EnvelopeSchema,
+  current: z.array(EnvelopeSchema).check(z.minLength(2), z.maxLength(255)),
+  round1: z.array(EnvelopeSchema).check(z.minLength(2), z.maxLength(510)),
+});
+
+/**
+ * A dealer's dealing: Feldman commitments to its polynomial and one sealed share per new
+ * party. A reshare commits to all t′ coefficients, the first being λ·Y of the dealer. A
+ * refresh polynomial's constant term is zero by construction: its dealing commits to the
+ * t − 1 other coefficients only, and receivers take the identity as the constant commitment
+ * (so no dealing can carry any other constant).
+ */
+export const ReshareDealingBody = z.strictObject({
+  keyId: Name,
+  epoch: z.number().check(z.int(), z.nonnegative()),
+  publicPackageHash: hex(32),
+  commitments: z.array(ElementHex).check(z.minLength(1), z.maxLength(255)),
+  shares: z.record(Name, SealedShare),
+  audit: AuditAnchor,
+});
+export type ReshareDealingBody = z.infer<typeof ReshareDealingBody>;
+
+/** Coordinator → each new party: the round-1 transcript and every dealer's signed dealing. */
+export const ReshareSharesBody = z.strictObject({
+  request: EnvelopeSchema,
+  current: z.array(EnvelopeSchema).check(z.minLength(2), z.maxLength(255)),
+  round1: z.array(EnvelopeSchema).check(z.minLength(2), z.maxLength(510)),
+  dealings: z.array(EnvelopeSchema).check(z.minLength(2), z.maxLength(255)),
+});
+
+/** Coordinator → every current and new party: every new party's signed reshare.done. */
+export const ReshareConfirmBody = z.strictObject({
+  request: EnvelopeSchema,
+  done: z.array(EnvelopeSchema).check(z.minLength(2), z.maxLength(255)),
+});
+
+/** Coordinator → every participant: relays, unchanged, the signed refusal of a participant that abandoned the reshare. */
+export const ReshareAbortBody = z.strictObject({
+  request: EnvelopeSchema,
+  refusal: EnvelopeSchema,
+});
+
 // ---- results to initiators ------------------------------------------------------------
 
 export const ResultError = z.strictObject({
@@ -302,6 +424,15 @@ export type SignResultBody = z.infer<typeof SignResultBody>;
 export const KeyResultBody = z.strictObject({ ...ResultFields, ...KeyFields });
 export type KeyResultBody = z.infer<typeof KeyResultBody>;
 
+/** The result of a refresh or reshare: the new epoch's attestations (signed reshare.done of every new party). */
+export const ReshareResultBody = z.strictObject({
+  ...ResultFields,
+  ...KeyFields,
+  duplicate: z.boolean(),
+  epoch: z.optional(z.number().check(z.int(), z.nonnegative())),
+});
+export type ReshareResultBody = z.infer<typeof ReshareResultBody>;
+
 /** The body schema of every message type: checked before any handler sees the body. */
 export const BodySchemas = {
   [MessageType.keygenRequest]: KeygenRequestBody,
@@ -323,6 +454,17 @@ export const BodySchemas = {
   [MessageType.signResult]: SignResultBody,
   [MessageType.keyRequest]: KeyRequestBody,
   [MessageType.keyResult]: KeyResultBody,
+  [MessageType.refreshRequest]: RefreshRequestBody,
+  [MessageType.reshareRequest]: ReshareRequestBody,
+  [MessageType.reshareStart]: ReshareStartBody,
+  [MessageType.reshareRound1]: ReshareRound1Body,
+  [MessageType.reshareDeal]: ReshareDealBody,
+  [MessageType.reshareDealing]: ReshareDealingBody,
+  [MessageType.reshareShares]: ReshareSharesBody,
+  [MessageType.reshareDone]: DkgDoneBody,
+  [MessageType.reshareConfirm]: ReshareConfirmBody,
+  [MessageType.reshareAbort]: ReshareAbortBody,
+  [MessageType.reshareResult]: ReshareResultBody,
 } as const satisfies Record<MessageType, z.ZodMiniType>;
 
 export type BodyOf<T extends MessageType> = z.infer<(typeof BodySchemas)[T]>;
