@@ -37,4 +37,16 @@ describe('AWS calls per operation on the emulator', () => {
     // The baseline it is compared with: one KMS Sign, the request and the result.
     for (const run of measured.baseline) expect(callsOf(run)).toEqual({ hops: 2, kms: { Sign: 1 }, dynamodb: {}, sqs: { SendMessage: 2 } });
   });
+
+  it('without delegated keys every envelope of a signature is one KMS Sign (11), as before', async () => {
+    const measured = await measureAwsPath({ endpoint, signatures: 1, delegatedKeys: false });
+    for (const run of measured.signatures) {
+      expect(callsOf(run)).toEqual({
+        hops: 6,
+        kms: { Decrypt: 7, GenerateDataKey: 3, Sign: 11 },
+        dynamodb: { BatchGetItem: 14, GetItem: 2, PutItem: 15, TransactWriteItems: 7 },
+        sqs: { SendMessage: 12 },
+      });
+    }
+  });
 });
