@@ -54,8 +54,8 @@ export interface WiringOptions {
   /**
    * Sign the per-signature envelopes with a delegated key certified by the KMS identity key
    * (one KMS `Sign` per renewal, every few minutes, instead of one per envelope; README
-   * "Memory and secrets" says what that key is). Off: every envelope is a KMS `Sign`.
-   * @default true
+   * "Secrets in memory" says what that key is). Off: every envelope is a KMS `Sign`.
+   * @default the configuration's (FROSTLINE_DELEGATED_KEYS, on unless `off`)
    */
   readonly delegatedKeys?: boolean;
 }
@@ -91,6 +91,10 @@ function kmsVault(config: RuntimeConfig, clients: AwsClients, masterKeyId: strin
   });
 }
 
+function delegating(config: RuntimeConfig, options: WiringOptions): boolean {
+  return options.delegatedKeys ?? config.delegatedKeys !== false;
+}
+
 function adapters(config: RuntimeConfig, vault: KeyVault, options: WiringOptions) {
   const { clients } = options;
   const store = new DynamoItemBackend(clients.dynamodb, config.tableName);
@@ -102,7 +106,7 @@ function adapters(config: RuntimeConfig, vault: KeyVault, options: WiringOptions
 export function createParty(config: PartyRuntimeConfig, options: WiringOptions): Party {
   const kms = kmsVault(config, options.clients, config.masterKeyId);
   // One delegation per Party instance, i.e. per Lambda container (the handler is built once, at cold start).
-  const vault = options.delegatedKeys === false ? kms : withDelegation(kms, { holder: config.partyId, role: 'party', lifetimeMs: DEFAULT_LIMITS.delegatedKeyLifetimeMs });
+  const vault = !delegating(config, options) ? kms : withDelegation(kms, { holder: config.partyId, role: 'party', lifetimeMs: DEFAULT_LIMITS.delegatedKeyLifetimeMs });
   return new Party({ id: config.partyId, policy: config.policy, ...adapters(config, vault, options) });
 }
 
@@ -110,7 +114,7 @@ export function createCoordinator(config: CoordinatorRuntimeConfig, options: Wir
   // Any configured masterKeyId is ignored: the coordinator never wraps data keys.
   const identity = identityOnlyVault(kmsVault(config, options.clients, NO_MASTER_KEY));
   const vault =
-    options.delegatedKeys === false
+    !delegating(config, options)
       ? identity
       : withDelegation(identity, { holder: COORDINATOR, role: 'coordinator', lifetimeMs: DEFAULT_LIMITS.delegatedKeyLifetimeMs });
   return new Coordinator(adapters(config, vault, options));

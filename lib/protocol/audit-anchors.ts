@@ -87,7 +87,7 @@ export class AuditAnchors {
  *
  * An anchor carried by a delegated-key envelope counts when the party's identity key
  * certified that key for a window covering the envelope's timestamp: it is checked long
- * after the certificate expired, so not against the clock (README "Memory and secrets").
+ * after the certificate expired, so not against the clock (README "Secrets in memory").
  */
 export function verifiedAnchor(
   record: AnchorRecord,
