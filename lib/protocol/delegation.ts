@@ -143,7 +143,7 @@ class SigningKey implements DelegatedKey {
 }
 
 /** `vault` with a delegation for `options.holder` (one per process: create it once, at start). */
-export function withDelegation<V extends KeyVault>(vault: V, options: DelegationOptions): KeyVault {
+export function withDelegation(vault: KeyVault, options: DelegationOptions): KeyVault {
   const delegation = new Delegation(vault, options);
   return {
     generateDataKey: (context) => vault.generateDataKey(context),
