@@ -63,8 +63,41 @@ export function derivationOf(key: PackageKey, request: SigningKeyChoice): KeyDer
   return derived;
 }
 
+/**
+ * Tweaked public packages already computed, per suite object (its Point class decodes them),
+ * by the package's hash and the tweak: tweaking costs a point decode, addition and base
+ * multiplication per verifying share and for the group key, and the coordinator and every
+ * signer need the same package at each signature under a child key. Frozen: shared by callers.
+ */
+const tweakedPackages = new WeakMap<Suite, Map<string, FrostPublic>>();
+const TWEAKED_PACKAGE_CACHE_ENTRIES = 256;
+let packagesTweaked = 0;
+
+/** How many public packages were tweaked (not served from the cache) in this process: for tests. */
+export function tweakedPackageCount(): number {
+  return packagesTweaked;
+}
+
 /** The public package to sign or aggregate under: the stored one, or its tweak for the child key. */
 export function signingPackage(suite: Suite, publicPackage: PublicPackage, derivation: KeyDerivation | undefined): FrostPublic {
-  const pub = publicFromWire(suite, publicPackage);
-  return derivation === undefined ? pub : tweakPublicPackage(derivation.group, pub, derivation.tweak);
+  if (derivation === undefined) return publicFromWire(suite, publicPackage);
+  let cache = tweakedPackages.get(suite);
+  if (cache === undefined) {
+    cache = new Map();
+    tweakedPackages.set(suite, cache);
+  }
+  // The package's own hash (never a caller's word for it) and the whole tweak: the result is a function of these.
+  const cacheKey = `${publicPackageHash(publicPackage)}|${derivation.curve}|${String(derivation.tweak.negate)}|${derivation.tweak.add.toString(16)}`;
+  const cached = cache.get(cacheKey);
+  if (cached !== undefined) return cached;
+  const tweaked = tweakPublicPackage(derivation.group, publicFromWire(suite, publicPackage), derivation.tweak);
+  packagesTweaked += 1;
+  // Its own arrays and records (tweakPublicPackage builds new ones): freezing them touches nothing else.
+  for (const part of [tweaked.commitments, tweaked.verifyingShares, tweaked.signers, tweaked]) Object.freeze(part);
+  if (cache.size >= TWEAKED_PACKAGE_CACHE_ENTRIES) {
+    const oldest = cache.keys().next();
+    if (oldest.done !== true) cache.delete(oldest.value);
+  }
+  cache.set(cacheKey, tweaked);
+  return tweaked;
 }
