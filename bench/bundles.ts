@@ -4,7 +4,9 @@
  * with a valid environment (the import runs the cold start: configuration, SDK clients,
  * the Party or Coordinator). The import includes the AWS SDK layer's module, which the
  * bundles import (`@frostline/aws-sdk`, built next to them), as at a Lambda cold start.
- * No AWS call is made. Also measured: the layer's size (one per stack, shared by its
+ * No AWS call is made. Each import is measured as deployed (no NODE_OPTIONS) and, for
+ * comparison, with `--enable-source-maps` (the debugging switch, cdk/handler-bundling.ts).
+ * Also measured: the layer's size (one per stack, shared by its
  * functions), and for comparison only, each bundle with the whole AWS SDK bundled in.
  */
 import { execFile } from 'node:child_process';
@@ -16,7 +18,7 @@ import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
 import { AWS_SDK_LAYER_BUDGET_KIB, buildAwsSdkLayer, buildHandlerBundles, HANDLER_BUNDLE_BUDGET_KIB, type HandlerName } from '../cdk/handler-bundles.js';
-import { HANDLER_BUNDLING, handlerEsbuildOptions } from '../cdk/handler-bundling.js';
+import { handlerEsbuildOptions, SOURCE_MAPS_NODE_OPTION } from '../cdk/handler-bundling.js';
 import { percentile } from '../lib/dev/percentile.js';
 import { Entry } from '../cdk/paths.js';
 import { runtimeEnvironment, type RuntimeConfig } from '../lib/config/runtime.js';
@@ -30,6 +32,9 @@ export interface BundleRow {
   importMinMs: number;
   /** CPU time of the import (user + system, all threads), median: steadier than the wall clock on a busy machine. */
   importCpuMedianMs: number;
+  /** The same import with `NODE_OPTIONS=--enable-source-maps` (off by default; cdk/handler-bundling.ts `handlerNodeOptions`): wall and CPU medians. */
+  importWithSourceMapsMedianMs: number;
+  importWithSourceMapsCpuMedianMs: number;
   /** The largest packages in the bundle, KiB. */
   top: string;
   /** For comparison: the bundle with @aws-sdk/* and @smithy/* external (the runtime's copy). */
@@ -75,13 +80,12 @@ function environments(): Record<HandlerName, Record<string, string>> {
   };
   const coordinator: RuntimeConfig = { ...common, role: 'coordinator' };
   // Fake credentials: nothing is signed or sent, and no credential chain is walked.
-  // NODE_OPTIONS as deployed: source maps are read at import, so they count.
+  // No NODE_OPTIONS, as deployed by default (measureBundles adds the source-map option for the comparison).
   const base = {
     PATH: process.env.PATH ?? '',
     AWS_ACCESS_KEY_ID: 'AKIDBENCH',
     AWS_SECRET_ACCESS_KEY: 'bench',
     AWS_LAMBDA_FUNCTION_NAME: 'bench',
-    NODE_OPTIONS: HANDLER_BUNDLING.nodeOptions,
   };
   return {
     partyInbox: { ...base, ...runtimeEnvironment(party) },
@@ -137,10 +141,16 @@ export async function measureBundles(): Promise<BundleRow[]> {
     for (const bundle of bundles) {
       const times: number[] = [];
       const cpuTimes: number[] = [];
+      const mappedTimes: number[] = [];
+      const mappedCpuTimes: number[] = [];
+      // Alternating, so that both variants see the same machine state.
       for (let i = 0; i < IMPORTS; i++) {
         const { wall, cpu } = await importMs(bundle.file, envs[bundle.handler]);
         times.push(wall);
         cpuTimes.push(cpu);
+        const mapped = await importMs(bundle.file, { ...envs[bundle.handler], NODE_OPTIONS: SOURCE_MAPS_NODE_OPTION });
+        mappedTimes.push(mapped.wall);
+        mappedCpuTimes.push(mapped.cpu);
       }
       rows.push({
         handler: bundle.handler,
@@ -149,6 +159,8 @@ export async function measureBundles(): Promise<BundleRow[]> {
         importMedianMs: median(times),
         importMinMs: Math.round(Math.min(...times)),
         importCpuMedianMs: median(cpuTimes),
+        importWithSourceMapsMedianMs: median(mappedTimes),
+        importWithSourceMapsCpuMedianMs: median(mappedCpuTimes),
         top: topPackages(bundle.packages),
         sdkExternalKiB: kib(external[bundle.handler] ?? Number.NaN),
         sdkLayerKiB: kib(layer.bytes),

@@ -52,11 +52,34 @@ export const HANDLER_BUNDLING = {
   externalModules: [AWS_SDK_LAYER_PACKAGE] as string[],
   alias: Object.fromEntries(SDK_CLIENTS.map((client) => [client, AWS_SDK_LAYER_PACKAGE])) as Readonly<Record<string, string>>,
   minify: true,
+  /**
+   * The source map is built and deployed beside every bundle, but not read unless
+   * `NODE_OPTIONS=--enable-source-maps` is set (see `handlerNodeOptions`): so a deployed
+   * function can be switched to source-mapped stack traces without a rebuild.
+   */
   sourceMap: true,
   sourcesContent: false,
-  /** Every function's NODE_OPTIONS: source-mapped stack traces (costs import time; bench/bundles.ts measures with it). */
-  nodeOptions: '--enable-source-maps',
 } as const;
+
+/** The option that makes Node read the bundle's source map at load (and map every stack trace). */
+export const SOURCE_MAPS_NODE_OPTION = '--enable-source-maps';
+
+/** Set to `1` when synthesizing (`FROSTLINE_SOURCE_MAPS=1 npx cdk deploy ...`) to deploy every function with source maps on. */
+export const SOURCE_MAPS_SWITCH = 'FROSTLINE_SOURCE_MAPS';
+
+/**
+ * Every function's NODE_OPTIONS, or undefined for none (the default). Source maps are off
+ * by default because Node parses the whole map (~450 KiB of JSON) at every cold start when
+ * they are on: 10–15 ms of a ~100 ms module import (bench/bundles.ts measures both). What
+ * is given up: stack traces of uncaught errors (a cold start that throws, a crash) name
+ * minified positions in the bundle instead of our source files. The handlers never log
+ * stacks of the errors they catch (only name, code and message), so nothing else changes.
+ * To debug: deploy with `FROSTLINE_SOURCE_MAPS=1`, or set `NODE_OPTIONS=--enable-source-maps`
+ * on one function's environment (the map is already beside its bundle).
+ */
+export function handlerNodeOptions(env: Readonly<Record<string, string | undefined>> = process.env): string | undefined {
+  return env[SOURCE_MAPS_SWITCH] === '1' ? SOURCE_MAPS_NODE_OPTION : undefined;
+}
 
 /** `HANDLER_BUNDLING.alias` as NodejsFunction `esbuildArgs` (`--alias:from=to`). */
 export function aliasEsbuildArgs(alias: Readonly<Record<string, string>>): { '--alias': string[] } {

@@ -23,7 +23,7 @@ import { Construct } from 'constructs';
 import { MetricName } from '../../lib/config/observability.js';
 import { environmentSize, LAMBDA_ENVIRONMENT_LIMIT_BYTES } from '../../lib/config/runtime.js';
 import { ConfigError } from '../../lib/ports/errors.js';
-import { aliasEsbuildArgs, BUNDLE_SIDE_FILES, HANDLER_BUNDLING } from '../handler-bundling.js';
+import { aliasEsbuildArgs, BUNDLE_SIDE_FILES, HANDLER_BUNDLING, handlerNodeOptions, SOURCE_MAPS_NODE_OPTION } from '../handler-bundling.js';
 import { LOCK_FILE, PROJECT_ROOT } from '../paths.js';
 import { alarmOnAny, frostlineMetric } from './alarms.js';
 import { awsSdkLayer } from './aws-sdk-layer.js';
@@ -68,8 +68,11 @@ export interface FrostlineFunctionProps {
 /** HANDLER_BUNDLING's format as the CDK enum. */
 const OUTPUT_FORMAT = { esm: nodejs.OutputFormat.ESM, cjs: nodejs.OutputFormat.CJS } as const;
 
-/** Every function also gets this variable (source maps for stack traces). */
-const NODE_OPTIONS = { NODE_OPTIONS: HANDLER_BUNDLING.nodeOptions } as const;
+/** NODE_OPTIONS for every function, when the synth asked for source maps (handlerNodeOptions); else no variable. */
+function nodeOptionsVariable(): Record<string, string> {
+  const options = handlerNodeOptions();
+  return options === undefined ? {} : { NODE_OPTIONS: options };
+}
 
 /**
  * Counted for a value only known at deploy time (a token, e.g. the shares key's ARN):
@@ -80,7 +83,8 @@ const UNRESOLVED_VALUE_BYTES = 256;
 /** The function's environment against Lambda's 4 KB limit; a problem naming the largest variables, or undefined. */
 export function environmentLimitProblem(functionName: string, environment: Readonly<Record<string, string>>): string | undefined {
   const measured = Object.fromEntries(
-    Object.entries({ ...environment, ...NODE_OPTIONS }).map(([name, value]) => [name, Token.isUnresolved(value) ? 'x'.repeat(UNRESOLVED_VALUE_BYTES) : value]),
+    // Counted as if source maps were on, so that switching them on for debugging never breaks the limit.
+    Object.entries({ ...environment, NODE_OPTIONS: SOURCE_MAPS_NODE_OPTION }).map(([name, value]) => [name, Token.isUnresolved(value) ? 'x'.repeat(UNRESOLVED_VALUE_BYTES) : value]),
   );
   const { bytes, largest } = environmentSize(measured);
   if (bytes <= LAMBDA_ENVIRONMENT_LIMIT_BYTES) return undefined;
@@ -126,7 +130,7 @@ export class FrostlineFunction extends Construct {
       layers: [awsSdkLayer(this, HANDLER_RUNTIME, HANDLER_ARCHITECTURE)],
       logGroup: this.logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
-      environment: { ...props.environment, ...NODE_OPTIONS },
+      environment: { ...props.environment, ...nodeOptionsVariable() },
       projectRoot: PROJECT_ROOT,
       depsLockFilePath: LOCK_FILE,
       // One definition of the build (cdk/handler-bundling.ts), shared with the bundle-size test.

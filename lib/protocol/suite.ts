@@ -4,7 +4,7 @@
  * fixed at keygen (suites.ts has the registry); every size on the wire and in storage comes
  * from `Suite.sizes`.
  */
-import { createPublicKey, verify } from 'node:crypto';
+import { createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { createFROST, type FROST } from '@noble/curves/abstract/frost.js';
 import { sha512 } from '@noble/hashes/sha2.js';
 import type { CHash } from '@noble/hashes/utils.js';
@@ -100,11 +100,32 @@ export function verifyWithOpenSSL(
 ): boolean {
   if (publicKey.length !== sizes.publicKey || signature.length !== sizes.signature) return false;
   try {
-    const key = createPublicKey({ key: Buffer.from(concatBytes(spkiPrefix, publicKey)), format: 'der', type: 'spki' });
-    return verify(null, message, key, signature);
+    return verify(null, message, verifierKeyObject(concatBytes(spkiPrefix, publicKey)), signature);
   } catch {
     return false;
   }
+}
+
+/**
+ * OpenSSL key objects by SPKI, for the few group keys (and child keys) a process verifies
+ * under: parsing the DER costs about as much as the verification itself, and every
+ * signature is verified at least twice (coordinator, SDK). Only parsed keys are kept (a
+ * refused encoding throws before it is stored); the bound only evicts.
+ */
+const verifierKeys = new Map<string, KeyObject>();
+const VERIFIER_KEY_CACHE_ENTRIES = 256;
+
+function verifierKeyObject(spki: Uint8Array): KeyObject {
+  const cacheKey = Buffer.from(spki).toString('hex');
+  const cached = verifierKeys.get(cacheKey);
+  if (cached !== undefined) return cached;
+  const key = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
+  if (verifierKeys.size >= VERIFIER_KEY_CACHE_ENTRIES) {
+    const oldest = verifierKeys.keys().next();
+    if (oldest.done !== true) verifierKeys.delete(oldest.value);
+  }
+  verifierKeys.set(cacheKey, key);
+  return key;
 }
 
 /** The Ed25519 suite with its point cache exposed (counts for tests and the bench). */

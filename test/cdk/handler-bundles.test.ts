@@ -20,7 +20,7 @@ import {
   HANDLER_BUNDLE_BUDGET_KIB,
   type HandlerBundle,
 } from '../../cdk/handler-bundles.js';
-import { handlerEsbuildOptions, packageOf } from '../../cdk/handler-bundling.js';
+import { handlerEsbuildOptions, handlerNodeOptions, packageOf, SOURCE_MAPS_NODE_OPTION, SOURCE_MAPS_SWITCH } from '../../cdk/handler-bundling.js';
 import { build } from 'esbuild';
 import { schnorr } from '@noble/curves/secp256k1.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
@@ -98,6 +98,32 @@ describe('handler bundles', () => {
     const stderr = String((failure as { stderr?: unknown } | undefined)?.stderr);
     const problem = stderr.split('\n').find((line) => line.includes('- FROSTLINE_ROLE:'));
     expect(problem?.trim()).toBe('- FROSTLINE_ROLE: Invalid option: expected one of "party"|"coordinator"');
+  });
+});
+
+describe('source maps', () => {
+  it('are off by default and on with the synth switch', () => {
+    expect(handlerNodeOptions({})).toBeUndefined();
+    expect(handlerNodeOptions({ [SOURCE_MAPS_SWITCH]: '0' })).toBeUndefined();
+    expect(handlerNodeOptions({ [SOURCE_MAPS_SWITCH]: '1' })).toBe(SOURCE_MAPS_NODE_OPTION);
+  });
+
+  it('a deployed bundle maps stack traces to our sources once NODE_OPTIONS turns them on (the map is beside it)', async () => {
+    const party = bundles.find((bundle) => bundle.handler === 'partyInbox');
+    if (party === undefined) throw new Error('no party bundle');
+    const script = `await import(${JSON.stringify(pathToFileURL(party.file).href)})`;
+    const stderrOf = (nodeOptions?: string) =>
+      promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], {
+        env: { PATH: process.env.PATH ?? '', FROSTLINE_ROLE: 'bogus', ...(nodeOptions === undefined ? {} : { NODE_OPTIONS: nodeOptions }) },
+      }).then(
+        () => '',
+        (error: unknown) => String((error as { stderr?: unknown }).stderr),
+      );
+    const [plain, mapped] = await Promise.all([stderrOf(handlerNodeOptions({})), stderrOf(SOURCE_MAPS_NODE_OPTION)]);
+    // The cold start's configuration error, thrown by lib/config/runtime.ts.
+    expect(mapped).toMatch(/lib\/config\/runtime\.ts:\d+/);
+    expect(plain).toContain('- FROSTLINE_ROLE:');
+    expect(plain).not.toMatch(/lib\/config\/runtime\.ts/);
   });
 });
 

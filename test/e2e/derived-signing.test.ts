@@ -12,6 +12,7 @@ import { deriveKey } from '../../lib/protocol/derivation/key.js';
 import { createEnvelope, deriveSessionId } from '../../lib/protocol/envelope.js';
 import { COORDINATOR, MessageType } from '../../lib/protocol/messages.js';
 import { KeyShareRecord } from '../../lib/protocol/party-state.js';
+import { derivationCount, tweakedPackageCount } from '../../lib/protocol/sign/signing-key.js';
 import {
   bodyOf,
   encoder,
@@ -65,6 +66,25 @@ describe('signing with a derivation path (Ed25519)', () => {
       const records = await auditRecords(cluster, party);
       expect(records.find((r) => r.kind === 'sign' && r.decision === 'approved')).toMatchObject({ path: 'm/0/7' });
     }
+  });
+
+  it('a child key is derived once per process and path, not at every step of every node (one process here)', async () => {
+    const fixture = await fixture23();
+    const { cluster } = await openFromFixture(scratch, fixture);
+    const message = encoder.encode('derive once');
+    const before = derivationCount();
+    const tweakedBefore = tweakedPackageCount();
+    const first = await cluster.sign({ keyId: fixture.keyId, message, path: 'm/5/9' });
+    expect(first).toMatchObject({ ok: true, path: 'm/5/9', publicKey: await childKey(fixture, 'm/5/9') });
+    // Intake, every outbox, aggregation and both rounds of every signer used to derive it again,
+    // and every signer and the aggregation tweaked the public package again.
+    expect(derivationCount() - before).toBe(1);
+    expect(tweakedPackageCount() - tweakedBefore).toBe(1);
+    const second = await cluster.sign({ keyId: fixture.keyId, message, path: 'm/5/9' });
+    expect(second).toMatchObject({ ok: true, publicKey: first.publicKey });
+    expect(opensslVerifies(first.publicKey ?? '', message, second.signature ?? '')).toBe(true);
+    expect(derivationCount() - before).toBe(1);
+    expect(tweakedPackageCount() - tweakedBefore).toBe(1);
   });
 
   it('the SDK derives the child key offline and checks the signature under it', async () => {
