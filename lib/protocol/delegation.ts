@@ -22,7 +22,7 @@ import { createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } fr
 import { sha256 } from '@noble/hashes/sha2.js';
 import type { DelegatedKey, EnvelopeDelegation, IdentityPublicKey, KeyVault } from '../ports/key-vault.js';
 import { RefusalCode } from '../ports/errors.js';
-import { DEFAULT_DELEGATED_KEY_LIFETIME_MS, type Limits, type Role } from './directory.js';
+import { DEFAULT_DELEGATED_KEY_LIFETIME_MS, DEFAULT_LIMITS, type Limits, type Role } from './directory.js';
 import { bytesToHex, canonicalBytes, concatBytes, decodeHex, utf8ToBytes } from './encoding.js';
 import { verifyIdentitySignature } from './identity.js';
 import { MessageType, type DelegationCertificate, type Envelope } from './messages.js';
@@ -56,18 +56,28 @@ export interface DelegationOptions {
   readonly role: 'party' | 'coordinator';
   /** @default DEFAULT_DELEGATED_KEY_LIFETIME_MS */
   readonly lifetimeMs?: number;
+  /**
+   * A key signs only while at least this much of its lifetime is left, so that everything it
+   * signed stays acceptable for as long as a message may be redelivered or relayed.
+   * @default DEFAULT_LIMITS.maxMessageAgeMs, or half the lifetime if the lifetime is not longer
+   */
+  readonly minRemainingMs?: number;
 }
 
 /**
- * The sender's side: one delegated key at a time, renewed once half its lifetime has passed
- * so that every envelope it signs stays acceptable for at least half a lifetime (delivery
- * delays, redeliveries, relaying). Each renewal is a new key pair and one identity signature.
+ * The sender's side: one delegated key at a time, renewed once less than `minRemainingMs` of
+ * its lifetime is left, so that every envelope it signs stays acceptable for as long as a
+ * message may still be redelivered or relayed (`maxMessageAgeMs`): with the defaults a key
+ * signs for 5 minutes and is accepted for 15. Each renewal is a new key pair and one
+ * identity signature.
  */
 export class Delegation implements EnvelopeDelegation {
   readonly #vault: Pick<KeyVault, 'signIdentity'>;
   readonly #holder: string;
   readonly #role: 'party' | 'coordinator';
   readonly #lifetimeMs: number;
+  /** How long after its `notBefore` a key is used for signing. */
+  readonly #signingMs: number;
   #current: DelegatedKey | undefined;
   #renewal: Promise<DelegatedKey> | undefined;
 
@@ -78,11 +88,14 @@ export class Delegation implements EnvelopeDelegation {
     this.#holder = options.holder;
     this.#role = options.role;
     this.#lifetimeMs = lifetimeMs;
+    const minRemainingMs = options.minRemainingMs ?? (lifetimeMs > DEFAULT_LIMITS.maxMessageAgeMs ? DEFAULT_LIMITS.maxMessageAgeMs : lifetimeMs / 2);
+    if (!(minRemainingMs > 0 && minRemainingMs < lifetimeMs)) throw new TypeError('a delegated key must have some of its lifetime left for signing');
+    this.#signingMs = lifetimeMs - minRemainingMs;
   }
 
   keyAt(now: number): Promise<DelegatedKey> {
     const current = this.#current;
-    if (current !== undefined && now >= current.certificate.notBefore && now < current.certificate.notBefore + this.#lifetimeMs / 2) {
+    if (current !== undefined && now >= current.certificate.notBefore && now < current.certificate.notBefore + this.#signingMs) {
       return Promise.resolve(current);
     }
     // One renewal at a time: the envelopes of one invocation go out concurrently.

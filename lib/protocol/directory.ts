@@ -38,8 +38,12 @@ export interface Limits {
   readonly delegatedKeyLifetimeMs?: number;
 }
 
-/** Ten minutes: a stolen delegated key signs for no longer than this (plus clock skew). */
-export const DEFAULT_DELEGATED_KEY_LIFETIME_MS = 10 * 60_000;
+/**
+ * Fifteen minutes: a sender signs with a key for its first five, so whatever it signed stays
+ * acceptable for the whole message age (ten minutes) through redeliveries and relaying; a
+ * stolen delegated key signs for no longer than this (plus clock skew).
+ */
+export const DEFAULT_DELEGATED_KEY_LIFETIME_MS = 15 * 60_000;
 
 export const DEFAULT_LIMITS: Limits = {
   maxEnvelopeBytes: 240 * 1024,

@@ -146,4 +146,15 @@ describe('the sender', () => {
     expect(certified).toBe(3);
     expect(JSON.stringify(new Delegation(counting, { holder: 'p1', role: 'party' }))).toBe('"<Delegation redacted>"');
   });
+
+  it('with the defaults, whatever a key signs is still accepted for the whole message age (redeliveries, relaying)', async () => {
+    const vault = withDelegation(p1, { holder: 'p1', role: 'party' });
+    const send = (now: number) => createEnvelope(vault, now, { type: MessageType.signShare, session: SESSION, from: 'p1', to: 'coordinator', body: { audit: AUDIT } as never });
+    const first = await send(NOW);
+    // The last envelope the first key signs, and a redelivery of it as late as the message age allows.
+    const last = await send(NOW + 5 * MINUTE - 1);
+    expect(last.cert?.publicKey).toBe(first.cert?.publicKey);
+    expect(authenticateEnvelope(JSON.stringify(last), coordinatorPolicy('party', last.ts + DEFAULT_LIMITS.maxMessageAgeMs))).toEqual(last);
+    expect((await send(NOW + 5 * MINUTE)).cert?.publicKey).not.toBe(first.cert?.publicKey);
+  });
 });
