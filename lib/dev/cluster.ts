@@ -17,13 +17,13 @@ import type { ItemBackend } from '../ports/store.js';
 import type { Destination, Transport } from '../ports/transport.js';
 import { FrostlineClient } from '../client/client.js';
 import type { KeyPins } from '../client/key-pins.js';
-import { Initiator, type InitiatorResult } from '../client/initiator.js';
+import { Initiator, type InitiatorResult, type LifecycleOptions } from '../client/initiator.js';
 import { Coordinator } from '../protocol/coordinator.js';
 import { DirectorySchema, PartyPolicySchema } from '../protocol/config-schemas.js';
 import { DEFAULT_LIMITS, type Directory, type Limits } from '../protocol/directory.js';
 import { silentLogger, type Logger } from '../protocol/logger.js';
 import type { Session } from '../protocol/coordinator-state.js';
-import { COORDINATOR, type KeygenResultBody, type SignResultBody } from '../protocol/messages.js';
+import { COORDINATOR, type KeygenResultBody, type ReshareResultBody, type SignResultBody } from '../protocol/messages.js';
 import { Party, type HandleOutcome } from '../protocol/party.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, type PartyPolicy } from '../protocol/requests.js';
 import type { SecretScopeObserver } from '../protocol/secret-scope.js';
@@ -545,6 +545,13 @@ export class LocalCluster {
     const session = await this.initiator.requestSignature(options);
     await this.run();
     return this.#resultFor(session, 'sign.result').body as SignResultBody;
+  }
+
+  /** A refresh (no `parties`/`threshold`) or a reshare of a key, delivered to the end. */
+  async reshare(options: LifecycleOptions): Promise<ReshareResultBody> {
+    const session = await this.initiator.requestLifecycle(options);
+    await this.run();
+    return this.#resultFor(session, 'reshare.result').body as ReshareResultBody;
   }
 
   #resultFor(session: string, type: InitiatorResult['type']): InitiatorResult {
