@@ -9,6 +9,7 @@ import { bodyOf, makeFixture, openFromFixture, parseRaw, requiredVault, resign, 
 import { expectStillSigns, keyState, lifecyclePolicy } from '../support/lifecycle.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../../lib/protocol/requests.js';
 import { COORDINATOR } from '../../lib/protocol/messages.js';
+import { coordinatorKeys } from '../../lib/protocol/coordinator-state.js';
 
 const scratch = new Scratch();
 let fixture: Fixture;
@@ -108,5 +109,27 @@ test('a second refresh or reshare of a key while one is in flight is refused; th
   expect(of(first)).toMatchObject({ ok: true, epoch: 1 });
   expect(of(second)).toMatchObject({ ok: false, error: { code: 'conflict' } });
   expect((await cluster.coordinator.getKey('k'))?.epoch).toBe(1);
+  await expectStillSigns(cluster, 'k', fixture.publicKey);
+});
+
+test('a coordinator that drops its own reshare lock: the parties\' own locks refuse the second session; the first completes', async () => {
+  const harness = await openFromFixture(scratch, fixture, { policy: lifecyclePolicy() });
+  const { cluster } = harness;
+  // A compromised coordinator table: its lock of the key is gone whenever a request arrives.
+  harness.hooks.wrap = async (node, body, context, handler) => {
+    if (node === COORDINATOR && (typeOf(body) === MessageType.reshareRequest || typeOf(body) === MessageType.refreshRequest)) {
+      await cluster.stores.get(COORDINATOR)?.write([{ op: 'delete', key: coordinatorKeys.reshareLock('k'), condition: { kind: 'none' } }], Math.floor(Date.now() / 1000));
+    }
+    return handler(body, context);
+  };
+  const first = await cluster.initiator.requestLifecycle({ keyId: 'k', requestId: 'first' });
+  const second = await cluster.initiator.requestLifecycle({ keyId: 'k', requestId: 'second' });
+  await cluster.run();
+  const results = cluster.takeResults();
+  const of = (session: string) => results.find((r) => r.session === session)?.body as { ok: boolean; error?: { code: string } } | undefined;
+  expect(of(first)).toMatchObject({ ok: true });
+  expect(of(second)).toMatchObject({ ok: false, error: { code: 'conflict' } });
+  expect((await cluster.coordinator.getKey('k'))?.epoch).toBe(1);
+  harness.hooks.wrap = undefined;
   await expectStillSigns(cluster, 'k', fixture.publicKey);
 });
