@@ -129,6 +129,11 @@ test('a coordinator that drops its own reshare lock: the parties\' own locks ref
   const of = (session: string) => results.find((r) => r.session === session)?.body as { ok: boolean; error?: { code: string } } | undefined;
   expect(of(first)).toMatchObject({ ok: true });
   expect(of(second)).toMatchObject({ ok: false, error: { code: 'conflict' } });
+  // Refused at start by the parties themselves, before any dealing of the second session.
+  const refusals = cluster.outcomes.filter((o) => o.outcome.status === 'refused' && o.outcome.type === MessageType.reshareStart && o.outcome.session === second);
+  expect(refusals.length).toBeGreaterThan(0);
+  expect(refusals.every((o) => o.outcome.status === 'refused' && o.outcome.reason.includes('in flight at this party'))).toBe(true);
+  expect(cluster.outcomes.filter((o) => o.outcome.session === second && o.outcome.type === MessageType.reshareDeal)).toEqual([]);
   expect((await cluster.coordinator.getKey('k'))?.epoch).toBe(1);
   harness.hooks.wrap = undefined;
   await expectStillSigns(cluster, 'k', fixture.publicKey);
