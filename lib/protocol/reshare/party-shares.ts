@@ -80,7 +80,7 @@ export async function onReshareShares(party: PartyContext, envelope: Envelope): 
   });
   if (outcome.kind === 'accuse') {
     const refusal: StoredRefusal = { code: RefusalCode.badDealing, reason: outcome.reason, accusation: { accused: outcome.accused, evidence: outcome.evidence } };
-    const abandoned = await abandonReshare(ctx, session, state.keyId, refusal);
+    const abandoned = await abandonReshare(ctx, session, state.keyId, refusal, body.request);
     if (abandoned === undefined) throw new RefusedError(RefusalCode.badDealing, outcome.reason);
     throw new ReshareAbandonedError(abandoned);
   }
