@@ -153,3 +153,20 @@ test('a reshare that stalls (a new party never gets its shares) times out: the k
   expect(await keyState(cluster, 'k')).toBe(before);
   await expectStillSigns(cluster, 'k', fixture.publicKey);
 });
+
+test('a party removed while it missed the confirmation keeps a stale share; added back later, it takes part and the stale share is replaced', async () => {
+  const harness = await openFromFixture(scratch, fixture, { policy: lifecyclePolicy() });
+  const { cluster } = harness;
+  harness.hooks.intercept = ({ destination, body }) => (destination.kind === 'party' && destination.id === 'p3' && typeOf(body) === MessageType.reshareConfirm ? [] : [body]);
+  expect((await cluster.reshare({ keyId: 'k', parties: ['p1', 'p2'], threshold: 2 })).ok).toBe(true);
+  harness.hooks.intercept = undefined;
+  expect((await shareRecordOf(cluster, 'p3', 'k'))?.epoch ?? 0).toBe(0);
+  const back = await cluster.reshare({ keyId: 'k', parties: ['p1', 'p2', 'p3'], threshold: 2, dealers: ['p1', 'p2'] });
+  expect(back.ok, JSON.stringify(back.error)).toBe(true);
+  const p3 = await openStoredShare(cluster, 'p3', 'k');
+  const p1 = await openStoredShare(cluster, 'p1', 'k');
+  expect(p3.record.epoch).toBe(2);
+  const message = encoder.encode('back again');
+  const signature = signWithShares([p1, p3], p3.record.publicPackage, message);
+  expect(signature !== undefined && verifyWithNodeCrypto(fixture.publicKey, message, signature)).toBe(true);
+});
