@@ -11,7 +11,7 @@ import type { Transport } from '../ports/transport.js';
 import { DEFAULT_LIMITS, type Directory, type Limits } from '../protocol/directory.js';
 import { bytesToHex } from '../protocol/encoding.js';
 import { authenticateEnvelope, createEnvelope, deriveSessionId, parseBody } from '../protocol/envelope.js';
-import { COORDINATOR, MessageType, type KeygenResultBody, type KeyResultBody, type SignResultBody } from '../protocol/messages.js';
+import { COORDINATOR, MessageType, type KeygenResultBody, type KeyResultBody, type ReshareResultBody, type SignResultBody } from '../protocol/messages.js';
 import { DEFAULT_SUITE_NAME, suiteFor } from '../protocol/suites.js';
 
 /** All an initiator needs of its key: a local Ed25519 key, or a KMS key (Ed25519 or P-256). */
@@ -51,9 +51,20 @@ export interface SignOptions {
 export type InitiatorResult =
   | { readonly type: 'keygen.result'; readonly session: string; readonly body: KeygenResultBody }
   | { readonly type: 'sign.result'; readonly session: string; readonly body: SignResultBody }
-  | { readonly type: 'key.result'; readonly session: string; readonly body: KeyResultBody };
+  | { readonly type: 'key.result'; readonly session: string; readonly body: KeyResultBody }
+  | { readonly type: 'reshare.result'; readonly session: string; readonly body: ReshareResultBody };
 
-const RESULT_TYPES = new Set<string>([MessageType.keygenResult, MessageType.signResult, MessageType.keyResult]);
+const RESULT_TYPES = new Set<string>([MessageType.keygenResult, MessageType.signResult, MessageType.keyResult, MessageType.reshareResult]);
+
+/** A refresh (same parties and threshold, new shares) or, with `parties` and `threshold`, a reshare. */
+export interface LifecycleOptions {
+  readonly keyId: string;
+  readonly requestId?: string;
+  readonly approvals?: readonly Approval[];
+  readonly parties?: readonly string[];
+  readonly threshold?: number;
+  readonly dealers?: readonly string[];
+}
 
 export class Initiator {
   readonly id: string;
@@ -88,12 +99,31 @@ export class Initiator {
     });
   }
 
+  /** Sends a `refresh.request` (no `parties`/`threshold`) or a `reshare.request`; returns its session id. */
+  async requestLifecycle(options: LifecycleOptions): Promise<string> {
+    const requestId = options.requestId ?? randomUUID();
+    const approvals = options.approvals !== undefined && options.approvals.length > 0 ? { approvals: [...options.approvals] } : {};
+    if (options.parties === undefined || options.threshold === undefined) {
+      return this.#send(MessageType.refreshRequest, requestId, { requestId, keyId: options.keyId, ...approvals });
+    }
+    return this.#send(MessageType.reshareRequest, requestId, {
+      requestId,
+      keyId: options.keyId,
+      threshold: options.threshold,
+      parties: [...options.parties].sort(),
+      ...(options.dealers !== undefined ? { dealers: [...options.dealers].sort() } : {}),
+      ...approvals,
+    });
+  }
+
   async requestKey(options: { keyId: string; requestId?: string }): Promise<string> {
     const requestId = options.requestId ?? randomUUID();
     return this.#send(MessageType.keyRequest, requestId, { requestId, keyId: options.keyId });
   }
 
-  async #send<T extends typeof MessageType.keygenRequest | typeof MessageType.signRequest | typeof MessageType.keyRequest>(
+  async #send<
+    T extends typeof MessageType.keygenRequest | typeof MessageType.signRequest | typeof MessageType.keyRequest | typeof MessageType.refreshRequest | typeof MessageType.reshareRequest,
+  >(
     type: T,
     requestId: string,
     body: Parameters<typeof createEnvelope<T>>[2]['body'],
@@ -119,6 +149,9 @@ export class Initiator {
     });
     if (envelope.type === MessageType.keygenResult) {
       return { type: MessageType.keygenResult, session: envelope.session, body: parseBody(envelope, MessageType.keygenResult) };
+    }
+    if (envelope.type === MessageType.reshareResult) {
+      return { type: MessageType.reshareResult, session: envelope.session, body: parseBody(envelope, MessageType.reshareResult) };
     }
     if (envelope.type === MessageType.keyResult) {
       return { type: MessageType.keyResult, session: envelope.session, body: parseBody(envelope, MessageType.keyResult) };

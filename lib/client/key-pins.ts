@@ -19,6 +19,8 @@ export const PinnedKey = z.strictObject({
   // The key's suite's encoding (32 bytes for Ed25519 and BIP340, 57 for Ed448); its exact length was checked against the suite when attested.
   publicKey: z.string().regex(/^(?:[0-9a-f]{2})+$/).max(2 * MAX_SIZES.publicKey),
   publicPackageHash: z.string().regex(/^[0-9a-f]{64}$/),
+  /** The keygen's package hash (derivation chain code), once the key moved past epoch 0; absent: `publicPackageHash`. */
+  keygenPackageHash: z.string().regex(/^[0-9a-f]{64}$/).optional(),
 });
 export type PinnedKey = z.infer<typeof PinnedKey>;
 
@@ -44,6 +46,8 @@ export function pinOf(key: AttestedKey): PinnedKey {
     parties: [...key.parties],
     publicKey: key.publicKey,
     publicPackageHash: key.publicPackageHash,
+    // Only when it differs, so pins written before epochs compare equal to epoch-0 keys.
+    ...(key.keygenPackageHash !== key.publicPackageHash ? { keygenPackageHash: key.keygenPackageHash } : {}),
   };
 }
 

@@ -17,14 +17,14 @@ import type { ItemBackend } from '../ports/store.js';
 import type { Destination, Transport } from '../ports/transport.js';
 import { FrostlineClient } from '../client/client.js';
 import type { KeyPins } from '../client/key-pins.js';
-import { Initiator, type InitiatorResult } from '../client/initiator.js';
+import { Initiator, type InitiatorResult, type LifecycleOptions } from '../client/initiator.js';
 import { Coordinator } from '../protocol/coordinator.js';
 import { DirectorySchema, PartyPolicySchema } from '../protocol/config-schemas.js';
 import { DEFAULT_DELEGATED_KEY_LIFETIME_MS, DEFAULT_LIMITS, type Directory, type Limits } from '../protocol/directory.js';
 import { withDelegation } from '../protocol/delegation.js';
 import { silentLogger, type Logger } from '../protocol/logger.js';
 import type { Session } from '../protocol/coordinator-state.js';
-import { COORDINATOR, type KeygenResultBody, type SignResultBody } from '../protocol/messages.js';
+import { COORDINATOR, type KeygenResultBody, type ReshareResultBody, type SignResultBody } from '../protocol/messages.js';
 import { Party, type HandleOutcome } from '../protocol/party.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, type PartyPolicy } from '../protocol/requests.js';
 import type { SecretScopeObserver } from '../protocol/secret-scope.js';
@@ -72,6 +72,10 @@ export interface LocalClusterOptions {
   readonly logger?: Logger;
   /** Overrides every party's policy (tests of refusals). */
   readonly policy?: PartyPolicy;
+  /** Test hook: a party's own policy instead of the shared one. */
+  readonly policyFor?: (party: string, policy: PartyPolicy) => PartyPolicy | undefined;
+  /** Test hook: a party's own directory instead of the cluster's (e.g. one that lacks a party the others know). */
+  readonly directoryFor?: (party: string, directory: Directory) => Directory | undefined;
   readonly onSecretsWiped?: SecretScopeObserver;
   /** Test hook: a node's ciphersuite (a misbehaving implementation, to test blame; one per node, to count its point checks). `COORDINATOR` names the coordinator. */
   readonly suiteFor?: (party: string) => Suite | undefined;
@@ -385,8 +389,8 @@ export class LocalCluster {
           store,
           transport: transportFor(id),
           clock: nodeClock(id),
-          directory,
-          policy,
+          directory: options.directoryFor?.(id, directory) ?? directory,
+          policy: options.policyFor?.(id, policy) ?? policy,
           limits,
           logger,
           ...(options.onSecretsWiped !== undefined ? { onSecretsWiped: options.onSecretsWiped } : {}),
@@ -558,6 +562,13 @@ export class LocalCluster {
     return this.#resultFor(session, 'sign.result').body as SignResultBody;
   }
 
+  /** A refresh (no `parties`/`threshold`) or a reshare of a key, delivered to the end. */
+  async reshare(options: LifecycleOptions): Promise<ReshareResultBody> {
+    const session = await this.initiator.requestLifecycle(options);
+    await this.run();
+    return this.#resultFor(session, 'reshare.result').body as ReshareResultBody;
+  }
+
   #resultFor(session: string, type: InitiatorResult['type']): InitiatorResult {
     const matching = this.takeResults().filter((r) => r.session === session && r.type === type);
     const result = matching[0];
@@ -584,7 +595,7 @@ function coordinatorHandle(handle: ((raw: string) => Promise<HandleOutcome>) | u
 
 /** The hooks that run in this thread's memory: a worker thread cannot see them. */
 function refuseInProcessHooks(options: LocalClusterOptions): void {
-  const hooks = (['clock', 'clockFor', 'suiteFor', 'intercept', 'onSecretsWiped', 'logger'] as const).filter((name) => options[name] !== undefined);
+  const hooks = (['clock', 'clockFor', 'suiteFor', 'intercept', 'onSecretsWiped', 'logger', 'directoryFor', 'policyFor'] as const).filter((name) => options[name] !== undefined);
   if (hooks.length > 0) throw new ConfigError(`threads: 'workers' cannot run in-process hooks (${hooks.join(', ')}); use threads: 'single'`);
 }
 

@@ -16,6 +16,8 @@ export interface PackageKey {
   readonly keyId: string;
   readonly suite: string;
   readonly publicPackage: PublicPackage;
+  /** The keygen's package hash, fixing the chain code across epochs (absent: this package's, epoch 0). */
+  readonly keygenPackageHash?: string | undefined;
 }
 
 /** What of a signing request chooses the key: its derivation path and its taproot option. */
@@ -26,7 +28,7 @@ export interface SigningKeyChoice {
 
 /**
  * Derivations already computed, by everything they are a function of (suite, key id, group
- * key, public-package hash, path, taproot merkle root). A session derives its child key at
+ * key, public-package hashes, path, taproot merkle root). A session derives its child key at
  * intake, for each message the coordinator sends and at aggregation, and each party at both
  * rounds: the curve work (a point addition and a base multiplication per path level) is done
  * once per distinct input instead. Only successful derivations are kept (a refused path is
@@ -47,9 +49,18 @@ export function derivationOf(key: PackageKey, request: SigningKeyChoice): KeyDer
   if (request.path === undefined && request.taproot === undefined) return undefined;
   const groupKey = key.publicPackage.commitments[0];
   if (groupKey === undefined) throw new Error(`key "${key.keyId}" has an empty public package`);
-  const derivable = { keyId: key.keyId, suite: key.suite, publicKey: groupKey, publicPackageHash: publicPackageHash(key.publicPackage) };
+  const ownHash = publicPackageHash(key.publicPackage);
+  const derivable = { keyId: key.keyId, suite: key.suite, publicKey: groupKey, publicPackageHash: ownHash, keygenPackageHash: key.keygenPackageHash ?? ownHash };
   // JSON of a fixed-order array: no two different inputs share a key.
-  const cacheKey = JSON.stringify([derivable.suite, derivable.keyId, derivable.publicKey, derivable.publicPackageHash, request.path ?? null, request.taproot === undefined ? null : (request.taproot.merkleRoot ?? '')]);
+  const cacheKey = JSON.stringify([
+    derivable.suite,
+    derivable.keyId,
+    derivable.publicKey,
+    derivable.publicPackageHash,
+    derivable.keygenPackageHash,
+    request.path ?? null,
+    request.taproot === undefined ? null : (request.taproot.merkleRoot ?? ''),
+  ]);
   const cached = derivations.get(cacheKey);
   if (cached !== undefined) return cached;
   const derived = signingDerivation(derivable, request.path, request.taproot);
