@@ -17,7 +17,7 @@ import { createOutput, type Output } from './output.js';
 /** What the purge leaves in the table, as told to the operator. */
 const KEPT = ['key shares', 'consumed-nonce markers', 'audit trail', 'seen-message ids', 'rate-limit windows'] as const;
 
-const LABEL: Record<VolatileKind, string> = { nonce: 'nonce', dkgState: 'dkg state' };
+const LABEL: Record<VolatileKind, string> = { nonce: 'nonce', dkgState: 'dkg state', reshareState: 'reshare' };
 
 export interface PurgeTarget {
   readonly party: string;
@@ -31,7 +31,7 @@ export interface PurgeTarget {
 /** Purges one party's table and reports; the whole command after the table is opened. */
 export async function purgePartyTable(backend: ItemBackend, target: PurgeTarget): Promise<PurgeReport> {
   const out = createOutput(target.json);
-  out.step(`purging unused nonces and DKG round state from ${target.party}'s table …`);
+  out.step(`purging unused nonces, DKG round state and refresh/reshare state from ${target.party}'s table …`);
   const report = await purgeVolatileState(backend, {
     nowSeconds: Math.floor(Date.now() / 1000),
     onProgress: (deleted, total) => {
@@ -65,7 +65,7 @@ export function reportPurge(out: Output, target: PurgeTarget, report: PurgeRepor
   const next = `wait ${waitSeconds} s (the nonce TTL) — until ${waitUntil} — before ${target.resume}`;
   const { counts } = report;
   const human = [
-    `party ${target.party}: purged ${plural(counts.nonce, 'unused nonce', 'unused nonces')} and ${plural(counts.dkgState, 'DKG round state', 'DKG round states')}`,
+    `party ${target.party}: purged ${plural(counts.nonce, 'unused nonce', 'unused nonces')}, ${plural(counts.dkgState, 'DKG round state', 'DKG round states')} and ${plural(counts.reshareState, 'refresh/reshare state', 'refresh/reshare states')}`,
     ...report.purged.map(itemLine),
     `kept: ${KEPT.join(', ')}`,
     `next: ${next}`,
@@ -74,7 +74,7 @@ export function reportPurge(out: Output, target: PurgeTarget, report: PurgeRepor
     ok: true,
     party: target.party,
     purged: report.purged,
-    counts: { nonces: counts.nonce, dkgStates: counts.dkgState },
+    counts: { nonces: counts.nonce, dkgStates: counts.dkgState, reshareStates: counts.reshareState },
     kept: KEPT,
     waitSeconds,
     waitUntil,

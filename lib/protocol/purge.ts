@@ -10,7 +10,8 @@
  *   signed with one nonce is one more linear equation in that nonce and the party's share;
  *   RFC 9591 §7.3: nonce reuse allows complete key recovery.
  * - DKG round state can come back behind the party's real progress (round 1 when round 2
- *   was already dealt), and the party would then deal round 2 of that session a second time.
+ *   was already dealt), and the party would then deal round 2 of that session a second time;
+ *   refresh/reshare state likewise (a dealer would deal its session again).
  *
  * `purgeVolatileState` deletes exactly those item kinds, whatever their age, through the
  * ItemBackend port only. Deleting one is always safe: a session that needed it fails and is
@@ -23,6 +24,7 @@ import { NAME_PATTERN } from './messages.js';
 export const VolatileKind = {
   nonce: 'nonce',
   dkgState: 'dkgState',
+  reshareState: 'reshareState',
 } as const;
 export type VolatileKind = (typeof VolatileKind)[keyof typeof VolatileKind];
 
@@ -52,6 +54,9 @@ export const VOLATILE_ITEM_KINDS: readonly VolatileItemKind[] = [
   { kind: VolatileKind.nonce, pkPrefix: 'nonce#', sk: 'nonce' },
   // partyKeys.dkgState: revived round state could make the party deal a session's round 2 again.
   { kind: VolatileKind.dkgState, pkPrefix: 'dkg#', sk: 'state' },
+  // partyKeys.reshareState: revived refresh/reshare state from before its dealing was stored
+  // could make the party deal that session again, with a fresh polynomial.
+  { kind: VolatileKind.reshareState, pkPrefix: 'reshare#', sk: 'state' },
 ];
 
 export interface PurgedItem {
@@ -121,7 +126,7 @@ export async function purgeVolatileState(backend: ItemBackend, options: PurgeOpt
     purged.push(...batch);
     options.onProgress?.(purged.length, items.length);
   }
-  const counts: Record<VolatileKind, number> = { nonce: 0, dkgState: 0 };
+  const counts: Record<VolatileKind, number> = { nonce: 0, dkgState: 0, reshareState: 0 };
   for (const item of purged) counts[item.kind] += 1;
   return { purged, counts };
 }

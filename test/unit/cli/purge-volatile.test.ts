@@ -92,7 +92,7 @@ describe('frostline party purge-volatile (local data directory)', () => {
     expect(result).toMatchObject({
       ok: true,
       party: 'p2',
-      counts: { nonces: 3, dkgStates: 1 },
+      counts: { nonces: 3, dkgStates: 1, reshareStates: 0 },
       kept: ['key shares', 'consumed-nonce markers', 'audit trail', 'seen-message ids', 'rate-limit windows'],
       waitSeconds: DEFAULT_LIMITS.nonceTtlSeconds,
     });
@@ -118,7 +118,7 @@ describe('frostline party purge-volatile (local data directory)', () => {
     const root = await dataDir('human');
     const stdout = await frostline(['party', 'purge-volatile', '--party', 'p2', '--data-dir', root]);
     const lines = stdout.trimEnd().split('\n');
-    expect(lines[0]).toBe('party p2: purged 3 unused nonces and 1 DKG round state');
+    expect(lines[0]).toBe('party p2: purged 3 unused nonces, 1 DKG round state and 0 refresh/reshare states');
     expect(lines.slice(1, 5)).toEqual([
       '  nonce      nonce#?[2J#1',
       '  nonce      nonce#bb#1  key k1',

@@ -37,11 +37,16 @@ describe('purgeVolatileState', () => {
     expect(nonce.sk).toBe(byKind.nonce?.sk);
     expect(dkg.pk.startsWith(byKind.dkgState?.pkPrefix ?? '?')).toBe(true);
     expect(dkg.sk).toBe(byKind.dkgState?.sk);
+    const reshare = partyKeys.reshareState('s');
+    expect(reshare.pk.startsWith(byKind.reshareState?.pkPrefix ?? '?')).toBe(true);
+    expect(reshare.sk).toBe(byKind.reshareState?.sk);
+    // The reshare lock lives under the key's partition and is not state to purge.
+    expect(partyKeys.reshareLock('k').pk.startsWith(byKind.reshareState?.pkPrefix ?? '?')).toBe(false);
     // The spent-nonce marker shares the nonce's partition but is not purged.
     expect(partyKeys.consumed('s', 1).sk).not.toBe(byKind.nonce?.sk);
   });
 
-  it('deletes unused nonces (live and expired) and DKG round states, and keeps every other item', async () => {
+  it('deletes unused nonces (live and expired), DKG round states and reshare states, and keeps every other item', async () => {
     const kept = [
       { key: partyKeys.keyShare('k1') },
       { key: partyKeys.consumed('s1', 1) },
@@ -57,25 +62,27 @@ describe('purgeVolatileState', () => {
       { key: partyKeys.nonce('s1', 2), data: { keyId: 'k1' }, expiresAt: NOW + 600 },
       { key: partyKeys.nonce('s2', 1), data: { keyId: 'k1' }, expiresAt: NOW - 5 },
       { key: partyKeys.dkgState('s4'), data: { keyId: 'k2' }, expiresAt: NOW + 3600 },
+      { key: partyKeys.reshareState('s5'), data: { keyId: 'k1' }, expiresAt: NOW + 3600 },
     ]);
     const progress: [number, number][] = [];
     const report = await purgeVolatileState(store, { nowSeconds: NOW, batchSize: 2, onProgress: (d, t) => progress.push([d, t]) });
 
-    expect(report.counts).toEqual({ nonce: 2, dkgState: 1 });
+    expect(report.counts).toEqual({ nonce: 2, dkgState: 1, reshareState: 1 });
     expect(report.purged).toEqual([
       { kind: 'nonce', pk: 'nonce#s1#2', sk: 'nonce', keyId: 'k1', expired: false },
       { kind: 'nonce', pk: 'nonce#s2#1', sk: 'nonce', keyId: 'k1', expired: true },
       { kind: 'dkgState', pk: 'dkg#s4', sk: 'state', keyId: 'k2', expired: false },
+      { kind: 'reshareState', pk: 'reshare#s5', sk: 'state', keyId: 'k1', expired: false },
     ]);
     expect(progress).toEqual([
-      [2, 3],
-      [3, 3],
+      [2, 4],
+      [4, 4],
     ]);
     expect(keysOf(await store.scanPrefix(''))).toEqual(keysOf(kept.map(({ key }) => ({ ...key, data: {}, version: 1 }))));
 
     // Idempotent: nothing left to purge, nothing else touched.
     const again = await purgeVolatileState(store, { nowSeconds: NOW });
-    expect(again).toEqual({ purged: [], counts: { nonce: 0, dkgState: 0 } });
+    expect(again).toEqual({ purged: [], counts: { nonce: 0, dkgState: 0, reshareState: 0 } });
     expect(await store.scanPrefix('')).toHaveLength(kept.length);
   });
 
