@@ -11,7 +11,7 @@ import type { Transport } from '../ports/transport.js';
 import { DEFAULT_LIMITS, type Directory, type Limits } from '../protocol/directory.js';
 import { bytesToHex } from '../protocol/encoding.js';
 import { authenticateEnvelope, createEnvelope, deriveSessionId, parseBody } from '../protocol/envelope.js';
-import { COORDINATOR, MessageType, type KeygenResultBody, type KeyResultBody, type SignResultBody } from '../protocol/messages.js';
+import { COORDINATOR, MessageType, type KeygenResultBody, type KeyResultBody, type ReshareResultBody, type SignResultBody } from '../protocol/messages.js';
 import { DEFAULT_SUITE_NAME, suiteFor } from '../protocol/suites.js';
 
 /** All an initiator needs of its key: a local Ed25519 key, or a KMS key (Ed25519 or P-256). */
@@ -48,12 +48,30 @@ export interface SignOptions {
   readonly taproot?: { readonly merkleRoot?: string | undefined } | undefined;
 }
 
+/** A refresh (same parties and threshold, new shares) of an existing key. */
+export interface RefreshOptions {
+  readonly keyId: string;
+  readonly requestId?: string;
+  readonly approvals?: readonly Approval[] | undefined;
+}
+
+/** A reshare of an existing key to `parties` with `threshold`, dealt by `dealers` (default: every current party). */
+export interface ReshareOptions {
+  readonly keyId: string;
+  readonly parties: readonly string[];
+  readonly threshold: number;
+  readonly dealers?: readonly string[] | undefined;
+  readonly requestId?: string;
+  readonly approvals?: readonly Approval[] | undefined;
+}
+
 export type InitiatorResult =
   | { readonly type: 'keygen.result'; readonly session: string; readonly body: KeygenResultBody }
   | { readonly type: 'sign.result'; readonly session: string; readonly body: SignResultBody }
-  | { readonly type: 'key.result'; readonly session: string; readonly body: KeyResultBody };
+  | { readonly type: 'key.result'; readonly session: string; readonly body: KeyResultBody }
+  | { readonly type: 'reshare.result'; readonly session: string; readonly body: ReshareResultBody };
 
-const RESULT_TYPES = new Set<string>([MessageType.keygenResult, MessageType.signResult, MessageType.keyResult]);
+const RESULT_TYPES = new Set<string>([MessageType.keygenResult, MessageType.signResult, MessageType.keyResult, MessageType.reshareResult]);
 
 export class Initiator {
   readonly id: string;
@@ -93,7 +111,37 @@ export class Initiator {
     return this.#send(MessageType.keyRequest, requestId, { requestId, keyId: options.keyId });
   }
 
-  async #send<T extends typeof MessageType.keygenRequest | typeof MessageType.signRequest | typeof MessageType.keyRequest>(
+  /** Sends a refresh request (README "Key lifecycle"); returns its session id. */
+  async requestRefresh(options: RefreshOptions): Promise<string> {
+    const requestId = options.requestId ?? randomUUID();
+    return this.#send(MessageType.refreshRequest, requestId, {
+      requestId,
+      keyId: options.keyId,
+      ...(options.approvals !== undefined && options.approvals.length > 0 ? { approvals: [...options.approvals] } : {}),
+    });
+  }
+
+  /** Sends a reshare request; party and dealer lists go sorted (one request, one encoding). */
+  async requestReshare(options: ReshareOptions): Promise<string> {
+    const requestId = options.requestId ?? randomUUID();
+    return this.#send(MessageType.reshareRequest, requestId, {
+      requestId,
+      keyId: options.keyId,
+      threshold: options.threshold,
+      parties: [...options.parties].sort(),
+      ...(options.dealers !== undefined ? { dealers: [...options.dealers].sort() } : {}),
+      ...(options.approvals !== undefined && options.approvals.length > 0 ? { approvals: [...options.approvals] } : {}),
+    });
+  }
+
+  async #send<
+    T extends
+      | typeof MessageType.keygenRequest
+      | typeof MessageType.signRequest
+      | typeof MessageType.keyRequest
+      | typeof MessageType.refreshRequest
+      | typeof MessageType.reshareRequest,
+  >(
     type: T,
     requestId: string,
     body: Parameters<typeof createEnvelope<T>>[2]['body'],
@@ -122,6 +170,9 @@ export class Initiator {
     }
     if (envelope.type === MessageType.keyResult) {
       return { type: MessageType.keyResult, session: envelope.session, body: parseBody(envelope, MessageType.keyResult) };
+    }
+    if (envelope.type === MessageType.reshareResult) {
+      return { type: MessageType.reshareResult, session: envelope.session, body: parseBody(envelope, MessageType.reshareResult) };
     }
     // What a result says is checked by the caller, which knows what it asked for and which
     // key is pinned (lib/client/result-checks.ts): here only that the coordinator sent it.

@@ -6,29 +6,111 @@
 import type { IdentityPublicKey } from '../ports/key-vault.js';
 import { AttestationError, verifyKeyAttestations, type AttestedKey, type ExpectedKey } from '../protocol/attestation.js';
 import { bytesToHex, decodeHex } from '../protocol/encoding.js';
-import type { KeygenResultBody, KeyResultBody, SignResultBody } from '../protocol/messages.js';
+import { DkgDoneBody, MessageType, type Envelope, type KeygenResultBody, type KeyResultBody, type ReshareResultBody, type SignResultBody } from '../protocol/messages.js';
 import { suiteById } from '../protocol/suites.js';
 import { signingDerivation, verifierKeyHex, type TaprootOption } from '../protocol/derivation/key.js';
 import { UntrustedResultError } from './errors.js';
-import type { PinnedKey } from './key-pins.js';
+import { derivableOf, epochOf, keygenHashOf, type EpochedKey, type PinnedKey } from './key-pins.js';
 
-/** The key that all n parties attested in a successful keygen or key result. */
+/** The key that all n parties attested in a successful keygen, key or reshare result (with its epoch). */
 export function attestedKeyOf(
-  body: KeygenResultBody | KeyResultBody,
+  body: KeygenResultBody | KeyResultBody | ReshareResultBody,
   partyKeys: Readonly<Record<string, IdentityPublicKey>>,
   expected: ExpectedKey,
   requestId: string,
-): AttestedKey {
+): AttestedKey & { readonly epoch: number; readonly keygenPackageHash: string } {
   try {
     const key = verifyKeyAttestations(body.attestations, partyKeys, expected);
     if (body.publicKey !== undefined && body.publicKey !== key.publicKey) {
       throw new AttestationError(`result names group key ${body.publicKey}, the parties attest ${key.publicKey}`);
     }
-    return key;
+    return { ...key, ...epochFieldsOf(body.attestations ?? [], key.publicPackageHash) };
   } catch (error) {
     if (error instanceof AttestationError) throw new UntrustedResultError(error.message, requestId, { cause: error });
     throw error;
   }
+}
+
+/**
+ * The epoch and keygen package hash the attestations (verified already) agree on. Read
+ * here from the signed bodies themselves, so a pin never takes them from the coordinator.
+ */
+function epochFieldsOf(attestations: readonly Envelope[], publicPackageHash: string): { epoch: number; keygenPackageHash: string } {
+  const fields = new Set<string>();
+  let epoch = 0;
+  let keygenPackageHash = publicPackageHash;
+  for (const attestation of attestations) {
+    const body = DkgDoneBody.safeParse(attestation.body);
+    if (!body.success) throw new AttestationError(`attestation from "${attestation.from}" is malformed`);
+    epoch = body.data.epoch ?? 0;
+    keygenPackageHash = body.data.keygenPackageHash ?? publicPackageHash;
+    // An epoch-0 attestation is a keygen's dkg.done; a later epoch is only ever a reshare.done.
+    if ((epoch === 0) !== (attestation.type === MessageType.dkgDone)) {
+      throw new AttestationError(`attestation from "${attestation.from}" is a ${attestation.type} for epoch ${epoch}`);
+    }
+    fields.add(`${epoch}/${keygenPackageHash}`);
+  }
+  if (fields.size > 1) throw new AttestationError('the parties attest different epochs or keygen packages');
+  if (epoch === 0 && keygenPackageHash !== publicPackageHash) throw new AttestationError('an epoch-0 attestation names another keygen package than its own');
+  return { epoch, keygenPackageHash };
+}
+
+/** What an application asked of a refresh or reshare. */
+export interface LifecycleRequest {
+  readonly keyId: string;
+  /** Reshare: the requested party set and threshold. Refresh: absent (the current ones stay). */
+  readonly parties?: readonly string[] | undefined;
+  readonly threshold?: number | undefined;
+  /** The request's session (initiator and request id): the new epoch's attestations must come from it. */
+  readonly session: string;
+}
+
+/**
+ * The new epoch of a key after a successful refresh or reshare result, checked against
+ * what was requested and against the key pinned before: every new party attested it
+ * (reshare.done, signed by its pinned identity key, in this request's session), the group
+ * key, suite and keygen package are the pinned ones, the epoch is later than the pinned one
+ * (or the very same pin, for a repeated request), and the party set and threshold are the
+ * requested ones — for a refresh, the pinned ones when the new epoch directly follows it.
+ */
+export function lifecycleKeyOf(
+  body: ReshareResultBody,
+  partyKeys: Readonly<Record<string, IdentityPublicKey>>,
+  pinned: PinnedKey,
+  requested: LifecycleRequest,
+  requestId: string,
+): EpochedKey & { readonly epoch: number } {
+  if (body.keyId !== requested.keyId) throw new UntrustedResultError(`answered request "${requestId}" for key "${body.keyId}", "${requested.keyId}" was requested`, requestId);
+  const key = attestedKeyOf(
+    body,
+    partyKeys,
+    {
+      keyId: requested.keyId,
+      suite: pinned.suite,
+      ...(requested.parties !== undefined ? { parties: requested.parties } : {}),
+      ...(requested.threshold !== undefined ? { threshold: requested.threshold } : {}),
+    },
+    requestId,
+  );
+  const refuse = (why: string): never => {
+    throw new UntrustedResultError(`result for request "${requestId}": ${why}`, requestId);
+  };
+  const foreign = (body.attestations ?? []).find((a) => a.type !== MessageType.reshareDone || a.session !== requested.session);
+  if (foreign !== undefined) refuse(`the attestation of "${foreign.from}" is not a reshare.done of this request's session`);
+  if (key.publicKey !== pinned.publicKey) refuse(`the parties attest group key ${key.publicKey}, "${pinned.keyId}" is pinned to ${pinned.publicKey}`);
+  if (key.keygenPackageHash !== keygenHashOf(pinned)) refuse('the parties attest another keygen package than the pinned one');
+  if (key.epoch < epochOf(pinned)) refuse(`the parties attest epoch ${key.epoch}, older than the pinned epoch ${epochOf(pinned)}`);
+  if (key.epoch === epochOf(pinned) && key.publicPackageHash !== pinned.publicPackageHash) refuse(`the parties attest another public package for the pinned epoch ${key.epoch}`);
+  if (body.epoch !== undefined && body.epoch !== key.epoch) refuse(`result names epoch ${body.epoch}, the parties attest ${key.epoch}`);
+  // A refresh keeps the set and threshold: checkable against the pin when the new epoch follows it directly
+  // (a pin older than that predates another reshare, whose set the parties now attest).
+  if (requested.parties === undefined && key.epoch === epochOf(pinned) + 1) {
+    const sameSet = key.parties.length === pinned.parties.length && key.parties.every((p, i) => p === [...pinned.parties].sort()[i]);
+    if (!sameSet || key.threshold !== pinned.threshold) {
+      refuse(`a refresh attested as ${key.threshold}-of-${key.parties.join(',')}, the key was ${pinned.threshold}-of-${[...pinned.parties].sort().join(',')}`);
+    }
+  }
+  return key;
 }
 
 /** The signature of a successful sign result, checked against what was requested. */
@@ -73,6 +155,7 @@ export interface SigningKeyRequest {
 
 /** The key (verifier encoding, hex) a request's signature verifies under, from the pin alone. */
 export function signingKeyHex(pinned: PinnedKey, requested: SigningKeyRequest): string {
-  const derivation = signingDerivation(pinned, requested.path, requested.taproot);
+  // The chain code comes from the keygen package: child keys are the same in every epoch.
+  const derivation = signingDerivation(derivableOf(pinned), requested.path, requested.taproot);
   return derivation === undefined ? pinned.publicKey : verifierKeyHex(derivation);
 }
