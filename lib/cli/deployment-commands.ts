@@ -37,6 +37,7 @@ import { reportAudit, verifyPartyAudit } from './audit.js';
 import { purgePartyTable } from './purge.js';
 import { assertWithinPolicy, policyMessageLimit } from './message-input.js';
 import { createOutput, type Output, printKey, startProgress, timed } from './output.js';
+import { planLifecycle, printLifecycle, type LifecycleAsk } from './lifecycle-commands.js';
 
 interface TargetCommon {
   /** Emulator endpoint; for a dev deployment it overrides the file's. */
@@ -263,6 +264,33 @@ async function approvalsFor(
       return signApproval(approver, id, { initiator: connection.initiator, requestId: request.requestId, keyId: request.keyId, message: bytesToHex(request.message) });
     }),
   );
+}
+
+/**
+ * `frostline refresh|reshare|repair` against a deployment, through the SDK: the key's current
+ * epoch is looked up (attested) first, the request checked against it, and the result
+ * accepted only as every new party attested it. Every named party must be one of the
+ * deployment's: a new party's account is added first (docs/deploy.md "Add a party account").
+ */
+export async function runDeploymentLifecycle(target: DeploymentTarget, options: { readonly keyId: string; readonly ask: LifecycleAsk; readonly requestId?: string }): Promise<void> {
+  const out = createOutput(target.json);
+  const connection = await connect(target);
+  const { ask } = options;
+  const named = ask.mode === 'reshare' ? [...ask.parties, ...(ask.dealers ?? [])] : ask.mode === 'repair' ? [ask.party] : [];
+  const unknown = [...new Set(named.filter((p) => !connection.parties.includes(p)))];
+  if (unknown.length > 0) {
+    throw new FrostlineError('usage', `${unknown.join(', ')}: not a party of this deployment (${connection.parties.join(', ')}); add a party's account first (docs/deploy.md "Add a party account")`);
+  }
+  const [result, ms] = await request(connection, target, out, `${ask.mode} of key "${options.keyId}"`, async (client, signal) => {
+    const current = await client.getKey(options.keyId, { signal });
+    const plan = planLifecycle(ask, current);
+    out.step(`${plan.summary} (epoch ${current.epoch ?? 0} → ${(current.epoch ?? 0) + 1})`);
+    const common = { keyId: options.keyId, signal, ...(options.requestId !== undefined ? { requestId: options.requestId } : {}) };
+    return plan.mode === 'refresh'
+      ? client.refresh(common)
+      : client.reshare({ ...common, parties: plan.parties, threshold: plan.threshold, ...(plan.requestedDealers !== undefined ? { dealers: plan.requestedDealers } : {}) });
+  });
+  printLifecycle(out, result, ms);
 }
 
 export async function runDeploymentKey(target: DeploymentTarget, keyId: string): Promise<void> {

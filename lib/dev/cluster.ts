@@ -23,7 +23,7 @@ import { DirectorySchema, PartyPolicySchema } from '../protocol/config-schemas.j
 import { DEFAULT_LIMITS, type Directory, type Limits } from '../protocol/directory.js';
 import { silentLogger, type Logger } from '../protocol/logger.js';
 import type { Session } from '../protocol/coordinator-state.js';
-import { COORDINATOR, type KeygenResultBody, type SignResultBody } from '../protocol/messages.js';
+import { COORDINATOR, type KeygenResultBody, type ReshareResultBody, type SignResultBody } from '../protocol/messages.js';
 import { Party, type HandleOutcome } from '../protocol/party.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, type PartyPolicy } from '../protocol/requests.js';
 import type { SecretScopeObserver } from '../protocol/secret-scope.js';
@@ -54,6 +54,12 @@ export interface LocalClusterOptions {
   readonly dataDir: string;
   /** Make sure at least this many parties (p1..pN) exist. */
   readonly parties?: number;
+  /**
+   * Make sure these parties exist too (a reshare to a party the cluster lacks): each new one
+   * gets its own vault and identity key, pinned in cluster.json and so in every party's and
+   * the coordinator's directory.
+   */
+  readonly partyIds?: readonly string[];
   /** The primary initiator (the CLI's). @default 'cli' */
   readonly initiator?: string;
   /** More initiators, each with its own key and result queue. Granted every key only when the cluster is created. */
@@ -255,6 +261,7 @@ export class LocalCluster {
     const file = await readClusterFile(options.dataDir);
     const partyIds = new Set(Object.keys(file?.parties ?? {}));
     for (let i = 1; i <= (options.parties ?? 0); i++) partyIds.add(`p${i}`);
+    for (const id of options.partyIds ?? []) partyIds.add(id);
     const sortedParties = [...partyIds].sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
 
     const health = new HealthLog();
@@ -545,6 +552,20 @@ export class LocalCluster {
     const session = await this.initiator.requestSignature(options);
     await this.run();
     return this.#resultFor(session, 'sign.result').body as SignResultBody;
+  }
+
+  /** Refresh (same parties and threshold, new shares) of `keyId`; runs until the result. */
+  async refresh(options: { keyId: string; requestId?: string; approvals?: readonly Approval[] }): Promise<ReshareResultBody> {
+    const session = await this.initiator.requestRefresh(options);
+    await this.run();
+    return this.#resultFor(session, 'reshare.result').body as ReshareResultBody;
+  }
+
+  /** Reshare of `keyId` to `parties` with `threshold`, dealt by `dealers` (default: every current party). */
+  async reshare(options: { keyId: string; parties: readonly string[]; threshold: number; dealers?: readonly string[]; requestId?: string; approvals?: readonly Approval[] }): Promise<ReshareResultBody> {
+    const session = await this.initiator.requestReshare(options);
+    await this.run();
+    return this.#resultFor(session, 'reshare.result').body as ReshareResultBody;
   }
 
   #resultFor(session: string, type: InitiatorResult['type']): InitiatorResult {
