@@ -102,14 +102,18 @@ export class Coordinator {
         await onRequest(this.#io, envelope);
       } else {
         // Authenticated party messages anchor the sender's audit head, even if refused below:
-        // in the session's own write when there is one, else on its own before returning.
+        // in the session's own write when there is one, else on its own before returning. Not
+        // on an infrastructure failure: the message comes back and is anchored then, and a
+        // second write here would only hide the original error behind its own.
         const anchor = { envelope, written: false };
         try {
           await this.#replays.assertNotSeen(envelope);
           await this.#onPartyMessage(envelope, anchor);
-        } finally {
-          if (!anchor.written) await this.#anchors.record(envelope);
+        } catch (error) {
+          if (error instanceof RefusedError && !anchor.written) await this.#anchors.record(envelope);
+          throw error;
         }
+        if (!anchor.written) await this.#anchors.record(envelope);
       }
     } catch (error) {
       if (!(error instanceof RefusedError)) throw error;

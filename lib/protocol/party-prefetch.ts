@@ -1,5 +1,5 @@
 /**
- * The items a party's signing steps are about to read for a message, fetched in one round
+ * The items a party's keygen and signing steps are about to read for a message, fetched in one round
  * trip before the step runs (MessageReads.prefetch, DynamoDB BatchGetItem). Only hints:
  * each step still reads, checks and conditionally writes exactly as before; a wrong or
  * missing hint costs a read, never a check. Unverified fields (the key id inside the
@@ -27,9 +27,17 @@ function requestedKeyId(body: unknown): string | undefined {
 export function partyPrefetch(envelope: Envelope): ItemKey[] {
   const keys = [seenKey(envelope.id)];
   const { session, body } = envelope;
-  const attempt = field(body, 'attempt');
   const keyId = requestedKeyId(body);
-  if (keyId === undefined || typeof attempt !== 'number' || !Number.isSafeInteger(attempt) || attempt < 0) return keys;
+  if (keyId === undefined) return keys;
+  if (KEYGEN_STEPS.has(envelope.type)) {
+    keys.push(partyKeys.keyShare(keyId), partyKeys.pendingShare(keyId, session));
+    // Confirmation reads only the shares; every other keygen step reads the session's marker and round state too.
+    if (envelope.type !== MessageType.dkgConfirm) keys.push(partyKeys.dkgSession(session), partyKeys.dkgState(session), auditKeys.head());
+    if (envelope.type === MessageType.dkgStart) keys.push(auditKeys.mark(`keygen#${session}#approved`));
+    return keys;
+  }
+  const attempt = field(body, 'attempt');
+  if (typeof attempt !== 'number' || !Number.isSafeInteger(attempt) || attempt < 0) return keys;
   if (envelope.type === MessageType.signCommit) {
     keys.push(partyKeys.keyShare(keyId), auditKeys.mark(`sign#${session}#approved`), auditKeys.head(), partyKeys.nonce(session, attempt), partyKeys.consumed(session, attempt));
   } else if (envelope.type === MessageType.signPackage) {
@@ -37,3 +45,6 @@ export function partyPrefetch(envelope: Envelope): ItemKey[] {
   }
   return keys;
 }
+
+/** The keygen steps, each of which reads the key's shares for the session first (keygen/party-session.ts). */
+const KEYGEN_STEPS: ReadonlySet<string> = new Set([MessageType.dkgStart, MessageType.dkgRound2, MessageType.dkgRound3, MessageType.dkgConfirm, MessageType.dkgAbort]);

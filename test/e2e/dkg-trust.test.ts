@@ -270,6 +270,25 @@ describe('a keygen that never confirmed leaves nothing blocking a retry', () => 
     }
   });
 
+  it('a pending share that is never confirmed expires with its session marker (nothing is kept forever)', async () => {
+    const clock = new SteppedClock();
+    const dir = await scratch.dir();
+    const harness = await harnessWith({ clock }, dir);
+    harness.hooks.intercept = ({ body }) => (typeOf(body) === MessageType.dkgConfirm ? [] : [body]);
+    const { sessionSeconds } = dkgLifetimes(DEFAULT_LIMITS);
+    const earliest = Math.floor(clock.now() / 1000) + sessionSeconds;
+    await harness.cluster.initiator.requestKeygen({ keyId: 'k', threshold: 2, parties: PARTIES, requestId: 'unconfirmed' });
+    await harness.cluster.run();
+    await harness.cluster.close();
+    const latest = Math.floor(clock.now() / 1000) + sessionSeconds;
+    for (const party of PARTIES) {
+      const items = await keyItems(dir, party, 'k');
+      expect(items.map((i) => [i.sk, i.data.status])).toEqual([[`pending#${deriveSessionId('cli', 'unconfirmed')}`, 'pending']]);
+      expect(items[0]?.expiresAt).toBeGreaterThanOrEqual(earliest);
+      expect(items[0]?.expiresAt).toBeLessThanOrEqual(latest);
+    }
+  });
+
   it('two keygens for one key id at once: exactly one key, the other fails with conflict (pending shares block nothing)', async () => {
     const harness = await harnessWith();
     const sessions = [

@@ -24,7 +24,7 @@ describe('AWS calls per operation on the emulator', () => {
     expect(callsOf(measured.keygen)).toEqual({
       hops: 8,
       kms: { Decrypt: 6, GenerateDataKey: 6, Sign: 22 },
-      dynamodb: { BatchGetItem: 10, GetItem: 67, PutItem: 31, TransactWriteItems: 16 },
+      dynamodb: { BatchGetItem: 22, GetItem: 1, PutItem: 31, TransactWriteItems: 16 },
       sqs: { SendMessage: 23 },
     });
     // The baseline it is compared with: one KMS Sign, the request and the result.

@@ -57,6 +57,20 @@ export class Cast {
     return createEnvelope(this.#identity(from).vault, NOW, { type, session, from, to, body });
   }
 
+  /** A node's identity signer, as a vault that holds no data keys (the coordinator needs none). */
+  signer(name: string): KeyVault {
+    const { vault, publicKey } = this.#identity(name);
+    const noDataKeys = (): never => {
+      throw new Error(`"${name}" holds no data keys in this test`);
+    };
+    return {
+      signIdentity: (message) => vault.signIdentity(message),
+      identityPublicKey: () => Promise.resolve(publicKey),
+      generateDataKey: noDataKeys,
+      decryptDataKey: noDataKeys,
+    };
+  }
+
   context(): TransitionContext {
     return { suite: ed25519Suite, directory: this.directory, now: NOW };
   }

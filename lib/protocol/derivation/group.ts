@@ -54,6 +54,14 @@ export interface Group {
   scalarToBytes(scalar: bigint): Uint8Array;
   /** a mod order, into [0, order). */
   mod(a: bigint): bigint;
+  /**
+   * Σ scalar_i · point_i over encoded points (each decoded and refused if invalid or the
+   * identity), encoded; undefined when the sum is the identity (which secp256k1 cannot
+   * encode). Public inputs only: the lifecycle's Feldman checks and verifying shares.
+   */
+  combine(terms: readonly { readonly point: Uint8Array; readonly scalar: bigint }[]): Uint8Array | undefined;
+  /** The scalar field (noble's), for Lagrange coefficients and polynomial evaluation over public or per-call values. */
+  readonly field: IField<bigint>;
 }
 
 const LIMB_BYTES = 8;
@@ -129,6 +137,16 @@ function groupOf<P extends NoblePoint<P>>(curve: CurveName, Point: NoblePointCon
     scalarFromBytes: (bytes) => secretFn.fromBytes(bytes),
     scalarToBytes: writeScalar,
     mod: (a) => Fn.create(a),
+    combine(terms) {
+      let sum = Point.ZERO;
+      for (const { point, scalar } of terms) {
+        const k = Fn.create(scalar);
+        const decoded = decode(point, 'point');
+        if (k !== 0n) sum = sum.add(k === 1n ? decoded : decoded.multiply(k));
+      }
+      return sum.is0() ? undefined : sum.toBytes();
+    },
+    field: Fn,
   };
 }
 

@@ -6,6 +6,7 @@
  * not match its commitment is an accusation, with evidence anyone can check (dkg-blame.ts).
  */
 import { RefusalCode, RefusedError } from '../../ports/errors.js';
+import { dkgLifetimes } from '../directory.js';
 import { bytesToHex, decodeHex } from '../encoding.js';
 import { parseBody } from '../envelope.js';
 import { decodeSuiteHex, groupKeyOf, publicPackageHash, publicToWire, round1TranscriptHash } from '../frost-wire.js';
@@ -162,7 +163,9 @@ export async function onDkgRound3(party: PartyContext, envelope: Envelope): Prom
       // and the session is marked finished (which excludes abandoning it).
       await ctx.tables.backend.write(
         [
-          ctx.tables.keyShares.putOperation(partyKeys.pendingShare(record.keyId, session), record, 1, { kind: 'absent' }),
+          // Pending shares expire with the session marker: past the request window no
+          // confirmation can be accepted, so an unconfirmed share is of no use to anyone.
+          ctx.tables.keyShares.putOperation(partyKeys.pendingShare(record.keyId, session), record, 1, { kind: 'absent' }, dkgLifetimes(ctx.limits).sessionSeconds),
           { op: 'delete', key: stateKey, condition: { kind: 'version', version: stored.version } },
           markerOperation(ctx, session, marker, nextMarker(marker, record.keyId, 'finished')),
         ],

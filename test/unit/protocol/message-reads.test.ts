@@ -111,6 +111,16 @@ describe('MessageReads', () => {
     });
   });
 
+  it('keygen steps read the key\'s shares, the session marker and round state, and the audit head in one batch', () => {
+    const base = { v: 1, id: 'a'.repeat(32), session: 'b'.repeat(32), from: 'coordinator', to: 'p1', ts: 0, sig: '' };
+    const step = (type: string) => partyPrefetch({ ...base, type, body: { request: { body: { keyId: 'k1' } } } } as unknown as Envelope).map((k) => `${k.pk}/${k.sk}`);
+    const shares = ['key#k1/share', `key#k1/pending#${base.session}`];
+    const round = [`dkg#${base.session}/session`, `dkg#${base.session}/state`, 'audit/head'];
+    expect(step('dkg.start')).toEqual([`seen#${base.id}/message`, ...shares, ...round, `auditmark#keygen#${base.session}#approved/mark`]);
+    expect(step('dkg.round3')).toEqual([`seen#${base.id}/message`, ...shares, ...round]);
+    expect(step('dkg.confirm')).toEqual([`seen#${base.id}/message`, ...shares]);
+  });
+
   it('prefetch hints never use a relayed key id or commitment that is not a plain name or hex', () => {
     const base = { v: 1, id: 'a'.repeat(32), session: 'b'.repeat(32), from: 'coordinator', to: 'p1', at: 0, sig: '' };
     const hostile = 'k1"; DROP'.padEnd(3000, 'x');
