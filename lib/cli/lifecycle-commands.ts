@@ -66,7 +66,7 @@ export function planLifecycle(ask: LifecycleAsk, current: Pick<PinnedKey, 'keyId
   const dealers = sorted(ask.dealers ?? current.parties);
   const strangers = dealers.filter((d) => !current.parties.includes(d));
   if (strangers.length > 0) throw usage(`--dealers ${strangers.join(',')}: not a current party of key "${key}" (its parties: ${sorted(current.parties).join(', ')})`);
-  if (dealers.length < current.threshold) throw usage(`--dealers: ${dealers.length} dealers, key "${key}" needs at least its threshold ${current.threshold}`);
+  if (dealers.length < current.threshold) throw usage(`--dealers ${dealers.join(',')}: key "${key}" needs at least ${current.threshold} dealers (its threshold)`);
   return {
     mode: 'reshare',
     parties: sorted(ask.parties),
