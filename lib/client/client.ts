@@ -189,7 +189,7 @@ export class FrostlineClient {
   async refresh(options: LifecycleCommon & CallOptions): Promise<LifecycleResult> {
     validated(RefreshOptionsSchema, options, 'refresh');
     return this.#lifecycle(options, undefined, (requestId) =>
-      this.#initiator.requestRefresh({ keyId: options.keyId, requestId, approvals: options.approvals }),
+      this.#initiator.requestLifecycle({ keyId: options.keyId, requestId, ...(options.approvals !== undefined ? { approvals: options.approvals } : {}) }),
     );
   }
 
@@ -201,13 +201,13 @@ export class FrostlineClient {
   async reshare(options: LifecycleCommon & { parties: readonly string[]; threshold: number; dealers?: readonly string[] } & CallOptions): Promise<LifecycleResult> {
     validated(ReshareOptionsSchema, options, 'reshare');
     return this.#lifecycle(options, { parties: options.parties, threshold: options.threshold }, (requestId) =>
-      this.#initiator.requestReshare({
+      this.#initiator.requestLifecycle({
         keyId: options.keyId,
         parties: options.parties,
         threshold: options.threshold,
-        dealers: options.dealers,
         requestId,
-        approvals: options.approvals,
+        ...(options.dealers !== undefined ? { dealers: options.dealers } : {}),
+        ...(options.approvals !== undefined ? { approvals: options.approvals } : {}),
       }),
     );
   }

@@ -10,7 +10,7 @@ export { FileKeyPins, MemoryKeyPins, KeyPinMismatchError, pinOf, replacesPin, ty
 export { LocalKeySigner } from './signers.js';
 export { attestedKeyOf, checkedSignature, lifecycleKeyOf } from './result-checks.js';
 export type { ResultInbox, ReceivedMessage } from './result-inbox.js';
-export { Initiator, type IdentitySigner, type InitiatorDeps, type InitiatorResult, type KeygenOptions, type RefreshOptions, type ReshareOptions, type SignOptions } from './initiator.js';
+export { Initiator, type IdentitySigner, type InitiatorDeps, type InitiatorResult, type KeygenOptions, type LifecycleOptions, type SignOptions } from './initiator.js';
 export { verifyKeyAttestations, AttestationError, type AttestedKey } from '../protocol/attestation.js';
 export { judgeAccusation } from '../protocol/dkg-blame.js';
 export { signApproval, type Approval, type ApprovalRule, type ApprovedRequest } from '../protocol/approvals.js';

@@ -48,23 +48,6 @@ export interface SignOptions {
   readonly taproot?: { readonly merkleRoot?: string | undefined } | undefined;
 }
 
-/** A refresh (same parties and threshold, new shares) of an existing key. */
-export interface RefreshOptions {
-  readonly keyId: string;
-  readonly requestId?: string;
-  readonly approvals?: readonly Approval[] | undefined;
-}
-
-/** A reshare of an existing key to `parties` with `threshold`, dealt by `dealers` (default: every current party). */
-export interface ReshareOptions {
-  readonly keyId: string;
-  readonly parties: readonly string[];
-  readonly threshold: number;
-  readonly dealers?: readonly string[] | undefined;
-  readonly requestId?: string;
-  readonly approvals?: readonly Approval[] | undefined;
-}
-
 export type InitiatorResult =
   | { readonly type: 'keygen.result'; readonly session: string; readonly body: KeygenResultBody }
   | { readonly type: 'sign.result'; readonly session: string; readonly body: SignResultBody }
@@ -72,6 +55,16 @@ export type InitiatorResult =
   | { readonly type: 'reshare.result'; readonly session: string; readonly body: ReshareResultBody };
 
 const RESULT_TYPES = new Set<string>([MessageType.keygenResult, MessageType.signResult, MessageType.keyResult, MessageType.reshareResult]);
+
+/** A refresh (same parties and threshold, new shares) or, with `parties` and `threshold`, a reshare. */
+export interface LifecycleOptions {
+  readonly keyId: string;
+  readonly requestId?: string;
+  readonly approvals?: readonly Approval[];
+  readonly parties?: readonly string[];
+  readonly threshold?: number;
+  readonly dealers?: readonly string[];
+}
 
 export class Initiator {
   readonly id: string;
@@ -106,41 +99,30 @@ export class Initiator {
     });
   }
 
-  async requestKey(options: { keyId: string; requestId?: string }): Promise<string> {
+  /** Sends a `refresh.request` (no `parties`/`threshold`) or a `reshare.request`; returns its session id. */
+  async requestLifecycle(options: LifecycleOptions): Promise<string> {
     const requestId = options.requestId ?? randomUUID();
-    return this.#send(MessageType.keyRequest, requestId, { requestId, keyId: options.keyId });
-  }
-
-  /** Sends a refresh request (README "Key lifecycle"); returns its session id. */
-  async requestRefresh(options: RefreshOptions): Promise<string> {
-    const requestId = options.requestId ?? randomUUID();
-    return this.#send(MessageType.refreshRequest, requestId, {
-      requestId,
-      keyId: options.keyId,
-      ...(options.approvals !== undefined && options.approvals.length > 0 ? { approvals: [...options.approvals] } : {}),
-    });
-  }
-
-  /** Sends a reshare request; party and dealer lists go sorted (one request, one encoding). */
-  async requestReshare(options: ReshareOptions): Promise<string> {
-    const requestId = options.requestId ?? randomUUID();
+    const approvals = options.approvals !== undefined && options.approvals.length > 0 ? { approvals: [...options.approvals] } : {};
+    if (options.parties === undefined || options.threshold === undefined) {
+      return this.#send(MessageType.refreshRequest, requestId, { requestId, keyId: options.keyId, ...approvals });
+    }
     return this.#send(MessageType.reshareRequest, requestId, {
       requestId,
       keyId: options.keyId,
       threshold: options.threshold,
       parties: [...options.parties].sort(),
       ...(options.dealers !== undefined ? { dealers: [...options.dealers].sort() } : {}),
-      ...(options.approvals !== undefined && options.approvals.length > 0 ? { approvals: [...options.approvals] } : {}),
+      ...approvals,
     });
   }
 
+  async requestKey(options: { keyId: string; requestId?: string }): Promise<string> {
+    const requestId = options.requestId ?? randomUUID();
+    return this.#send(MessageType.keyRequest, requestId, { requestId, keyId: options.keyId });
+  }
+
   async #send<
-    T extends
-      | typeof MessageType.keygenRequest
-      | typeof MessageType.signRequest
-      | typeof MessageType.keyRequest
-      | typeof MessageType.refreshRequest
-      | typeof MessageType.reshareRequest,
+    T extends typeof MessageType.keygenRequest | typeof MessageType.signRequest | typeof MessageType.keyRequest | typeof MessageType.refreshRequest | typeof MessageType.reshareRequest,
   >(
     type: T,
     requestId: string,
@@ -168,11 +150,11 @@ export class Initiator {
     if (envelope.type === MessageType.keygenResult) {
       return { type: MessageType.keygenResult, session: envelope.session, body: parseBody(envelope, MessageType.keygenResult) };
     }
-    if (envelope.type === MessageType.keyResult) {
-      return { type: MessageType.keyResult, session: envelope.session, body: parseBody(envelope, MessageType.keyResult) };
-    }
     if (envelope.type === MessageType.reshareResult) {
       return { type: MessageType.reshareResult, session: envelope.session, body: parseBody(envelope, MessageType.reshareResult) };
+    }
+    if (envelope.type === MessageType.keyResult) {
+      return { type: MessageType.keyResult, session: envelope.session, body: parseBody(envelope, MessageType.keyResult) };
     }
     // What a result says is checked by the caller, which knows what it asked for and which
     // key is pinned (lib/client/result-checks.ts): here only that the coordinator sent it.

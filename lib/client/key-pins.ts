@@ -49,8 +49,8 @@ export class KeyPinMismatchError extends FrostlineError {
   }
 }
 
-/** An attested key, with the epoch fields attestations carry from the key lifecycle on (absent: epoch 0). */
-export type EpochedKey = AttestedKey & { readonly epoch?: number | undefined; readonly keygenPackageHash?: string | undefined };
+/** What a pin keeps of an attested key (an epoch-0 key may come without the epoch fields). */
+export type EpochedKey = Omit<AttestedKey, 'epoch' | 'keygenPackageHash' | 'publicPackage'> & { readonly epoch?: number | undefined; readonly keygenPackageHash?: string | undefined };
 
 export function pinOf(key: EpochedKey): PinnedKey {
   const epoch = key.epoch ?? 0;

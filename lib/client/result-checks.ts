@@ -6,11 +6,11 @@
 import type { IdentityPublicKey } from '../ports/key-vault.js';
 import { AttestationError, verifyKeyAttestations, type AttestedKey, type ExpectedKey } from '../protocol/attestation.js';
 import { bytesToHex, decodeHex } from '../protocol/encoding.js';
-import { DkgDoneBody, MessageType, type Envelope, type KeygenResultBody, type KeyResultBody, type ReshareResultBody, type SignResultBody } from '../protocol/messages.js';
+import { MessageType, type KeygenResultBody, type KeyResultBody, type ReshareResultBody, type SignResultBody } from '../protocol/messages.js';
 import { suiteById } from '../protocol/suites.js';
 import { signingDerivation, verifierKeyHex, type TaprootOption } from '../protocol/derivation/key.js';
 import { UntrustedResultError } from './errors.js';
-import { derivableOf, epochOf, keygenHashOf, type EpochedKey, type PinnedKey } from './key-pins.js';
+import { derivableOf, epochOf, keygenHashOf, type PinnedKey } from './key-pins.js';
 
 /** The key that all n parties attested in a successful keygen, key or reshare result (with its epoch). */
 export function attestedKeyOf(
@@ -18,41 +18,17 @@ export function attestedKeyOf(
   partyKeys: Readonly<Record<string, IdentityPublicKey>>,
   expected: ExpectedKey,
   requestId: string,
-): AttestedKey & { readonly epoch: number; readonly keygenPackageHash: string } {
+): AttestedKey {
   try {
     const key = verifyKeyAttestations(body.attestations, partyKeys, expected);
     if (body.publicKey !== undefined && body.publicKey !== key.publicKey) {
       throw new AttestationError(`result names group key ${body.publicKey}, the parties attest ${key.publicKey}`);
     }
-    return { ...key, ...epochFieldsOf(body.attestations ?? [], key.publicPackageHash) };
+    return key;
   } catch (error) {
     if (error instanceof AttestationError) throw new UntrustedResultError(error.message, requestId, { cause: error });
     throw error;
   }
-}
-
-/**
- * The epoch and keygen package hash the attestations (verified already) agree on. Read
- * here from the signed bodies themselves, so a pin never takes them from the coordinator.
- */
-function epochFieldsOf(attestations: readonly Envelope[], publicPackageHash: string): { epoch: number; keygenPackageHash: string } {
-  const fields = new Set<string>();
-  let epoch = 0;
-  let keygenPackageHash = publicPackageHash;
-  for (const attestation of attestations) {
-    const body = DkgDoneBody.safeParse(attestation.body);
-    if (!body.success) throw new AttestationError(`attestation from "${attestation.from}" is malformed`);
-    epoch = body.data.epoch ?? 0;
-    keygenPackageHash = body.data.keygenPackageHash ?? publicPackageHash;
-    // An epoch-0 attestation is a keygen's dkg.done; a later epoch is only ever a reshare.done.
-    if ((epoch === 0) !== (attestation.type === MessageType.dkgDone)) {
-      throw new AttestationError(`attestation from "${attestation.from}" is a ${attestation.type} for epoch ${epoch}`);
-    }
-    fields.add(`${epoch}/${keygenPackageHash}`);
-  }
-  if (fields.size > 1) throw new AttestationError('the parties attest different epochs or keygen packages');
-  if (epoch === 0 && keygenPackageHash !== publicPackageHash) throw new AttestationError('an epoch-0 attestation names another keygen package than its own');
-  return { epoch, keygenPackageHash };
 }
 
 /** What an application asked of a refresh or reshare. */
@@ -79,7 +55,7 @@ export function lifecycleKeyOf(
   pinned: PinnedKey,
   requested: LifecycleRequest,
   requestId: string,
-): EpochedKey & { readonly epoch: number } {
+): AttestedKey {
   if (body.keyId !== requested.keyId) throw new UntrustedResultError(`answered request "${requestId}" for key "${body.keyId}", "${requested.keyId}" was requested`, requestId);
   const key = attestedKeyOf(
     body,

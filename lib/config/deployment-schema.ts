@@ -70,6 +70,8 @@ const InitiatorSchema = z
     keys: z.array(z.union([Name, z.literal('*')])).default([]),
     /** May it ask for new keys (DKG)? */
     keygen: z.boolean().default(false),
+    /** Key ids it may refresh or reshare; "*" means every key. Absent: none. */
+    reshare: z.array(z.union([Name, z.literal('*')])).optional(),
   })
   .refine((i) => (i.publicKey === undefined) !== (i.kmsKeyArn === undefined), {
     message: 'give exactly one of publicKey or kmsKeyArn',

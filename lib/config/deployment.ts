@@ -74,6 +74,11 @@ function crossChecks(config: DeploymentConfig): string[] {
         problems.push(`${where}.${keyId}.maxMessageBytes: at most ${MAX_MESSAGE_BYTES}`);
       }
       const approvers = rule.approvals?.approvers ?? [];
+      const reshareApprovers = rule.reshareApprovals?.approvers ?? [];
+      for (const id of duplicates(reshareApprovers)) problems.push(`${where}.${keyId}.reshareApprovals.approvers: "${id}" appears more than once`);
+      for (const id of new Set(reshareApprovers)) {
+        if (!Object.hasOwn(config.approvers, id)) problems.push(`${where}.${keyId}.reshareApprovals.approvers: "${id}" is not in approvers (no pinned key)`);
+      }
       for (const id of duplicates(approvers)) problems.push(`${where}.${keyId}.approvals.approvers: "${id}" appears more than once`);
       for (const id of new Set(approvers)) {
         if (!Object.hasOwn(config.approvers, id)) problems.push(`${where}.${keyId}.approvals.approvers: "${id}" is not in approvers (no pinned key)`);
@@ -173,7 +178,7 @@ export function directoryOf(config: DeploymentConfig): Directory | undefined {
 export function partyDirectoryOf(config: DeploymentConfig, party: PartyConfig): Directory | undefined {
   const directory = directoryOf(config);
   if (directory === undefined) return undefined;
-  const named = new Set(Object.values(partyPolicyOf(config, party).keys ?? {}).flatMap((rule) => rule.approvals?.approvers ?? []));
+  const named = new Set(Object.values(partyPolicyOf(config, party).keys ?? {}).flatMap((rule) => [...(rule.approvals?.approvers ?? []), ...(rule.reshareApprovals?.approvers ?? [])]));
   const approvers: Record<string, IdentityPublicKey> = {};
   for (const id of [...named].sort()) {
     const key = Object.hasOwn(config.approvers, id) ? config.approvers[id] : undefined;
@@ -187,8 +192,10 @@ export function partyDirectoryOf(config: DeploymentConfig, party: PartyConfig): 
  * (global, with this party's own rule replacing the global one of the same key id).
  */
 export function partyPolicyOf(config: DeploymentConfig, party: PartyConfig): PartyPolicy {
-  const initiators: Record<string, { keygen: boolean; keys: string[] }> = {};
-  for (const initiator of config.initiators) initiators[initiator.id] = { keygen: initiator.keygen, keys: [...initiator.keys] };
+  const initiators: Record<string, { keygen: boolean; keys: string[]; reshare?: string[] }> = {};
+  for (const initiator of config.initiators) {
+    initiators[initiator.id] = { keygen: initiator.keygen, keys: [...initiator.keys], ...(initiator.reshare !== undefined ? { reshare: [...initiator.reshare] } : {}) };
+  }
   const keys: Record<string, KeyRules> = { ...config.policy.keys, ...(party.policy?.keys ?? {}) };
   return { maxMessageBytes: config.limits.maxMessageBytes, initiators, ...(Object.keys(keys).length > 0 ? { keys } : {}) };
 }

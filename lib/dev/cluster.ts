@@ -17,7 +17,7 @@ import type { ItemBackend } from '../ports/store.js';
 import type { Destination, Transport } from '../ports/transport.js';
 import { FrostlineClient } from '../client/client.js';
 import type { KeyPins } from '../client/key-pins.js';
-import { Initiator, type InitiatorResult } from '../client/initiator.js';
+import { Initiator, type InitiatorResult, type LifecycleOptions } from '../client/initiator.js';
 import { Coordinator } from '../protocol/coordinator.js';
 import { DirectorySchema, PartyPolicySchema } from '../protocol/config-schemas.js';
 import { DEFAULT_LIMITS, type Directory, type Limits } from '../protocol/directory.js';
@@ -299,7 +299,8 @@ export class LocalCluster {
       next.initiators[id] = await pinned(id, join('initiators', id), file?.initiators[id]);
       // Only a cluster being created grants its initiators every key; an identity added
       // later is pinned but may do nothing until the operator edits the policy.
-      if (file === undefined && !Object.hasOwn(next.policy.initiators, id)) next.policy.initiators[id] = { keygen: true, keys: ['*'] };
+      // (refresh and reshare included: the local cluster is one operator's own, README "Key lifecycle").
+      if (file === undefined && !Object.hasOwn(next.policy.initiators, id)) next.policy.initiators[id] = { keygen: true, keys: ['*'], reshare: ['*'] };
     }
     for (const id of approverIds) {
       const approvers = next.approvers ?? {};
@@ -556,14 +557,12 @@ export class LocalCluster {
 
   /** Refresh (same parties and threshold, new shares) of `keyId`; runs until the result. */
   async refresh(options: { keyId: string; requestId?: string; approvals?: readonly Approval[] }): Promise<ReshareResultBody> {
-    const session = await this.initiator.requestRefresh(options);
-    await this.run();
-    return this.#resultFor(session, 'reshare.result').body as ReshareResultBody;
+    return this.reshare(options);
   }
 
-  /** Reshare of `keyId` to `parties` with `threshold`, dealt by `dealers` (default: every current party). */
-  async reshare(options: { keyId: string; parties: readonly string[]; threshold: number; dealers?: readonly string[]; requestId?: string; approvals?: readonly Approval[] }): Promise<ReshareResultBody> {
-    const session = await this.initiator.requestReshare(options);
+  /** A refresh (no `parties`/`threshold`) or a reshare of a key, delivered to the end. */
+  async reshare(options: LifecycleOptions): Promise<ReshareResultBody> {
+    const session = await this.initiator.requestLifecycle(options);
     await this.run();
     return this.#resultFor(session, 'reshare.result').body as ReshareResultBody;
   }

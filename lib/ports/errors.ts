@@ -68,6 +68,10 @@ export const RefusalCode = {
   missingShare: 'missing-share',
   /** A `dkg.abort` whose relayed refusal does not abandon the keygen, so it proves nothing. */
   unprovenAbort: 'unproven-abort',
+  /** A signing message for another key epoch than this party's active share (a refresh or reshare switched it meanwhile); retry. */
+  staleEpoch: 'stale-epoch',
+  /** A refresh or reshare dealer whose dealing does not hold (share or commitments); names it, with evidence. */
+  badDealing: 'bad-dealing',
   /**
    * A protocol fault with no more specific code. Kept where clients already branch on it: a
    * proven DKG share accusation (the keygen error carries the blame); new faults get a code

@@ -44,6 +44,40 @@ export function approvalSigningInput(request: ApprovedRequest): Uint8Array {
   return concatBytes(APPROVAL_DOMAIN, sha256(canonicalBytes({ initiator, requestId, keyId, message, ...(path === undefined ? {} : { path }), ...taprootField })));
 }
 
+const LIFECYCLE_APPROVAL_DOMAIN = utf8ToBytes('frostline/lifecycle-approval/v1\u0000');
+
+/** What an approver of a refresh or reshare vouches for: this operation on this key, to exactly this party set. */
+export interface ApprovedLifecycle {
+  readonly initiator: string;
+  readonly requestId: string;
+  readonly keyId: string;
+  readonly operation: 'refresh' | 'reshare';
+  /** Reshare only: the new threshold, party set and dealers (absent: every current party), as requested. */
+  readonly threshold?: number | undefined;
+  readonly parties?: readonly string[] | undefined;
+  readonly dealers?: readonly string[] | undefined;
+}
+
+/** Its own domain string: a signing approval can never count as a lifecycle approval, nor the other way round. */
+export function lifecycleApprovalInput(request: ApprovedLifecycle): Uint8Array {
+  const { initiator, requestId, keyId, operation, threshold, parties, dealers } = request;
+  const fields = {
+    initiator,
+    requestId,
+    keyId,
+    operation,
+    ...(threshold === undefined ? {} : { threshold }),
+    ...(parties === undefined ? {} : { parties: [...parties] }),
+    ...(dealers === undefined ? {} : { dealers: [...dealers] }),
+  };
+  return concatBytes(LIFECYCLE_APPROVAL_DOMAIN, sha256(canonicalBytes(fields)));
+}
+
+/** Signs a lifecycle approval with any identity signer. */
+export async function signLifecycleApproval(signer: Pick<KeyVault, 'signIdentity'>, approver: string, request: ApprovedLifecycle): Promise<Approval> {
+  return { approver, sig: bytesToHex(await signer.signIdentity(lifecycleApprovalInput(request))) };
+}
+
 /** Signs an approval with any identity signer: a vault, a `LocalKeySigner` or a `KmsSigner`. */
 export async function signApproval(signer: Pick<KeyVault, 'signIdentity'>, approver: string, request: ApprovedRequest): Promise<Approval> {
   return { approver, sig: bytesToHex(await signer.signIdentity(approvalSigningInput(request))) };
@@ -56,7 +90,15 @@ export function assertApprovalQuorum(
   approvals: readonly Approval[],
   directory: Directory,
 ): void {
-  const input = approvalSigningInput(request);
+  assertQuorumOver(rule, approvalSigningInput(request), approvals, directory);
+}
+
+/** Refuses unless at least `rule.quorum` distinct listed approvers signed this exact refresh or reshare. */
+export function assertLifecycleQuorum(rule: ApprovalRule, request: ApprovedLifecycle, approvals: readonly Approval[], directory: Directory): void {
+  assertQuorumOver(rule, lifecycleApprovalInput(request), approvals, directory);
+}
+
+function assertQuorumOver(rule: ApprovalRule, input: Uint8Array, approvals: readonly Approval[], directory: Directory): void {
   const valid = new Set<string>();
   const rejected: string[] = [];
   for (const approval of approvals) {

@@ -13,7 +13,7 @@ import { decodeHex } from './encoding.js';
 import { envelopeSigningInput } from './envelope.js';
 import { groupKeyOf, publicPackageHash } from './frost-wire.js';
 import { verifyIdentitySignature } from './identity.js';
-import { DkgDoneBody, MessageType, type AuditAnchor, type Envelope } from './messages.js';
+import { DkgDoneBody, MessageType, type AuditAnchor, type Envelope, type PublicPackage } from './messages.js';
 import { suiteById } from './suites.js';
 
 /** A key as its parties attested it. */
@@ -26,6 +26,12 @@ export interface AttestedKey {
   /** The group public key, hex. */
   readonly publicKey: string;
   readonly publicPackageHash: string;
+  /** The epoch attested: 0 from keygen (`dkg.done`), one more per refresh or reshare (`reshare.done`). */
+  readonly epoch: number;
+  /** The keygen's package hash, which fixes the derivation chain code in every epoch. */
+  readonly keygenPackageHash: string;
+  /** The attested public package (verifying shares of this epoch's parties). */
+  readonly publicPackage: PublicPackage;
   /** Each party's audit-chain head when it attested (anchors for `audit verify`). */
   readonly auditAnchors: Readonly<Record<string, AuditAnchor>>;
 }
@@ -65,7 +71,9 @@ export function verifyKeyAttestations(
   let session: string | undefined;
   for (const envelope of attestations) {
     const party = envelope.from;
-    if (envelope.type !== MessageType.dkgDone) throw new AttestationError(`attestation from "${party}" is a ${envelope.type}, not a dkg.done`);
+    if (envelope.type !== MessageType.dkgDone && envelope.type !== MessageType.reshareDone) {
+      throw new AttestationError(`attestation from "${party}" is a ${envelope.type}, not a dkg.done or reshare.done`);
+    }
     const key = Object.hasOwn(partyKeys, party) ? partyKeys[party] : undefined;
     if (key === undefined) throw new AttestationError(`attestation from "${party}", which is not a pinned party`);
     const { sig, ...unsigned } = envelope;
@@ -75,6 +83,12 @@ export function verifyKeyAttestations(
     const parsed = DkgDoneBody.safeParse(envelope.body);
     if (!parsed.success) throw new AttestationError(`attestation from "${party}" is malformed`);
     if (bodies.has(party)) throw new AttestationError(`two attestations from "${party}"`);
+    // A keygen attests epoch 0 and nothing else; a refresh or reshare a later epoch and the keygen's hash.
+    const epoch = parsed.data.epoch ?? 0;
+    const fromKeygen = envelope.type === MessageType.dkgDone;
+    if (fromKeygen ? epoch !== 0 || parsed.data.keygenPackageHash !== undefined : epoch < 1 || parsed.data.keygenPackageHash === undefined) {
+      throw new AttestationError(`attestation from "${party}" is a ${envelope.type} for epoch ${epoch}`);
+    }
     if (session !== undefined && envelope.session !== session) throw new AttestationError(`attestations come from different keygen sessions`);
     session = envelope.session;
     bodies.set(party, parsed.data);
@@ -94,7 +108,9 @@ export function verifyKeyAttestations(
       body.threshold === first.threshold &&
       sameList(body.parties, first.parties) &&
       body.groupKey === first.groupKey &&
-      body.publicPackageHash === first.publicPackageHash;
+      body.publicPackageHash === first.publicPackageHash &&
+      (body.epoch ?? 0) === (first.epoch ?? 0) &&
+      body.keygenPackageHash === first.keygenPackageHash;
     if (!agrees) throw new AttestationError(`party "${party}" attests a different key than the others`);
     if (publicPackageHash(body.publicPackage) !== body.publicPackageHash || groupKeyOf(suite, body.publicPackage) !== body.groupKey) {
       throw new AttestationError(`attestation from "${party}" is inconsistent with its own public package`);
@@ -122,6 +138,9 @@ export function verifyKeyAttestations(
     parties: [...parties],
     publicKey: first.groupKey,
     publicPackageHash: first.publicPackageHash,
+    epoch: first.epoch ?? 0,
+    keygenPackageHash: first.keygenPackageHash ?? first.publicPackageHash,
+    publicPackage: first.publicPackage,
     auditAnchors: Object.fromEntries([...bodies].map(([party, body]) => [party, body.audit])),
   };
 }

@@ -19,7 +19,7 @@ export const AuditRecord = z.strictObject({
   seq: z.number().check(z.int(), z.positive()),
   prev: Hex32,
   party: z.string(),
-  kind: z.enum(['keygen', 'sign']),
+  kind: z.enum(['keygen', 'sign', 'reshare']),
   session: z.string(),
   requestId: z.string(),
   initiator: z.string(),

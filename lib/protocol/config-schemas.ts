@@ -22,13 +22,15 @@ export const DirectorySchema = z.strictObject({
   approvers: z.optional(z.record(Name, IdentityPublicKeySchema)),
 });
 
+const ApprovalRuleSchema = z
+  .strictObject({ quorum: z.number().check(z.int(), z.gte(1)), approvers: z.array(Name).check(z.minLength(1)) })
+  .check(z.refine((rule) => rule.quorum <= rule.approvers.length, 'quorum exceeds the number of approvers'));
+
 export const KeyRulesSchema = z.strictObject({
   maxMessageBytes: z.optional(z.number().check(z.int(), z.positive())),
-  approvals: z.optional(
-    z
-      .strictObject({ quorum: z.number().check(z.int(), z.gte(1)), approvers: z.array(Name).check(z.minLength(1)) })
-      .check(z.refine((rule) => rule.quorum <= rule.approvers.length, 'quorum exceeds the number of approvers')),
-  ),
+  approvals: z.optional(ApprovalRuleSchema),
+  /** m of k approvers for every refresh and reshare of the key (lifecycle approvals, approvals.ts). */
+  reshareApprovals: z.optional(ApprovalRuleSchema),
   rateLimit: z.optional(z.strictObject({ max: z.number().check(z.int(), z.gte(1)), windowSeconds: z.number().check(z.int(), z.gte(1)) })),
 });
 
@@ -49,7 +51,12 @@ export const PartyPolicySchema = z.strictObject({
   maxMessageBytes: z.number().check(z.int(), z.positive()),
   initiators: z.record(
     Name,
-    z.strictObject({ keygen: z.boolean(), keys: z.array(z.union([Name, z.literal('*')])), paths: z.optional(z.array(PathPrefix)) }),
+    z.strictObject({
+      keygen: z.boolean(),
+      keys: z.array(z.union([Name, z.literal('*')])),
+      paths: z.optional(z.array(PathPrefix)),
+      reshare: z.optional(z.array(z.union([Name, z.literal('*')]))),
+    }),
   ),
   keys: z.optional(z.record(z.union([Name, z.literal('*')]), KeyRulesSchema)),
 });

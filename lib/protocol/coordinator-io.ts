@@ -16,6 +16,7 @@ import { createEnvelope } from './envelope.js';
 import { keygenOutbox, keygenResult } from './keygen/coordinator-outbox.js';
 import { silentLogger, type Logger } from './logger.js';
 import { COORDINATOR } from './messages.js';
+import { reshareOutbox, reshareResult } from './reshare/coordinator-outbox.js';
 import { signOutbox, signResult } from './sign/coordinator-outbox.js';
 import type { Suite } from './suite.js';
 import { requiredSuite } from './suites.js';
@@ -76,12 +77,14 @@ export class CoordinatorIO {
   /** Sends what the session's current phase calls for (`key`: the signing key, if already read). */
   async sendPhase(session: Session, key?: KeyRecord): Promise<void> {
     if (session.kind === 'keygen') return this.sendAll(keygenOutbox(session));
+    if (session.kind === 'reshare') return this.sendAll(reshareOutbox(session));
     return this.sendAll(signOutbox(session, await this.#signingKey(session, key)));
   }
 
   /** The result of a finished session; `duplicate` when it answers a repeated request. */
   async sendOutcome(session: Session, duplicate: boolean): Promise<void> {
     if (session.kind === 'keygen') return this.sendAll([keygenResult(session, duplicate)]);
+    if (session.kind === 'reshare') return this.sendAll([reshareResult(session, duplicate)]);
     return this.sendAll([signResult(session, duplicate, await this.#signingKey(session))]);
   }
 

@@ -35,6 +35,7 @@ export function refusedRequestResult(request: Envelope, error: ResultError): Out
     return typeof value === 'string' ? value : '-';
   };
   const body = { requestId: field('requestId'), keyId: field('keyId'), duplicate: false, error, ok: false };
+  if (request.type === MessageType.refreshRequest || request.type === MessageType.reshareRequest) return toInitiator(request, MessageType.reshareResult, body);
   return request.type === MessageType.keygenRequest
     ? toInitiator(request, MessageType.keygenResult, body)
     : toInitiator(request, MessageType.signResult, body);

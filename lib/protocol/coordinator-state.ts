@@ -48,10 +48,39 @@ export const SignSession = z.strictObject({
   shares: Contributions,
   /** Any suite's signature (Ed448's 114 bytes included): a finished session must parse when read again. */
   signature: z.optional(SignatureHex),
+  /** The key's epoch at intake (absent: 0): shares are verified with that epoch's package, and a key that moved on fails the session (retryable). */
+  epoch: z.optional(z.number().check(z.int(), z.nonnegative())),
 });
 export type SignSession = z.infer<typeof SignSession>;
 
-export const Session = z.discriminatedUnion('kind', [KeygenSession, SignSession]);
+/**
+ * A refresh or reshare (lib/protocol/reshare/coordinator-*.ts). Everything it sends is derived
+ * from this record: the plan fixed at intake from the key record of `fromEpoch`, and the
+ * parties' signed messages as collected.
+ */
+export const ReshareSession = z.strictObject({
+  ...SessionBase,
+  kind: z.literal('reshare'),
+  mode: z.enum(['refresh', 'reshare']),
+  phase: z.enum(['round1', 'deal', 'shares', 'done', 'failed']),
+  /** The epoch being left; the key record must still be at it when the new one is written. */
+  fromEpoch: z.number().check(z.int(), z.nonnegative()),
+  /** The current parties (every one gets start and confirm) and their attestations, from the key record. */
+  current: z.array(z.string()),
+  attestations: z.array(EnvelopeSchema),
+  /** The new threshold and party set, and the dealers (Q), all sorted. */
+  threshold: z.number().check(z.int()),
+  parties: z.array(z.string()),
+  dealers: z.array(z.string()),
+  round1: Contributions,
+  dealings: Contributions,
+  done: Contributions,
+  /** The signed refusal by which a participant abandoned the session: relayed in `reshare.abort`. */
+  abandonment: z.optional(EnvelopeSchema),
+});
+export type ReshareSession = z.infer<typeof ReshareSession>;
+
+export const Session = z.discriminatedUnion('kind', [KeygenSession, SignSession, ReshareSession]);
 export type Session = z.infer<typeof Session>;
 
 export const KeyRecord = z.strictObject({
@@ -67,6 +96,10 @@ export const KeyRecord = z.strictObject({
   createdBy: z.string(),
   session: z.string(),
   createdAt: z.number(),
+  /** 0 (or absent) from keygen, one more per refresh or reshare; `attestations` are that epoch's. */
+  epoch: z.optional(z.number().check(z.int(), z.nonnegative())),
+  /** The keygen's package hash (derivation chain code); absent: `publicPackageHash` (epoch 0). */
+  keygenPackageHash: z.optional(hex32),
 });
 export type KeyRecord = z.infer<typeof KeyRecord>;
 
@@ -86,16 +119,23 @@ export const coordinatorKeys = {
   session: (session: string): ItemKey => ({ pk: `session#${session}`, sk: 'state' }),
   key: (keyId: string): ItemKey => ({ pk: `key#${keyId}`, sk: 'public' }),
   commitment: (keyId: string, hiding: string): ItemKey => ({ pk: `commitment#${keyId}#${hiding}`, sk: 'use' }),
+  /** The one refresh/reshare session of a key that may be open: taken with the session, free once that session is finished. */
+  reshareLock: (keyId: string): ItemKey => ({ pk: `key#${keyId}`, sk: 'reshare' }),
 };
+
+export const ReshareLock = z.strictObject({ session: z.string() });
+export type ReshareLock = z.infer<typeof ReshareLock>;
 
 export class CoordinatorTables {
   readonly sessions: ItemTable<Session>;
   readonly keys: ItemTable<KeyRecord>;
   readonly commitments: ItemTable<CommitmentUse>;
+  readonly reshareLocks: ItemTable<ReshareLock>;
 
   constructor(readonly backend: ItemBackend, nowSeconds: () => number) {
     this.sessions = new ItemTable(backend, recordParser(Session, 'session'), nowSeconds);
     this.keys = new ItemTable(backend, recordParser(KeyRecord, 'key record'), nowSeconds);
     this.commitments = new ItemTable(backend, recordParser(CommitmentUse, 'commitment use'), nowSeconds);
+    this.reshareLocks = new ItemTable(backend, recordParser(ReshareLock, 'reshare lock'), nowSeconds);
   }
 }

@@ -47,13 +47,15 @@ export interface Step<S extends Session> {
   readonly claims?: readonly CommitmentClaim[];
   /** The key record a finished keygen creates: written with `next`, only if no record exists. */
   readonly key?: KeyRecord;
+  /** The key record of a finished refresh or reshare: replaces the stored one, only if that is still at `fromEpoch`. */
+  readonly rekey?: { readonly record: KeyRecord; readonly fromEpoch: number };
   /** The message proved its sender faulty: `next` excludes it, and the message is refused once stored. */
   readonly refusal?: RefusedError;
   readonly logs?: readonly LogLine[];
 }
 
 /** The fields in which a session collects one signed message per party. */
-export type ContributionField = 'round1' | 'shares' | 'done' | 'commitments';
+export type ContributionField = 'round1' | 'shares' | 'done' | 'commitments' | 'dealings';
 
 /**
  * Records one party's contribution to a round. A repeat changes nothing (the very same

@@ -27,5 +27,12 @@ function waitingFor(session: Session): string[] {
     const field = session.phase === 'round1' ? session.round1 : session.phase === 'round2' ? session.shares : session.done;
     return session.parties.filter((p) => !Object.hasOwn(field, p));
   }
+  if (session.kind === 'reshare') {
+    const participants = [...new Set([...session.dealers, ...session.parties])].sort();
+    if (session.phase === 'round1') return participants.filter((p) => !Object.hasOwn(session.round1, p));
+    if (session.phase === 'deal') return session.dealers.filter((p) => !Object.hasOwn(session.dealings, p));
+    if (session.phase === 'shares') return session.parties.filter((p) => !Object.hasOwn(session.done, p));
+    return [];
+  }
   return session.phase === 'sign' ? session.signers.filter((p) => !Object.hasOwn(session.shares, p)) : [];
 }

@@ -13,7 +13,7 @@
  */
 import { coordinatorPrefetch, signingPrefetch } from './coordinator-prefetch.js';
 import { MessageReads } from './message-reads.js';
-import { RefusalCode, RefusedError } from '../ports/errors.js';
+import { RefusalCode, RefusedError, StoredStateError } from '../ports/errors.js';
 import { retryOnConflict } from '../ports/store.js';
 import { AuditAnchors, type AnchorRecord } from './audit-anchors.js';
 import { CoordinatorIO, type CoordinatorDeps } from './coordinator-io.js';
@@ -28,6 +28,8 @@ import { COORDINATOR, INITIATOR_REQUEST_TYPES, MessageType, type Envelope } from
 import type { HandleOutcome } from './party.js';
 import { ReplayGuard } from './replay-guard.js';
 import { applySign } from './sign/coordinator-apply.js';
+import { applyReshare } from './reshare/coordinator-apply.js';
+import { isFinished } from './coordinator-timeout.js';
 
 export type { CoordinatorDeps, StalledSession };
 
@@ -41,6 +43,9 @@ export const COORDINATOR_INBOUND_FROM_PARTY: ReadonlySet<string> = new Set<strin
   MessageType.dkgDone,
   MessageType.signCommitment,
   MessageType.signShare,
+  MessageType.reshareRound1,
+  MessageType.reshareDealing,
+  MessageType.reshareDone,
   MessageType.partyRefused,
 ]);
 
@@ -131,7 +136,7 @@ export class Coordinator {
   async #onPartyMessage(envelope: Envelope, anchor: { readonly envelope: Envelope; written: boolean }): Promise<void> {
     const io = this.#io;
     const sessionKey = coordinatorKeys.session(envelope.session);
-    // Key records never change once written: read one at most once per message, not per retry.
+    // Read one at most once per message, not per retry (a reshare session reads its key with its version on every try).
     let key: KeyRecord | undefined;
     await retryOnConflict(async () => {
       const stored = await io.tables.sessions.get(sessionKey);
@@ -146,8 +151,21 @@ export class Coordinator {
       const suite = await io.suiteOf(key?.suite ?? parseBody(session.request, MessageType.keygenRequest).suite);
       const context: TransitionContext = { suite, directory: io.deps.directory, now: io.now() };
       let step: Step<Session>;
+      // A refresh/reshare writes the key record: read with its version on every try.
+      const storedKey = session.kind === 'reshare' ? await io.tables.keys.get(coordinatorKeys.key(session.keyId)) : undefined;
       if (session.kind === 'keygen') {
         step = applyKeygen(session, envelope, context);
+      } else if (session.kind === 'reshare') {
+        if (storedKey === undefined) throw new StoredStateError(`key record "${session.keyId}" missing for a reshare session`);
+        key = storedKey.value;
+        step = applyReshare(session, storedKey.value, envelope, context);
+      } else if (((key ??= await io.requiredKey(session.keyId)).epoch ?? 0) !== (session.epoch ?? 0) && !isFinished(session)) {
+        // A refresh or reshare switched the key meanwhile: the session's signers and shares
+        // belong to the old epoch. Retryable: a new request signs at the new epoch.
+        step = {
+          next: { ...session, phase: 'failed', error: { code: RefusalCode.staleEpoch, message: `key "${session.keyId}" moved to another epoch during this signing session; retry the request` } },
+          resend: false,
+        };
       } else {
         key ??= await io.requiredKey(session.keyId);
         // Read on every try: a concurrent session may have claimed the commitment meanwhile.
@@ -167,6 +185,14 @@ export class Coordinator {
       const operations = [io.tables.sessions.putOperation(sessionKey, next, stored.version + 1, { kind: 'version', version: stored.version }, io.limits.sessionTtlSeconds)];
       // The key record appears in the same transaction as the transition that creates it.
       if (created !== undefined) operations.push(io.tables.keys.putOperation(coordinatorKeys.key(created.keyId), created, 1, { kind: 'absent' }));
+      // A refresh/reshare moves the key record to the next epoch in the same write, only if it is still at the epoch left.
+      if (step.rekey !== undefined && next.kind === 'reshare') {
+        if (storedKey === undefined || (storedKey.value.epoch ?? 0) !== step.rekey.fromEpoch) {
+          next = { ...next, phase: 'failed', error: { code: RefusalCode.conflict, message: `key "${next.keyId}" left epoch ${step.rekey.fromEpoch} meanwhile` } };
+        } else {
+          operations.push(io.tables.keys.putOperation(coordinatorKeys.key(next.keyId), step.rekey.record, storedKey.version + 1, { kind: 'version', version: storedKey.version }));
+        }
+      }
       // Commitment claims likewise: if another session claimed one first, the whole write
       // fails, and the retry reads that claim and refuses the commitment.
       for (const claim of step.claims ?? []) {

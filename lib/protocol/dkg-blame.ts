@@ -86,6 +86,8 @@ export function judgeAccusation(refusal: Envelope, transcript: KeygenTranscript,
   if (accused === accuser || !keygen.parties.includes(accused)) return verdict(false, `"${accuser}" accuses "${accused}", which is not another party of this keygen`);
   const evidence = accusation.evidence;
   if (evidence === undefined) return verdict(false, `"${accuser}" accuses "${accused}" without evidence`);
+  if (evidence.kind !== 'dkg-share' || evidence.ephemeralSecret === undefined) return verdict(false, `"${accuser}" offers ${evidence.kind} evidence in a keygen`);
+  const ephemeralSecret = evidence.ephemeralSecret;
 
   const signed = <T extends MessageType>(envelopes: readonly Envelope[], type: T, from: string): BodyOf<T> | undefined => {
     const found = envelopes.filter((e) => e.from === from && e.type === type);
@@ -103,7 +105,7 @@ export function judgeAccusation(refusal: Envelope, transcript: KeygenTranscript,
 
   const scope = new SecretScope();
   try {
-    const secret = scope.track(decodeHex(evidence.ephemeralSecret, 'evidence.ephemeralSecret', 32));
+    const secret = scope.track(decodeHex(ephemeralSecret, 'evidence.ephemeralSecret', 32));
     if (bytesToHex(x25519.getPublicKey(secret)) !== accuserRound1.ephemeralKey) {
       return verdict(false, `the secret "${accuser}" revealed is not the ephemeral key of its signed round-1 package`);
     }

@@ -256,10 +256,22 @@ export const ShareEvidence = z.strictObject({
 });
 export type ShareEvidence = z.infer<typeof ShareEvidence>;
 
+/**
+ * What proves a refresh/reshare dealing bad (lib/protocol/reshare/blame.ts): for a share
+ * (`reshare-share`), the accuser's X25519 secret of the session, revealed once it abandoned
+ * it; for commitments (`reshare-commitment`), nothing secret: the dealer's signed dealing and
+ * the current attestations in the signed transcript show it.
+ */
+export const DealingEvidence = z.strictObject({
+  kind: z.enum(['reshare-share', 'reshare-commitment']),
+  ephemeralSecret: z.optional(hex(32)),
+});
+export type DealingEvidence = z.infer<typeof DealingEvidence>;
+
 /** A claim that `accused` misbehaved. Without evidence that holds, it counts against the accuser. */
 export const Accusation = z.strictObject({
   accused: Name,
-  evidence: z.optional(ShareEvidence),
+  evidence: z.optional(z.union([ShareEvidence, DealingEvidence])),
 });
 export type Accusation = z.infer<typeof Accusation>;
 

@@ -5,7 +5,7 @@ import { decodeHex, sha256Hex } from './encoding.js';
 import type { Envelope } from './messages.js';
 import type { PartyContext } from './party-context.js';
 
-export type DecisionKind = 'keygen' | 'sign';
+export type DecisionKind = 'keygen' | 'sign' | 'reshare';
 
 /** What the audit trail records of a request (never the message itself: its hash). */
 export function auditEntry(now: number, kind: DecisionKind, session: string, request: Envelope): Omit<AuditEntry, 'decision'> {

@@ -44,6 +44,9 @@ export type PartyMessageType =
   | typeof MessageType.dkgDone
   | typeof MessageType.signCommitment
   | typeof MessageType.signShare
+  | typeof MessageType.reshareRound1
+  | typeof MessageType.reshareDealing
+  | typeof MessageType.reshareDone
   | typeof MessageType.partyRefused;
 
 /** What a pure step may know of the party: who it is and whom it trusts. No ports. */

@@ -27,6 +27,10 @@ export const KeyShareRecord = z.strictObject({
    */
   status: z.enum(['pending', 'active']),
   createdAt: z.number(),
+  /** The key epoch of this share: 0 (or absent, in records from before epochs) from keygen, one more per refresh or reshare. */
+  epoch: z.optional(z.number().check(z.int(), z.nonnegative())),
+  /** The keygen's public-package hash (the derivation chain code's input); absent: `publicPackageHash` (epoch 0). */
+  keygenPackageHash: z.optional(hex32),
 });
 export type KeyShareRecord = z.infer<typeof KeyShareRecord>;
 
@@ -89,6 +93,41 @@ export const DkgSessionRecord = z.strictObject({
 });
 export type DkgSessionRecord = z.infer<typeof DkgSessionRecord>;
 
+/**
+ * A party's state of one refresh or reshare session (lib/protocol/reshare/party-*.ts), kept
+ * by every party told of it, participant or not:
+ * - `started`: checked and (participants) round 1 answered; `secret` holds the X25519 secret.
+ * - `finished`: a new party stored its pending share and may have sent `reshare.done`.
+ * - `confirmed`: the new epoch is active here (share promoted, or deleted if removed).
+ * - `abandoned`: this party refused the session for good; `aborted`: another party did.
+ */
+export const ReshareStateRecord = z.strictObject({
+  keyId: z.string(),
+  mode: z.enum(['refresh', 'reshare']),
+  status: z.enum(['started', 'finished', 'confirmed', 'abandoned', 'aborted']),
+  fromEpoch: z.number().check(z.int(), z.nonnegative()),
+  fromPackageHash: hex32,
+  keygenPackageHash: hex32,
+  groupKey: PublicKeyHex,
+  suite: z.string(),
+  /** The plan, as checked at start: current parties, new threshold and parties, dealers (sorted). */
+  current: z.array(z.string()),
+  threshold: z.number().check(z.int()),
+  parties: z.array(z.string()),
+  dealers: z.array(z.string()),
+  ephemeralKey: z.optional(hex32),
+  /** The X25519 secret (participants, until finished or abandoned), envelope-encrypted. */
+  secret: z.optional(SealedBlob),
+  /** A dealer's output, kept so that a redelivered deal gets the same dealing; with the round-1 transcript it was dealt on. */
+  dealing: z.optional(z.strictObject({ round1Hash: hex32, commitments: z.array(z.string()), shares: z.record(z.string(), z.strictObject({ iv: z.string(), ct: z.string() })) })),
+  refusal: z.optional(StoredRefusal),
+});
+export type ReshareStateRecord = z.infer<typeof ReshareStateRecord>;
+
+/** One refresh or reshare of a key at a time at this party: created with the session's state, deleted when it ends. */
+export const ReshareLockRecord = z.strictObject({ keyId: z.string(), session: z.string() });
+export type ReshareLockRecord = z.infer<typeof ReshareLockRecord>;
+
 export const NonceRecord = z.strictObject({
   keyId: z.string(),
   attempt: z.number().check(z.int()),
@@ -96,6 +135,8 @@ export const NonceRecord = z.strictObject({
   commitment: NonceCommitment,
   /** hiding || binding nonce scalars, envelope-encrypted. */
   nonces: SealedBlob,
+  /** The epoch of the share the nonce was committed under (absent: 0); it signs that epoch's share only. */
+  epoch: z.optional(z.number().check(z.int(), z.nonnegative())),
 });
 export type NonceRecord = z.infer<typeof NonceRecord>;
 
@@ -108,6 +149,16 @@ export const ConsumedNonceRecord = z.strictObject({
 });
 export type ConsumedNonceRecord = z.infer<typeof ConsumedNonceRecord>;
 
+/** The epoch of a stored share (records from before epochs are epoch 0). */
+export function epochOf(share: Pick<KeyShareRecord, 'epoch'>): number {
+  return share.epoch ?? 0;
+}
+
+/** The keygen package hash of a stored share (the chain code's input, the same in every epoch). */
+export function keygenHashOf(share: Pick<KeyShareRecord, 'keygenPackageHash' | 'publicPackageHash'>): string {
+  return share.keygenPackageHash ?? share.publicPackageHash;
+}
+
 export const partyKeys = {
   /** The active share of a key: the only item that makes a key id taken. */
   keyShare: (keyId: string): ItemKey => ({ pk: `key#${keyId}`, sk: 'share' }),
@@ -117,6 +168,9 @@ export const partyKeys = {
   dkgSession: (session: string): ItemKey => ({ pk: `dkg#${session}`, sk: 'session' }),
   nonce: (session: string, attempt: number): ItemKey => ({ pk: `nonce#${session}#${attempt}`, sk: 'nonce' }),
   consumed: (session: string, attempt: number): ItemKey => ({ pk: `nonce#${session}#${attempt}`, sk: 'consumed' }),
+  /** One refresh or reshare of a key at a time at this party (lib/protocol/reshare/party-lock.ts). */
+  reshareLock: (keyId: string): ItemKey => ({ pk: `key#${keyId}`, sk: 'reshare' }),
+  reshareState: (session: string): ItemKey => ({ pk: `reshare#${session}`, sk: 'state' }),
 };
 
 function parser<T>(schema: z.ZodMiniType<T>, what: string): (data: unknown) => T {
@@ -134,6 +188,8 @@ export class PartyTables {
   readonly dkgSessions: ItemTable<DkgSessionRecord>;
   readonly nonces: ItemTable<NonceRecord>;
   readonly consumed: ItemTable<ConsumedNonceRecord>;
+  readonly reshareStates: ItemTable<ReshareStateRecord>;
+  readonly reshareLocks: ItemTable<ReshareLockRecord>;
 
   constructor(readonly backend: ItemBackend, nowSeconds: () => number) {
     this.keyShares = new ItemTable(backend, parser(KeyShareRecord, 'key share'), nowSeconds);
@@ -141,6 +197,8 @@ export class PartyTables {
     this.dkgSessions = new ItemTable(backend, parser(DkgSessionRecord, 'DKG session'), nowSeconds);
     this.nonces = new ItemTable(backend, parser(NonceRecord, 'nonce'), nowSeconds);
     this.consumed = new ItemTable(backend, parser(ConsumedNonceRecord, 'consumed nonce'), nowSeconds);
+    this.reshareStates = new ItemTable(backend, parser(ReshareStateRecord, 'reshare state'), nowSeconds);
+    this.reshareLocks = new ItemTable(backend, parser(ReshareLockRecord, 'reshare lock'), nowSeconds);
   }
 }
 

@@ -21,8 +21,13 @@ import { onDkgRound2 } from './keygen/party-round2.js';
 import { onDkgRound3 } from './keygen/party-round3.js';
 import { MessageType, type Envelope } from './messages.js';
 import { createPartyContext, type PartyContext, type PartyDeps } from './party-context.js';
-import { KEYGEN_INBOUND, reportRefusal } from './party-refusal.js';
+import { KEYGEN_INBOUND, RESHARE_INBOUND, reportRefusal } from './party-refusal.js';
 import { ReplayGuard } from './replay-guard.js';
+import { onReshareAbort } from './reshare/party-abort.js';
+import { onReshareConfirm } from './reshare/party-confirm.js';
+import { onReshareDeal } from './reshare/party-deal.js';
+import { onReshareShares } from './reshare/party-shares.js';
+import { onReshareStart } from './reshare/party-start.js';
 import { onSignCommit } from './sign/party-commit.js';
 import { onSignPackage } from './sign/party-package.js';
 
@@ -41,10 +46,15 @@ const STEPS: Readonly<Record<string, (ctx: PartyContext, envelope: Envelope) => 
   [MessageType.dkgAbort]: onDkgAbort,
   [MessageType.signCommit]: onSignCommit,
   [MessageType.signPackage]: onSignPackage,
+  [MessageType.reshareStart]: onReshareStart,
+  [MessageType.reshareDeal]: onReshareDeal,
+  [MessageType.reshareShares]: onReshareShares,
+  [MessageType.reshareConfirm]: onReshareConfirm,
+  [MessageType.reshareAbort]: onReshareAbort,
 };
 
 /** Message types a party accepts, all from the coordinator. */
-const PARTY_INBOUND = new Set<string>([...KEYGEN_INBOUND, MessageType.signCommit, MessageType.signPackage]);
+const PARTY_INBOUND = new Set<string>([...KEYGEN_INBOUND, ...RESHARE_INBOUND, MessageType.signCommit, MessageType.signPackage]);
 
 export class Party {
   readonly id: string;

@@ -12,6 +12,8 @@ import {
   MessageType,
   type Envelope,
   type KeygenRequestBody,
+  type RefreshRequestBody,
+  type ReshareRequestBody,
   type SignRequestBody,
 } from './messages.js';
 import type { ApprovalRule } from './approvals.js';
@@ -34,6 +36,8 @@ export interface KeyRules {
   readonly approvals?: ApprovalRule;
   /** Signatures per window, counted per initiator. */
   readonly rateLimit?: RateLimitRule;
+  /** m of k named approvers must sign each refresh and reshare of the key (`lifecycleApprovalInput`). */
+  readonly reshareApprovals?: ApprovalRule;
 }
 
 export function keyRules(policy: PartyPolicy, keyId: string): KeyRules {
@@ -53,6 +57,8 @@ export interface InitiatorGrant {
    * path, since a child key's tweak is public and the key grant already covers the parent.
    */
   readonly paths?: readonly string[];
+  /** Key ids this initiator may refresh or reshare (README "Key lifecycle"); "*" means every key. Absent: none. */
+  readonly reshare?: readonly string[];
 }
 
 export const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024;
@@ -116,6 +122,34 @@ export function assertMayKeygen(policy: PartyPolicy, initiator: string): void {
   if (grant?.keygen !== true) {
     throw new RefusedError(RefusalCode.unauthorisedInitiator, `initiator "${initiator}" may not request keys`);
   }
+}
+
+/** May this initiator refresh or reshare this key? (Both are the same grant: either changes who holds the key.) */
+export function assertMayReshare(policy: PartyPolicy, initiator: string, keyId: string): void {
+  const grant = Object.hasOwn(policy.initiators, initiator) ? policy.initiators[initiator] : undefined;
+  const keys = grant?.reshare ?? [];
+  if (!(keys.includes('*') || keys.includes(keyId))) {
+    throw new RefusedError(RefusalCode.unauthorisedInitiator, `initiator "${initiator}" may not refresh or reshare key "${keyId}"`);
+  }
+}
+
+/** A refresh or reshare request, as every lifecycle step reads it: refresh has no party set of its own. */
+export type LifecycleRequest =
+  | { readonly mode: 'refresh'; readonly body: RefreshRequestBody }
+  | { readonly mode: 'reshare'; readonly body: ReshareRequestBody };
+
+/** The initiator's signed `refresh.request` or `reshare.request`, bound to this session. */
+export function verifyLifecycleRequest(request: Envelope, context: RequestContext): LifecycleRequest {
+  if (request.type === MessageType.refreshRequest) {
+    verifyRequestEnvelope(request, MessageType.refreshRequest, context);
+    const body = parseBody(request, MessageType.refreshRequest);
+    assertSessionBinding(request, body.requestId, context.session);
+    return { mode: 'refresh', body };
+  }
+  verifyRequestEnvelope(request, MessageType.reshareRequest, context);
+  const body = parseBody(request, MessageType.reshareRequest);
+  assertSessionBinding(request, body.requestId, context.session);
+  return { mode: 'reshare', body };
 }
 
 export function assertMaySign(policy: PartyPolicy, initiator: string, keyId: string, messageBytes: number): void {

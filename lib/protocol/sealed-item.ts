@@ -19,7 +19,7 @@ export const SealedBlob = z.strictObject({
 });
 export type SealedBlob = z.infer<typeof SealedBlob>;
 
-export type SecretPurpose = 'key-share' | 'dkg-state' | 'nonce';
+export type SecretPurpose = 'key-share' | 'dkg-state' | 'nonce' | 'reshare-state';
 
 /** The encryption context every data key is bound to (checked again by KMS on Decrypt). */
 export function secretContext(party: string, keyId: string, purpose: SecretPurpose): EncryptionContext {

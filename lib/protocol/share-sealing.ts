@@ -28,10 +28,13 @@ export function ephemeralPublicKey(secret: Uint8Array): Uint8Array {
   return x25519.getPublicKey(secret);
 }
 
-function shareKey(ownSecret: Uint8Array, peerPublic: Uint8Array, binding: ShareBinding, scope: SecretScope): Uint8Array {
+/** The HKDF purpose of a sealed share: a DKG round-2 share never opens as a refresh/reshare share, nor the other way round. */
+export type SharePurpose = 'frostline/dkg-share/v1' | 'frostline/reshare-share/v1';
+
+function shareKey(ownSecret: Uint8Array, peerPublic: Uint8Array, binding: ShareBinding, scope: SecretScope, purpose: SharePurpose): Uint8Array {
   // x25519 refuses low-order peer keys (all-zero shared secret), so a malicious key fails here.
   const shared = scope.track(x25519.getSharedSecret(ownSecret, peerPublic));
-  const info = canonicalBytes({ purpose: 'frostline/dkg-share/v1', ...binding });
+  const info = canonicalBytes({ purpose, ...binding });
   return scope.track(hkdf(sha256, shared, undefined, info, 32));
 }
 
@@ -41,8 +44,9 @@ export function sealShare(
   binding: ShareBinding,
   share: Uint8Array,
   scope: SecretScope,
+  purpose: SharePurpose = 'frostline/dkg-share/v1',
 ): SealedShare {
-  const key = shareKey(ownSecret, recipientPublic, binding, scope);
+  const key = shareKey(ownSecret, recipientPublic, binding, scope, purpose);
   const iv = randomIv();
   const ct = aesGcmSeal(key, iv, share, canonicalBytes(binding));
   return { iv: bytesToHex(iv), ct: bytesToHex(ct) };
@@ -55,8 +59,9 @@ export function openShare(
   binding: ShareBinding,
   sealed: SealedShare,
   scope: SecretScope,
+  purpose: SharePurpose = 'frostline/dkg-share/v1',
 ): Uint8Array | undefined {
-  const key = shareKey(ownSecret, senderPublic, binding, scope);
+  const key = shareKey(ownSecret, senderPublic, binding, scope, purpose);
   const share = aesGcmOpen(key, decodeHex(sealed.iv, 'iv', 12), decodeHex(sealed.ct, 'ct'), canonicalBytes(binding));
   return share === undefined ? undefined : scope.track(share);
 }

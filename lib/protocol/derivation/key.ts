@@ -19,6 +19,11 @@ export interface DerivableKey {
   /** The group key, hex (suite encoding). */
   readonly publicKey: string;
   readonly publicPackageHash: string;
+  /**
+   * The keygen's public-package hash: the chain code's input, the same in every epoch so that
+   * a refresh or reshare changes no child key. Absent: `publicPackageHash` (an epoch-0 key).
+   */
+  readonly keygenPackageHash?: string | undefined;
 }
 
 export interface KeyDerivation extends DerivedKey {
@@ -39,7 +44,7 @@ export function deriveKey(key: DerivableKey, pathText: string): KeyDerivation {
   // stored compressed package, odd Y about half the time) derive the same child. Shares of
   // an odd-Y stored point are negated first to become shares of the even root.
   const oddRoot = curve === 'secp256k1' && rootKey[0] === 0x03;
-  const root = { curve, publicKey: oddRoot ? Uint8Array.of(0x02, ...rootKey.subarray(1)) : rootKey, chainCode: chainCodeOf(key.suite, key.publicPackageHash) };
+  const root = { curve, publicKey: oddRoot ? Uint8Array.of(0x02, ...rootKey.subarray(1)) : rootKey, chainCode: chainCodeOf(key.suite, key.keygenPackageHash ?? key.publicPackageHash) };
   const derived = derivePath(root, path);
   const tweak = oddRoot ? composeTweaks(group, { negate: true, add: 0n }, derived.tweak) : derived.tweak;
   return { ...derived, tweak, pathText, group };

@@ -195,5 +195,6 @@ async function sendDone(ctx: PartyContext, session: string, share: KeyShareRecor
     groupKey: share.groupKey,
     publicPackageHash: share.publicPackageHash,
     publicPackage: share.publicPackage,
+    epoch: 0,
   });
 }

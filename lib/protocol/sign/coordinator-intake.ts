@@ -29,5 +29,6 @@ export function newSignSession(request: Envelope, body: SignRequestBody, key: Ke
     commitments: {},
     signers: [],
     shares: {},
+    ...(key.epoch !== undefined && key.epoch > 0 ? { epoch: key.epoch } : {}),
   };
 }

@@ -68,6 +68,7 @@ export async function onSignCommit(ctx: PartyContext, envelope: Envelope): Promi
         requestFingerprint: fingerprint,
         commitment: output.commitment,
         nonces: await sealSecret(ctx.vault, ctx.secretContext(sign.keyId, 'nonce'), nonceKey, output.nonces, scope),
+        ...(share.epoch !== undefined && share.epoch > 0 ? { epoch: share.epoch } : {}),
       };
     });
     commitment = await retryOnConflict(async () => {

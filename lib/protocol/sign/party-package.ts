@@ -14,7 +14,7 @@ import { signingPackage } from './signing-key.js';
 import { MessageType, type Envelope, type NonceCommitment, type PublicPackage } from '../messages.js';
 import { auditEntry } from '../party-audit.js';
 import { writeOrAdopt, type PartyContext, type PartyView } from '../party-context.js';
-import { partyKeys, type ConsumedNonceRecord } from '../party-state.js';
+import { epochOf, partyKeys, type ConsumedNonceRecord } from '../party-state.js';
 import { requestFingerprint } from '../requests.js';
 import { openSecret } from '../sealed-item.js';
 import type { SecretScope } from '../secret-scope.js';
@@ -87,6 +87,11 @@ export async function onSignPackage(ctx: PartyContext, envelope: Envelope): Prom
   // signed under the same request id (the fingerprint covers the key id too).
   await assertSameRequest(ctx, envelope, body.request, nonce.value.requestFingerprint, attempt);
   assertOwnCommitment(commitments, share.identifier, nonce.value.commitment);
+  // A nonce committed under another epoch's share (a refresh or reshare switched it meanwhile)
+  // signs nothing under this one: the session's signers were fixed for the old epoch.
+  if ((nonce.value.epoch ?? 0) !== epochOf(share)) {
+    throw new RefusedError(RefusalCode.staleEpoch, `nonce was committed at epoch ${nonce.value.epoch ?? 0}, key "${sign.keyId}" is at epoch ${epochOf(share)} here; retry the request`);
+  }
 
   const ownShare = await ctx.withSecrets(async (scope) => {
     const signingShare = await openSecret(ctx.vault, ctx.secretContext(sign.keyId, 'key-share'), partyKeys.keyShare(sign.keyId), share.share, scope);

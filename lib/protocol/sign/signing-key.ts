@@ -16,6 +16,8 @@ export interface PackageKey {
   readonly keyId: string;
   readonly suite: string;
   readonly publicPackage: PublicPackage;
+  /** The keygen's package hash, fixing the chain code across epochs (absent: this package's, epoch 0). */
+  readonly keygenPackageHash?: string | undefined;
 }
 
 /** What of a signing request chooses the key: its derivation path and its taproot option. */
@@ -29,7 +31,12 @@ export function derivationOf(key: PackageKey, request: SigningKeyChoice): KeyDer
   if (request.path === undefined && request.taproot === undefined) return undefined;
   const groupKey = key.publicPackage.commitments[0];
   if (groupKey === undefined) throw new Error(`key "${key.keyId}" has an empty public package`);
-  return signingDerivation({ keyId: key.keyId, suite: key.suite, publicKey: groupKey, publicPackageHash: publicPackageHash(key.publicPackage) }, request.path, request.taproot);
+  const ownHash = publicPackageHash(key.publicPackage);
+  return signingDerivation(
+    { keyId: key.keyId, suite: key.suite, publicKey: groupKey, publicPackageHash: ownHash, keygenPackageHash: key.keygenPackageHash ?? ownHash },
+    request.path,
+    request.taproot,
+  );
 }
 
 /** The public package to sign or aggregate under: the stored one, or its tweak for the child key. */

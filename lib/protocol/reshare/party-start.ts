@@ -1,0 +1,110 @@
+/**
+ * Refresh/reshare start, party side (`reshare.start` → `reshare.round1`): decide (audited),
+ * then — a participant (dealer or new party) — take the key's one reshare lock, draw an
+ * X25519 key for the shares sealed to it, and answer with its public half. A party that
+ * only leaves (a removed non-dealer) records the plan, to act on the confirmation, and
+ * answers nothing. A redelivery answers from the stored state.
+ */
+import { RefusalCode, RefusedError } from '../../ports/errors.js';
+import { ConditionFailedError } from '../../ports/errors.js';
+import { bytesToHex } from '../encoding.js';
+import { parseBody } from '../envelope.js';
+import { MessageType, type Envelope } from '../messages.js';
+import { decide } from '../party-audit.js';
+import type { PartyContext } from '../party-context.js';
+import { partyKeys, type ReshareStateRecord } from '../party-state.js';
+import { sealSecret } from '../sealed-item.js';
+import { ephemeralPublicKey, newEphemeralSecret } from '../share-sealing.js';
+import {
+  activeShareAt,
+  checkCurrent,
+  checkLifecyclePolicy,
+  checkLifecycleRequest,
+  checkPlan,
+  openReshareState,
+  reshareSeconds,
+} from './party-session.js';
+
+export async function onReshareStart(ctx: PartyContext, envelope: Envelope): Promise<void> {
+  const { session } = envelope;
+  const body = parseBody(envelope, MessageType.reshareStart);
+  const existing = await openReshareState(ctx, session);
+  if (existing !== undefined) return answerRound1(ctx, session, existing.value);
+
+  const { plan, attested, active } = await decide(ctx, 'reshare', session, body.request, async () => {
+    const lifecycle = checkLifecycleRequest(ctx, body.request, session);
+    checkLifecyclePolicy(ctx, body.request, lifecycle);
+    const current = checkCurrent(ctx, lifecycle.body.keyId, body.current);
+    const checkedPlan = checkPlan(ctx, lifecycle, current);
+    const share = await activeShareAt(ctx, current.keyId, current);
+    if (checkedPlan.dealers.includes(ctx.id) && share === undefined) {
+      throw new RefusedError(RefusalCode.unknownKey, `this party is named a dealer of key "${current.keyId}" but holds no share of it`);
+    }
+    return { plan: checkedPlan, attested: current, active: share };
+  });
+  const participant = plan.participants.includes(ctx.id);
+  const keyCtx = ctx.forSuite(attested.suite);
+  const stateKey = partyKeys.reshareState(session);
+  const base: ReshareStateRecord = {
+    keyId: plan.keyId,
+    mode: plan.mode,
+    status: 'started',
+    fromEpoch: attested.epoch,
+    fromPackageHash: attested.publicPackageHash,
+    keygenPackageHash: attested.keygenPackageHash,
+    groupKey: attested.publicKey,
+    suite: attested.suite,
+    current: [...plan.current],
+    threshold: plan.threshold,
+    parties: [...plan.parties],
+    dealers: [...plan.dealers],
+  };
+  const record: ReshareStateRecord = participant
+    ? await keyCtx.withSecrets(async (scope) => {
+        const ephemeral = newEphemeralSecret(scope);
+        return {
+          ...base,
+          ephemeralKey: bytesToHex(ephemeralPublicKey(ephemeral)),
+          secret: await sealSecret(ctx.vault, ctx.secretContext(plan.keyId, 'reshare-state'), stateKey, ephemeral, scope),
+        };
+      })
+    : base;
+  const seconds = reshareSeconds(ctx);
+  try {
+    // One transaction: the state and (participants) the key's one lock appear together; a
+    // lock of another live session refuses this one.
+    await ctx.tables.backend.write(
+      [
+        ctx.tables.reshareStates.putOperation(stateKey, record, 1, { kind: 'absent' }, seconds),
+        ...(participant
+          ? [ctx.tables.reshareLocks.putOperation(partyKeys.reshareLock(plan.keyId), { keyId: plan.keyId, session }, 1, { kind: 'absent' }, seconds)]
+          : []),
+      ],
+      ctx.nowSeconds(),
+    );
+  } catch (error) {
+    if (!(error instanceof ConditionFailedError)) throw error;
+    const winner = await ctx.tables.reshareStates.get(stateKey);
+    if (winner !== undefined) return answerRound1(ctx, session, winner.value);
+    const lock = await ctx.tables.reshareLocks.get(partyKeys.reshareLock(plan.keyId));
+    if (lock !== undefined && lock.value.session !== session) {
+      throw new RefusedError(RefusalCode.conflict, `another refresh or reshare of key "${plan.keyId}" is in flight at this party`);
+    }
+    throw error;
+  }
+  ctx.log.info('reshare started', { party: ctx.id, session, keyId: plan.keyId, mode: plan.mode, fromEpoch: attested.epoch, participant, holdsShare: active !== undefined });
+  await answerRound1(ctx, session, record);
+}
+
+/** The round-1 answer of a participant, from its stored state (nothing for a party that only leaves). */
+async function answerRound1(ctx: PartyContext, session: string, state: ReshareStateRecord): Promise<void> {
+  if (state.ephemeralKey === undefined || state.status !== 'started') return;
+  const active = await ctx.tables.keyShares.get(partyKeys.keyShare(state.keyId));
+  const holds = active !== undefined && active.value.publicPackageHash === state.fromPackageHash;
+  await ctx.send(MessageType.reshareRound1, session, {
+    keyId: state.keyId,
+    epoch: state.fromEpoch,
+    ...(holds ? { publicPackageHash: state.fromPackageHash } : {}),
+    ephemeralKey: state.ephemeralKey,
+  });
+}

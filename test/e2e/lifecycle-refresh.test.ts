@@ -1,0 +1,48 @@
+import { afterAll, expect, test } from 'vitest';
+import { COORDINATOR } from '../../lib/protocol/messages.js';
+import { verifyWithNodeCrypto } from '../support/ed25519.js';
+import { encoder, openHarness, Scratch } from '../support/harness.js';
+import { lifecyclePolicy, openStoredShare, shareRecordOf, signWithShares } from '../support/lifecycle.js';
+
+const scratch = new Scratch();
+afterAll(() => scratch.cleanup());
+
+test('refresh 2-of-3: new epoch, same group key, signs; old shares do not combine with new ones', async () => {
+  const { cluster } = await openHarness(await scratch.dir(), { parties: 3, policy: lifecyclePolicy() });
+  scratch.own(cluster);
+  const keygen = await cluster.keygen({ keyId: 'k', threshold: 2 });
+  expect(keygen.ok).toBe(true);
+  const publicKey = keygen.publicKey ?? '';
+  const old = await Promise.all(['p1', 'p2', 'p3'].map((p) => openStoredShare(cluster, p, 'k')));
+
+  const result = await cluster.reshare({ keyId: 'k' });
+  expect(result.ok, JSON.stringify(result.error)).toBe(true);
+  expect(result.epoch).toBe(1);
+  expect(result.publicKey).toBe(publicKey);
+  const record = await cluster.coordinator.getKey('k');
+  expect(record?.epoch).toBe(1);
+  expect(record?.publicKey).toBe(publicKey);
+
+  const fresh = await Promise.all(['p1', 'p2', 'p3'].map((p) => openStoredShare(cluster, p, 'k')));
+  for (const [i, share] of fresh.entries()) {
+    expect(share.record.epoch).toBe(1);
+    expect(Buffer.from(share.signingShare).equals(Buffer.from(old[i]?.signingShare ?? []))).toBe(false);
+  }
+  const message = encoder.encode('after refresh');
+  const signed = await cluster.sign({ keyId: 'k', message });
+  expect(signed.ok, JSON.stringify(signed.error)).toBe(true);
+  expect(verifyWithNodeCrypto(publicKey, message, signed.signature ?? '')).toBe(true);
+
+  // New shares combine with each other, never with an old one.
+  const [n1, n2] = fresh;
+  const [o1, , o3] = old;
+  if (n1 === undefined || n2 === undefined || o1 === undefined || o3 === undefined) throw new Error('shares missing');
+  const pkg = n1.record.publicPackage;
+  const good = signWithShares([n1, n2], pkg, message);
+  expect(good !== undefined && verifyWithNodeCrypto(publicKey, message, good)).toBe(true);
+  for (const mixed of [signWithShares([n1, o3], pkg, message), signWithShares([o1, n2], o1.record.publicPackage, message)]) {
+    expect(mixed !== undefined && verifyWithNodeCrypto(publicKey, message, mixed)).toBe(false);
+  }
+  expect((await shareRecordOf(cluster, 'p1', 'k'))?.publicPackageHash).toBe(record?.publicPackageHash);
+  expect(cluster.outcomes.filter((o) => o.outcome.status === 'refused' && o.node !== COORDINATOR)).toEqual([]);
+});
