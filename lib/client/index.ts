@@ -13,7 +13,7 @@ export type { ResultInbox, ReceivedMessage } from './result-inbox.js';
 export { Initiator, type IdentitySigner, type InitiatorDeps, type InitiatorResult, type KeygenOptions, type LifecycleOptions, type SignOptions } from './initiator.js';
 export { verifyKeyAttestations, AttestationError, type AttestedKey } from '../protocol/attestation.js';
 export { judgeAccusation } from '../protocol/dkg-blame.js';
-export { signApproval, type Approval, type ApprovalRule, type ApprovedRequest } from '../protocol/approvals.js';
+export { signApproval, signLifecycleApproval, type Approval, type ApprovalRule, type ApprovedLifecycle, type ApprovedRequest } from '../protocol/approvals.js';
 export { verifyAuditChain, type AuditRecord, type ChainVerdict } from '../protocol/audit.js';
 export type { KeyRules } from '../protocol/requests.js';
 export { verifyEd25519WithOpenSSL, ed25519Suite, type Suite } from '../protocol/suite.js';
