@@ -199,7 +199,7 @@ describe('refused: UntrustedResultError naming the coordinator, pin unchanged', 
     [
       'another group key (a dealing of another secret, signed by every new party)',
       async (request) => ({ attestations: await attest({ parties: ['p1', 'p2', 'p4'], threshold: 2, epoch: 1, session: request.session, secret: OTHER_SECRET }) }),
-      /group key/,
+      /the parties attest group key [0-9a-f]{64}, "k1" is pinned to [0-9a-f]{64}/,
     ],
     [
       'an attestation by a party the client has not pinned',
