@@ -77,6 +77,8 @@ export interface LocalClusterOptions {
   readonly logger?: Logger;
   /** Overrides every party's policy (tests of refusals). */
   readonly policy?: PartyPolicy;
+  /** Test hook: a party's own directory instead of the cluster's (e.g. one that lacks a party the others know). */
+  readonly directoryFor?: (party: string, directory: Directory) => Directory | undefined;
   readonly onSecretsWiped?: SecretScopeObserver;
   /** Test hook: a node's ciphersuite (a misbehaving implementation, to test blame; one per node, to count its point checks). `COORDINATOR` names the coordinator. */
   readonly suiteFor?: (party: string) => Suite | undefined;
@@ -382,7 +384,7 @@ export class LocalCluster {
           store,
           transport: transportFor(id),
           clock: nodeClock(id),
-          directory,
+          directory: options.directoryFor?.(id, directory) ?? directory,
           policy,
           limits,
           logger,
@@ -593,7 +595,7 @@ function coordinatorHandle(handle: ((raw: string) => Promise<HandleOutcome>) | u
 
 /** The hooks that run in this thread's memory: a worker thread cannot see them. */
 function refuseInProcessHooks(options: LocalClusterOptions): void {
-  const hooks = (['clock', 'clockFor', 'suiteFor', 'intercept', 'onSecretsWiped', 'logger'] as const).filter((name) => options[name] !== undefined);
+  const hooks = (['clock', 'clockFor', 'suiteFor', 'intercept', 'onSecretsWiped', 'logger', 'directoryFor'] as const).filter((name) => options[name] !== undefined);
   if (hooks.length > 0) throw new ConfigError(`threads: 'workers' cannot run in-process hooks (${hooks.join(', ')}); use threads: 'single'`);
 }
 

@@ -1,7 +1,7 @@
 import { afterAll, expect, test } from 'vitest';
-import { COORDINATOR } from '../../lib/protocol/messages.js';
+import { COORDINATOR, MessageType } from '../../lib/protocol/messages.js';
 import { verifyWithNodeCrypto } from '../support/ed25519.js';
-import { encoder, openHarness, Scratch } from '../support/harness.js';
+import { encoder, openHarness, parseRaw, Scratch, typeOf } from '../support/harness.js';
 import { lifecyclePolicy, openStoredShare, shareRecordOf, signWithShares } from '../support/lifecycle.js';
 
 const scratch = new Scratch();
@@ -45,4 +45,38 @@ test('refresh 2-of-3: new epoch, same group key, signs; old shares do not combin
   }
   expect((await shareRecordOf(cluster, 'p1', 'k'))?.publicPackageHash).toBe(record?.publicPackageHash);
   expect(cluster.outcomes.filter((o) => o.outcome.status === 'refused' && o.node !== COORDINATOR)).toEqual([]);
+});
+
+test('a signing session started at the old epoch fails retryably once the key moved on; its old nonce signs nothing; a new request signs', async () => {
+  const harness = await openHarness(await scratch.dir(), { parties: 3, policy: lifecyclePolicy() });
+  const { cluster } = harness;
+  scratch.own(cluster);
+  const keygen = await cluster.keygen({ keyId: 'k', threshold: 2 });
+  const publicKey = keygen.publicKey ?? '';
+  // Hold the signing packages back until the refresh is done.
+  const held: string[] = [];
+  harness.hooks.intercept = ({ body }) => {
+    if (typeOf(body) !== MessageType.signPackage) return [body];
+    held.push(body);
+    return [];
+  };
+  const message = encoder.encode('across epochs');
+  const session = await cluster.initiator.requestSignature({ keyId: 'k', message });
+  await cluster.run();
+  harness.hooks.intercept = undefined;
+  expect(held.length).toBe(2);
+  expect((await cluster.reshare({ keyId: 'k' })).ok).toBe(true);
+  // The packages arrive late: each party refuses them (the switch deleted its epoch-0 nonce; one left would be refused as stale-epoch).
+  for (const body of held) {
+    const to = parseRaw(body).to;
+    const party = cluster.parties.get(to);
+    const outcome = await party?.handle(body);
+    expect(outcome).toMatchObject({ status: 'refused', code: 'wrong-round' });
+  }
+  await cluster.run();
+  const result = cluster.takeResults().find((r) => r.session === session);
+  expect(result?.body).toMatchObject({ ok: false, error: { code: 'stale-epoch' } });
+  const retry = await cluster.sign({ keyId: 'k', message });
+  expect(retry.ok).toBe(true);
+  expect(verifyWithNodeCrypto(publicKey, message, retry.signature ?? '')).toBe(true);
 });

@@ -71,3 +71,15 @@ export async function expectSubsetsSign(cluster: LocalCluster, keyId: string, pu
   expect(result.ok, JSON.stringify(result.error)).toBe(true);
   expect(verifyWithNodeCrypto(publicKey, message, result.signature ?? '')).toBe(true);
 }
+
+/** What a refused refresh/reshare must leave exactly as it was: the coordinator's key record and every party's share item (with its version). */
+export async function keyState(cluster: LocalCluster, keyId: string): Promise<string> {
+  const parties = [...cluster.stores.keys()].filter((node) => node !== 'coordinator').sort();
+  const shares = await Promise.all(parties.map(async (p) => [p, (await cluster.stores.get(p)?.get(partyKeys.keyShare(keyId))) ?? null] as const));
+  return JSON.stringify({ key: (await cluster.coordinator.getKey(keyId)) ?? null, shares });
+}
+
+/** The key still signs (at its current epoch), verified with node:crypto. */
+export async function expectStillSigns(cluster: LocalCluster, keyId: string, publicKey: string): Promise<void> {
+  await expectSubsetsSign(cluster, keyId, publicKey, 'still usable');
+}
