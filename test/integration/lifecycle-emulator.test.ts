@@ -2,7 +2,8 @@
  * Key lifecycle through the AWS adapters (issue #11): on a development deployment on the
  * emulator (every party in its own account, DynamoDB, KMS and SQS through the real handlers
  * and event-source runners), the SDK refreshes a 2-of-3 key and then reshares it to a set
- * that adds a fourth party's account. After keygen and after each step a signature is
+ * that adds a fourth party's account; then `frostline repair --deployment FILE` restores a
+ * party's share from the shell. After keygen and after each step a signature is
  * verified here with node:crypto under the keygen's group key, independently of the SDK.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -11,6 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { DevDeployment, openDevDeployment } from '../../lib/dev/dev-deployment.js';
 import type { FrostlineClient } from '../../lib/client/client.js';
+import { runCliInProcess } from '../support/cli.js';
 import { verifyWithNodeCrypto } from '../support/ed25519.js';
 
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
@@ -21,6 +23,7 @@ describe('refresh and reshare on the emulator-backed runners', () => {
   let deployment: DevDeployment;
   let client: FrostlineClient;
   let groupKey: string;
+  let file: string;
 
   /** Signs through the deployment and checks the signature with node:crypto under the keygen's key. */
   async function signsUnderGroupKey(text: string): Promise<readonly string[]> {
@@ -35,7 +38,7 @@ describe('refresh and reshare on the emulator-backed runners', () => {
     dir = await mkdtemp(join(tmpdir(), 'frostline-lifecycle-emulator-'));
     // p4's account exists from the start, holding no share until the reshare adds it.
     deployment = await DevDeployment.create({ endpoint, parties: ['p1', 'p2', 'p3', 'p4'], initiators: ['cli'], keyDir: join(dir, 'keys') });
-    const file = join(dir, 'deployment.json');
+    file = join(dir, 'deployment.json');
     await deployment.writeFile(file);
     client = await (await openDevDeployment(file)).client('cli', { timeoutMs: 240_000 });
     const key = await client.keygen({ keyId: 'life', threshold: 2, parties: ['p1', 'p2', 'p3'] });
@@ -60,5 +63,11 @@ describe('refresh and reshare on the emulator-backed runners', () => {
     const signers = await signsUnderGroupKey('after reshare');
     expect(signers).toHaveLength(3);
     expect(deployment.stats().total.failed).toBe(0);
+  });
+
+  it('frostline repair --deployment FILE: epoch 3, same set; signs', async () => {
+    const result = JSON.parse(await runCliInProcess(['repair', '--deployment', file, '--key', 'life', '--party', 'p2', '--json'])) as Record<string, unknown>;
+    expect(result).toMatchObject({ ok: true, keyId: 'life', epoch: 3, publicKey: groupKey, threshold: 3, parties: ['p1', 'p2', 'p3', 'p4'] });
+    await signsUnderGroupKey('after repair');
   });
 });
