@@ -32,7 +32,7 @@ export function attestedKeyOf(
 }
 
 /** What an application asked of a refresh or reshare. */
-export interface LifecycleRequest {
+export interface RequestedLifecycle {
   readonly keyId: string;
   /** Reshare: the requested party set and threshold. Refresh: absent (the current ones stay). */
   readonly parties?: readonly string[] | undefined;
@@ -53,7 +53,7 @@ export function lifecycleKeyOf(
   body: ReshareResultBody,
   partyKeys: Readonly<Record<string, IdentityPublicKey>>,
   pinned: PinnedKey,
-  requested: LifecycleRequest,
+  requested: RequestedLifecycle,
   requestId: string,
 ): AttestedKey {
   if (body.keyId !== requested.keyId) throw new UntrustedResultError(`answered request "${requestId}" for key "${body.keyId}", "${requested.keyId}" was requested`, requestId);
@@ -81,10 +81,9 @@ export function lifecycleKeyOf(
   // A refresh keeps the set and threshold: checkable against the pin when the new epoch follows it directly
   // (a pin older than that predates another reshare, whose set the parties now attest).
   if (requested.parties === undefined && key.epoch === epochOf(pinned) + 1) {
-    const sameSet = key.parties.length === pinned.parties.length && key.parties.every((p, i) => p === [...pinned.parties].sort()[i]);
-    if (!sameSet || key.threshold !== pinned.threshold) {
-      refuse(`a refresh attested as ${key.threshold}-of-${key.parties.join(',')}, the key was ${pinned.threshold}-of-${[...pinned.parties].sort().join(',')}`);
-    }
+    const before = [...pinned.parties].sort();
+    const sameSet = key.parties.length === before.length && key.parties.every((p, i) => p === before[i]);
+    if (!sameSet || key.threshold !== pinned.threshold) refuse(`a refresh attested as ${key.threshold}-of-${key.parties.join(',')}, the key was ${pinned.threshold}-of-${before.join(',')}`);
   }
   return key;
 }
