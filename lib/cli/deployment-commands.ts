@@ -25,7 +25,6 @@ import { partyNames } from '../config/names.js';
 import { missingPins, partyPolicyOf } from '../config/deployment.js';
 import { UntrustedResultError } from '../client/errors.js';
 import { attestedKeyOf } from '../client/result-checks.js';
-import { CoordinatorTables } from '../protocol/coordinator-state.js';
 import type { PartyPolicy } from '../protocol/requests.js';
 import { ConfigError, FrostlineError } from '../ports/errors.js';
 import type { IdentityPublicKey } from '../ports/key-vault.js';
@@ -38,6 +37,7 @@ import { purgePartyTable } from './purge.js';
 import { assertWithinPolicy, policyMessageLimit } from './message-input.js';
 import { createOutput, type Output, printKey, startProgress, timed } from './output.js';
 import { planLifecycle, printLifecycle, type LifecycleAsk } from './lifecycle-commands.js';
+import { listKeyRecords } from './key-records.js';
 
 interface TargetCommon {
   /** Emulator endpoint; for a dev deployment it overrides the file's. */
@@ -312,19 +312,19 @@ export async function runDeploymentKeys(target: DeploymentTarget): Promise<void>
     const key = connection.partyKey(party);
     if (key !== undefined) partyKeys[party] = key;
   }
-  const records = await new CoordinatorTables(connection.coordinatorStore(), () => Math.floor(Date.now() / 1000)).keys.listByPrefix('key#');
-  const keys: { keyId: string; publicKey: string; threshold: number; parties: readonly string[] }[] = [];
+  const records = await listKeyRecords(connection.coordinatorStore(), Math.floor(Date.now() / 1000));
+  const keys: { keyId: string; publicKey: string; threshold: number; parties: readonly string[]; epoch?: number }[] = [];
   const untrusted: { keyId: string; reason: string }[] = [];
-  for (const record of records.sort((a, b) => a.createdAt - b.createdAt)) {
+  for (const record of records) {
     try {
       const key = attestedKeyOf({ ...record, requestId: '-', ok: true }, partyKeys, { keyId: record.keyId }, '-');
-      keys.push({ keyId: key.keyId, publicKey: key.publicKey, threshold: key.threshold, parties: key.parties });
+      keys.push({ keyId: key.keyId, publicKey: key.publicKey, threshold: key.threshold, parties: key.parties, ...(key.epoch > 0 ? { epoch: key.epoch } : {}) });
     } catch (error) {
       if (!(error instanceof UntrustedResultError)) throw error;
       untrusted.push({ keyId: record.keyId, reason: error.message });
     }
   }
-  const lines = keys.map((k) => `${k.keyId}  ${k.threshold}-of-${k.parties.length}  ${k.publicKey}`);
+  const lines = keys.map((k) => `${k.keyId}  ${k.threshold}-of-${k.parties.length}  ${k.publicKey}${k.epoch !== undefined ? `  epoch ${k.epoch}` : ''}`);
   for (const u of untrusted) lines.push(`${u.keyId}  UNTRUSTED: ${u.reason}`);
   out.result(lines.length === 0 ? 'no keys yet (run: frostline keygen --key-id NAME with the same --deployment or --config)' : lines.join('\n'), {
     ok: true,

@@ -64,8 +64,9 @@ describe('refresh, reshare to a new party, repair: same group key, signatures ve
     const result = await cli('reshare', '--key', 'k1', '--parties', 'p1,p2,p4', '--threshold', '2');
     expect(result).toMatchObject({ ok: true, epoch: 2, publicKey: groupKey, threshold: 2, parties: ['p1', 'p2', 'p4'], newParties: ['p4'] });
     expect(clusterParties()).toEqual(['p1', 'p2', 'p3', 'p4']);
-    expect(await cli('key', '--key', 'k1')).toMatchObject({ parties: ['p1', 'p2', 'p4'], threshold: 2, publicKey: groupKey });
+    expect(await cli('key', '--key', 'k1')).toMatchObject({ parties: ['p1', 'p2', 'p4'], threshold: 2, publicKey: groupKey, epoch: 2 });
     await signsUnderGroupKey('after reshare');
+    expect(await cli('keys')).toMatchObject({ keys: [{ keyId: 'k1', epoch: 2, parties: ['p1', 'p2', 'p4'] }] });
   });
 
   it('repair p2: every other party deals, epoch 3, signing goes on', async () => {
