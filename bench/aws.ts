@@ -31,6 +31,7 @@ import { METRICS_NAMESPACE } from '../lib/lambda/observability.js';
 import { systemClock } from '../lib/ports/clock.js';
 import { IdentityAlgorithm } from '../lib/ports/key-vault.js';
 import { bytesToHex, utf8ToBytes } from '../lib/protocol/encoding.js';
+import { DEFAULT_LIMITS } from '../lib/protocol/directory.js';
 
 /**
  * List prices, US East (N. Virginia), USD, as published on 2026-12-02:
@@ -179,7 +180,13 @@ export interface AwsMeasurement {
  * time; each drained before the next so that its counts include all the work it caused
  * (the third party's thrown-away commitment too).
  */
-export async function measureAwsPath(options: { endpoint: string; signatures: number; log?: (line: string) => void }): Promise<AwsMeasurement> {
+export async function measureAwsPath(options: {
+  endpoint: string;
+  signatures: number;
+  log?: (line: string) => void;
+  /** Delegated message-signing keys (the AWS wiring's default). @default true */
+  delegatedKeys?: boolean;
+}): Promise<AwsMeasurement> {
   const { endpoint } = options;
   process.env.POWERTOOLS_METRICS_DISABLED ??= 'true'; // no EMF lines on stdout
   const log = options.log ?? (() => undefined);
@@ -189,6 +196,7 @@ export async function measureAwsPath(options: { endpoint: string; signatures: nu
     endpoint,
     parties: ['p1', 'p2', 'p3'],
     keyDir,
+    ...(options.delegatedKeys !== undefined ? { delegatedKeys: options.delegatedKeys } : {}),
     hooks: { configureClients: (node, clients) => meter.instrument(node, clients), processor: (node, processor) => meter.wrap(node, processor) },
   });
   const runners: SqsEventSourceRunner[] = [];
@@ -282,8 +290,10 @@ const perMillion = (usd: number) => round(usd * 1e6, 2);
 const describeOps = (ops: OperationCounts) => Object.entries(ops).map(([op, n]) => `${n} ${op}`).join(', ');
 
 /** Runs the measurement, prints the table (stderr-free), returns the JSON object. */
-export async function runAwsBench(options: { endpoint?: string; signatures?: number } = {}): Promise<Record<string, unknown>> {
+export async function runAwsBench(options: { endpoint?: string; signatures?: number; delegatedKeys?: boolean } = {}): Promise<Record<string, unknown>> {
   const signatures = options.signatures ?? Number(process.env.FROSTLINE_BENCH_AWS_SIGNATURES ?? 5);
+  // FROSTLINE_BENCH_AWS_DELEGATED=0 measures the plain path: every envelope a KMS Sign.
+  const delegatedKeys = options.delegatedKeys ?? process.env.FROSTLINE_BENCH_AWS_DELEGATED !== '0';
   let endpoint = options.endpoint ?? process.env.FROSTLINE_EMULATOR_ENDPOINT;
   let stop: (() => Promise<void>) | undefined;
   if (endpoint === undefined || endpoint === '') {
@@ -292,7 +302,10 @@ export async function runAwsBench(options: { endpoint?: string; signatures?: num
     stop = () => emulator.stop();
   }
   try {
-    const measured = await measureAwsPath({ endpoint, signatures, log: (line) => process.stderr.write(`${line}\n`) });
+    const measured = await measureAwsPath({ endpoint, signatures, delegatedKeys, log: (line) => process.stderr.write(`${line}\n`) });
+    // With delegated keys, KMS Sign calls during signing are certificates: one per node on its
+    // first signature (a cold container), then one per node every half certificate lifetime.
+    const signsPerRun = measured.signatures.map((run) => callsOf(run).kms.Sign ?? 0);
     const signature = summarize(measured.signatures);
     const keygen = summarize([measured.keygen]);
     const single = summarize(measured.baseline);
@@ -302,6 +315,7 @@ export async function runAwsBench(options: { endpoint?: string; signatures?: num
     const output = {
       emulator: 'moto',
       signatures,
+      delegatedKeys: { enabled: delegatedKeys, kmsSignPerSignature: signsPerRun },
       prices: PRICES,
       signature: {
         ...signature,
@@ -335,6 +349,11 @@ export async function runAwsBench(options: { endpoint?: string; signatures?: num
         'single-key': `${singleLatency.p50} / ${singleLatency.p99}`,
       },
     });
+    console.log(
+      delegatedKeys
+        ? `delegated message keys: KMS Sign per signature in order ${signsPerRun.join(', ')} (certificates: one per node when cold, renewed every half lifetime, ${DEFAULT_LIMITS.delegatedKeyLifetimeMs ?? 0} ms)`
+        : 'delegated message keys off: every envelope is a KMS Sign',
+    );
     console.log(`per signature: KMS ${describeOps(signature.operations.kms)}; DynamoDB ${describeOps(signature.operations.dynamodb)}; SQS ${describeOps(signature.operations.sqs)}`);
     console.log(`per keygen:    KMS ${describeOps(keygen.operations.kms)}; DynamoDB ${describeOps(keygen.operations.dynamodb)}; SQS ${describeOps(keygen.operations.sqs)}`);
     const c = signature.costUsd;

@@ -41,6 +41,11 @@ export const RuntimeEnv = {
   policy: 'FROSTLINE_PARTY_POLICY',
   /** JSON `{ coordinator: url, parties: {id: url}, initiators: {id: url} }`. */
   queueUrls: 'FROSTLINE_QUEUE_URLS',
+  /**
+   * `on` (default) or `off`: sign the per-signature envelopes with a delegated key certified
+   * by the identity key (README "Messages"), or every envelope with KMS `Sign`.
+   */
+  delegatedKeys: 'FROSTLINE_DELEGATED_KEYS',
   /** Emulator only: the 12-digit account this function acts as; needs an endpoint override. */
   emulatorAccountId: 'FROSTLINE_EMULATOR_ACCOUNT_ID',
   /** The SDK's standard endpoint override; read here only to allow `emulatorAccountId`. */
@@ -66,6 +71,8 @@ interface CommonConfig {
   readonly identityAlgorithm: IdentityAlgorithm;
   readonly directory: Directory;
   readonly queueUrls: QueueUrls;
+  /** False when FROSTLINE_DELEGATED_KEYS is `off`; absent means on. */
+  readonly delegatedKeys?: false;
   /** Present only together with an endpoint override (never sent to real AWS). */
   readonly emulatorAccountId?: string;
 }
@@ -126,6 +133,7 @@ const FIELDS = {
   directory: json(DirectorySchema),
   policy: z.optional(json(PolicySchema)),
   queueUrls: json(QueueUrlsSchema),
+  delegatedKeys: z._default(z.enum(['on', 'off']), 'on'),
   emulatorAccountId: z.optional(z.string().check(z.regex(/^\d{12}$/, 'expected 12 digits'))),
   endpoint: z.optional(z.string().check(z.regex(/^https?:\/\/\S+$/, 'expected an http(s) URL'))),
 } as const satisfies Record<keyof typeof RuntimeEnv, z.ZodMiniType>;
@@ -249,6 +257,7 @@ function assemble(config: Parsed): RuntimeConfig {
     directory,
     queueUrls,
     emulatorAccountId: config.emulatorAccountId,
+    ...(config.delegatedKeys === 'off' ? { delegatedKeys: false as const } : {}),
   };
   if (role === Role.coordinator) return { ...common, role, masterKeyId };
   if (config.partyId === undefined || config.policy === undefined || masterKeyId === undefined) {
@@ -274,6 +283,7 @@ export function runtimeEnvironment(config: RuntimeConfig): Record<string, string
   }
   if (config.masterKeyId !== undefined) env[RuntimeEnv.masterKeyId] = config.masterKeyId;
   if (config.emulatorAccountId !== undefined) env[RuntimeEnv.emulatorAccountId] = config.emulatorAccountId;
+  if (config.delegatedKeys === false) env[RuntimeEnv.delegatedKeys] = 'off';
   return env;
 }
 

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { systemClock, type Clock } from '../ports/clock.js';
 import { ConfigError, FrostlineError } from '../ports/errors.js';
-import type { IdentityPublicKey } from '../ports/key-vault.js';
+import type { IdentityPublicKey, KeyVault } from '../ports/key-vault.js';
 import type { ItemBackend } from '../ports/store.js';
 import type { Destination, Transport } from '../ports/transport.js';
 import { FrostlineClient } from '../client/client.js';
@@ -20,7 +20,8 @@ import type { KeyPins } from '../client/key-pins.js';
 import { Initiator, type InitiatorResult, type LifecycleOptions } from '../client/initiator.js';
 import { Coordinator } from '../protocol/coordinator.js';
 import { DirectorySchema, PartyPolicySchema } from '../protocol/config-schemas.js';
-import { DEFAULT_LIMITS, type Directory, type Limits } from '../protocol/directory.js';
+import { DEFAULT_DELEGATED_KEY_LIFETIME_MS, DEFAULT_LIMITS, type Directory, type Limits } from '../protocol/directory.js';
+import { withDelegation } from '../protocol/delegation.js';
 import { silentLogger, type Logger } from '../protocol/logger.js';
 import type { Session } from '../protocol/coordinator-state.js';
 import { COORDINATOR, type KeygenResultBody, type ReshareResultBody, type SignResultBody } from '../protocol/messages.js';
@@ -109,6 +110,13 @@ export interface LocalClusterOptions {
   readonly threads?: 'single' | 'workers';
   /** The worker script (threads: 'workers'). @default dist/lib/dev/node-worker.js beside this module */
   readonly workerEntry?: URL;
+  /**
+   * Parties and the coordinator sign the per-signature envelopes with a delegated key
+   * certified by their vault's identity key (lib/protocol/delegation.ts), as the AWS wiring
+   * does by default. Single thread only.
+   * @default false
+   */
+  readonly delegatedKeys?: boolean;
 }
 
 /** Enough to keep one process's CPU busy while handlers wait on their stores; more only adds interleaving. */
@@ -363,6 +371,9 @@ export class LocalCluster {
       return found;
     };
 
+    if (workers && options.delegatedKeys === true) throw new ConfigError('delegatedKeys is supported with threads: \'single\' only');
+    const delegated = (nodeVault: KeyVault, holder: string, role: 'party' | 'coordinator'): KeyVault =>
+      options.delegatedKeys === true ? withDelegation(nodeVault, { holder, role, lifetimeMs: limits.delegatedKeyLifetimeMs ?? DEFAULT_DELEGATED_KEY_LIFETIME_MS }) : nodeVault;
     const parties = new Map<string, Party>();
     const threads = workers ? await startThreads({ options, sortedParties, vaults, health, directory, policy, limits, route, initiators: [...resultQueues.keys()] }) : new Map<string, NodeThread>();
     for (const id of workers ? [] : sortedParties) {
@@ -380,7 +391,7 @@ export class LocalCluster {
         id,
         new Party({
           id,
-          vault: partyVault,
+          vault: delegated(partyVault, id, 'party'),
           store,
           transport: transportFor(id),
           clock: nodeClock(id),
@@ -397,7 +408,7 @@ export class LocalCluster {
     const coordinator = workers
       ? undefined
       : new Coordinator({
-          vault: vault(COORDINATOR),
+          vault: delegated(vault(COORDINATOR), COORDINATOR, 'coordinator'),
           store: await openStore('coordinator', COORDINATOR, 'coordinator'),
           transport: transportFor(COORDINATOR),
           clock: nodeClock(COORDINATOR),

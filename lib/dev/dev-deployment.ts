@@ -115,6 +115,8 @@ export interface DevDeploymentOptions {
   /** Start the runners at once. @default true */
   readonly start?: boolean;
   readonly hooks?: DevDeploymentHooks;
+  /** Delegated message-signing keys, as the Lambda wiring (`WiringOptions.delegatedKeys`). @default true */
+  readonly delegatedKeys?: boolean;
 }
 
 export interface DevPartyNode {
@@ -355,7 +357,12 @@ export class DevDeployment {
         emulatorAccountId: account.accountId,
       };
       const { logger, metrics } = observability(`party-${id}`);
-      const party = createParty(config, { clients: handlerClients(id, account), logger: protocolLogger(logger), ...wrapTransport(id) });
+      const party = createParty(config, {
+        clients: handlerClients(id, account),
+        logger: protocolLogger(logger),
+        ...wrapTransport(id),
+        ...(options.delegatedKeys !== undefined ? { delegatedKeys: options.delegatedKeys } : {}),
+      });
       const handler = (await hooks.partyHandler?.(id, config)) ?? createPartyInboxHandler({ processor: counted(id, party), logger, metrics });
       parties.set(id, { id, account, config, party, runner: runner(id, account, 'inbox', handler) });
     }
@@ -376,6 +383,7 @@ export class DevDeployment {
       clients: handlerClients('coordinator', coordinatorAccount),
       logger: protocolLogger(inbox.logger),
       ...wrapTransport('coordinator'),
+      ...(options.delegatedKeys !== undefined ? { delegatedKeys: options.delegatedKeys } : {}),
     });
     const intake = observability('request-intake');
     const coordinatorNode: DevCoordinatorNode = {

@@ -21,6 +21,9 @@ import { ConfigError } from '../ports/errors.js';
 import type { KeyVault } from '../ports/key-vault.js';
 import type { Transport } from '../ports/transport.js';
 import { Coordinator } from '../protocol/coordinator.js';
+import { withDelegation } from '../protocol/delegation.js';
+import { DEFAULT_LIMITS } from '../protocol/directory.js';
+import { COORDINATOR } from '../protocol/messages.js';
 import type { Logger } from '../protocol/logger.js';
 import { Party } from '../protocol/party.js';
 
@@ -48,6 +51,13 @@ export interface WiringOptions {
   readonly logger?: Logger;
   /** Wraps the transport (tests: duplicate or drop messages). */
   readonly transport?: (transport: Transport) => Transport;
+  /**
+   * Sign the per-signature envelopes with a delegated key certified by the KMS identity key
+   * (one KMS `Sign` per renewal, every few minutes, instead of one per envelope; README
+   * "Secrets in memory" says what that key is). Off: every envelope is a KMS `Sign`.
+   * @default the configuration's (FROSTLINE_DELEGATED_KEYS, on unless `off`)
+   */
+  readonly delegatedKeys?: boolean;
 }
 
 /**
@@ -81,6 +91,10 @@ function kmsVault(config: RuntimeConfig, clients: AwsClients, masterKeyId: strin
   });
 }
 
+function delegating(config: RuntimeConfig, options: WiringOptions): boolean {
+  return options.delegatedKeys ?? config.delegatedKeys !== false;
+}
+
 function adapters(config: RuntimeConfig, vault: KeyVault, options: WiringOptions) {
   const { clients } = options;
   const store = new DynamoItemBackend(clients.dynamodb, config.tableName);
@@ -90,13 +104,19 @@ function adapters(config: RuntimeConfig, vault: KeyVault, options: WiringOptions
 }
 
 export function createParty(config: PartyRuntimeConfig, options: WiringOptions): Party {
-  const vault = kmsVault(config, options.clients, config.masterKeyId);
+  const kms = kmsVault(config, options.clients, config.masterKeyId);
+  // One delegation per Party instance, i.e. per Lambda container (the handler is built once, at cold start).
+  const vault = !delegating(config, options) ? kms : withDelegation(kms, { holder: config.partyId, role: 'party', lifetimeMs: DEFAULT_LIMITS.delegatedKeyLifetimeMs });
   return new Party({ id: config.partyId, policy: config.policy, ...adapters(config, vault, options) });
 }
 
 export function createCoordinator(config: CoordinatorRuntimeConfig, options: WiringOptions): Coordinator {
   // Any configured masterKeyId is ignored: the coordinator never wraps data keys.
-  const vault = identityOnlyVault(kmsVault(config, options.clients, NO_MASTER_KEY));
+  const identity = identityOnlyVault(kmsVault(config, options.clients, NO_MASTER_KEY));
+  const vault =
+    !delegating(config, options)
+      ? identity
+      : withDelegation(identity, { holder: COORDINATOR, role: 'coordinator', lifetimeMs: DEFAULT_LIMITS.delegatedKeyLifetimeMs });
   return new Coordinator(adapters(config, vault, options));
 }
 

@@ -29,4 +29,35 @@ export interface KeyVault {
   /** Signs `message` with the identity key (Ed25519 pure, or ECDSA P-256 over SHA-256). */
   signIdentity(message: Uint8Array): Promise<Uint8Array>;
   identityPublicKey(): Promise<IdentityPublicKey>;
+  /**
+   * Optional: a short-lived message-signing key certified by the identity key, used for the
+   * envelope types that allow it (lib/protocol/delegation.ts) instead of one identity
+   * signature per envelope. Absent: every envelope is signed by the identity key.
+   */
+  readonly delegation?: EnvelopeDelegation;
+}
+
+/** A delegated signing key and the certificate its holder's identity key gave it. */
+export interface DelegatedKey {
+  /** The certificate, as carried in the envelope's `cert` field (public data). */
+  readonly certificate: DelegationCertificateWire;
+  /** Ed25519 signature by the delegated private key (which never leaves this object). */
+  sign(message: Uint8Array): Uint8Array;
+}
+
+export interface EnvelopeDelegation {
+  /** A key whose certificate is valid at `now` for long enough to be relayed; renewed as needed. */
+  keyAt(now: number): Promise<DelegatedKey>;
+}
+
+/** The certificate fields (schema: DelegationCertificateSchema in lib/protocol/messages.ts). */
+export interface DelegationCertificateWire {
+  readonly v: 1;
+  readonly purpose: 'frostline/delegation/v1';
+  readonly holder: string;
+  readonly role: 'party' | 'coordinator';
+  readonly publicKey: string;
+  readonly notBefore: number;
+  readonly expires: number;
+  readonly sig: string;
 }

@@ -12,9 +12,8 @@
 import * as z from 'zod/mini';
 import type { IdentityPublicKey } from '../ports/key-vault.js';
 import { ItemTable, retryOnConflict, type ItemBackend, type ItemKey, type WriteOperation } from '../ports/store.js';
-import { decodeHex } from './encoding.js';
-import { envelopeSigningInput } from './envelope.js';
-import { verifyIdentitySignature } from './identity.js';
+import { DEFAULT_LIMITS, type Limits } from './directory.js';
+import { envelopeSignatureProblem } from './envelope.js';
 import { AuditAnchor, EnvelopeSchema, type Envelope } from './messages.js';
 import { recordParser } from './party-state.js';
 
@@ -85,12 +84,20 @@ export class AuditAnchors {
 /**
  * The anchor as the party itself signed it, or undefined when the stored record is not
  * backed by a valid signature of that party (then it proves nothing either way).
+ *
+ * An anchor carried by a delegated-key envelope counts when the party's identity key
+ * certified that key for a window covering the envelope's timestamp: it is checked long
+ * after the certificate expired, so not against the clock (README "Secrets in memory").
  */
-export function verifiedAnchor(record: AnchorRecord, party: string, partyKey: IdentityPublicKey): AuditAnchor | undefined {
+export function verifiedAnchor(
+  record: AnchorRecord,
+  party: string,
+  partyKey: IdentityPublicKey,
+  limits: Pick<Limits, 'maxClockSkewMs' | 'delegatedKeyLifetimeMs'> = DEFAULT_LIMITS,
+): AuditAnchor | undefined {
   const { envelope } = record;
   if (envelope.from !== party) return undefined;
-  const { sig, ...unsigned } = envelope;
-  if (!verifyIdentitySignature(partyKey, envelopeSigningInput(unsigned), decodeHex(sig, 'sig'))) return undefined;
+  if (envelopeSignatureProblem(envelope, partyKey, 'party', { limits }) !== undefined) return undefined;
   const anchor = anchorOf(envelope);
   if (anchor === undefined || anchor.seq !== record.seq || anchor.hash !== record.hash) return undefined;
   return anchor;

@@ -31,7 +31,15 @@ export interface Limits {
   readonly nonceTtlSeconds: number;
   /** How long a finished signing session (and so its idempotent result) is kept. */
   readonly sessionTtlSeconds: number;
+  /**
+   * Lifetime of a delegated message-signing certificate (lib/protocol/delegation.ts): what a
+   * sender issues, and the longest a receiver accepts. Absent: DEFAULT_DELEGATED_KEY_LIFETIME_MS.
+   */
+  readonly delegatedKeyLifetimeMs?: number;
 }
+
+/** Ten minutes: a stolen delegated key signs for no longer than this (plus clock skew). */
+export const DEFAULT_DELEGATED_KEY_LIFETIME_MS = 10 * 60_000;
 
 export const DEFAULT_LIMITS: Limits = {
   maxEnvelopeBytes: 240 * 1024,
@@ -40,6 +48,7 @@ export const DEFAULT_LIMITS: Limits = {
   maxRequestAgeMs: 60 * 60_000,
   nonceTtlSeconds: 15 * 60,
   sessionTtlSeconds: 7 * 24 * 3600,
+  delegatedKeyLifetimeMs: DEFAULT_DELEGATED_KEY_LIFETIME_MS,
 };
 
 /** Slack on top of the request window, for the time a party takes between its checks and its writes. */

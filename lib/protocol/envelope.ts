@@ -7,10 +7,11 @@
 import { randomBytes } from 'node:crypto';
 import type * as z from 'zod/mini';
 import { RefusalCode, RefusedError } from '../ports/errors.js';
-import type { KeyVault } from '../ports/key-vault.js';
+import type { IdentityPublicKey, KeyVault } from '../ports/key-vault.js';
 import { publicKeyOf, type Directory, type Limits, type Role } from './directory.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, canonicalBytes, concatBytes, decodeHex, hashCanonical, utf8ToBytes } from './encoding.js';
+import { delegatedSignatureProblem, DELEGABLE_TYPES, type CertificateCheck, type SignatureProblem } from './delegation.js';
 import { verifyIdentitySignature } from './identity.js';
 import {
   BodySchemas,
@@ -48,6 +49,17 @@ export async function signEnvelope(vault: Pick<KeyVault, 'signIdentity'>, unsign
   return { ...unsigned, sig: bytesToHex(signature) };
 }
 
+/**
+ * Signs with the vault's delegated key when it has one and the type allows it
+ * (lib/protocol/delegation.ts): the certificate goes into the envelope, under the signature.
+ */
+export async function signEnvelopeAt(vault: Pick<KeyVault, 'signIdentity' | 'delegation'>, unsigned: UnsignedEnvelope, now: number): Promise<Envelope> {
+  if (vault.delegation === undefined || !DELEGABLE_TYPES.has(unsigned.type)) return signEnvelope(vault, unsigned);
+  const key = await vault.delegation.keyAt(now);
+  const certified: UnsignedEnvelope = { ...unsigned, cert: key.certificate };
+  return { ...certified, sig: bytesToHex(key.sign(envelopeSigningInput(certified))) };
+}
+
 export interface NewEnvelope<T extends MessageType> {
   readonly type: T;
   readonly session: string;
@@ -57,11 +69,11 @@ export interface NewEnvelope<T extends MessageType> {
 }
 
 export async function createEnvelope<T extends MessageType>(
-  vault: Pick<KeyVault, 'signIdentity'>,
+  vault: Pick<KeyVault, 'signIdentity' | 'delegation'>,
   now: number,
   fields: NewEnvelope<T>,
 ): Promise<Envelope> {
-  return signEnvelope(vault, { v: PROTOCOL_VERSION, id: newMessageId(), ts: now, ...fields });
+  return signEnvelopeAt(vault, { v: PROTOCOL_VERSION, id: newMessageId(), ts: now, ...fields }, now);
 }
 
 function describeIssues(error: z.core.$ZodError): string {
@@ -123,11 +135,27 @@ export function parseBody<T extends MessageType>(envelope: Envelope, type: T): B
   return parsed.data as BodyOf<T>;
 }
 
-export function hasValidSignature(envelope: Envelope, directory: Directory, role: Role): boolean {
-  const key = publicKeyOf(directory, role, envelope.from);
-  if (key === undefined) return false;
+/**
+ * Why `envelope` is not signed by `key` (the pinned identity key of its sender, in `role`),
+ * or undefined when it is: by the identity key itself, or by a delegated key that key
+ * certified (checked as `check` says; without a `check`, no delegated key is accepted).
+ */
+export function envelopeSignatureProblem(
+  envelope: Envelope,
+  key: IdentityPublicKey,
+  role: Role,
+  check?: CertificateCheck,
+): SignatureProblem | undefined {
   const { sig, ...unsigned } = envelope;
-  return verifyIdentitySignature(key, envelopeSigningInput(unsigned), decodeHex(sig, 'sig'));
+  const signed = { message: envelopeSigningInput(unsigned), signature: decodeHex(sig, 'sig') };
+  if (envelope.cert !== undefined) return delegatedSignatureProblem(envelope, envelope.cert, key, role, check, signed);
+  if (verifyIdentitySignature(key, signed.message, signed.signature)) return undefined;
+  return { code: RefusalCode.badSignature, reason: 'not by its pinned identity key' };
+}
+
+export function hasValidSignature(envelope: Envelope, directory: Directory, role: Role, check?: CertificateCheck): boolean {
+  const key = publicKeyOf(directory, role, envelope.from);
+  return key !== undefined && envelopeSignatureProblem(envelope, key, role, check) === undefined;
 }
 
 export interface InboundPolicy {
@@ -162,11 +190,13 @@ function checkInbound(raw: string, policy: InboundPolicy): Envelope {
   }
   const role = policy.senderRole(envelope.type);
   if (role === undefined) throw new RefusedError(RefusalCode.wrongRound, `"${policy.self}" does not accept ${envelope.type}`);
-  if (publicKeyOf(policy.directory, role, envelope.from) === undefined) {
+  const key = publicKeyOf(policy.directory, role, envelope.from);
+  if (key === undefined) {
     throw new RefusedError(RefusalCode.unknownSender, `unknown ${role} "${envelope.from}"`);
   }
-  if (!hasValidSignature(envelope, policy.directory, role)) {
-    throw new RefusedError(RefusalCode.badSignature, `signature of ${envelope.type} from "${envelope.from}" does not verify`);
+  const problem = envelopeSignatureProblem(envelope, key, role, { now: policy.now, limits: policy.limits });
+  if (problem !== undefined) {
+    throw new RefusedError(problem.code, `signature of ${envelope.type} from "${envelope.from}" does not verify: ${problem.reason}`);
   }
   assertFresh(envelope.ts, policy.now, policy.limits.maxMessageAgeMs, policy.limits.maxClockSkewMs, envelope.type);
   return envelope;
@@ -179,19 +209,23 @@ export function assertFresh(ts: number, now: number, maxAgeMs: number, maxSkewMs
 
 /**
  * Checks an envelope relayed inside another (a party's package forwarded by the coordinator):
- * it must be signed by `from`, be of `type`, and belong to `session`.
+ * it must be signed by `from`, be of `type`, and belong to `session`. A delegated signature
+ * is accepted only with `certificates` (the receiver's clock and limits): a relayed message
+ * meets the same certificate checks as a delivered one.
  */
 export function verifyRelayed<T extends MessageType>(
   envelope: Envelope,
-  expected: { type: T; session: string; directory: Directory; role: Role },
+  expected: { type: T; session: string; directory: Directory; role: Role; certificates?: CertificateCheck },
 ): BodyOf<T> {
   if (envelope.session !== expected.session) {
     throw new RefusedError(RefusalCode.wrongSession, `relayed ${envelope.type} from "${envelope.from}" belongs to another session`);
   }
   const body = parseBody(envelope, expected.type);
-  if (!hasValidSignature(envelope, expected.directory, expected.role)) {
+  const key = publicKeyOf(expected.directory, expected.role, envelope.from);
+  const problem = key === undefined ? { reason: 'unknown sender' } : envelopeSignatureProblem(envelope, key, expected.role, expected.certificates);
+  if (problem !== undefined) {
     // No blame: whoever relayed it may have altered it, and the sender cannot be told apart.
-    throw new RefusedError(RefusalCode.badSignature, `relayed ${expected.type} from "${envelope.from}" is not signed by it`);
+    throw new RefusedError(RefusalCode.badSignature, `relayed ${expected.type} from "${envelope.from}" is not signed by it: ${problem.reason}`);
   }
   return body;
 }

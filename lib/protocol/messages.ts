@@ -63,6 +63,23 @@ export const INITIATOR_REQUEST_TYPES: ReadonlySet<MessageType> = new Set([
   MessageType.reshareRequest,
 ]);
 
+/**
+ * A short-lived message-signing key certified by its holder's identity key
+ * (lib/protocol/delegation.ts): `sig` is the identity signature over the rest.
+ */
+export const DelegationCertificateSchema = z.strictObject({
+  v: z.literal(1),
+  purpose: z.literal('frostline/delegation/v1'),
+  holder: Name,
+  role: z.enum(['party', 'coordinator']),
+  /** Raw Ed25519 public key. */
+  publicKey: hex(32),
+  notBefore: z.number().check(z.int(), z.nonnegative()),
+  expires: z.number().check(z.int(), z.nonnegative()),
+  sig: hexUpTo(128).check(z.minLength(2)),
+});
+export type DelegationCertificate = z.infer<typeof DelegationCertificateSchema>;
+
 export const EnvelopeSchema = z.strictObject({
   v: z.literal(PROTOCOL_VERSION),
   type: z.enum(Object.values(MessageType) as [MessageType, ...MessageType[]]),
@@ -72,6 +89,8 @@ export const EnvelopeSchema = z.strictObject({
   to: Name,
   ts: z.number().check(z.int(), z.nonnegative()),
   body: z.unknown(),
+  /** Present when `sig` is by a delegated key rather than the identity key; covered by `sig`. */
+  cert: z.optional(DelegationCertificateSchema),
   sig: hexUpTo(128).check(z.minLength(2)),
 });
 export type Envelope = z.infer<typeof EnvelopeSchema>;

@@ -125,7 +125,12 @@ export const ReshareStateRecord = z.strictObject({
 export type ReshareStateRecord = z.infer<typeof ReshareStateRecord>;
 
 /** One refresh or reshare of a key at a time at this party: created with the session's state, deleted when it ends. */
-export const ReshareLockRecord = z.strictObject({ keyId: z.string(), session: z.string() });
+export const ReshareLockRecord = z.strictObject({
+  keyId: z.string(),
+  session: z.string(),
+  /** The epoch that session leaves: once the key's parties attest a later one, that session is over and its lock is taken over. */
+  fromEpoch: z.number().check(z.int(), z.nonnegative()),
+});
 export type ReshareLockRecord = z.infer<typeof ReshareLockRecord>;
 
 export const NonceRecord = z.strictObject({

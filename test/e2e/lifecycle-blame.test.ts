@@ -56,6 +56,18 @@ test('a dealer whose constant commitment is not λ·Y is named with evidence; a 
   expect(result.error?.message).toContain('the coordinator checked the evidence');
   expect(result.error?.message).toContain('constant commitment');
   expect(await keyState(cluster, 'k')).toBe(before);
+  // Every party's audit trail says what it did: each that checked p2's dealing abandoned naming p2; any other aborted on a signed abandonment.
+  const reasons = await Promise.all(
+    ['p1', 'p2', 'p3'].map(async (p) =>
+      ((await cluster.stores.get(p)?.scanPrefix('audit')) ?? [])
+        .map((item) => item.data as { kind?: string; reason?: string })
+        .filter((d) => d.kind === 'reshare' && d.reason !== undefined)
+        .map((d) => d.reason ?? ''),
+    ),
+  );
+  for (const partyReasons of reasons) {
+    expect(partyReasons.filter((r) => (r.startsWith('abandoned:') && r.includes('accuses "p2"')) || r.startsWith('aborted:'))).toHaveLength(1);
+  }
   await expectStillSigns(cluster, 'k', fixture.publicKey);
 
   const retry = await cluster.reshare({ keyId: 'k', parties: ['p1', 'p2', 'p3'], threshold: 3, dealers: ['p1', 'p3'] });

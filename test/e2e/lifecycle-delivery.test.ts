@@ -11,7 +11,7 @@ import { partyKeys } from '../../lib/protocol/party-state.js';
 import type { Destination } from '../../lib/ports/transport.js';
 import { verifyWithNodeCrypto } from '../support/ed25519.js';
 import { encoder, makeFixture, openFromFixture, Scratch, typeOf, type Fixture, type Harness } from '../support/harness.js';
-import { expectStillSigns, lifecyclePolicy, openStoredShare, shareRecordOf, signWithShares } from '../support/lifecycle.js';
+import { expectStillSigns, keyState, lifecyclePolicy, openStoredShare, shareRecordOf, signWithShares } from '../support/lifecycle.js';
 
 const scratch = new Scratch();
 let fixture: Fixture;
@@ -135,4 +135,38 @@ test('repair: a party that lost its share gets a new one from the others and sig
   expect(signed.ok, JSON.stringify(signed.error)).toBe(true);
   expect(signed.signers).toEqual(['p2', 'p3']);
   expect(verifyWithNodeCrypto(fixture.publicKey, message, signed.signature ?? '')).toBe(true);
+});
+
+test('a reshare that stalls (a new party never gets its shares) times out: the key stays exactly as it was and signs', async () => {
+  const harness = await openFromFixture(scratch, fixture, { policy: lifecyclePolicy() });
+  const { cluster } = harness;
+  harness.hooks.intercept = ({ destination, body }) => (destination.kind === 'party' && destination.id === 'p3' && typeOf(body) === MessageType.reshareShares ? [] : [body]);
+  const before = await keyState(cluster, 'k');
+  const session = await cluster.initiator.requestLifecycle({ keyId: 'k' });
+  await cluster.run();
+  harness.hooks.intercept = undefined;
+  const expired = await cluster.coordinator.expireStalled(0);
+  expect(expired.map((e) => e.stalledIn)).toEqual(['shares']);
+  const result = cluster.takeResults().find((r) => r.session === session);
+  expect(result?.body).toMatchObject({ ok: false, error: { code: 'timeout' } });
+  expect(result?.body.error?.message).toContain('no answer from p3');
+  expect(await keyState(cluster, 'k')).toBe(before);
+  await expectStillSigns(cluster, 'k', fixture.publicKey);
+});
+
+test('a party removed while it missed the confirmation keeps a stale share; added back later, it takes part and the stale share is replaced', async () => {
+  const harness = await openFromFixture(scratch, fixture, { policy: lifecyclePolicy() });
+  const { cluster } = harness;
+  harness.hooks.intercept = ({ destination, body }) => (destination.kind === 'party' && destination.id === 'p3' && typeOf(body) === MessageType.reshareConfirm ? [] : [body]);
+  expect((await cluster.reshare({ keyId: 'k', parties: ['p1', 'p2'], threshold: 2 })).ok).toBe(true);
+  harness.hooks.intercept = undefined;
+  expect((await shareRecordOf(cluster, 'p3', 'k'))?.epoch ?? 0).toBe(0);
+  const back = await cluster.reshare({ keyId: 'k', parties: ['p1', 'p2', 'p3'], threshold: 2, dealers: ['p1', 'p2'] });
+  expect(back.ok, JSON.stringify(back.error)).toBe(true);
+  const p3 = await openStoredShare(cluster, 'p3', 'k');
+  const p1 = await openStoredShare(cluster, 'p1', 'k');
+  expect(p3.record.epoch).toBe(2);
+  const message = encoder.encode('back again');
+  const signature = signWithShares([p1, p3], p3.record.publicPackage, message);
+  expect(signature !== undefined && verifyWithNodeCrypto(fixture.publicKey, message, signature)).toBe(true);
 });

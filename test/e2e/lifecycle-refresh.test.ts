@@ -1,5 +1,6 @@
 import { afterAll, expect, test } from 'vitest';
 import { COORDINATOR, MessageType } from '../../lib/protocol/messages.js';
+import type { SecretScope } from '../../lib/protocol/secret-scope.js';
 import { verifyWithNodeCrypto } from '../support/ed25519.js';
 import { encoder, openHarness, parseRaw, Scratch, typeOf } from '../support/harness.js';
 import { lifecyclePolicy, openStoredShare, shareRecordOf, signWithShares } from '../support/lifecycle.js';
@@ -79,4 +80,19 @@ test('a signing session started at the old epoch fails retryably once the key mo
   const retry = await cluster.sign({ keyId: 'k', message });
   expect(retry.ok).toBe(true);
   expect(verifyWithNodeCrypto(publicKey, message, retry.signature ?? '')).toBe(true);
+});
+
+test('after a refresh and a reshare, every secret buffer of every round handler is all zeros', async () => {
+  const scopes: SecretScope[] = [];
+  const { cluster } = await openHarness(await scratch.dir(), { parties: 4, policy: lifecyclePolicy(), onSecretsWiped: (scope) => scopes.push(scope) });
+  scratch.own(cluster);
+  expect((await cluster.keygen({ keyId: 'k', threshold: 2, parties: ['p1', 'p2', 'p3'] })).ok).toBe(true);
+  const afterKeygen = scopes.length;
+  expect((await cluster.reshare({ keyId: 'k' })).ok).toBe(true);
+  expect((await cluster.reshare({ keyId: 'k', parties: ['p2', 'p3', 'p4'], threshold: 2 })).ok).toBe(true);
+  // Each reshare: start (participants draw X25519 keys), deal and shares at each party.
+  expect(scopes.length - afterKeygen).toBeGreaterThanOrEqual(18);
+  const lifecycleScopes = scopes.slice(afterKeygen);
+  expect(lifecycleScopes.flatMap((s) => s.tracked).length).toBeGreaterThan(0);
+  for (const scope of lifecycleScopes) for (const buffer of scope.tracked) expect(buffer.every((b) => b === 0)).toBe(true);
 });

@@ -5,11 +5,12 @@
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { signApproval, signLifecycleApproval } from '../../lib/protocol/approvals.js';
 import { MessageType, type Envelope } from '../../lib/protocol/messages.js';
-import { bodyOf, makeFixture, openFromFixture, parseRaw, requiredVault, resign, Scratch, typeOf, type Fixture } from '../support/harness.js';
+import { bodyOf, freshCopy, makeFixture, openFromFixture, parseRaw, requiredVault, resign, Scratch, typeOf, type Fixture } from '../support/harness.js';
 import { expectStillSigns, keyState, lifecyclePolicy } from '../support/lifecycle.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../../lib/protocol/requests.js';
 import { COORDINATOR } from '../../lib/protocol/messages.js';
 import { coordinatorKeys } from '../../lib/protocol/coordinator-state.js';
+import { partyKeys } from '../../lib/protocol/party-state.js';
 
 const scratch = new Scratch();
 let fixture: Fixture;
@@ -129,7 +130,43 @@ test('a coordinator that drops its own reshare lock: the parties\' own locks ref
   const of = (session: string) => results.find((r) => r.session === session)?.body as { ok: boolean; error?: { code: string } } | undefined;
   expect(of(first)).toMatchObject({ ok: true });
   expect(of(second)).toMatchObject({ ok: false, error: { code: 'conflict' } });
+  // Refused at start by the parties themselves, before any dealing of the second session.
+  const refusals = cluster.outcomes.filter((o) => o.outcome.status === 'refused' && o.outcome.type === MessageType.reshareStart && o.outcome.session === second);
+  expect(refusals.length).toBeGreaterThan(0);
+  expect(refusals.every((o) => o.outcome.status === 'refused' && o.outcome.reason.includes('in flight at this party'))).toBe(true);
+  expect(cluster.outcomes.filter((o) => o.outcome.session === second && o.outcome.type === MessageType.reshareDeal)).toEqual([]);
   expect((await cluster.coordinator.getKey('k'))?.epoch).toBe(1);
   harness.hooks.wrap = undefined;
+  await expectStillSigns(cluster, 'k', fixture.publicKey);
+});
+
+test('a coordinator that confirms with one new party\'s attestation missing: nobody switches; the honest confirmation then switches everyone', async () => {
+  const harness = await openFromFixture(scratch, fixture, { policy: lifecyclePolicy() });
+  const { cluster } = harness;
+  const coordinatorVault = requiredVault(cluster, COORDINATOR);
+  const honest: string[] = [];
+  harness.hooks.intercept = async ({ from, body }) => {
+    if (from !== COORDINATOR || typeOf(body) !== MessageType.reshareConfirm) return [body];
+    honest.push(body);
+    const envelope = parseRaw(body);
+    const done = (bodyOf(envelope).done as Envelope[]).slice(1);
+    return [await resign(coordinatorVault, envelope, { body: { ...bodyOf(envelope), done } })];
+  };
+  const shareItems = async () => Promise.all(['p1', 'p2', 'p3', 'p4'].map(async (p) => (await cluster.stores.get(p)?.get(partyKeys.keyShare('k'))) ?? null));
+  const before = JSON.stringify(await shareItems());
+  const result = await cluster.reshare({ keyId: 'k', parties: ['p1', 'p2', 'p3'], threshold: 2 });
+  expect(result.ok).toBe(true); // the coordinator's own word; the parties did not switch
+  expect(JSON.stringify(await shareItems())).toBe(before);
+  const refused = cluster.outcomes.filter((o) => o.outcome.status === 'refused' && o.outcome.type === MessageType.reshareConfirm);
+  expect(refused.length).toBe(4);
+  harness.hooks.intercept = undefined;
+  // The same confirmation unaltered (a fresh message: the altered one's id is spent).
+  for (const body of honest) {
+    const envelope = parseRaw(body);
+    const party = cluster.parties.get(envelope.to);
+    expect(await party?.handle(await freshCopy(coordinatorVault, envelope, Date.now()))).toMatchObject({ status: 'processed' });
+  }
+  for (const p of ['p1', 'p2', 'p3']) expect((await cluster.stores.get(p)?.get(partyKeys.keyShare('k')))?.data).toMatchObject({ epoch: 1 });
+  expect(await cluster.stores.get('p4')?.get(partyKeys.keyShare('k'))).toBeUndefined();
   await expectStillSigns(cluster, 'k', fixture.publicKey);
 });

@@ -8,6 +8,7 @@ import { RefusedError } from '../../ports/errors.js';
 import { retryOnConflict, type WriteOperation } from '../../ports/store.js';
 import { EnvelopeSchema, type Envelope } from '../messages.js';
 import type { PartyContext } from '../party-context.js';
+import { auditEntry } from '../party-audit.js';
 import { partyKeys, type ReshareStateRecord, type StoredRefusal } from '../party-state.js';
 import { verifyLifecycleRequest } from '../requests.js';
 import { releaseLockOperations, ReshareAbandonedError, reshareSeconds } from './party-session.js';
@@ -19,7 +20,7 @@ const RequestCarrier = z.object({ request: EnvelopeSchema });
  * earlier one, if already abandoned), or undefined when this party cannot promise that
  * (it finished or confirmed the session, or saw it aborted).
  */
-export async function abandonReshare(ctx: PartyContext, session: string, keyId: string, refusal: StoredRefusal): Promise<StoredRefusal | undefined> {
+export async function abandonReshare(ctx: PartyContext, session: string, keyId: string, refusal: StoredRefusal, request: Envelope): Promise<StoredRefusal | undefined> {
   const stateKey = partyKeys.reshareState(session);
   return retryOnConflict(async () => {
     const stored = await ctx.tables.reshareStates.get(stateKey);
@@ -38,7 +39,11 @@ export async function abandonReshare(ctx: PartyContext, session: string, keyId: 
       };
       operations.push(ctx.tables.reshareStates.putOperation(stateKey, next, 1, { kind: 'absent' }, reshareSeconds(ctx)));
     }
-    await ctx.tables.backend.write(operations, ctx.nowSeconds());
+    // In the audit trail with the abandonment itself: this party gave the session up, and why (whom it accuses).
+    const accused = refusal.accusation === undefined ? '' : `; accuses "${refusal.accusation.accused}"`;
+    const entry = { ...auditEntry(ctx.now(), 'reshare', session, request), decision: 'refused' as const, code: refusal.code, reason: `abandoned: ${refusal.reason}${accused}`.slice(0, 500) };
+    const audit = await ctx.audit.appendOperations(`reshare#${session}#abandoned`, entry);
+    await ctx.tables.backend.write([...audit, ...operations], ctx.nowSeconds());
     ctx.log.warn('reshare session abandoned', { party: ctx.id, session, code: refusal.code, accused: refusal.accusation?.accused });
     return refusal;
   });
@@ -56,5 +61,5 @@ export async function abandonReshareAfterRefusal(ctx: PartyContext, envelope: En
     if (cause instanceof RefusedError) return undefined;
     throw cause;
   }
-  return abandonReshare(ctx, envelope.session, keyId, { code: error.code, reason: error.message.slice(0, 500) });
+  return abandonReshare(ctx, envelope.session, keyId, { code: error.code, reason: error.message.slice(0, 500) }, carried.data.request);
 }

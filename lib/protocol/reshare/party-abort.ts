@@ -9,6 +9,7 @@ import { retryOnConflict, type WriteOperation } from '../../ports/store.js';
 import { parseBody, verifyRelayed } from '../envelope.js';
 import { MessageType, type Envelope } from '../messages.js';
 import type { PartyContext } from '../party-context.js';
+import { auditEntry } from '../party-audit.js';
 import { partyKeys, type ReshareStateRecord } from '../party-state.js';
 import { assertSameSession, checkLifecycleRequest, releaseLockOperations, stateOperation } from './party-session.js';
 import { participantsOf } from './transcripts.js';
@@ -38,7 +39,9 @@ export async function onReshareAbort(ctx: PartyContext, envelope: Envelope): Pro
     const { secret: _secret, dealing: _dealing, ...rest } = state;
     const next: ReshareStateRecord = { ...rest, status: 'aborted' };
     operations.push(stateOperation(ctx, session, next, stored.version));
-    await ctx.tables.backend.write(operations, ctx.nowSeconds());
+    const entry = { ...auditEntry(ctx.now(), 'reshare', session, body.request), decision: 'refused' as const, code: refusal.code, reason: `aborted: "${body.refusal.from}" abandoned it${pending !== undefined ? '; pending share deleted' : ''}` };
+    const audit = await ctx.audit.appendOperations(`reshare#${session}#aborted`, entry);
+    await ctx.tables.backend.write([...audit, ...operations], ctx.nowSeconds());
     ctx.log.info('reshare aborted by another party\'s refusal', { party: ctx.id, session, abandonedBy: body.refusal.from, pendingShareDeleted: pending !== undefined });
   });
 }

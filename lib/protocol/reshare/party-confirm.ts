@@ -50,18 +50,19 @@ export async function onReshareConfirm(ctx: PartyContext, envelope: Envelope): P
     if (pending === undefined || pending.value.publicPackageHash !== newHash) {
       throw new RefusedError(RefusalCode.wrongRound, `no pending share of key "${state.keyId}" from this session for the confirmed package (expired?)`);
     }
-    // Replaces only the epoch being left (or nothing, for a party that holds no share yet).
-    if (active !== undefined && (epochOf(active.value) !== state.fromEpoch || active.value.publicPackageHash !== state.fromPackageHash)) {
+    // Replaces only the epoch being left, or an older one (a stale share of a party once removed), or nothing.
+    const stale = active !== undefined && epochOf(active.value) < state.fromEpoch;
+    if (active !== undefined && !stale && (epochOf(active.value) !== state.fromEpoch || active.value.publicPackageHash !== state.fromPackageHash)) {
       throw new RefusedError(RefusalCode.conflict, `key "${state.keyId}" moved to epoch ${epochOf(active.value)} meanwhile`);
     }
     operations.push(
       ctx.tables.keyShares.putOperation(shareKey, { ...pending.value, status: 'active' }, (active?.version ?? 0) + 1, active !== undefined ? { kind: 'version', version: active.version } : { kind: 'absent' }),
       { op: 'delete', key: pendingKey, condition: { kind: 'version', version: pending.version } },
     );
-    outcome = `share of epoch ${state.fromEpoch + 1} active${active !== undefined ? `, epoch ${state.fromEpoch} share replaced` : ''}`;
-  } else if (active !== undefined && epochOf(active.value) === state.fromEpoch && active.value.publicPackageHash === state.fromPackageHash) {
+    outcome = `share of epoch ${state.fromEpoch + 1} active${active !== undefined ? `, epoch ${epochOf(active.value)} share replaced` : ''}`;
+  } else if (active !== undefined && epochOf(active.value) <= state.fromEpoch) {
     operations.push({ op: 'delete', key: shareKey, condition: { kind: 'version', version: active.version } });
-    outcome = `removed from the key: epoch ${state.fromEpoch} share deleted`;
+    outcome = `removed from the key: epoch ${epochOf(active.value)} share deleted`;
   } else {
     outcome = 'removed from the key: no share held';
   }

@@ -71,10 +71,14 @@ export function checkPlan(ctx: PartyContext, lifecycle: LifecycleRequest, attest
   return plan;
 }
 
-/** This party's active share, which must be of the attested epoch (a share of another epoch: refused). */
+/**
+ * This party's active share, which must be of the attested epoch. A share of an older epoch
+ * (this party was removed while it could not hear the confirmation) counts as none: every
+ * party of the attested epoch signed that the key moved on. A newer one refuses.
+ */
 export async function activeShareAt(ctx: PartyContext, keyId: string, attested: Pick<AttestedKey, 'epoch' | 'publicPackageHash'>) {
   const active = await ctx.tables.keyShares.get(partyKeys.keyShare(keyId));
-  if (active === undefined) return undefined;
+  if (active === undefined || epochOf(active.value) < attested.epoch) return undefined;
   if (epochOf(active.value) !== attested.epoch || active.value.publicPackageHash !== attested.publicPackageHash) {
     throw new RefusedError(
       RefusalCode.staleEpoch,

@@ -80,7 +80,7 @@ export async function onReshareShares(party: PartyContext, envelope: Envelope): 
   });
   if (outcome.kind === 'accuse') {
     const refusal: StoredRefusal = { code: RefusalCode.badDealing, reason: outcome.reason, accusation: { accused: outcome.accused, evidence: outcome.evidence } };
-    const abandoned = await abandonReshare(ctx, session, state.keyId, refusal);
+    const abandoned = await abandonReshare(ctx, session, state.keyId, refusal, body.request);
     if (abandoned === undefined) throw new RefusedError(RefusalCode.badDealing, outcome.reason);
     throw new ReshareAbandonedError(abandoned);
   }
@@ -141,10 +141,11 @@ export function newShare(ctx: PartyContext, input: ShareInput, scope: SecretScop
     if (sealed === undefined) throw new RefusedError(RefusalCode.missingShare, `dealing of "${dealer}" holds nothing for "${ctx.id}"`);
     const binding = { session: input.session, keyId: state.keyId, sender: dealer, recipient: ctx.id };
     const share = openShare(input.ephemeral, decodeHex(dealerRound1.ephemeralKey, 'ephemeralKey', 32), binding, sealed, scope, RESHARE_SHARE_PURPOSE);
-    const evidence = { kind: 'reshare-share' as const, ephemeralSecret: bytesToHex(input.ephemeral) };
-    if (share === undefined) return { kind: 'accuse', accused: dealer, reason: `sealed share from "${dealer}" does not open`, evidence };
+    // The evidence (this session's X25519 secret, as text) is made only when accusing: it is public once sent.
+    const evidence = () => ({ kind: 'reshare-share' as const, ephemeralSecret: bytesToHex(input.ephemeral) });
+    if (share === undefined) return { kind: 'accuse', accused: dealer, reason: `sealed share from "${dealer}" does not open`, evidence: evidence() };
     if (!shareMatchesDealing(suite, state.mode, ctx.identifierOf(ctx.id), share, dealing.commitments)) {
-      return { kind: 'accuse', accused: dealer, reason: `share from "${dealer}" does not match its dealing's commitments`, evidence };
+      return { kind: 'accuse', accused: dealer, reason: `share from "${dealer}" does not match its dealing's commitments`, evidence: evidence() };
     }
     received.push(share);
   }

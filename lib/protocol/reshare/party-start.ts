@@ -70,14 +70,29 @@ export async function onReshareStart(ctx: PartyContext, envelope: Envelope): Pro
       })
     : base;
   const seconds = reshareSeconds(ctx);
+  const lockKey = partyKeys.reshareLock(plan.keyId);
+  const lock = participant ? await ctx.tables.reshareLocks.get(lockKey) : undefined;
+  // A lock of a session that left an epoch before the attested one is over (every party of
+  // the later epoch signed that the key moved on, this party just missed the confirmation):
+  // taken over. Any other lock of another session refuses this one.
+  if (lock !== undefined && lock.value.session !== session && lock.value.fromEpoch >= attested.epoch) {
+    throw new RefusedError(RefusalCode.conflict, `another refresh or reshare of key "${plan.keyId}" is in flight at this party`);
+  }
   try {
-    // One transaction: the state and (participants) the key's one lock appear together; a
-    // lock of another live session refuses this one.
+    // One transaction: the state and (participants) the key's one lock appear together.
     await ctx.tables.backend.write(
       [
         ctx.tables.reshareStates.putOperation(stateKey, record, 1, { kind: 'absent' }, seconds),
         ...(participant
-          ? [ctx.tables.reshareLocks.putOperation(partyKeys.reshareLock(plan.keyId), { keyId: plan.keyId, session }, 1, { kind: 'absent' }, seconds)]
+          ? [
+              ctx.tables.reshareLocks.putOperation(
+                lockKey,
+                { keyId: plan.keyId, session, fromEpoch: attested.epoch },
+                (lock?.version ?? 0) + 1,
+                lock === undefined ? { kind: 'absent' } : { kind: 'version', version: lock.version },
+                seconds,
+              ),
+            ]
           : []),
       ],
       ctx.nowSeconds(),
@@ -86,10 +101,7 @@ export async function onReshareStart(ctx: PartyContext, envelope: Envelope): Pro
     if (!(error instanceof ConditionFailedError)) throw error;
     const winner = await ctx.tables.reshareStates.get(stateKey);
     if (winner !== undefined) return answerRound1(ctx, session, winner.value);
-    const lock = await ctx.tables.reshareLocks.get(partyKeys.reshareLock(plan.keyId));
-    if (lock !== undefined && lock.value.session !== session) {
-      throw new RefusedError(RefusalCode.conflict, `another refresh or reshare of key "${plan.keyId}" is in flight at this party`);
-    }
+    // Another session took the lock meanwhile: redelivered, this start is refused above.
     throw error;
   }
   ctx.log.info('reshare started', { party: ctx.id, session, keyId: plan.keyId, mode: plan.mode, fromEpoch: attested.epoch, participant, holdsShare: active !== undefined });

@@ -1,9 +1,10 @@
 /**
  * The nonce commitments of a signing package, checked before any nonce is touched: each
- * relayed commitment signed by its party, for this session and attempt, once, made of
+ * relayed commitment signed by its party (or its currently certified delegated key), for this session and attempt, once, made of
  * valid group elements; and this party's own exactly as it committed it. Pure.
  */
 import { RefusalCode, RefusedError } from '../../ports/errors.js';
+import type { CertificateCheck } from '../delegation.js';
 import { verifyRelayed } from '../envelope.js';
 import { invalidCommitment, sortCommitments } from '../frost-wire.js';
 import { MessageType, type Envelope, type NonceCommitment } from '../messages.js';
@@ -17,11 +18,19 @@ export function verifyCommitments(
   session: string,
   attempt: number,
   share: Pick<KeyShareRecord, 'parties' | 'threshold'>,
+  /** The receiver's clock and limits, to accept commitments signed by delegated keys. */
+  certificates?: CertificateCheck,
 ): NonceCommitment[] {
   const seen = new Set<string>();
   const list: NonceCommitment[] = [];
   for (const relayed of envelopes) {
-    const body = verifyRelayed(relayed, { type: MessageType.signCommitment, session, directory: view.directory, role: 'party' });
+    const body = verifyRelayed(relayed, {
+      type: MessageType.signCommitment,
+      session,
+      directory: view.directory,
+      role: 'party',
+      ...(certificates !== undefined ? { certificates } : {}),
+    });
     if (!share.parties.includes(relayed.from) || seen.has(relayed.from)) {
       throw new RefusedError(RefusalCode.unexpectedSender, `unexpected or repeated commitment from "${relayed.from}"`);
     }

@@ -70,7 +70,7 @@ export async function onSignPackage(ctx: PartyContext, envelope: Envelope): Prom
   const body = parseBody(envelope, MessageType.signPackage);
   const { attempt } = body;
   const { sign, message, share, fingerprint, keyCtx, derivation } = await checkSignRequest(ctx, body.request, session);
-  const commitments = verifyCommitments(keyCtx, body.commitments, session, attempt, share);
+  const commitments = verifyCommitments(keyCtx, body.commitments, session, attempt, share, { now: ctx.now(), limits: ctx.limits });
   const packageHash = signingPackageHash({ session, attempt, keyId: sign.keyId, message: sign.message, commitments });
   const consumedKey = partyKeys.consumed(session, attempt);
   const nonceKey = partyKeys.nonce(session, attempt);

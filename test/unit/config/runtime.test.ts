@@ -111,6 +111,14 @@ describe('loadRuntimeConfig', () => {
     expect(problemsOf(env)).toContain('at coordinator: not a usable ed25519 public key');
   });
 
+  it('signs with delegated keys unless FROSTLINE_DELEGATED_KEYS is off; any other value is refused', () => {
+    expect(loadRuntimeConfig(runtimeEnvironment(party)).delegatedKeys).toBeUndefined();
+    const off = runtimeEnvironment({ ...party, delegatedKeys: false });
+    expect(off[RuntimeEnv.delegatedKeys]).toBe('off');
+    expect(loadRuntimeConfig(off).delegatedKeys).toBe(false);
+    expect(problemsOf({ ...off, [RuntimeEnv.delegatedKeys]: 'no' })).toContain(RuntimeEnv.delegatedKeys);
+  });
+
   it('accepts the emulator account only together with an endpoint override', () => {
     const env = runtimeEnvironment({ ...party, emulatorAccountId: '123456789012' });
     expect(problemsOf(env)).toContain(RuntimeEnv.emulatorAccountId);

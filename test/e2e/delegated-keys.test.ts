@@ -1,0 +1,245 @@
+/**
+ * Delegated message-signing keys (lib/protocol/delegation.ts) through the local cluster: the
+ * happy path, and every certificate check a forger would have to get past, delivered and
+ * relayed. Forgers here hold keys the test gives them (another party's identity key, a key
+ * of their own, a stolen delegated key whose certificate has expired or is not yet valid)
+ * but never the identity key of the sender they impersonate in that way.
+ */
+import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { KeyVault } from '../../lib/ports/key-vault.js';
+import { certificateSigningInput, DELEGATION_PURPOSE } from '../../lib/protocol/delegation.js';
+import { envelopeSigningInput } from '../../lib/protocol/envelope.js';
+import { MessageType, type DelegationCertificate, type Envelope, type UnsignedEnvelope } from '../../lib/protocol/messages.js';
+import {
+  bodyOf,
+  encoder,
+  makeFixture,
+  openFromFixture,
+  opensslVerifies,
+  parseRaw,
+  requiredVault,
+  resign,
+  Scratch,
+  SteppedClock,
+  storeItems,
+  typeOf,
+  type Fixture,
+  type Harness,
+} from '../support/harness.js';
+
+const scratch = new Scratch();
+afterAll(() => scratch.cleanup());
+
+let fixturePromise: Promise<Fixture> | undefined;
+const fixture23 = () => (fixturePromise ??= makeFixture(scratch, 3, 2));
+const PARTIES = ['p1', 'p2', 'p3'];
+const MINUTE = 60_000;
+const SIGN_TYPES = new Set<string>([MessageType.signCommit, MessageType.signCommitment, MessageType.signPackage, MessageType.signShare, MessageType.signResult]);
+
+async function nonceItems(dir: string, party: string) {
+  const items = await storeItems(dir, party, 'nonce#');
+  return { unused: items.filter((i) => i.sk === 'nonce'), consumed: items.filter((i) => i.sk === 'consumed') };
+}
+
+interface Forged {
+  readonly cert: DelegationCertificate;
+  readonly privateKey: KeyObject;
+}
+
+/**
+ * A certificate for a fresh key pair, signed by `issuer` (an identity vault) or, with
+ * `issuer: 'self'`, by the certified key itself.
+ */
+async function certify(
+  issuer: KeyVault | 'self',
+  fields: Pick<DelegationCertificate, 'holder' | 'role' | 'notBefore' | 'expires'>,
+): Promise<Forged> {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  const raw = publicKey.export({ type: 'spki', format: 'der' }).subarray(12);
+  const unsigned = { v: 1, purpose: DELEGATION_PURPOSE, publicKey: raw.toString('hex'), ...fields } as const;
+  const input = certificateSigningInput(unsigned);
+  const sig = issuer === 'self' ? sign(null, input, privateKey) : await issuer.signIdentity(input);
+  return { cert: { ...unsigned, sig: Buffer.from(sig).toString('hex') }, privateKey };
+}
+
+/** `envelope` (with `changes`) carrying `cert`, signed by `signer` (the certified key unless a test says otherwise). */
+function delegatedCopy(envelope: Envelope, cert: DelegationCertificate, signer: KeyObject, changes: Partial<UnsignedEnvelope> = {}): Envelope {
+  const { sig: _sig, cert: _cert, ...rest } = envelope;
+  const unsigned: UnsignedEnvelope = { ...rest, ...changes, cert };
+  return { ...unsigned, sig: sign(null, envelopeSigningInput(unsigned), signer).toString('hex') };
+}
+
+describe('delegated keys: the happy path', () => {
+  it('signs with delegated keys, one certificate per node, verified with node:crypto; renewed after half a lifetime', async () => {
+    const fixture = await fixture23();
+    const clock = new SteppedClock();
+    const harness = await openFromFixture(scratch, fixture, { delegatedKeys: true, clock });
+    const vaults = ['coordinator', ...PARTIES].map((node) => requiredVault(harness.cluster, node));
+    let identitySignatures = 0;
+    for (const vault of vaults) {
+      const original = vault.signIdentity.bind(vault);
+      vault.signIdentity = (message) => {
+        identitySignatures += 1;
+        return original(message);
+      };
+    }
+
+    for (const text of ['first', 'second']) {
+      const message = encoder.encode(text);
+      const result = await harness.cluster.sign({ keyId: fixture.keyId, message });
+      expect(result.ok).toBe(true);
+      expect(opensslVerifies(fixture.publicKey, message, result.signature ?? '')).toBe(true);
+    }
+    const signed = harness.sent.map((m) => parseRaw(m.body));
+    const delegated = signed.filter((e) => SIGN_TYPES.has(e.type));
+    expect(delegated.length).toBeGreaterThan(0);
+    for (const envelope of delegated) expect(envelope.cert).toMatchObject({ holder: envelope.from, purpose: DELEGATION_PURPOSE });
+    // The initiator's requests stay identity-signed.
+    for (const envelope of signed.filter((e) => !SIGN_TYPES.has(e.type))) expect(envelope.cert).toBeUndefined();
+    const certificates = new Set(delegated.map((e) => e.cert?.sig));
+    // One certificate per node that sent (the coordinator and every committing party), each one identity signature.
+    expect(certificates.size).toBe(new Set(delegated.map((e) => e.from)).size);
+    expect(identitySignatures).toBe(certificates.size);
+
+    // Past half a lifetime, each node certifies a new key before signing again.
+    clock.advance(6 * MINUTE);
+    const message = encoder.encode('after renewal');
+    const result = await harness.cluster.sign({ keyId: fixture.keyId, message });
+    expect(result.ok).toBe(true);
+    expect(opensslVerifies(fixture.publicKey, message, result.signature ?? '')).toBe(true);
+    const renewed = harness.sent.slice(signed.length).map((m) => parseRaw(m.body)).filter((e) => SIGN_TYPES.has(e.type));
+    for (const envelope of renewed) expect(certificates.has(envelope.cert?.sig)).toBe(false);
+  });
+});
+
+/**
+ * Someone who can write to the parties' queues but holds no coordinator key sends each
+ * party a `sign.commit` signed by a key with a forged or unusable certificate.
+ */
+describe('a delivered envelope signed by a delegated key is refused', () => {
+  type Variant = (ctx: { harness: Harness; envelope: Envelope; now: number }) => Promise<Envelope>;
+  const window = (now: number) => ({ notBefore: now - MINUTE, expires: now + 5 * MINUTE });
+  const coordinatorCert = (now: number) => ({ holder: 'coordinator', role: 'coordinator' as const, ...window(now) });
+  const variants: [string, string, RegExp, Variant][] = [
+    [
+      'an expired certificate (a stolen key after its expiry)',
+      'stale',
+      /expired/,
+      async ({ harness, envelope, now }) => {
+        const forged = await certify(requiredVault(harness.cluster, 'coordinator'), { ...coordinatorCert(now), notBefore: now - 9 * MINUTE, expires: now - 2 * MINUTE });
+        return delegatedCopy(envelope, forged.cert, forged.privateKey, { ts: now - 3 * MINUTE });
+      },
+    ],
+    [
+      'a certificate signed by another party\'s identity key',
+      'bad-signature',
+      /not signed by the identity key of "coordinator"/,
+      async ({ harness, envelope, now }) => {
+        const forged = await certify(requiredVault(harness.cluster, 'p1'), coordinatorCert(now));
+        return delegatedCopy(envelope, forged.cert, forged.privateKey);
+      },
+    ],
+    [
+      'a self-signed certificate',
+      'bad-signature',
+      /not signed by the identity key of "coordinator"/,
+      async ({ envelope, now }) => {
+        const forged = await certify('self', coordinatorCert(now));
+        return delegatedCopy(envelope, forged.cert, forged.privateKey);
+      },
+    ],
+    [
+      'a certificate for another holder than the sender',
+      'bad-signature',
+      /certificate is for "p1", not "coordinator"/,
+      async ({ harness, envelope, now }) => {
+        const forged = await certify(requiredVault(harness.cluster, 'coordinator'), { ...coordinatorCert(now), holder: 'p1' });
+        return delegatedCopy(envelope, forged.cert, forged.privateKey);
+      },
+    ],
+    [
+      'a certificate for another role',
+      'bad-signature',
+      /certificate is for a party, expected a coordinator/,
+      async ({ harness, envelope, now }) => {
+        const forged = await certify(requiredVault(harness.cluster, 'coordinator'), { ...coordinatorCert(now), role: 'party' });
+        return delegatedCopy(envelope, forged.cert, forged.privateKey);
+      },
+    ],
+    [
+      'an envelope signed by another key than the certified one',
+      'bad-signature',
+      /not by the certified key/,
+      async ({ harness, envelope, now }) => {
+        const genuine = await certify(requiredVault(harness.cluster, 'coordinator'), coordinatorCert(now));
+        const other = generateKeyPairSync('ed25519').privateKey;
+        return delegatedCopy(envelope, genuine.cert, other);
+      },
+    ],
+  ];
+
+  it.each(variants)('%s (%s): no party draws a nonce', async (_name, code, reason, forge) => {
+    const fixture = await fixture23();
+    const harness = await openFromFixture(scratch, fixture);
+    let forgedCount = 0;
+    harness.hooks.intercept = async ({ from, body }) => {
+      if (from !== 'coordinator' || typeOf(body) !== MessageType.signCommit) return [body];
+      forgedCount += 1;
+      return [JSON.stringify(await forge({ harness, envelope: parseRaw(body), now: Date.now() }))];
+    };
+    // Parties drop what their coordinator did not sign: the session never finishes.
+    await expect(harness.cluster.sign({ keyId: fixture.keyId, message: encoder.encode('pay 10 to alice') })).rejects.toThrow(/no sign\.result/);
+    expect(forgedCount).toBe(PARTIES.length);
+    const received = harness.cluster.outcomes.filter((o) => o.node !== 'coordinator');
+    expect(received.map((o) => o.node).sort()).toEqual(PARTIES);
+    for (const { outcome } of received) expect(outcome).toMatchObject({ status: 'refused', code, reason: expect.stringMatching(reason) });
+    expect(harness.sent.filter((m) => typeOf(m.body) === MessageType.signCommitment)).toEqual([]);
+    for (const party of PARTIES) expect(await nonceItems(harness.dir, party)).toEqual({ unused: [], consumed: [] });
+  });
+});
+
+/**
+ * A malicious coordinator holding a stolen delegated key of one party relays, in each
+ * `sign.package`, that party's commitment re-signed under a certificate that is not valid
+ * now (the party's own identity key did sign it). The package itself carries the
+ * coordinator's genuine signature: only the relayed certificate can give it away.
+ */
+describe('a relayed envelope signed by a delegated key is refused', () => {
+  const cases: [string, RegExp, (now: number) => { notBefore: number; expires: number; ts: number }][] = [
+    ['expired', /expired/, (now) => ({ notBefore: now - 9 * MINUTE, expires: now - 2 * MINUTE, ts: now - 5 * MINUTE })],
+    ['not yet valid', /not valid for another/, (now) => ({ notBefore: now + 3 * MINUTE, expires: now + 8 * MINUTE, ts: now + 3 * MINUTE })],
+  ];
+
+  it.each(cases)('a certificate that is %s: no nonce is spent', async (_name, reason, times) => {
+    const fixture = await fixture23();
+    const harness = await openFromFixture(scratch, fixture);
+    const coordinatorVault = requiredVault(harness.cluster, 'coordinator');
+    let rewritten = 0;
+    harness.hooks.intercept = async ({ from, body }) => {
+      if (from !== 'coordinator' || typeOf(body) !== MessageType.signPackage) return [body];
+      const envelope = parseRaw(body);
+      const outer = bodyOf(envelope);
+      const now = Date.now();
+      const { ts, ...window } = times(now);
+      const commitments = await Promise.all(
+        (outer.commitments as Envelope[]).map(async (relayed) => {
+          if (relayed.from === envelope.to) return relayed;
+          const stolen = await certify(requiredVault(harness.cluster, relayed.from), { holder: relayed.from, role: 'party', ...window });
+          rewritten += 1;
+          return delegatedCopy(relayed, stolen.cert, stolen.privateKey, { ts });
+        }),
+      );
+      return [await resign(coordinatorVault, envelope, { body: { ...outer, commitments } })];
+    };
+    const result = await harness.cluster.sign({ keyId: fixture.keyId, message: encoder.encode('pay 10 to alice') });
+    expect(result.ok).toBe(false);
+    expect(result.signature).toBeUndefined();
+    expect(rewritten).toBeGreaterThan(0);
+    const received = harness.cluster.outcomes.filter((o) => o.node !== 'coordinator' && o.outcome.type === MessageType.signPackage);
+    expect(received.length).toBeGreaterThan(0);
+    for (const { outcome } of received) expect(outcome).toMatchObject({ status: 'refused', code: 'bad-signature', reason: expect.stringMatching(reason) });
+    expect(harness.sent.filter((m) => typeOf(m.body) === MessageType.signShare)).toEqual([]);
+    for (const party of PARTIES) expect((await nonceItems(harness.dir, party)).consumed).toEqual([]);
+  });
+});
