@@ -313,9 +313,13 @@ describe('options, abort and timeout', () => {
     await expect(pending).rejects.toMatchObject({ name: 'RequestAbortedError' });
   });
 
-  it('a refused request is a typed error from its code', async () => {
-    const { coordinator, client } = await setup();
+  it('a refused request is a typed error from its code; a blamed dealer is named', async () => {
+    const { coordinator, pins, client } = await setup();
+    const before = await pins.get(KEY);
     coordinator.answer = async () => ({ ok: false, error: { code: 'unauthorised-initiator', message: 'p1: initiator cli may not reshare k1' } });
     await expect(client.refresh({ keyId: KEY })).rejects.toMatchObject({ name: 'PolicyRefusedError', code: 'unauthorised-initiator' });
+    coordinator.answer = async () => ({ ok: false, error: { code: 'bad-dealing', message: 'p3 dealt a share off its commitments', blame: ['p3'] } });
+    await expect(client.reshare({ keyId: KEY, parties: ['p1', 'p2', 'p4'], threshold: 2 })).rejects.toMatchObject({ name: 'BadDealingError', code: 'bad-dealing', blame: ['p3'] });
+    expect(await pins.get(KEY)).toEqual(before);
   });
 });
