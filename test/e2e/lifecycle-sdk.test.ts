@@ -8,6 +8,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { MemoryKeyPins } from '../../lib/client/key-pins.js';
+import { signLifecycleApproval } from '../../lib/protocol/approvals.js';
 import { COORDINATOR, MessageType, type Envelope } from '../../lib/protocol/messages.js';
 import { verifyWithNodeCrypto } from '../support/ed25519.js';
 import { bodyOf, encoder, openHarness, parseRaw, requiredVault, resign, Scratch, typeOf } from '../support/harness.js';
@@ -72,5 +73,33 @@ describe('a coordinator that lies about a refresh or reshare', () => {
     const pinned = await pins.get('k');
     await expect(client.getKey('k')).rejects.toMatchObject({ name: 'UntrustedResultError', message: expect.stringMatching(/epoch 3; the attested epoch 1 is older/) });
     expect(await pins.get('k')).toEqual(pinned);
+  });
+});
+
+describe('lifecycle approvals through the SDK', () => {
+  it('a key whose rules require 2 reshare approvals: one is refused (key unchanged), two signed with signLifecycleApproval pass', async () => {
+    const policy = lifecyclePolicy({ keys: { '*': { reshareApprovals: { quorum: 2, approvers: ['alice', 'bob'] } } } });
+    const harness = await openHarness(await scratch.dir(), { parties: 3, approvers: ['alice', 'bob'], policy, deliveryConcurrency: 8 });
+    scratch.own(harness.cluster);
+    harness.cluster.serve();
+    const pins = new MemoryKeyPins();
+    const client = harness.cluster.client('cli', { timeoutMs: 120_000, pins });
+    const { publicKey } = await client.keygen({ keyId: 'k', threshold: 2, parties: ['p1', 'p2', 'p3'] });
+    const before = await pins.get('k');
+    // What each approver signs: this reshare exactly, lists sorted as the SDK sends them.
+    const approved = { initiator: 'cli', keyId: 'k', operation: 'reshare' as const, threshold: 3, parties: ['p1', 'p2', 'p3'], dealers: ['p1', 'p3'] };
+    const approve = (id: string, requestId: string) => signLifecycleApproval(requiredVault(harness.cluster, id), id, { ...approved, requestId });
+
+    const one = [await approve('alice', 'raise-1')];
+    await expect(client.reshare({ keyId: 'k', parties: ['p3', 'p2', 'p1'], threshold: 3, dealers: ['p3', 'p1'], requestId: 'raise-1', approvals: one })).rejects.toMatchObject({
+      name: 'PolicyRefusedError',
+      code: 'policy',
+    });
+    expect(await pins.get('k')).toEqual(before);
+    expect((await harness.cluster.coordinator.getKey('k'))?.epoch ?? 0).toBe(0);
+
+    const two = [await approve('alice', 'raise-2'), await approve('bob', 'raise-2')];
+    const result = await client.reshare({ keyId: 'k', parties: ['p3', 'p2', 'p1'], threshold: 3, dealers: ['p3', 'p1'], requestId: 'raise-2', approvals: two });
+    expect(result).toMatchObject({ epoch: 1, threshold: 3, parties: ['p1', 'p2', 'p3'], publicKey });
   });
 });
