@@ -73,15 +73,22 @@ test('a reshare to a party missing from one dealer\'s own directory is refused b
   expect(retry.ok, JSON.stringify(retry.error)).toBe(true);
 });
 
-test('a coordinator that relays another epoch\'s attestations, or another key\'s, is refused; nothing changes', async () => {
+test('a coordinator that relays another epoch\'s attestations, another key\'s, or not exactly one per current party, is refused; nothing changes', async () => {
   const harness = await openFromFixture(scratch, fixture, { policy: lifecyclePolicy() });
   const { cluster } = harness;
   const epoch0 = (await cluster.coordinator.getKey('k'))?.attestations ?? [];
   const other = await cluster.keygen({ keyId: 'other', threshold: 2 });
   const otherAttestations = other.attestations ?? [];
   expect((await cluster.reshare({ keyId: 'k' })).ok).toBe(true);
+  const epoch1 = (await cluster.coordinator.getKey('k'))?.attestations ?? [];
   const coordinatorVault = requiredVault(cluster, COORDINATOR);
-  for (const [label, relayed] of [['epoch 0', epoch0], ['key "other"', otherAttestations]] as const) {
+  const variants = [
+    ['epoch 0', epoch0],
+    ['key "other"', otherAttestations],
+    ['p1\'s attestation left out', epoch1.filter((e) => e.from !== 'p1')],
+    ['p2\'s attestation in place of p1\'s', epoch1.map((e) => (e.from === 'p1' ? (epoch1.find((x) => x.from === 'p2') ?? e) : e))],
+  ] as const;
+  for (const [label, relayed] of variants) {
     const before = await keyState(cluster, 'k');
     let rewritten = 0;
     harness.hooks.intercept = async ({ from, body }) => {
@@ -94,7 +101,7 @@ test('a coordinator that relays another epoch\'s attestations, or another key\'s
     harness.hooks.intercept = undefined;
     expect(rewritten, label).toBeGreaterThan(0);
     expect(result.ok, label).toBe(false);
-    expect(['stale-epoch', 'inconsistent-package']).toContain(result.error?.code);
+    expect(['stale-epoch', 'inconsistent-package'], label).toContain(result.error?.code);
     expect(await keyState(cluster, 'k'), label).toBe(before);
     await expectStillSigns(cluster, 'k', fixture.publicKey);
   }
