@@ -29,14 +29,14 @@ import type { PartyPolicy } from '../protocol/requests.js';
 import { ConfigError, FrostlineError } from '../ports/errors.js';
 import type { IdentityPublicKey } from '../ports/key-vault.js';
 import type { ItemBackend } from '../ports/store.js';
-import { signApproval, type Approval } from '../protocol/approvals.js';
+import { signApproval, signLifecycleApproval, type Approval } from '../protocol/approvals.js';
 import { bytesToHex, decodeHex } from '../protocol/encoding.js';
 import { suiteFor } from '../protocol/suites.js';
 import { reportAudit, verifyPartyAudit } from './audit.js';
 import { purgePartyTable } from './purge.js';
 import { assertWithinPolicy, policyMessageLimit } from './message-input.js';
 import { createOutput, type Output, printKey, startProgress, timed } from './output.js';
-import { planLifecycle, printLifecycle, type LifecycleAsk } from './lifecycle-commands.js';
+import { approvedLifecycle, planLifecycle, printLifecycle, type LifecycleAsk } from './lifecycle-commands.js';
 import { listKeyRecords } from './key-records.js';
 
 interface TargetCommon {
@@ -272,7 +272,10 @@ async function approvalsFor(
  * accepted only as every new party attested it. Every named party must be one of the
  * deployment's: a new party's account is added first (docs/deploy.md "Add a party account").
  */
-export async function runDeploymentLifecycle(target: DeploymentTarget, options: { readonly keyId: string; readonly ask: LifecycleAsk; readonly requestId?: string }): Promise<void> {
+export async function runDeploymentLifecycle(
+  target: DeploymentTarget,
+  options: { readonly keyId: string; readonly ask: LifecycleAsk; readonly requestId?: string; readonly approvers?: readonly string[] },
+): Promise<void> {
   const out = createOutput(target.json);
   const connection = await connect(target);
   const { ask } = options;
@@ -285,7 +288,11 @@ export async function runDeploymentLifecycle(target: DeploymentTarget, options: 
     const current = await client.getKey(options.keyId, { signal });
     const plan = planLifecycle(ask, current);
     out.step(`${plan.summary} (epoch ${current.epoch ?? 0} → ${(current.epoch ?? 0) + 1})`);
-    const common = { keyId: options.keyId, signal, ...(options.requestId !== undefined ? { requestId: options.requestId } : {}) };
+    const requestId = options.requestId ?? randomUUID();
+    // Development approvers' local keys sign this exact request (keys whose rules have reshareApprovals).
+    const approved = approvedLifecycle(plan, { initiator: connection.initiator, requestId, keyId: options.keyId });
+    const approvals = await Promise.all((options.approvers ?? []).map(async (id) => signLifecycleApproval(await connection.approver(id), id, approved)));
+    const common = { keyId: options.keyId, signal, requestId, ...(approvals.length > 0 ? { approvals } : {}) };
     return plan.mode === 'refresh'
       ? client.refresh(common)
       : client.reshare({ ...common, parties: plan.parties, threshold: plan.threshold, ...(plan.requestedDealers !== undefined ? { dealers: plan.requestedDealers } : {}) });

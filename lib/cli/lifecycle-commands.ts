@@ -17,6 +17,7 @@ import { attestedKeyOf, lifecycleKeyOf } from '../client/result-checks.js';
 import { withDataDir } from './data-dir.js';
 import { DkgProgress, LIFECYCLE_ROUNDS } from './dkg-progress.js';
 import { createOutput, timed, type Output } from './output.js';
+import type { ApprovedLifecycle } from '../protocol/approvals.js';
 
 /** What the command line asks for, before it is checked against the key's current epoch. */
 export type LifecycleAsk =
@@ -74,6 +75,22 @@ export function planLifecycle(ask: LifecycleAsk, current: Pick<PinnedKey, 'keyId
     dealers,
     ...(ask.dealers !== undefined ? { requestedDealers: dealers } : {}),
     summary: `resharing key "${key}": ${current.threshold}-of-${current.parties.length} → ${ask.threshold}-of-${ask.parties.length} (${sorted(ask.parties).join(', ')}), dealt by ${dealers.join(', ')}`,
+  };
+}
+
+/**
+ * What approvers of this request sign (`signLifecycleApproval`): the operation, and for a
+ * reshare the threshold, party set and dealers exactly as the request carries them (the
+ * initiator sends the lists in plain sort order).
+ */
+export function approvedLifecycle(plan: LifecyclePlan, request: { initiator: string; requestId: string; keyId: string }): ApprovedLifecycle {
+  if (plan.mode === 'refresh') return { ...request, operation: 'refresh' };
+  return {
+    ...request,
+    operation: 'reshare',
+    threshold: plan.threshold,
+    parties: [...plan.parties].sort(),
+    ...(plan.requestedDealers !== undefined ? { dealers: [...plan.requestedDealers].sort() } : {}),
   };
 }
 

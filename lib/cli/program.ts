@@ -253,18 +253,28 @@ export function buildProgram(): Command {
   });
 
   // Key lifecycle (README "Key lifecycle"): the same key, new shares / a new party set or threshold / a lost share restored.
-  const lifecycle = async (o: { key: string; requestId?: string; dataDir: string; json?: boolean } & DeploymentFlags, ask: LifecycleAsk) => {
+  const lifecycle = async (o: { key: string; requestId?: string; approvers?: string[]; dataDir: string; json?: boolean } & DeploymentFlags, ask: LifecycleAsk) => {
     const target = deploymentTarget(o);
-    if (target !== undefined) await runDeploymentLifecycle(target, { keyId: o.key, ask, ...(o.requestId !== undefined ? { requestId: o.requestId } : {}) });
-    else await runLocalLifecycle({ dataDir: o.dataDir, keyId: o.key, ask, json: o.json === true, ...(o.requestId !== undefined ? { requestId: o.requestId } : {}) });
+    const requestId = o.requestId !== undefined ? { requestId: o.requestId } : {};
+    if (target !== undefined) {
+      await runDeploymentLifecycle(target, { keyId: o.key, ask, ...requestId, ...(o.approvers !== undefined ? { approvers: o.approvers } : {}) });
+      return;
+    }
+    if (o.approvers !== undefined) throw new FrostlineError('usage', '--approvers needs --deployment FILE');
+    await runLocalLifecycle({ dataDir: o.dataDir, keyId: o.key, ask, json: o.json === true, ...requestId });
   };
-  const lifecycleCommand = (command: string, description: string) => program.command(command).description(description).requiredOption('-k, --key <id>', 'key id', name);
+  const lifecycleCommand = (command: string, description: string) =>
+    program
+      .command(command)
+      .description(description)
+      .requiredOption('-k, --key <id>', 'key id', name)
+      .addOption(new Option('--approvers <ids>', "--deployment only: attach lifecycle approvals signed with these approvers' local keys (comma-separated)").argParser(names));
   addDeploymentOptions(
     lifecycleCommand('refresh', 'new shares for the same parties and threshold; the group key stays (old shares stop working together with new ones)')
       .option('--request-id <id>', 'idempotency key: repeating it returns the first result')
       .addOption(dataDirOption())
       .addOption(jsonOption()),
-  ).action(async (o: { key: string; requestId?: string; dataDir: string; json?: boolean } & DeploymentFlags) => lifecycle(o, { mode: 'refresh' }));
+  ).action(async (o: { key: string; requestId?: string; approvers?: string[]; dataDir: string; json?: boolean } & DeploymentFlags) => lifecycle(o, { mode: 'refresh' }));
 
   addDeploymentOptions(
     lifecycleCommand('reshare', 'move a key to a new party set and/or threshold; the group key stays (locally, a new party name becomes a new local party)')
@@ -274,7 +284,7 @@ export function buildProgram(): Command {
       .option('--request-id <id>', 'idempotency key: repeating it returns the first result')
       .addOption(dataDirOption())
       .addOption(jsonOption()),
-  ).action(async (o: { key: string; parties: string[]; threshold: number; dealers?: string[]; requestId?: string; dataDir: string; json?: boolean } & DeploymentFlags) => {
+  ).action(async (o: { key: string; parties: string[]; threshold: number; dealers?: string[]; requestId?: string; approvers?: string[]; dataDir: string; json?: boolean } & DeploymentFlags) => {
     if (o.parties.length < 2) throw new FrostlineError('usage', '--parties needs at least 2 names');
     assertThreshold(o.threshold, o.parties.length);
     await lifecycle(o, { mode: 'reshare', parties: o.parties, threshold: o.threshold, ...(o.dealers !== undefined ? { dealers: o.dealers } : {}) });
@@ -286,7 +296,7 @@ export function buildProgram(): Command {
       .option('--request-id <id>', 'idempotency key: repeating it returns the first result')
       .addOption(dataDirOption())
       .addOption(jsonOption()),
-  ).action(async (o: { key: string; party: string; requestId?: string; dataDir: string; json?: boolean } & DeploymentFlags) => lifecycle(o, { mode: 'repair', party: o.party }));
+  ).action(async (o: { key: string; party: string; requestId?: string; approvers?: string[]; dataDir: string; json?: boolean } & DeploymentFlags) => lifecycle(o, { mode: 'repair', party: o.party }));
 
   addDeploymentOptions(
     program

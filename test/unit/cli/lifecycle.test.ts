@@ -10,6 +10,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { approvedLifecycle, planLifecycle, type LifecycleAsk } from '../../../lib/cli/lifecycle-commands.js';
+import { Initiator } from '../../../lib/client/initiator.js';
+import { LocalKeySigner } from '../../../lib/client/signers.js';
+import { lifecycleApprovalInput, type ApprovedLifecycle } from '../../../lib/protocol/approvals.js';
+import { MessageType, type Envelope, type RefreshRequestBody, type ReshareRequestBody } from '../../../lib/protocol/messages.js';
+import { generateKeyPairSync } from 'node:crypto';
 import { runCliInProcess } from '../../support/cli.js';
 import { verifyWithNodeCrypto } from '../../support/ed25519.js';
 
@@ -43,6 +49,7 @@ describe('bad input: one usage line, nothing created', () => {
     [['reshare', '--key', 'k1', '--parties', 'p1,p2,p7', '--threshold', '2', '--dealers', 'p1'], /^--dealers p1: key "k1" needs at least 2 dealers \(its threshold\)$/],
     [['repair', '--key', 'k1', '--party', 'p9'], /^--party p9: key "k1" has no share there \(its parties: p1, p2, p3\)$/],
     [['reshare', '--key', 'k1', '--parties', 'p1,Bad', '--threshold', '2'], /expected a-z, 0-9/],
+    [['refresh', '--key', 'k1', '--approvers', 'alice'], /^--approvers needs --deployment FILE$/],
   ])('%j', async (args, message) => {
     await expect(runCliInProcess([...args, '--data-dir', dataDir])).rejects.toThrow(message);
     expect(existsSync(join(dataDir, 'parties', 'p7'))).toBe(false);
@@ -72,5 +79,43 @@ describe('refresh, reshare to a new party, repair: same group key, signatures ve
   it('repair p2: every other party deals, epoch 3, signing goes on', async () => {
     expect(await cli('repair', '--key', 'k1', '--party', 'p2')).toMatchObject({ ok: true, epoch: 3, parties: ['p1', 'p2', 'p4'], threshold: 2, publicKey: groupKey });
     await signsUnderGroupKey('after repair');
+  });
+});
+
+describe('--approvers: what approvers sign is what the parties check', () => {
+  // The parties rebuild the approved request from the request body (lib/protocol/reshare/party-session.ts).
+  const partySide = (request: Envelope): ApprovedLifecycle => {
+    if (request.type === MessageType.refreshRequest) {
+      const body = request.body as RefreshRequestBody;
+      return { initiator: request.from, requestId: body.requestId, keyId: body.keyId, operation: 'refresh' };
+    }
+    const body = request.body as ReshareRequestBody;
+    return { initiator: request.from, requestId: body.requestId, keyId: body.keyId, operation: 'reshare', threshold: body.threshold, parties: body.parties, dealers: body.dealers };
+  };
+  const current = { keyId: 'k', parties: ['p1', 'p2', 'p10'], threshold: 2 };
+  it.each<[string, LifecycleAsk]>([
+    ['refresh', { mode: 'refresh' }],
+    ['reshare (p10 sorts before p2 on the wire)', { mode: 'reshare', parties: ['p10', 'p2', 'p3'], threshold: 2, dealers: ['p10', 'p2'] }],
+    ['reshare with default dealers', { mode: 'reshare', parties: ['p1', 'p2', 'p10', 'p3'], threshold: 3 }],
+    ['repair', { mode: 'repair', party: 'p2' }],
+  ])('%s', async (_name, ask) => {
+    const plan = planLifecycle(ask, current);
+    const sent: string[] = [];
+    const signer = new LocalKeySigner(generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }).toString());
+    const initiator = new Initiator({
+      id: 'ops',
+      vault: signer,
+      transport: { send: async (_destination, body) => void sent.push(body) },
+      clock: { now: () => Date.now() },
+      directory: { coordinator: await signer.identityPublicKey(), parties: {}, initiators: {} },
+    });
+    await initiator.requestLifecycle({
+      keyId: 'k',
+      requestId: 'r1',
+      ...(plan.mode === 'reshare' ? { parties: plan.parties, threshold: plan.threshold, ...(plan.requestedDealers !== undefined ? { dealers: plan.requestedDealers } : {}) } : {}),
+    });
+    const request = JSON.parse(sent[0] ?? '{}') as Envelope;
+    const approved = approvedLifecycle(plan, { initiator: 'ops', requestId: 'r1', keyId: 'k' });
+    expect(Buffer.from(lifecycleApprovalInput(approved)).equals(Buffer.from(lifecycleApprovalInput(partySide(request))))).toBe(true);
   });
 });
