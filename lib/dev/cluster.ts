@@ -78,6 +78,8 @@ export interface LocalClusterOptions {
   readonly logger?: Logger;
   /** Overrides every party's policy (tests of refusals). */
   readonly policy?: PartyPolicy;
+  /** Test hook: a party's own policy instead of the shared one. */
+  readonly policyFor?: (party: string, policy: PartyPolicy) => PartyPolicy | undefined;
   /** Test hook: a party's own directory instead of the cluster's (e.g. one that lacks a party the others know). */
   readonly directoryFor?: (party: string, directory: Directory) => Directory | undefined;
   readonly onSecretsWiped?: SecretScopeObserver;
@@ -396,7 +398,7 @@ export class LocalCluster {
           transport: transportFor(id),
           clock: nodeClock(id),
           directory: options.directoryFor?.(id, directory) ?? directory,
-          policy,
+          policy: options.policyFor?.(id, policy) ?? policy,
           limits,
           logger,
           ...(options.onSecretsWiped !== undefined ? { onSecretsWiped: options.onSecretsWiped } : {}),
@@ -606,7 +608,7 @@ function coordinatorHandle(handle: ((raw: string) => Promise<HandleOutcome>) | u
 
 /** The hooks that run in this thread's memory: a worker thread cannot see them. */
 function refuseInProcessHooks(options: LocalClusterOptions): void {
-  const hooks = (['clock', 'clockFor', 'suiteFor', 'intercept', 'onSecretsWiped', 'logger', 'directoryFor'] as const).filter((name) => options[name] !== undefined);
+  const hooks = (['clock', 'clockFor', 'suiteFor', 'intercept', 'onSecretsWiped', 'logger', 'directoryFor', 'policyFor'] as const).filter((name) => options[name] !== undefined);
   if (hooks.length > 0) throw new ConfigError(`threads: 'workers' cannot run in-process hooks (${hooks.join(', ')}); use threads: 'single'`);
 }
 

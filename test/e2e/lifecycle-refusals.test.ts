@@ -177,3 +177,16 @@ test('a coordinator that confirms with one new party\'s attestation missing: nob
   expect(await cluster.stores.get('p4')?.get(partyKeys.keyShare('k'))).toBeUndefined();
   await expectStillSigns(cluster, 'k', fixture.publicKey);
 });
+
+test('a current party being removed cannot veto its removal: its refusal is audited and ignored, the others switch', async () => {
+  const { cluster } = await openFromFixture(scratch, fixture, {
+    policy: lifecyclePolicy(),
+    // Only p4's own policy lacks the grant: it is told of the reshare but neither deals nor receives.
+    policyFor: (party, policy) => (party === 'p4' ? { ...policy, initiators: { cli: { keygen: true, keys: ['*'] } } } : undefined),
+  });
+  const result = await cluster.reshare({ keyId: 'k', parties: ['p1', 'p2', 'p3'], threshold: 2, dealers: ['p1', 'p2', 'p3'] });
+  expect(result.ok, JSON.stringify(result.error)).toBe(true);
+  expect(cluster.outcomes.filter((o) => o.node === 'p4' && o.outcome.status === 'refused').map((o) => o.outcome.type)).toContain(MessageType.reshareStart);
+  expect((await cluster.coordinator.getKey('k'))?.parties).toEqual(['p1', 'p2', 'p3']);
+  await expectStillSigns(cluster, 'k', fixture.publicKey);
+});
