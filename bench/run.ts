@@ -13,6 +13,7 @@ import { benchStore } from './store.js';
 import { benchPoints } from './points.js';
 import { runThroughputBench } from './throughput.js';
 import { benchSuites } from './suites.js';
+import { benchLifecycle } from './lifecycle.js';
 import { percentile } from '../lib/dev/percentile.js';
 import { runAwsBench } from './aws.js';
 
@@ -98,6 +99,7 @@ console.table(bundles);
 const points = await benchPoints(); // point checks and CPU per round (bench/points.ts)
 const throughput = await runThroughputBench(); // signatures/s at 1, 10, 100 in flight (bench/throughput.ts)
 const suites = await benchSuites(); // keygen and sign ms per suite (bench/suites.ts)
-const output = { node: process.version, platform: `${process.platform}-${process.arch}`, signatures: SIGNATURES, results: table, store, bundles, points, throughput, suites };
+const lifecycle = await benchLifecycle(); // refresh and reshare ms and messages (bench/lifecycle.ts)
+const output = { node: process.version, platform: `${process.platform}-${process.arch}`, signatures: SIGNATURES, results: table, store, bundles, points, throughput, suites, lifecycle };
 await writeFile('bench-results.json', `${JSON.stringify(output, null, 2)}\n`);
 console.log(JSON.stringify(output));

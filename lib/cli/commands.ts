@@ -13,7 +13,7 @@ import { z } from 'zod';
 import { LocalCluster, type UnhealthyParty } from '../dev/cluster.js';
 import { FrostlineError } from '../ports/errors.js';
 import { bytesToHex, decodeHex, utf8ToBytes } from '../protocol/encoding.js';
-import type { KeygenResultBody, SignResultBody } from '../protocol/messages.js';
+import { COORDINATOR, type KeygenResultBody, type SignResultBody } from '../protocol/messages.js';
 import { PartyPolicySchema } from '../protocol/config-schemas.js';
 import { ed25519Suite, verifyEd25519WithOpenSSL, type Suite } from '../protocol/suite.js';
 import { DEFAULT_SUITE_NAME, suiteById, suiteFor } from '../protocol/suites.js';
@@ -22,6 +22,7 @@ import { attestedKeyOf, checkedSignature, signingKeyHex } from '../client/result
 import type { ExpectedKey } from '../protocol/attestation.js';
 import { CLUSTER_FILE, withDataDir } from './data-dir.js';
 import { DkgProgress } from './dkg-progress.js';
+import { listKeyRecords } from './key-records.js';
 import { assertWithinPolicy, policyMessageLimit } from './message-input.js';
 import { createOutput, printKey, timed, type Output } from './output.js';
 
@@ -309,9 +310,13 @@ export async function runKeys(options: { dataDir: string; json: boolean }): Prom
   await withDataDir(options.dataDir, { create: false, command: 'frostline keys', log: out.step }, async (dataDir) => {
     const cluster = await LocalCluster.open({ dataDir });
     try {
-      const keys = (await cluster.coordinator.listKeys()).sort((a, b) => a.createdAt - b.createdAt);
-      const human = keys.length === 0 ? 'no keys yet (run: frostline keygen --key-id NAME)' : keys.map((k) => `${k.keyId}  ${k.threshold}-of-${k.parties.length}  ${k.publicKey}`).join('\n');
-      out.result(human, { ok: true, keys: keys.map((k) => ({ keyId: k.keyId, publicKey: k.publicKey, threshold: k.threshold, parties: k.parties })) });
+      const store = cluster.stores.get(COORDINATOR);
+      if (store === undefined) throw new FrostlineError('coordinator-unavailable', 'the coordinator\'s store is not open');
+      const keys = await listKeyRecords(store, Math.floor(Date.now() / 1000));
+      // The epoch only once a refresh or reshare moved a key past 0 (earlier output unchanged).
+      const epochText = (epoch: number | undefined) => ((epoch ?? 0) > 0 ? `  epoch ${epoch}` : '');
+      const human = keys.length === 0 ? 'no keys yet (run: frostline keygen --key-id NAME)' : keys.map((k) => `${k.keyId}  ${k.threshold}-of-${k.parties.length}  ${k.publicKey}${epochText(k.epoch)}`).join('\n');
+      out.result(human, { ok: true, keys: keys.map((k) => ({ keyId: k.keyId, publicKey: k.publicKey, threshold: k.threshold, parties: k.parties, ...((k.epoch ?? 0) > 0 ? { epoch: k.epoch } : {}) })) });
     } finally {
       await cluster.close();
     }

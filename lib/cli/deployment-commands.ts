@@ -25,18 +25,19 @@ import { partyNames } from '../config/names.js';
 import { missingPins, partyPolicyOf } from '../config/deployment.js';
 import { UntrustedResultError } from '../client/errors.js';
 import { attestedKeyOf } from '../client/result-checks.js';
-import { CoordinatorTables } from '../protocol/coordinator-state.js';
 import type { PartyPolicy } from '../protocol/requests.js';
 import { ConfigError, FrostlineError } from '../ports/errors.js';
 import type { IdentityPublicKey } from '../ports/key-vault.js';
 import type { ItemBackend } from '../ports/store.js';
-import { signApproval, type Approval } from '../protocol/approvals.js';
+import { signApproval, signLifecycleApproval, type Approval } from '../protocol/approvals.js';
 import { bytesToHex, decodeHex } from '../protocol/encoding.js';
 import { suiteFor } from '../protocol/suites.js';
 import { reportAudit, verifyPartyAudit } from './audit.js';
 import { purgePartyTable } from './purge.js';
 import { assertWithinPolicy, policyMessageLimit } from './message-input.js';
 import { createOutput, type Output, printKey, startProgress, timed } from './output.js';
+import { approvedLifecycle, planLifecycle, printLifecycle, type LifecycleAsk } from './lifecycle-commands.js';
+import { listKeyRecords } from './key-records.js';
 
 interface TargetCommon {
   /** Emulator endpoint; for a dev deployment it overrides the file's. */
@@ -265,6 +266,40 @@ async function approvalsFor(
   );
 }
 
+/**
+ * `frostline refresh|reshare|repair` against a deployment, through the SDK: the key's current
+ * epoch is looked up (attested) first, the request checked against it, and the result
+ * accepted only as every new party attested it. Every named party must be one of the
+ * deployment's: a new party's account is added first (docs/deploy.md "Add a party account").
+ */
+export async function runDeploymentLifecycle(
+  target: DeploymentTarget,
+  options: { readonly keyId: string; readonly ask: LifecycleAsk; readonly requestId?: string; readonly approvers?: readonly string[] },
+): Promise<void> {
+  const out = createOutput(target.json);
+  const connection = await connect(target);
+  const { ask } = options;
+  const named = ask.mode === 'reshare' ? [...ask.parties, ...(ask.dealers ?? [])] : ask.mode === 'repair' ? [ask.party] : [];
+  const unknown = [...new Set(named.filter((p) => !connection.parties.includes(p)))];
+  if (unknown.length > 0) {
+    throw new FrostlineError('usage', `${unknown.join(', ')}: not a party of this deployment (${connection.parties.join(', ')}); add a party's account first (docs/deploy.md "Add a party account")`);
+  }
+  const [result, ms] = await request(connection, target, out, `${ask.mode} of key "${options.keyId}"`, async (client, signal) => {
+    const current = await client.getKey(options.keyId, { signal });
+    const plan = planLifecycle(ask, current);
+    out.step(`${plan.summary} (epoch ${current.epoch ?? 0} → ${(current.epoch ?? 0) + 1})`);
+    const requestId = options.requestId ?? randomUUID();
+    // Development approvers' local keys sign this exact request (keys whose rules have reshareApprovals).
+    const approved = approvedLifecycle(plan, { initiator: connection.initiator, requestId, keyId: options.keyId });
+    const approvals = await Promise.all((options.approvers ?? []).map(async (id) => signLifecycleApproval(await connection.approver(id), id, approved)));
+    const common = { keyId: options.keyId, signal, requestId, ...(approvals.length > 0 ? { approvals } : {}) };
+    return plan.mode === 'refresh'
+      ? client.refresh(common)
+      : client.reshare({ ...common, parties: plan.parties, threshold: plan.threshold, ...(plan.requestedDealers !== undefined ? { dealers: plan.requestedDealers } : {}) });
+  });
+  printLifecycle(out, result, ms);
+}
+
 export async function runDeploymentKey(target: DeploymentTarget, keyId: string): Promise<void> {
   const out = createOutput(target.json);
   const [key] = await request(await connect(target), target, out, `looking up key "${keyId}"`, (client, signal) => client.getKey(keyId, { signal }));
@@ -284,19 +319,19 @@ export async function runDeploymentKeys(target: DeploymentTarget): Promise<void>
     const key = connection.partyKey(party);
     if (key !== undefined) partyKeys[party] = key;
   }
-  const records = await new CoordinatorTables(connection.coordinatorStore(), () => Math.floor(Date.now() / 1000)).keys.listByPrefix('key#');
-  const keys: { keyId: string; publicKey: string; threshold: number; parties: readonly string[] }[] = [];
+  const records = await listKeyRecords(connection.coordinatorStore(), Math.floor(Date.now() / 1000));
+  const keys: { keyId: string; publicKey: string; threshold: number; parties: readonly string[]; epoch?: number }[] = [];
   const untrusted: { keyId: string; reason: string }[] = [];
-  for (const record of records.sort((a, b) => a.createdAt - b.createdAt)) {
+  for (const record of records) {
     try {
       const key = attestedKeyOf({ ...record, requestId: '-', ok: true }, partyKeys, { keyId: record.keyId }, '-');
-      keys.push({ keyId: key.keyId, publicKey: key.publicKey, threshold: key.threshold, parties: key.parties });
+      keys.push({ keyId: key.keyId, publicKey: key.publicKey, threshold: key.threshold, parties: key.parties, ...(key.epoch > 0 ? { epoch: key.epoch } : {}) });
     } catch (error) {
       if (!(error instanceof UntrustedResultError)) throw error;
       untrusted.push({ keyId: record.keyId, reason: error.message });
     }
   }
-  const lines = keys.map((k) => `${k.keyId}  ${k.threshold}-of-${k.parties.length}  ${k.publicKey}`);
+  const lines = keys.map((k) => `${k.keyId}  ${k.threshold}-of-${k.parties.length}  ${k.publicKey}${k.epoch !== undefined ? `  epoch ${k.epoch}` : ''}`);
   for (const u of untrusted) lines.push(`${u.keyId}  UNTRUSTED: ${u.reason}`);
   out.result(lines.length === 0 ? 'no keys yet (run: frostline keygen --key-id NAME with the same --deployment or --config)' : lines.join('\n'), {
     ok: true,

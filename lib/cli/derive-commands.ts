@@ -3,13 +3,14 @@
  * suite, group key and public-package hash), the same computation each party does before it
  * signs under a path. No request is sent once the key is pinned.
  */
-import type { PinnedKey } from '../client/key-pins.js';
+import { derivableOf, type PinnedKey } from '../client/key-pins.js';
 import { deriveKey, derivedKeyView, exportXpub, signingDerivation, type TaprootOption } from '../protocol/derivation/key.js';
 import { createOutput } from './output.js';
 
 export function runDerive(key: PinnedKey, path: string, json: boolean, taproot?: TaprootOption): void {
   // With taproot: the child as BIP341 internal key, tweaked to the output key that `sign --taproot` signs under.
-  const derived = taproot === undefined ? deriveKey(key, path) : signingDerivation(key, path, taproot);
+  // derivableOf: the keygen package's chain code, the same in every epoch.
+  const derived = taproot === undefined ? deriveKey(derivableOf(key), path) : signingDerivation(derivableOf(key), path, taproot);
   if (derived === undefined) throw new Error('unreachable: a path always derives');
   const view = derivedKeyView(derived);
   const label = taproot === undefined ? 'public key' : 'output key';
@@ -24,6 +25,6 @@ export function runDerive(key: PinnedKey, path: string, json: boolean, taproot?:
 }
 
 export function runXpub(key: PinnedKey, json: boolean): void {
-  const xpub = exportXpub(key);
+  const xpub = exportXpub(derivableOf(key));
   createOutput(json).result(xpub, { ok: true, keyId: key.keyId, xpub });
 }

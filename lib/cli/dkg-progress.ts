@@ -16,17 +16,28 @@ const ROUNDS: ReadonlyArray<readonly [string, string]> = [
   [MessageType.dkgConfirm, 'key confirmed'],
 ];
 
+/** The same for a refresh or reshare (README "Key lifecycle"); each round has its own parties. */
+export const LIFECYCLE_ROUNDS: ReadonlyArray<readonly [string, string]> = [
+  [MessageType.reshareStart, 'policy checked, ephemeral keys'],
+  [MessageType.reshareDeal, 'dealings sealed'],
+  [MessageType.reshareShares, 'shares verified, new epoch attested'],
+  [MessageType.reshareConfirm, 'new epoch confirmed, old shares deleted'],
+];
+
 export class DkgProgress {
   readonly #log: (line: string) => void;
+  readonly #rounds: ReadonlyArray<readonly [string, string]>;
   #outcomes: readonly NodeOutcome[] = [];
   #next = 0;
   #parties: ReadonlySet<string> | undefined;
+  #roundParties: ReadonlyMap<string, ReadonlySet<string>> = new Map();
   #done = new Map<string, Set<string>>();
   #reported = new Set<string>();
   #started = 0;
 
-  constructor(log: (line: string) => void) {
+  constructor(log: (line: string) => void, rounds: ReadonlyArray<readonly [string, string]> = ROUNDS) {
     this.#log = log;
+    this.#rounds = rounds;
   }
 
   /** For `LocalClusterOptions.wrapHandler`: reports after each handled message. */
@@ -40,11 +51,15 @@ export class DkgProgress {
     };
   };
 
-  /** Starts reporting a DKG among `parties`; `outcomes` is the cluster's list. */
-  start(outcomes: readonly NodeOutcome[], parties: readonly string[]): void {
+  /**
+   * Starts reporting a run among `parties`; `outcomes` is the cluster's list. `roundParties`
+   * names who takes part in a round when not everyone does (a reshare's dealers, its new parties).
+   */
+  start(outcomes: readonly NodeOutcome[], parties: readonly string[], roundParties: Readonly<Record<string, readonly string[]>> = {}): void {
     this.#outcomes = outcomes;
     this.#next = outcomes.length;
     this.#parties = new Set(parties);
+    this.#roundParties = new Map(Object.entries(roundParties).map(([type, ids]) => [type, new Set(ids)]));
     this.#done = new Map();
     this.#reported = new Set();
     this.#started = performance.now();
@@ -65,11 +80,13 @@ export class DkgProgress {
       done.add(entry.node);
       this.#done.set(type, done);
     }
-    ROUNDS.forEach(([type, label], i) => {
-      if (this.#reported.has(type) || (this.#done.get(type)?.size ?? 0) < parties.size) return;
+    this.#rounds.forEach(([type, label], i) => {
+      const expected = this.#roundParties.get(type) ?? parties;
+      const done = [...(this.#done.get(type) ?? [])].filter((party) => expected.has(party)).length;
+      if (this.#reported.has(type) || done < expected.size) return;
       this.#reported.add(type);
       const seconds = ((performance.now() - this.#started) / 1000).toFixed(1);
-      this.#log(`  [${i + 1}/${ROUNDS.length}] ${label}: ${parties.size}/${parties.size} parties  ${seconds}s`);
+      this.#log(`  [${i + 1}/${this.#rounds.length}] ${label}: ${expected.size}/${expected.size} parties  ${seconds}s`);
     });
   }
 }

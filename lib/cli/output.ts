@@ -65,13 +65,15 @@ export function startProgress(label: string, stream: ProgressStream = process.st
   };
 }
 
-/** One key's public data, as `frostline key` prints it (local cluster or deployment). */
-export function printKey(out: Output, key: { keyId: string; publicKey: string; threshold: number; parties: readonly string[] }): void {
-  out.result(`key        ${key.keyId}\npublic key ${key.publicKey}\nthreshold  ${key.threshold}-of-${key.parties.length} (${key.parties.join(', ')})`, {
+/** One key's public data, as `frostline key` prints it (local cluster or deployment); the epoch once a refresh or reshare moved it past 0. */
+export function printKey(out: Output, key: { keyId: string; publicKey: string; threshold: number; parties: readonly string[]; epoch?: number | undefined }): void {
+  const epoch = key.epoch ?? 0;
+  out.result(`key        ${key.keyId}\npublic key ${key.publicKey}\nthreshold  ${key.threshold}-of-${key.parties.length} (${key.parties.join(', ')})${epoch > 0 ? `\nepoch      ${epoch}` : ''}`, {
     ok: true,
     keyId: key.keyId,
     publicKey: key.publicKey,
     threshold: key.threshold,
     parties: key.parties,
+    ...(epoch > 0 ? { epoch } : {}),
   });
 }

@@ -10,6 +10,7 @@ import { runAuditVerify } from './audit.js';
 import { configCommand } from './config-pin.js';
 import { defaultDataDir, localPinnedKey, publicKeyOf, runDemo, runKey, runKeygen, runKeys, runSign, runVerify } from './commands.js';
 import { runDerive, runXpub } from './derive-commands.js';
+import { runLocalLifecycle, type LifecycleAsk } from './lifecycle-commands.js';
 import {
   type DeploymentTarget,
   deploymentPinnedKey,
@@ -18,6 +19,7 @@ import {
   runDeploymentKey,
   runDeploymentKeygen,
   runDeploymentKeys,
+  runDeploymentLifecycle,
   runDeploymentPurgeVolatile,
   runDeploymentSign,
 } from './deployment-commands.js';
@@ -249,6 +251,52 @@ export function buildProgram(): Command {
     if (o.approvers !== undefined) throw new FrostlineError('usage', '--approvers needs --deployment FILE');
     await runSign({ dataDir: o.dataDir, keyId: o.key, message, json: o.json === true, requestId: o.requestId, path: o.path, taproot });
   });
+
+  // Key lifecycle (README "Key lifecycle"): the same key, new shares / a new party set or threshold / a lost share restored.
+  const lifecycle = async (o: { key: string; requestId?: string; approvers?: string[]; dataDir: string; json?: boolean } & DeploymentFlags, ask: LifecycleAsk) => {
+    const target = deploymentTarget(o);
+    const requestId = o.requestId !== undefined ? { requestId: o.requestId } : {};
+    if (target !== undefined) {
+      await runDeploymentLifecycle(target, { keyId: o.key, ask, ...requestId, ...(o.approvers !== undefined ? { approvers: o.approvers } : {}) });
+      return;
+    }
+    if (o.approvers !== undefined) throw new FrostlineError('usage', '--approvers needs --deployment FILE');
+    await runLocalLifecycle({ dataDir: o.dataDir, keyId: o.key, ask, json: o.json === true, ...requestId });
+  };
+  const lifecycleCommand = (command: string, description: string) =>
+    program
+      .command(command)
+      .description(description)
+      .requiredOption('-k, --key <id>', 'key id', name)
+      .addOption(new Option('--approvers <ids>', "--deployment only: attach lifecycle approvals signed with these approvers' local keys (comma-separated)").argParser(names));
+  addDeploymentOptions(
+    lifecycleCommand('refresh', 'new shares for the same parties and threshold; the group key stays (old shares stop working together with new ones)')
+      .option('--request-id <id>', 'idempotency key: repeating it returns the first result')
+      .addOption(dataDirOption())
+      .addOption(jsonOption()),
+  ).action(async (o: { key: string; requestId?: string; approvers?: string[]; dataDir: string; json?: boolean } & DeploymentFlags) => lifecycle(o, { mode: 'refresh' }));
+
+  addDeploymentOptions(
+    lifecycleCommand('reshare', 'move a key to a new party set and/or threshold; the group key stays (locally, a new party name becomes a new local party)')
+      .requiredOption('--parties <ids>', 'the new party set, comma-separated', names)
+      .requiredOption('-t, --threshold <t>', 'signers needed in the new set', integer(2, 255))
+      .addOption(new Option('--dealers <ids>', 'current parties that deal, comma-separated (default: every current party; at least the current threshold)').argParser(names))
+      .option('--request-id <id>', 'idempotency key: repeating it returns the first result')
+      .addOption(dataDirOption())
+      .addOption(jsonOption()),
+  ).action(async (o: { key: string; parties: string[]; threshold: number; dealers?: string[]; requestId?: string; approvers?: string[]; dataDir: string; json?: boolean } & DeploymentFlags) => {
+    if (o.parties.length < 2) throw new FrostlineError('usage', '--parties needs at least 2 names');
+    assertThreshold(o.threshold, o.parties.length);
+    await lifecycle(o, { mode: 'reshare', parties: o.parties, threshold: o.threshold, ...(o.dealers !== undefined ? { dealers: o.dealers } : {}) });
+  });
+
+  addDeploymentOptions(
+    lifecycleCommand('repair', "restore a party's lost share (lost table or KMS key): a reshare to the same set and threshold that every other party deals")
+      .requiredOption('-p, --party <id>', 'the party whose share is restored', name)
+      .option('--request-id <id>', 'idempotency key: repeating it returns the first result')
+      .addOption(dataDirOption())
+      .addOption(jsonOption()),
+  ).action(async (o: { key: string; party: string; requestId?: string; approvers?: string[]; dataDir: string; json?: boolean } & DeploymentFlags) => lifecycle(o, { mode: 'repair', party: o.party }));
 
   addDeploymentOptions(
     program

@@ -1,5 +1,6 @@
 /**
- * The initiator SDK. Applications call `keygen`, `sign` and `getKey`; each returns a promise
+ * The initiator SDK. Applications call `keygen`, `sign` and `getKey` (and, for a key's
+ * lifecycle, `refresh`, `reshare` and `repair`); each returns a promise
  * that settles with the verified result or a typed error, honouring an AbortSignal and a
  * timeout. Requests are signed over every field; results come back on this initiator's
  * own result queue and are matched to their request by request id, so many concurrent
@@ -16,15 +17,25 @@ import { systemClock, type Clock } from '../ports/clock.js';
 import type { IdentityPublicKey } from '../ports/key-vault.js';
 import type { Transport } from '../ports/transport.js';
 import type { Approval } from '../protocol/approvals.js';
-import type { AttestedKey } from '../protocol/attestation.js';
 import { bytesToHex } from '../protocol/encoding.js';
 import { deriveKey, derivedKeyView, exportXpub, signingDerivation, type TaprootOption } from '../protocol/derivation/key.js';
 import { parsePath } from '../protocol/derivation/path.js';
 import { errorFromResult, RequestAbortedError, RequestError, RequestTimeoutError, UntrustedResultError } from './errors.js';
-import { KeyPinMismatchError, MemoryKeyPins, pinOf, type KeyPins, type PinnedKey } from './key-pins.js';
-import { CallOptionsSchema, ClientOptionsSchema, KeygenOptionsSchema, SignOptionsSchema, validated } from './options-schema.js';
+import { derivableOf, epochOf, KeyPinMismatchError, MemoryKeyPins, pinOf, type EpochedKey, type KeyPins, type PinnedKey } from './key-pins.js';
+import {
+  CallOptionsSchema,
+  ClientOptionsSchema,
+  KeygenOptionsSchema,
+  RefreshOptionsSchema,
+  RepairOptionsSchema,
+  ReshareOptionsSchema,
+  SignOptionsSchema,
+  validated,
+} from './options-schema.js';
 import { Name } from '../protocol/messages.js';
-import { attestedKeyOf, checkedSignature, signingKeyHex } from './result-checks.js';
+import { deriveSessionId } from '../protocol/envelope.js';
+import { attestedKeyOf, checkedSignature, lifecycleKeyOf, signingKeyHex } from './result-checks.js';
+import { InvalidArgumentError } from './errors.js';
 import { DEFAULT_SUITE_NAME, suiteById, suiteFor } from '../protocol/suites.js';
 import { Initiator, type IdentitySigner, type InitiatorResult } from './initiator.js';
 import type { ResultInbox } from './result-inbox.js';
@@ -73,6 +84,23 @@ export interface KeygenResult extends KeyInfo {
   readonly requestId: string;
   /** True when this request id was seen before and this is its first result again. */
   readonly duplicate: boolean;
+}
+
+/** A key's new epoch after a refresh, reshare or repair: same group key, new shares (README "Key lifecycle"). */
+export interface LifecycleResult extends KeyInfo {
+  readonly requestId: string;
+  /** The key epoch now current: keygen is 0, each completed refresh or reshare adds one. */
+  readonly epoch: number;
+  /** True when this request id was seen before and this is its first result again. */
+  readonly duplicate: boolean;
+}
+
+/** Options every lifecycle call takes. */
+interface LifecycleCommon {
+  readonly keyId: string;
+  readonly requestId?: string;
+  /** Approvers' signatures over the request, for keys whose policy requires a quorum for reshares. */
+  readonly approvals?: readonly Approval[];
 }
 
 export interface SignatureResult {
@@ -145,11 +173,79 @@ export class FrostlineClient {
     if (result.type !== 'keygen.result') throw new RequestError('bad-result', 'unexpected result type', requestId);
     const body = result.body;
     if (!body.ok) throw errorFromResult(requestId, body.error);
-    const key = await this.#pin(
-      attestedKeyOf(body, this.#partyKeys, { keyId: options.keyId, threshold: options.threshold, parties: options.parties, suite: suite.id }, requestId),
-      requestId,
-    );
+    const attested = attestedKeyOf(body, this.#partyKeys, { keyId: options.keyId, threshold: options.threshold, parties: options.parties, suite: suite.id }, requestId);
+    // A new key is epoch 0: a later epoch's attestations are another key's history, not this keygen.
+    if (attested.epoch !== 0) throw new UntrustedResultError(`keygen result for request "${requestId}" carries attestations of epoch ${attested.epoch}`, requestId);
+    const key = await this.#pin(attested, requestId);
     return { ...keyInfo(key), requestId, duplicate: body.duplicate };
+  }
+
+  /**
+   * New shares for the same parties and threshold: every party deals a zero-constant
+   * polynomial (README "Key lifecycle"). Settles when every party confirmed the new epoch;
+   * the result is checked against the pinned key (same group key, a later epoch, attested by
+   * every party) and pinned. Repeating a request id returns the first result.
+   */
+  async refresh(options: LifecycleCommon & CallOptions): Promise<LifecycleResult> {
+    validated(RefreshOptionsSchema, options, 'refresh');
+    return this.#lifecycle(options, undefined, (requestId) =>
+      this.#initiator.requestLifecycle({ keyId: options.keyId, requestId, ...(options.approvals !== undefined ? { approvals: options.approvals } : {}) }),
+    );
+  }
+
+  /**
+   * Moves a key to a new party set and/or threshold; the group key stays. `dealers` (default:
+   * every current party, at least the current threshold of them) deal the current shares to
+   * `parties`. Every party checks its own policy and deals only to parties it has pinned.
+   */
+  async reshare(options: LifecycleCommon & { parties: readonly string[]; threshold: number; dealers?: readonly string[] } & CallOptions): Promise<LifecycleResult> {
+    validated(ReshareOptionsSchema, options, 'reshare');
+    return this.#lifecycle(options, { parties: options.parties, threshold: options.threshold }, (requestId) =>
+      this.#initiator.requestLifecycle({
+        keyId: options.keyId,
+        parties: options.parties,
+        threshold: options.threshold,
+        requestId,
+        ...(options.dealers !== undefined ? { dealers: options.dealers } : {}),
+        ...(options.approvals !== undefined ? { approvals: options.approvals } : {}),
+      }),
+    );
+  }
+
+  /**
+   * Restores `party`'s share (a lost table or KMS key): a reshare to the key's current set
+   * and threshold in which `party` only receives and every other current party deals.
+   * The current set is fetched (attested) first, not taken from a pin that may be stale.
+   */
+  async repair(options: LifecycleCommon & { party: string } & CallOptions): Promise<LifecycleResult> {
+    validated(RepairOptionsSchema, options, 'repair');
+    const current = await this.#fetchKey(options.keyId, callOptions(options));
+    if (!current.parties.includes(options.party)) {
+      throw new InvalidArgumentError('options.party', `repair: party "${options.party}" holds no share of "${options.keyId}" (its parties: ${current.parties.join(', ')})`);
+    }
+    const dealers = current.parties.filter((p) => p !== options.party);
+    if (dealers.length < current.threshold) {
+      throw new InvalidArgumentError('options.party', `repair: without "${options.party}" only ${dealers.length} parties remain to deal, the key's threshold is ${current.threshold}`);
+    }
+    const { party: _party, ...rest } = options;
+    return this.reshare({ ...rest, parties: current.parties, threshold: current.threshold, dealers });
+  }
+
+  async #lifecycle(
+    options: LifecycleCommon & CallOptions,
+    requested: { parties: readonly string[]; threshold: number } | undefined,
+    send: (requestId: string) => Promise<unknown>,
+  ): Promise<LifecycleResult> {
+    const requestId = options.requestId ?? randomUUID();
+    // The key as pinned (or attested now): the new epoch must keep its group key.
+    const pinned = (await this.#pins.get(options.keyId)) ?? (await this.#fetchKey(options.keyId, callOptions(options)));
+    const result = await this.#call(requestId, 'reshare.result', options, () => send(requestId));
+    if (result.type !== 'reshare.result') throw new RequestError('bad-result', 'unexpected result type', requestId);
+    const body = result.body;
+    if (!body.ok) throw errorFromResult(requestId, body.error);
+    const key = lifecycleKeyOf(body, this.#partyKeys, pinned, { keyId: options.keyId, ...requested, session: deriveSessionId(this.#initiator.id, requestId) }, requestId);
+    const pin = await this.#pin(key, requestId);
+    return { ...keyInfo(pin), requestId, epoch: epochOf(pin), duplicate: body.duplicate };
   }
 
   /** Requests a signature. Repeating a request id returns the first result (`duplicate: true`). */
@@ -160,8 +256,7 @@ export class FrostlineClient {
     if (options.path !== undefined) parsePath(options.path); // refused here, before anything is sent
     const requestId = options.requestId ?? randomUUID();
     // The key is pinned before anything is signed: its attestations are fetched once.
-    const call = { ...(options.signal !== undefined ? { signal: options.signal } : {}), ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}) };
-    const pinned = (await this.#pins.get(options.keyId)) ?? (await this.#fetchKey(options.keyId, call));
+    const pinned = (await this.#pins.get(options.keyId)) ?? (await this.#fetchKey(options.keyId, callOptions(options)));
     // The key the signature must verify under, derived now: a taproot option on a key of
     // another suite (or a bad merkle root) is refused before anything is sent.
     const publicKey = signingKeyHex(pinned, options);
@@ -209,7 +304,8 @@ export class FrostlineClient {
     validated(Name, keyId, 'derivePublicKey', 'keyId');
     // The pin (suite as its RFC 9591 context string, which the chain code hashes), not getKey's view.
     const pinned = (await this.#pins.get(keyId)) ?? (await this.#fetchKey(keyId, options));
-    const derived = options.taproot === undefined ? deriveKey(pinned, path) : signingDerivation(pinned, path, options.taproot);
+    // derivableOf: the chain code of the keygen package, the same in every epoch.
+    const derived = options.taproot === undefined ? deriveKey(derivableOf(pinned), path) : signingDerivation(derivableOf(pinned), path, options.taproot);
     if (derived === undefined) throw new Error('unreachable: a path always derives');
     return { keyId, ...derivedKeyView(derived), ...(options.taproot === undefined ? {} : { taproot: options.taproot }) };
   }
@@ -218,7 +314,7 @@ export class FrostlineClient {
   async exportXpub(keyId: string, options: CallOptions = {}): Promise<string> {
     validated(Name, keyId, 'exportXpub', 'keyId');
     const pinned = (await this.#pins.get(keyId)) ?? (await this.#fetchKey(keyId, options));
-    return exportXpub(pinned);
+    return exportXpub(derivableOf(pinned));
   }
 
   /** The group key pinned for `keyId` in this client's pins, if any (no request is sent). */
@@ -246,7 +342,7 @@ export class FrostlineClient {
     return this.#pin(attestedKeyOf(body, this.#partyKeys, { keyId }, requestId), requestId);
   }
 
-  async #pin(key: AttestedKey, requestId: string): Promise<PinnedKey> {
+  async #pin(key: EpochedKey, requestId: string): Promise<PinnedKey> {
     const pin = pinOf(key);
     try {
       await this.#pins.pin(pin);
@@ -362,6 +458,11 @@ export class FrostlineClient {
     }
     return delivered;
   }
+}
+
+/** The abort signal and timeout of a call, for the calls it makes on its behalf. */
+function callOptions(options: CallOptions): CallOptions {
+  return { ...(options.signal !== undefined ? { signal: options.signal } : {}), ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}) };
 }
 
 /** Two concurrent calls with one request id in one client would race for one result. */

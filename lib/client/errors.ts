@@ -42,6 +42,18 @@ export class CheaterDetectedError extends RequestError {
   }
 }
 
+/**
+ * A refresh or reshare failed because a dealer's dealing did not hold (a share off its
+ * commitments, or a wrong constant commitment), shown by evidence the coordinator checked.
+ * The key is unchanged; retry without the blamed dealer(s) (`dealers`) if enough remain.
+ */
+export class BadDealingError extends RequestError {
+  override readonly name = 'BadDealingError';
+  constructor(message: string, requestId: string, readonly blame: readonly string[]) {
+    super(RefusalCode.badDealing, message, requestId);
+  }
+}
+
 export class UnknownKeyError extends RequestError {
   override readonly name = 'UnknownKeyError';
 }
@@ -86,6 +98,7 @@ export function errorFromResult(requestId: string, error: ResultError | undefine
   const code = error?.code ?? 'failed';
   const message = error?.message ?? 'request failed';
   if (code === 'cheater-detected') return new CheaterDetectedError(message, requestId, error?.blame ?? []);
+  if (code === RefusalCode.badDealing) return new BadDealingError(message, requestId, error?.blame ?? []);
   if (code === RefusalCode.unknownKey) return new UnknownKeyError(code, message, requestId);
   if (code === RefusalCode.conflict) return new RequestConflictError(code, message, requestId);
   if (POLICY_CODES.has(code)) return new PolicyRefusedError(code, message, requestId);

@@ -4,16 +4,16 @@
  * engine (test/unit/layers.test.ts holds it to that): bring a `Transport` and a `ResultInbox`,
  * e.g. `SqsTransport` and `SqsResultInbox` from `frostline/aws`.
  */
-export { FrostlineClient, type FrostlineClientOptions, type CallOptions, type KeyInfo, type KeygenResult, type SignatureResult } from './client.js';
+export { FrostlineClient, type FrostlineClientOptions, type CallOptions, type KeyInfo, type KeygenResult, type LifecycleResult, type SignatureResult } from './client.js';
 export * from './errors.js';
-export { FileKeyPins, MemoryKeyPins, KeyPinMismatchError, pinOf, type KeyPins, type PinnedKey } from './key-pins.js';
+export { FileKeyPins, MemoryKeyPins, KeyPinMismatchError, pinOf, replacesPin, type KeyPins, type PinnedKey } from './key-pins.js';
 export { LocalKeySigner } from './signers.js';
-export { attestedKeyOf, checkedSignature } from './result-checks.js';
+export { attestedKeyOf, checkedSignature, lifecycleKeyOf } from './result-checks.js';
 export type { ResultInbox, ReceivedMessage } from './result-inbox.js';
-export { Initiator, type IdentitySigner, type InitiatorDeps, type InitiatorResult, type KeygenOptions, type SignOptions } from './initiator.js';
+export { Initiator, type IdentitySigner, type InitiatorDeps, type InitiatorResult, type KeygenOptions, type LifecycleOptions, type SignOptions } from './initiator.js';
 export { verifyKeyAttestations, AttestationError, type AttestedKey } from '../protocol/attestation.js';
 export { judgeAccusation } from '../protocol/dkg-blame.js';
-export { signApproval, type Approval, type ApprovalRule, type ApprovedRequest } from '../protocol/approvals.js';
+export { signApproval, signLifecycleApproval, type Approval, type ApprovalRule, type ApprovedLifecycle, type ApprovedRequest } from '../protocol/approvals.js';
 export { verifyAuditChain, type AuditRecord, type ChainVerdict } from '../protocol/audit.js';
 export type { KeyRules } from '../protocol/requests.js';
 export { verifyEd25519WithOpenSSL, ed25519Suite, type Suite } from '../protocol/suite.js';

@@ -2,6 +2,12 @@
  * Pinned group keys, per key id. A key is pinned the first time its attestations verify;
  * from then on every result for that key id is checked against the pin, and a key result
  * that names another key for a pinned id is refused (the coordinator cannot swap keys).
+ *
+ * A refresh or reshare moves a key to a later epoch (README "Key lifecycle"): new party set,
+ * threshold and public package, same group key and keygen package. A pin follows a later
+ * epoch of the same key (its parties attested it); an older epoch than the pinned one, or
+ * another key in the same epoch, is refused, so a coordinator cannot roll a client back to
+ * shares that were deleted or replay a superseded party set.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
@@ -19,26 +25,35 @@ export const PinnedKey = z.strictObject({
   // The key's suite's encoding (32 bytes for Ed25519 and BIP340, 57 for Ed448); its exact length was checked against the suite when attested.
   publicKey: z.string().regex(/^(?:[0-9a-f]{2})+$/).max(2 * MAX_SIZES.publicKey),
   publicPackageHash: z.string().regex(/^[0-9a-f]{64}$/),
-  /** The keygen's package hash (derivation chain code), once the key moved past epoch 0; absent: `publicPackageHash`. */
+  /** The key epoch pinned (absent in pins from before epochs: 0). */
+  epoch: z.number().int().nonnegative().optional(),
+  /** The keygen's public-package hash, which fixes the derivation chain code in every epoch (absent: `publicPackageHash`, epoch 0). */
   keygenPackageHash: z.string().regex(/^[0-9a-f]{64}$/).optional(),
 });
 export type PinnedKey = z.infer<typeof PinnedKey>;
 
 export interface KeyPins {
   get(keyId: string): Promise<PinnedKey | undefined>;
-  /** Pins `key`; an identical pin is fine, a different key for a pinned id throws `KeyPinMismatchError`. */
+  /**
+   * Pins `key`; an identical pin is fine and a later epoch of the pinned key replaces it
+   * (`replacesPin`); anything else for a pinned id throws `KeyPinMismatchError`.
+   */
   pin(key: PinnedKey): Promise<void>;
 }
 
-/** A key result named another key than the one pinned for its key id. */
+/** A key result named another key than the one pinned for its key id (or an epoch older than the pinned one). */
 export class KeyPinMismatchError extends FrostlineError {
   override readonly name = 'KeyPinMismatchError';
-  constructor(keyId: string) {
-    super('untrusted-result', `key "${keyId}" is pinned to another group key or party set than the one now attested`);
+  constructor(keyId: string, detail = 'another group key or party set than the one now attested') {
+    super('untrusted-result', `key "${keyId}" is pinned to ${detail}`);
   }
 }
 
-export function pinOf(key: AttestedKey): PinnedKey {
+/** What a pin keeps of an attested key (an epoch-0 key may come without the epoch fields). */
+export type EpochedKey = Omit<AttestedKey, 'epoch' | 'keygenPackageHash' | 'publicPackage'> & { readonly epoch?: number | undefined; readonly keygenPackageHash?: string | undefined };
+
+export function pinOf(key: EpochedKey): PinnedKey {
+  const epoch = key.epoch ?? 0;
   return {
     keyId: key.keyId,
     suite: key.suite,
@@ -46,13 +61,46 @@ export function pinOf(key: AttestedKey): PinnedKey {
     parties: [...key.parties],
     publicKey: key.publicKey,
     publicPackageHash: key.publicPackageHash,
-    // Only when it differs, so pins written before epochs compare equal to epoch-0 keys.
-    ...(key.keygenPackageHash !== key.publicPackageHash ? { keygenPackageHash: key.keygenPackageHash } : {}),
+    // Epoch 0 pins keep their old shape, so pin files written before epochs compare equal.
+    ...(epoch > 0 ? { epoch, keygenPackageHash: key.keygenPackageHash ?? key.publicPackageHash } : {}),
   };
+}
+
+/** A pin's epoch (0 for pins from before epochs). */
+export function epochOf(pin: PinnedKey): number {
+  return pin.epoch ?? 0;
+}
+
+/** The hash that fixes a pinned key's derivation chain code: the keygen's package, in every epoch. */
+export function keygenHashOf(pin: PinnedKey): string {
+  return pin.keygenPackageHash ?? pin.publicPackageHash;
+}
+
+/**
+ * What derivation takes of a pin: the chain code comes from the keygen's package hash, so
+ * child keys stay the same across refreshes and reshares.
+ */
+export function derivableOf(pin: PinnedKey): PinnedKey {
+  return { ...pin, publicPackageHash: keygenHashOf(pin) };
 }
 
 function samePin(a: PinnedKey, b: PinnedKey): boolean {
   return JSON.stringify(PinnedKey.parse(a)) === JSON.stringify(PinnedKey.parse(b));
+}
+
+/**
+ * Whether `next` may be pinned where `existing` is: the same pin, or a later epoch of the
+ * same key (same id, suite, group key and keygen package). Throws `KeyPinMismatchError`
+ * otherwise; returns true when `next` replaces `existing`.
+ */
+export function replacesPin(existing: PinnedKey | undefined, next: PinnedKey): boolean {
+  if (existing === undefined) return true;
+  if (samePin(existing, next)) return false;
+  const sameKey = existing.keyId === next.keyId && existing.suite === next.suite && existing.publicKey === next.publicKey && keygenHashOf(existing) === keygenHashOf(next);
+  if (!sameKey) throw new KeyPinMismatchError(next.keyId);
+  if (epochOf(next) < epochOf(existing)) throw new KeyPinMismatchError(next.keyId, `epoch ${epochOf(existing)}; the attested epoch ${epochOf(next)} is older`);
+  if (epochOf(next) === epochOf(existing)) throw new KeyPinMismatchError(next.keyId, `another party set or public package in epoch ${epochOf(existing)}`);
+  return true;
 }
 
 /** Pins for the life of one process (the SDK's default). */
@@ -64,9 +112,7 @@ export class MemoryKeyPins implements KeyPins {
   }
 
   async pin(key: PinnedKey): Promise<void> {
-    const existing = this.#pins.get(key.keyId);
-    if (existing !== undefined && !samePin(existing, key)) throw new KeyPinMismatchError(key.keyId);
-    this.#pins.set(key.keyId, key);
+    if (replacesPin(this.#pins.get(key.keyId), key)) this.#pins.set(key.keyId, key);
   }
 }
 
@@ -87,10 +133,7 @@ export class FileKeyPins implements KeyPins {
   async pin(key: PinnedKey): Promise<void> {
     const file = await this.#read();
     const existing = Object.hasOwn(file.keys, key.keyId) ? file.keys[key.keyId] : undefined;
-    if (existing !== undefined) {
-      if (!samePin(existing, key)) throw new KeyPinMismatchError(key.keyId);
-      return;
-    }
+    if (!replacesPin(existing, key)) return;
     file.keys[key.keyId] = key;
     await mkdir(dirname(this.path), { recursive: true });
     // A temporary name of this write's own: two processes pinning at once must not rename each other's file away.

@@ -56,6 +56,45 @@ export const SignOptionsSchema = z.strictObject({
   ...CallOptionsShape,
 });
 
+const Approvals = z
+  .array(z.strictObject({ approver: Name, sig: Hex.max(256) }), { error: 'expected an array of approvals (from signApproval)' })
+  .max(32, 'expected at most 32 approvals')
+  .optional();
+
+const PartyList = (what: string) =>
+  z
+    .array(Name, { error: `expected an array of ${what} ids` })
+    .min(2, `expected at least 2 ${what} ids`)
+    .max(255, `expected at most 255 ${what} ids`)
+    .refine((ids) => new Set(ids).size === ids.length, `${what} ids repeat`);
+
+export const RefreshOptionsSchema = z.strictObject({
+  keyId: Name,
+  requestId: z.optional(RequestId),
+  approvals: Approvals,
+  ...CallOptionsShape,
+});
+
+export const ReshareOptionsSchema = z
+  .strictObject({
+    keyId: Name,
+    parties: PartyList('party'),
+    threshold: z.number().int('expected an integer').min(2, 'expected at least 2').max(255, 'expected at most 255'),
+    dealers: PartyList('dealer').optional(),
+    requestId: z.optional(RequestId),
+    approvals: Approvals,
+    ...CallOptionsShape,
+  })
+  .refine((o) => o.threshold <= o.parties.length, { path: ['threshold'], message: 'is larger than the number of parties' });
+
+export const RepairOptionsSchema = z.strictObject({
+  keyId: Name,
+  party: Name,
+  requestId: z.optional(RequestId),
+  approvals: Approvals,
+  ...CallOptionsShape,
+});
+
 const Functions = (...names: string[]) =>
   z.custom<object>(
     (value) => typeof value === 'object' && value !== null && names.every((n) => typeof (value as Record<string, unknown>)[n] === 'function'),

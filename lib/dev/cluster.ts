@@ -55,6 +55,12 @@ export interface LocalClusterOptions {
   readonly dataDir: string;
   /** Make sure at least this many parties (p1..pN) exist. */
   readonly parties?: number;
+  /**
+   * Make sure these parties exist too (a reshare to a party the cluster lacks): each new one
+   * gets its own vault and identity key, pinned in cluster.json and so in every party's and
+   * the coordinator's directory.
+   */
+  readonly partyIds?: readonly string[];
   /** The primary initiator (the CLI's). @default 'cli' */
   readonly initiator?: string;
   /** More initiators, each with its own key and result queue. Granted every key only when the cluster is created. */
@@ -267,6 +273,7 @@ export class LocalCluster {
     const file = await readClusterFile(options.dataDir);
     const partyIds = new Set(Object.keys(file?.parties ?? {}));
     for (let i = 1; i <= (options.parties ?? 0); i++) partyIds.add(`p${i}`);
+    for (const id of options.partyIds ?? []) partyIds.add(id);
     const sortedParties = [...partyIds].sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
 
     const health = new HealthLog();
@@ -304,7 +311,8 @@ export class LocalCluster {
       next.initiators[id] = await pinned(id, join('initiators', id), file?.initiators[id]);
       // Only a cluster being created grants its initiators every key; an identity added
       // later is pinned but may do nothing until the operator edits the policy.
-      if (file === undefined && !Object.hasOwn(next.policy.initiators, id)) next.policy.initiators[id] = { keygen: true, keys: ['*'] };
+      // (refresh and reshare included: the local cluster is one operator's own, README "Key lifecycle").
+      if (file === undefined && !Object.hasOwn(next.policy.initiators, id)) next.policy.initiators[id] = { keygen: true, keys: ['*'], reshare: ['*'] };
     }
     for (const id of approverIds) {
       const approvers = next.approvers ?? {};
@@ -560,6 +568,11 @@ export class LocalCluster {
     const session = await this.initiator.requestSignature(options);
     await this.run();
     return this.#resultFor(session, 'sign.result').body as SignResultBody;
+  }
+
+  /** Refresh (same parties and threshold, new shares) of `keyId`; runs until the result. */
+  async refresh(options: { keyId: string; requestId?: string; approvals?: readonly Approval[] }): Promise<ReshareResultBody> {
+    return this.reshare(options);
   }
 
   /** A refresh (no `parties`/`threshold`) or a reshare of a key, delivered to the end. */

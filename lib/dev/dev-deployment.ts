@@ -97,7 +97,7 @@ export interface DevDeploymentOptions {
    * each a `FileKeyVault` directory. Existing keys there are reused.
    */
   readonly keyDir: string;
-  /** Every party's policy. @default each initiator may run keygen and use every key */
+  /** Every party's policy. @default each initiator may run keygen, use every key and refresh or reshare it */
   readonly policy?: PartyPolicy;
   /** Receives before a party or coordinator message is dead-lettered. @default 3 */
   readonly maxReceiveCount?: number;
@@ -292,7 +292,8 @@ export class DevDeployment {
     };
     const policy: PartyPolicy = customPolicy ?? {
       maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES,
-      initiators: Object.fromEntries(initiatorIds.map((id) => [id, { keygen: true, keys: ['*'] }])),
+      // A development deployment: every initiator may also refresh and reshare every key (README "Key lifecycle").
+      initiators: Object.fromEntries(initiatorIds.map((id) => [id, { keygen: true, keys: ['*'], reshare: ['*'] }])),
     };
 
     const logLevel = options.logLevel ?? 'SILENT';
