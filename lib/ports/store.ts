@@ -132,10 +132,11 @@ export class ItemTable<T> {
     await this.backend.write([{ op: 'delete', key, condition: { kind: 'none' } }], this.nowSeconds());
   }
 
-  async listByPrefix(pkPrefix: string): Promise<T[]> {
+  /** Items of this table whose partition key starts with `pkPrefix`; `sk`: only those with that sort key (a partition may hold items of other kinds). */
+  async listByPrefix(pkPrefix: string, sk?: string): Promise<T[]> {
     const now = this.nowSeconds();
     const items = await this.backend.scanPrefix(pkPrefix);
-    return items.filter((item) => !isExpired(item, now)).map((item) => this.parse(item.data));
+    return items.filter((item) => !isExpired(item, now) && (sk === undefined || item.sk === sk)).map((item) => this.parse(item.data));
   }
 
   putOperation(

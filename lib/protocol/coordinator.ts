@@ -75,7 +75,9 @@ export class Coordinator {
   }
 
   async listKeys(): Promise<KeyRecord[]> {
-    return this.#io.tables.keys.listByPrefix('key#');
+    // A key's partition also holds its refresh/reshare lock: only the records themselves.
+    const { pk, sk } = coordinatorKeys.key('');
+    return this.#io.tables.keys.listByPrefix(pk, sk);
   }
 
   async getSession(session: string): Promise<Session | undefined> {

@@ -22,6 +22,8 @@ test('refresh 2-of-3: new epoch, same group key, signs; old shares do not combin
   expect(result.publicKey).toBe(publicKey);
   const record = await cluster.coordinator.getKey('k');
   expect(record?.epoch).toBe(1);
+  // The key's partition now also held a refresh lock: listing still reads key records only.
+  expect((await cluster.coordinator.listKeys()).map((key) => [key.keyId, key.epoch])).toEqual([['k', 1]]);
   expect(record?.publicKey).toBe(publicKey);
 
   const fresh = await Promise.all(['p1', 'p2', 'p3'].map((p) => openStoredShare(cluster, p, 'k')));
