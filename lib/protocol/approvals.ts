@@ -67,8 +67,9 @@ export function lifecycleApprovalInput(request: ApprovedLifecycle): Uint8Array {
     keyId,
     operation,
     ...(threshold === undefined ? {} : { threshold }),
-    ...(parties === undefined ? {} : { parties: [...parties] }),
-    ...(dealers === undefined ? {} : { dealers: [...dealers] }),
+    // Sets, not lists: an approver who lists the parties in another order approves the same change.
+    ...(parties === undefined ? {} : { parties: [...parties].sort() }),
+    ...(dealers === undefined ? {} : { dealers: [...dealers].sort() }),
   };
   return concatBytes(LIFECYCLE_APPROVAL_DOMAIN, sha256(canonicalBytes(fields)));
 }

@@ -1,6 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { signApproval } from '../../../lib/protocol/approvals.js';
+import { lifecycleApprovalInput, signApproval } from '../../../lib/protocol/approvals.js';
 import { LocalKeySigner } from '../../../lib/client/signers.js';
 import { assertApprovalQuorum } from '../../../lib/protocol/approvals.js';
 import type { Directory } from '../../../lib/protocol/directory.js';
@@ -46,5 +46,17 @@ describe('signApproval', () => {
     expect(() => assertApprovalQuorum(rule, child, forParent, directory)).toThrow(/quorum not met: 0 of 2/);
     expect(() => assertApprovalQuorum(rule, { ...request, path: 'm/0/8' }, forChild, directory)).toThrow(/quorum not met: 0 of 2/);
     expect(() => assertApprovalQuorum(rule, request, forChild, directory)).toThrow(/quorum not met: 0 of 2/);
+  });
+});
+
+describe('lifecycle approvals', () => {
+  const change = { initiator: 'ops', requestId: 'reshare-7', keyId: 'treasury', operation: 'reshare' as const, threshold: 2, parties: ['p1', 'p2', 'p4'], dealers: ['p1', 'p2'] };
+
+  it('approve a set of parties and dealers, whatever order the approver listed them in', () => {
+    const same = lifecycleApprovalInput({ ...change, parties: ['p4', 'p1', 'p2'], dealers: ['p2', 'p1'] });
+    expect(Buffer.from(same).equals(Buffer.from(lifecycleApprovalInput(change)))).toBe(true);
+    for (const other of [{ parties: ['p1', 'p2', 'p3'] }, { dealers: ['p1', 'p4'] }, { threshold: 3 }]) {
+      expect(Buffer.from(lifecycleApprovalInput({ ...change, ...other })).equals(Buffer.from(lifecycleApprovalInput(change)))).toBe(false);
+    }
   });
 });
