@@ -28,6 +28,7 @@ import { COORDINATOR, INITIATOR_REQUEST_TYPES, MessageType, type Envelope } from
 import type { HandleOutcome } from './party.js';
 import { ReplayGuard } from './replay-guard.js';
 import { applySign } from './sign/coordinator-apply.js';
+import { restartAtEpoch } from './sign/coordinator-attempt.js';
 import { applyReshare } from './reshare/coordinator-apply.js';
 import { isFinished } from './coordinator-timeout.js';
 
@@ -163,11 +164,10 @@ export class Coordinator {
         step = applyReshare(session, storedKey.value, envelope, context);
       } else if (((key ??= await io.requiredKey(session.keyId)).epoch ?? 0) !== (session.epoch ?? 0) && !isFinished(session)) {
         // A refresh or reshare switched the key meanwhile: the session's signers and shares
-        // belong to the old epoch. Retryable: a new request signs at the new epoch.
-        step = {
-          next: { ...session, phase: 'failed', error: { code: RefusalCode.staleEpoch, message: `key "${session.keyId}" moved to another epoch during this signing session; retry the request` } },
-          resend: false,
-        };
+        // belong to the old epoch. The request itself is still good: start it again at the
+        // new epoch, with fresh nonces from the new parties (the switch is invisible to the
+        // application but for latency).
+        step = { next: restartAtEpoch(session, key), resend: false };
       } else {
         key ??= await io.requiredKey(session.keyId);
         // Read on every try: a concurrent session may have claimed the commitment meanwhile.

@@ -3,8 +3,12 @@
  * lost (excluded for a proven fault, or refused): a fresh attempt with fresh nonces from the
  * parties that remain, or failure once fewer than the threshold remain.
  */
+import { RefusalCode } from '../../ports/errors.js';
 import type { KeyRecord, SignSession } from '../coordinator-state.js';
 import type { ResultError } from '../messages.js';
+
+/** The highest attempt number the wire carries (`SignCommitBody.attempt`). */
+const MAX_ATTEMPT = 255;
 
 /** Parties of the key neither excluded nor refused in this session. */
 export function eligible(session: SignSession, key: KeyRecord): string[] {
@@ -36,4 +40,19 @@ export function nextAttempt(session: SignSession, key: KeyRecord, reason: string
 function commonCode(session: SignSession): string | undefined {
   const codes = new Set(Object.values(session.refused).map((r) => r.code));
   return codes.size === 1 ? [...codes][0] : undefined;
+}
+
+/**
+ * A session whose key moved to another epoch (a refresh or reshare finished meanwhile): a
+ * fresh attempt at the key's epoch, asking its parties. Refusals of the old epoch no longer
+ * apply (most are the old epoch's own: stale-epoch, a nonce gone at the switch); parties
+ * proven faulty stay excluded. Fails (retryable) only when the attempts run out.
+ */
+export function restartAtEpoch(session: SignSession, key: KeyRecord): SignSession {
+  const epoch = key.epoch ?? 0;
+  if (session.attempt >= MAX_ATTEMPT) {
+    return { ...session, phase: 'failed', error: { code: RefusalCode.staleEpoch, message: `key "${session.keyId}" moved to epoch ${epoch} and this session has no attempts left; retry the request` } };
+  }
+  const { epoch: _left, ...rest } = session;
+  return { ...rest, ...(epoch > 0 ? { epoch } : {}), phase: 'commit', attempt: session.attempt + 1, refused: {}, commitments: {}, signers: [], shares: {} };
 }

@@ -1,7 +1,7 @@
 /** Signing attempts, coordinator side: who may still sign, and what a lost signer leads to. */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { RefusalCode } from '../../../../lib/ports/errors.js';
-import { eligible, nextAttempt } from '../../../../lib/protocol/sign/coordinator-attempt.js';
+import { eligible, nextAttempt, restartAtEpoch } from '../../../../lib/protocol/sign/coordinator-attempt.js';
 import { Cast } from '../../../support/coordinator-fixtures.js';
 import { freshSignSession, signSetup, type SignSetup } from '../../../support/sign-fixtures.js';
 
@@ -33,5 +33,11 @@ describe('signing attempts (coordinator)', () => {
     expect(nextAttempt(agreeing, setup.key, 'x').error?.code).toBe('policy');
     const differing = { ...freshSignSession(setup), refused: { p1: refused('policy'), p2: refused('unknown-key') } };
     expect(nextAttempt(differing, setup.key, 'the reason').error?.code).toBe('the reason');
+  });
+
+  it('a key that moved to another epoch: the same request again at that epoch, old refusals dropped, the excluded still out; failed only without attempts left', () => {
+    const session = { ...freshSignSession(setup), phase: 'sign' as const, attempt: 3, signers: ['p1', 'p2'], excluded: ['p3'], refused: { p1: refused(RefusalCode.staleEpoch) } };
+    expect(restartAtEpoch(session, { ...setup.key, epoch: 2 })).toMatchObject({ phase: 'commit', epoch: 2, attempt: 4, refused: {}, commitments: {}, signers: [], shares: {}, excluded: ['p3'] });
+    expect(restartAtEpoch({ ...session, attempt: 255 }, { ...setup.key, epoch: 2 })).toMatchObject({ phase: 'failed', error: { code: RefusalCode.staleEpoch } });
   });
 });
