@@ -238,6 +238,12 @@ export const DkgAbortBody = z.strictObject({
 export const SignCommitBody = z.strictObject({
   request: EnvelopeSchema,
   attempt: z.number().check(z.int(), z.gte(1), z.lte(255)),
+  /**
+   * The key epoch the session signs at (absent: 0). A party whose active share is of another
+   * epoch (a refresh or reshare it has not yet, or already, switched to) refuses, rather than
+   * commit with a share the coordinator would check against the other epoch's package.
+   */
+  epoch: z.optional(z.number().check(z.int(), z.nonnegative())),
 });
 
 export const NonceCommitment = z.strictObject({ identifier: ScalarHex, hiding: ElementHex, binding: ElementHex });

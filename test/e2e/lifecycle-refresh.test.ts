@@ -85,6 +85,38 @@ test('a signing session started at the old epoch: its old nonces sign nothing, a
   expect(verifyWithNodeCrypto(publicKey, message, result?.body.ok === true && 'signature' in result.body ? String(result.body.signature) : '')).toBe(true);
 });
 
+test('a party that has not switched yet refuses to commit at the new epoch (never blamed for its old share); the others sign; after its confirmation it signs again', async () => {
+  const harness = await openHarness(await scratch.dir(), { parties: 3, policy: lifecyclePolicy() });
+  const { cluster } = harness;
+  scratch.own(cluster);
+  const keygen = await cluster.keygen({ keyId: 'k', threshold: 2 });
+  const publicKey = keygen.publicKey ?? '';
+  // p3's confirmation is late: it still holds its epoch-0 share when epoch 1 signs.
+  const late: string[] = [];
+  harness.hooks.intercept = ({ body }) => {
+    if (typeOf(body) !== MessageType.reshareConfirm || parseRaw(body).to !== 'p3') return [body];
+    late.push(body);
+    return [];
+  };
+  expect((await cluster.reshare({ keyId: 'k' })).ok).toBe(true);
+  harness.hooks.intercept = undefined;
+  expect(late).toHaveLength(1);
+
+  const message = encoder.encode('mid-switch');
+  const session = await cluster.initiator.requestSignature({ keyId: 'k', message });
+  await cluster.run();
+  const result = cluster.takeResults().find((r) => r.session === session);
+  expect(result?.body).toMatchObject({ ok: true });
+  expect(verifyWithNodeCrypto(publicKey, message, result?.body.ok === true && 'signature' in result.body ? String(result.body.signature) : '')).toBe(true);
+  const stored = await cluster.coordinator.getSession(session);
+  if (stored?.kind !== 'sign') throw new Error('no signing session');
+  expect(stored.excluded).toEqual([]);
+  expect(stored.refused.p3?.code).toBe('stale-epoch');
+
+  expect(await cluster.parties.get('p3')?.handle(late[0] ?? '')).toMatchObject({ status: 'processed' });
+  expect((await shareRecordOf(cluster, 'p3', 'k'))?.epoch).toBe(1);
+});
+
 test('after a refresh and a reshare, every secret buffer of every round handler is all zeros', async () => {
   const scopes: SecretScope[] = [];
   const { cluster } = await openHarness(await scratch.dir(), { parties: 4, policy: lifecyclePolicy(), onSecretsWiped: (scope) => scopes.push(scope) });

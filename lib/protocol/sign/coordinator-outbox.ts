@@ -20,7 +20,9 @@ export function signOutbox(session: SignSession, key: KeyRecord | undefined): Ou
   switch (session.phase) {
     case 'commit':
       if (key === undefined) throw new StoredStateError(`key record "${session.keyId}" missing for a signing session`);
-      return eligible(session, key).map((p) => toParty(p, sessionId, MessageType.signCommit, { request, attempt }));
+      return eligible(session, key).map((p) =>
+        toParty(p, sessionId, MessageType.signCommit, { request, attempt, ...(session.epoch !== undefined && session.epoch > 0 ? { epoch: session.epoch } : {}) }),
+      );
     case 'sign': {
       const commitments = session.signers.map((p) => required(session.commitments, p, 'sign.commitment'));
       return session.signers.map((p) => toParty(p, sessionId, MessageType.signPackage, { request, attempt, commitments }));

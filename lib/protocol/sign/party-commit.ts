@@ -11,7 +11,8 @@ import { commitRound1 } from '../nonce-generation.js';
 import { decideApproval } from '../party-audit.js';
 import { retryOnConflict } from '../../ports/store.js';
 import type { PartyContext, PartyView } from '../party-context.js';
-import { partyKeys, type NonceRecord } from '../party-state.js';
+import { epochOf, partyKeys, type NonceRecord } from '../party-state.js';
+import { RefusalCode, RefusedError } from '../../ports/errors.js';
 import { openSecret, sealSecret } from '../sealed-item.js';
 import type { SecretScope } from '../secret-scope.js';
 import { checkSignRequest, checkSignRules } from './party-request.js';
@@ -47,6 +48,12 @@ export async function onSignCommit(ctx: PartyContext, envelope: Envelope): Promi
   const body = parseBody(envelope, MessageType.signCommit);
   const { result, approval } = await decideApproval(ctx, 'sign', session, body.request, async () => {
     const checked = await checkSignRequest(ctx, body.request, session);
+    const here = epochOf(checked.share);
+    if ((body.epoch ?? 0) !== here) {
+      // Committing would sign with a share of another epoch than the coordinator checks: an
+      // honest party would be blamed for it. Mid-switch only; the coordinator goes on without us.
+      throw new RefusedError(RefusalCode.staleEpoch, `the session signs at epoch ${body.epoch ?? 0}, key "${checked.sign.keyId}" is at epoch ${here} here`);
+    }
     await checkSignRules(ctx, checked.sign, body.request.from, session);
     return checked;
   });
