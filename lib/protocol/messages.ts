@@ -387,6 +387,8 @@ export const ReshareDealingBody = z.strictObject({
   keyId: Name,
   epoch: z.number().check(z.int(), z.nonnegative()),
   publicPackageHash: hex(32),
+  /** The round-1 transcript (every participant's keys) the shares were sealed to (reshare/transcripts.ts reshareRound1Hash). */
+  round1Hash: hex(32),
   commitments: z.array(ElementHex).check(z.minLength(1), z.maxLength(255)),
   shares: z.record(Name, SealedShare),
   audit: AuditAnchor,

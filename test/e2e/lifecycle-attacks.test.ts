@@ -163,3 +163,43 @@ test('a participant publishing a low-order X25519 key is refused on receipt and 
   expect(await keyState(cluster, 'k')).toBe(before);
   await expectStillSigns(cluster, 'k', fixture.publicKey);
 });
+
+test('a dealing signed on another round-1 transcript: refused on receipt naming its dealer; relayed anyway by the coordinator, refused by the new parties', async () => {
+  const harness = await openFromFixture(scratch, fixture, { policy: lifecyclePolicy() });
+  const { cluster } = harness;
+  const p2 = requiredVault(cluster, 'p2');
+  const otherTranscript = (envelope: Envelope) => resign(p2, envelope, { body: { ...bodyOf(envelope), round1Hash: 'ab'.repeat(32) } });
+  // 1. p2 signs its dealing on another transcript: the coordinator refuses it on receipt and names p2.
+  harness.hooks.intercept = async ({ from, body }) => (from === 'p2' && typeOf(body) === MessageType.reshareDealing ? [await otherTranscript(parseRaw(body))] : [body]);
+  const before = await keyState(cluster, 'k');
+  await expect(cluster.reshare({ keyId: 'k' })).rejects.toThrow(/no reshare.result/);
+  const refused = harness.logs.filter((l) => l.message === 'message refused' && l.fields.type === MessageType.reshareDealing);
+  expect(refused.map((l) => l.fields)).toMatchObject([{ from: 'p2', blame: 'p2', code: 'inconsistent-package' }]);
+  expect(await keyState(cluster, 'k')).toBe(before);
+
+  // 2. A coordinator that relays such a dealing anyway (in the shares it re-signs): every new party refuses it as another transcript.
+  // (A fresh cluster: the stalled session above holds the key's reshare locks until it times out.)
+  const second = await openFromFixture(scratch, fixture, { policy: lifecyclePolicy() });
+  await relayAnyway(second, 'p2');
+});
+
+async function relayAnyway(harness: Harness, dealer: string): Promise<void> {
+  const { cluster } = harness;
+  const dealerVault = requiredVault(cluster, dealer);
+  const coordinator = requiredVault(cluster, COORDINATOR);
+  const otherTranscript = (envelope: Envelope) => resign(dealerVault, envelope, { body: { ...bodyOf(envelope), round1Hash: 'ab'.repeat(32) } });
+  const before = await keyState(cluster, 'k');
+  harness.hooks.intercept = async ({ from, body }) => {
+    if (from !== COORDINATOR || typeOf(body) !== MessageType.reshareShares) return [body];
+    const envelope = parseRaw(body);
+    const dealings = await Promise.all((bodyOf(envelope).dealings as Envelope[]).map(async (d) => (d.from === dealer ? parseRaw(await otherTranscript(d)) : d)));
+    return [await resign(coordinator, envelope, { body: { ...bodyOf(envelope), dealings } })];
+  };
+  const result = await cluster.reshare({ keyId: 'k' });
+  expect(result.ok).toBe(false);
+  const sharesRefusals = cluster.outcomes.filter((o) => o.outcome.status === 'refused' && o.outcome.type === MessageType.reshareShares);
+  expect(sharesRefusals.length).toBeGreaterThan(0);
+  for (const o of sharesRefusals) expect(o.outcome).toMatchObject({ code: 'transcript-mismatch' });
+  expect(await keyState(cluster, 'k')).toBe(before);
+  await expectStillSigns(cluster, 'k', fixture.publicKey);
+}

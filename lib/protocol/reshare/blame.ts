@@ -18,6 +18,7 @@ import { SecretScope } from '../secret-scope.js';
 import { openShare } from '../share-sealing.js';
 import { checkDealingCommitments, shareMatchesDealing } from './dealing.js';
 import { isUsableX25519Key, RESHARE_SHARE_PURPOSE } from './receive-keys.js';
+import { round1HashOf } from './transcripts.js';
 
 export interface DealingVerdict {
   readonly accuser: string;
@@ -44,6 +45,11 @@ export function judgeDealingAccusation(refusal: Envelope, session: ReshareSessio
   if (dealingEnvelope === undefined) return verdict(false, `the transcript holds no dealing of "${accused}"`);
   const dealing = verifyRelayed(dealingEnvelope, { type: MessageType.reshareDealing, session: refusal.session, directory, role: 'party' });
   const current = verifyKeyAttestations(session.attestations, directory.parties, { keyId: session.keyId });
+  // The dealing is judged against the epoch and transcript it signed it was dealt on: the ones the accuser checked it against.
+  if (dealing.keyId !== session.keyId || dealing.epoch !== current.epoch || dealing.publicPackageHash !== current.publicPackageHash) {
+    return verdict(false, `the dealing "${accused}" signed is not of the attested epoch of key "${session.keyId}"`);
+  }
+  if (dealing.round1Hash !== round1HashOf(session)) return verdict(false, `the dealing "${accused}" signed was dealt on another round-1 transcript`);
   const id = (party: string) => suite.frost.Identifier.derive(party);
   if (evidence.kind === 'reshare-commitment') {
     const verifyingShare = current.publicPackage.verifyingShares[id(accused)];

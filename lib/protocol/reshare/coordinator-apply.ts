@@ -13,7 +13,7 @@ import { groupKeyOf, publicPackageHash } from '../frost-wire.js';
 import { MessageType, type Envelope, type ResultError } from '../messages.js';
 import { judgeDealingAccusation } from './blame.js';
 import { participantsOfSession } from './coordinator-intake.js';
-import { round1KeysProblem } from './transcripts.js';
+import { round1HashOf, round1KeysProblem } from './transcripts.js';
 
 export function applyReshare(session: ReshareSession, key: KeyRecord, envelope: Envelope, context: TransitionContext): Step<ReshareSession> {
   const participants = participantsOfSession(session);
@@ -41,6 +41,7 @@ export function applyReshare(session: ReshareSession, key: KeyRecord, envelope: 
         body.keyId !== session.keyId ||
         body.epoch !== session.fromEpoch ||
         body.publicPackageHash !== keyHash ||
+        body.round1Hash !== round1HashOf(session) ||
         body.commitments.length !== expected ||
         JSON.stringify(recipients) !== JSON.stringify(session.parties)
       ) {

@@ -85,6 +85,7 @@ async function sendDealing(ctx: PartyContext, session: string, state: ReshareSta
     keyId: state.keyId,
     epoch: state.fromEpoch,
     publicPackageHash: state.fromPackageHash,
+    round1Hash: dealing.round1Hash,
     commitments: dealing.commitments,
     shares: dealing.shares,
   });

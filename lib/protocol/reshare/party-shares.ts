@@ -19,7 +19,7 @@ import { checkDealingCommitments, combineShares, constantsSumToGroupKey, nextPub
 import { abandonReshare } from './party-abandon.js';
 import { receiveSecret, RESHARE_SHARE_PURPOSE } from './receive-keys.js';
 import { assertSameSession, checkCurrent, checkLifecycleRequest, requiredReshareState, reshareSeconds, ReshareAbandonedError, stateOperation } from './party-session.js';
-import { verifyDealings, verifyReshareRound1, type DealingsTranscript, type ReshareRound1Transcript } from './transcripts.js';
+import { reshareRound1Hash, verifyDealings, verifyReshareRound1, type DealingsTranscript, type ReshareRound1Transcript } from './transcripts.js';
 
 type Outcome =
   | { readonly kind: 'share'; readonly record: KeyShareRecord }
@@ -49,7 +49,7 @@ export async function onReshareShares(party: PartyContext, envelope: Envelope): 
     throw new RefusedError(RefusalCode.conflict, 'shares carry attestations of another epoch than start did');
   }
   const round1 = verifyReshareRound1(ctx, body.round1, session, state);
-  const dealings = verifyDealings(ctx, body.dealings, session, state);
+  const dealings = verifyDealings(ctx, body.dealings, session, state, reshareRound1Hash(round1));
   const active = state.mode === 'refresh' ? await ctx.tables.keyShares.get(partyKeys.keyShare(state.keyId)) : undefined;
   if (state.mode === 'refresh' && (active === undefined || epochOf(active.value) !== state.fromEpoch || active.value.publicPackageHash !== state.fromPackageHash)) {
     throw new RefusedError(RefusalCode.staleEpoch, `a refresh needs this party's share of key "${state.keyId}" at epoch ${state.fromEpoch}`);

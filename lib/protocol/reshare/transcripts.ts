@@ -5,7 +5,7 @@
  */
 import { RefusalCode, RefusedError } from '../../ports/errors.js';
 import { hashCanonical } from '../encoding.js';
-import { verifyRelayed } from '../envelope.js';
+import { parseBody, verifyRelayed } from '../envelope.js';
 import { MessageType, type Envelope, type ReshareDealingBody, type ReshareRound1Body } from '../messages.js';
 import type { PartyView } from '../party-context.js';
 import type { ReshareStateRecord } from '../party-state.js';
@@ -70,7 +70,13 @@ export function reshareRound1Hash(round1: ReshareRound1Transcript): string {
   );
 }
 
-export function verifyDealings(view: PartyView, envelopes: readonly Envelope[], session: string, state: StateView): DealingsTranscript {
+/** The hash of a session's round-1 transcript as the coordinator holds it (each entry checked on receipt). */
+export function round1HashOf(session: { readonly round1: Readonly<Record<string, Envelope>> }): string {
+  return reshareRound1Hash(Object.fromEntries(Object.entries(session.round1).map(([party, envelope]) => [party, parseBody(envelope, MessageType.reshareRound1)])));
+}
+
+/** The dealings, each signed by a dealer for this session, epoch and package, and sealed on `round1Hash` (the transcript this party checked). */
+export function verifyDealings(view: PartyView, envelopes: readonly Envelope[], session: string, state: StateView, round1Hash: string): DealingsTranscript {
   const byDealer: Record<string, ReshareDealingBody> = {};
   for (const relayed of envelopes) {
     const body = verifyRelayed(relayed, { type: MessageType.reshareDealing, session, directory: view.directory, role: 'party' });
@@ -79,6 +85,9 @@ export function verifyDealings(view: PartyView, envelopes: readonly Envelope[], 
     }
     if (body.keyId !== state.keyId || body.epoch !== state.fromEpoch || body.publicPackageHash !== state.fromPackageHash) {
       throw new RefusedError(RefusalCode.inconsistentPackage, `dealing of "${relayed.from}" is for another key, epoch or package`);
+    }
+    if (body.round1Hash !== round1Hash) {
+      throw new RefusedError(RefusalCode.transcriptMismatch, `dealing of "${relayed.from}" was dealt on another round-1 transcript than the one relayed here`);
     }
     if (JSON.stringify(Object.keys(body.shares).sort()) !== JSON.stringify([...state.parties].sort())) {
       throw new RefusedError(RefusalCode.inconsistentPackage, `dealing of "${relayed.from}" does not hold exactly one share per new party`);
