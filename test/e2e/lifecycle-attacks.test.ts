@@ -12,8 +12,10 @@ import { bytesToHex, decodeHex } from '../../lib/protocol/encoding.js';
 import { newMessageId } from '../../lib/protocol/envelope.js';
 import { COORDINATOR, MessageType, type Envelope } from '../../lib/protocol/messages.js';
 import { partyKeys, ReshareStateRecord } from '../../lib/protocol/party-state.js';
+import { judgeDealingAccusation } from '../../lib/protocol/reshare/blame.js';
 import { SecretScope } from '../../lib/protocol/secret-scope.js';
 import { openShare } from '../../lib/protocol/share-sealing.js';
+import { ed25519Suite } from '../../lib/protocol/suite.js';
 import { bodyOf, makeFixture, openFromFixture, parseRaw, requiredParty, requiredVault, resign, Scratch, typeOf, type Fixture, type Harness } from '../support/harness.js';
 import { expectStillSigns, keyState, lifecyclePolicy } from '../support/lifecycle.js';
 
@@ -82,6 +84,11 @@ test('a bad share from a dealer that is also a new party: the accuser\'s evidenc
   // No honest dealer's share to p1 opens with it (neither p2's nor p1's own).
   expect(opens('p2')).toBe(false);
   expect(opens('p1')).toBe(false);
+  // Nor can that secret be passed off as evidence against an honest dealer: p1 (re-signing its refusal) accusing p2 with it is judged against p1.
+  const stored = await cluster.getSession(session);
+  if (stored?.kind !== 'reshare') throw new Error('no reshare session at the coordinator');
+  const misused = parseRaw(await resign(requiredVault(cluster, 'p1'), refusal, { body: { ...bodyOf(refusal), accusation: { accused: 'p2', evidence: accusation.evidence } } }));
+  expect(judgeDealingAccusation(misused, stored, { suite: ed25519Suite, directory: cluster.directory })).toMatchObject({ holds: false, faulty: 'p1' });
   await expectStillSigns(cluster, 'k', fixture.publicKey);
 });
 
