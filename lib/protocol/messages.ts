@@ -283,13 +283,15 @@ export type ShareEvidence = z.infer<typeof ShareEvidence>;
 
 /**
  * What proves a refresh/reshare dealing bad (lib/protocol/reshare/blame.ts): for a share
- * (`reshare-share`), the accuser's X25519 secret of the session, revealed once it abandoned
- * it; for commitments (`reshare-commitment`), nothing secret: the dealer's signed dealing and
- * the current attestations in the signed transcript show it.
+ * (`reshare-share`), the accuser's X25519 receiving secret for the accused dealer only (its
+ * round-1 `receiveKeys[accused]`), revealed once it abandoned the session: it opens the
+ * accused's share to the accuser and no other dealer's; for commitments
+ * (`reshare-commitment`), nothing secret: the dealer's signed dealing and the current
+ * attestations in the signed transcript show it.
  */
 export const DealingEvidence = z.strictObject({
   kind: z.enum(['reshare-share', 'reshare-commitment']),
-  ephemeralSecret: z.optional(hex(32)),
+  receiveSecret: z.optional(hex(32)),
 });
 export type DealingEvidence = z.infer<typeof DealingEvidence>;
 
@@ -355,13 +357,20 @@ export const ReshareStartBody = z.strictObject({
   current: z.array(EnvelopeSchema).check(z.minLength(2), z.maxLength(255)),
 });
 
-/** A participant's answer to reshare.start: the X25519 key its new share is sealed to. */
+/**
+ * A participant's answer to reshare.start. `ephemeralKey`: the X25519 key a dealer seals
+ * with (its secret is never revealed). `receiveKeys` (new parties only, exactly one per
+ * dealer): the X25519 key that dealer's share to this party is sealed to. One per dealer so
+ * that an accusation reveals the secret of one (accuser, accused) pair only: one secret that
+ * opened every dealer's share would let anyone holding t′ of them interpolate each λ_j·s_j.
+ */
 export const ReshareRound1Body = z.strictObject({
   keyId: Name,
   /** The epoch being left, and its public-package hash as this party holds it (absent: holds no share). */
   epoch: z.number().check(z.int(), z.nonnegative()),
   publicPackageHash: z.optional(hex(32)),
   ephemeralKey: hex(32),
+  receiveKeys: z.optional(z.record(Name, hex(32))),
   audit: AuditAnchor,
 });
 export type ReshareRound1Body = z.infer<typeof ReshareRound1Body>;
@@ -384,6 +393,8 @@ export const ReshareDealingBody = z.strictObject({
   keyId: Name,
   epoch: z.number().check(z.int(), z.nonnegative()),
   publicPackageHash: hex(32),
+  /** The round-1 transcript (every participant's keys) the shares were sealed to (reshare/transcripts.ts reshareRound1Hash). */
+  round1Hash: hex(32),
   commitments: z.array(ElementHex).check(z.minLength(1), z.maxLength(255)),
   shares: z.record(Name, SealedShare),
   audit: AuditAnchor,

@@ -116,7 +116,9 @@ export const ReshareStateRecord = z.strictObject({
   parties: z.array(z.string()),
   dealers: z.array(z.string()),
   ephemeralKey: z.optional(hex32),
-  /** The X25519 secret (participants, until finished or abandoned), envelope-encrypted. */
+  /** A new party's receiving keys, one per dealer (derived from `secret`, reshare/receive-keys.ts). */
+  receiveKeys: z.optional(z.record(z.string(), hex32)),
+  /** The X25519 secret (participants, until finished, abandoned or confirmed), envelope-encrypted. */
   secret: z.optional(SealedBlob),
   /** A dealer's output, kept so that a redelivered deal gets the same dealing; with the round-1 transcript it was dealt on. */
   dealing: z.optional(z.strictObject({ round1Hash: hex32, commitments: z.array(z.string()), shares: z.record(z.string(), z.strictObject({ iv: z.string(), ct: z.string() })) })),

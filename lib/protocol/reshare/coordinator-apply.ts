@@ -13,6 +13,7 @@ import { groupKeyOf, publicPackageHash } from '../frost-wire.js';
 import { MessageType, type Envelope, type ResultError } from '../messages.js';
 import { judgeDealingAccusation } from './blame.js';
 import { participantsOfSession } from './coordinator-intake.js';
+import { round1HashOf, round1KeysProblem } from './transcripts.js';
 
 export function applyReshare(session: ReshareSession, key: KeyRecord, envelope: Envelope, context: TransitionContext): Step<ReshareSession> {
   const participants = participantsOfSession(session);
@@ -26,6 +27,9 @@ export function applyReshare(session: ReshareSession, key: KeyRecord, envelope: 
       if (body.keyId !== session.keyId || body.epoch !== session.fromEpoch || (session.dealers.includes(envelope.from) && body.publicPackageHash !== keyHash)) {
         throw new RefusedError(RefusalCode.inconsistentPackage, `reshare round 1 from "${envelope.from}" does not fit key "${session.keyId}" at epoch ${session.fromEpoch}`, { blame: envelope.from });
       }
+      // Checked on receipt (low-order keys too): no dealer meets a key it cannot seal to, and the sender is named.
+      const wrongKeys = round1KeysProblem(body, envelope.from, session);
+      if (wrongKeys !== undefined) throw new RefusedError(RefusalCode.inconsistentPackage, wrongKeys, { blame: envelope.from });
       return contribute(session, 'round1', 'round1', envelope, (next) => (allOf(next.round1, participants) ? { ...next, phase: 'deal' } : next));
     }
     case MessageType.reshareDealing: {
@@ -37,6 +41,7 @@ export function applyReshare(session: ReshareSession, key: KeyRecord, envelope: 
         body.keyId !== session.keyId ||
         body.epoch !== session.fromEpoch ||
         body.publicPackageHash !== keyHash ||
+        body.round1Hash !== round1HashOf(session) ||
         body.commitments.length !== expected ||
         JSON.stringify(recipients) !== JSON.stringify(session.parties)
       ) {

@@ -19,6 +19,7 @@
  * with bigints, which JavaScript cannot wipe; README "What cannot be wiped"); every secret
  * byte array is owned by the caller's scope.
  */
+import { RefusalCode, RefusedError } from '../../ports/errors.js';
 import { groupOfCurve, type Group } from '../derivation/group.js';
 import { curveOfSuite } from '../derivation/derive.js';
 import { bytesToHex, decodeHex } from '../encoding.js';
@@ -219,13 +220,14 @@ export function nextPublicPackage(
       for (const dealing of input.dealings) terms.push({ point: decodeHex(dealing[m] ?? '', 'commitment'), scalar: 1n });
     }
     const sum = group.combine(terms);
-    if (sum === undefined) throw new Error(`commitment ${m} of the new package is the identity`);
+    // Dealings whose coefficients cancel (only a coalition of dealers can arrange it): refused, not a plain error (no redelivery loop).
+    if (sum === undefined) throw new RefusedError(RefusalCode.inconsistentPackage, `commitment ${m} of the new package is the identity`);
     commitments.push(bytesToHex(sum));
   }
   const verifyingShares: Record<string, string> = {};
   for (const recipient of input.recipients) {
     const share = evaluateCommitments(group, 0, commitments, identifierScalar(group, recipient));
-    if (share === undefined) throw new Error('a new verifying share is the identity');
+    if (share === undefined) throw new RefusedError(RefusalCode.inconsistentPackage, 'a new verifying share is the identity');
     verifyingShares[recipient] = bytesToHex(share);
   }
   return { signers: { min: input.threshold, max: input.recipients.length }, commitments, verifyingShares };

@@ -18,7 +18,7 @@ const RequestCarrier = z.object({ request: EnvelopeSchema });
 /**
  * Abandons the session for good. Returns the refusal to send with `abandoned: true` (an
  * earlier one, if already abandoned), or undefined when this party cannot promise that
- * (it finished or confirmed the session, or saw it aborted).
+ * (it finished or confirmed the session, saw it aborted, or is a dealer only and dealt).
  */
 export async function abandonReshare(ctx: PartyContext, session: string, keyId: string, refusal: StoredRefusal, request: Envelope): Promise<StoredRefusal | undefined> {
   const stateKey = partyKeys.reshareState(session);
@@ -26,6 +26,10 @@ export async function abandonReshare(ctx: PartyContext, session: string, keyId: 
     const stored = await ctx.tables.reshareStates.get(stateKey);
     if (stored?.value.status === 'abandoned') return stored.value.refusal ?? refusal;
     if (stored !== undefined && stored.value.status !== 'started') return undefined;
+    // A dealer that dealt and receives nothing cannot keep the session from being confirmed:
+    // its promise would be worthless, and relayed to parties that confirm, it would split the
+    // key (some switch, the others drop their new shares). It refuses without abandoning.
+    if (stored !== undefined && stored.value.dealing !== undefined && !stored.value.parties.includes(ctx.id)) return undefined;
     const operations: WriteOperation[] = [...(await releaseLockOperations(ctx, keyId, session))];
     if (stored !== undefined) {
       const { secret: _secret, dealing: _dealing, ...rest } = stored.value;

@@ -1,6 +1,7 @@
 /**
  * Refresh/reshare abort, party side (`reshare.abort`): a participant abandoned the session;
- * its signed refusal, relayed unchanged, proves it can never be confirmed, so this party
+ * its signed refusal, relayed unchanged, proves it can never be confirmed (a new party's, or
+ * a dealer's whose dealing this party never saw), so this party
  * drops its pending share, secret and lock. Never on the coordinator's word alone, and
  * never once confirmed: the old epoch was never touched before confirmation.
  */
@@ -28,6 +29,13 @@ export async function onReshareAbort(ctx: PartyContext, envelope: Envelope): Pro
     assertSameSession(state, lifecycle);
     if (!participantsOf(state).includes(body.refusal.from)) {
       throw new RefusedError(RefusalCode.unexpectedSender, `abort relays a refusal from "${body.refusal.from}", not a participant of this reshare`);
+    }
+    // Only an abandonment that really prevents confirmation counts: a new party's (it will
+    // never finish), or a dealer's that never dealt. A party that finished holds the signed
+    // dealing of every dealer: an abandonment by a dealer only is then a contradiction.
+    if (!state.parties.includes(body.refusal.from) && state.status === 'finished') {
+      ctx.log.error('possible attack: abort on the abandonment of a dealer whose dealing this party holds', { party: ctx.id, session, abandonedBy: body.refusal.from });
+      throw new RefusedError(RefusalCode.unprovenAbort, `"${body.refusal.from}" dealt in this reshare and receives nothing: its abandonment cannot stop it`);
     }
     if (state.status === 'confirmed') {
       ctx.log.error('possible attack: abort of a confirmed reshare', { party: ctx.id, session, abandonedBy: body.refusal.from });

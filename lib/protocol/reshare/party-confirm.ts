@@ -69,7 +69,9 @@ export async function onReshareConfirm(ctx: PartyContext, envelope: Envelope): P
   const nonces = await staleNonceDeletions(ctx, state.keyId, state.fromEpoch + 1);
   operations.push(...nonces);
   operations.push(...(await releaseLockOperations(ctx, state.keyId, session)));
-  operations.push(stateOperation(ctx, session, { ...state, status: 'confirmed' }, stored.version));
+  // Nothing of the session's secrets outlives it: the X25519 secret and a dealer's sealed output go (as at abort and abandon).
+  const { secret: _secret, dealing: _dealing, ...rest } = state;
+  operations.push(stateOperation(ctx, session, { ...rest, status: 'confirmed' }, stored.version));
   const entry = { ...auditEntry(ctx.now(), 'reshare', session, body.request), decision: 'approved' as const, reason: `${outcome}; ${nonces.length} unused older-epoch nonces deleted` };
   const audit = await ctx.audit.appendOperations(`reshare#${session}#confirmed`, entry);
   await ctx.tables.backend.write([...audit, ...operations], ctx.nowSeconds());

@@ -1,7 +1,7 @@
 /**
  * Refresh/reshare dealing, party side (`reshare.deal` → `reshare.dealing`): a dealer checks
  * the round-1 transcript, opens its share, deals (dealing.ts) and seals each new party's
- * share to that party's round-1 X25519 key. The output is stored with the transcript's hash,
+ * share to that party's round-1 receiving key for this dealer. The output is stored with the transcript's hash,
  * so a redelivery gets the same dealing and another transcript is refused.
  */
 import { RefusalCode, RefusedError } from '../../ports/errors.js';
@@ -13,10 +13,10 @@ import { epochOf, partyKeys, type ReshareStateRecord } from '../party-state.js';
 import { openSecret } from '../sealed-item.js';
 import { sealShare } from '../share-sealing.js';
 import { deal } from './dealing.js';
+import { RESHARE_SHARE_PURPOSE } from './receive-keys.js';
 import { assertSameSession, checkLifecycleRequest, requiredReshareState, stateOperation } from './party-session.js';
 import { reshareRound1Hash, verifyReshareRound1 } from './transcripts.js';
 
-export const RESHARE_SHARE_PURPOSE = 'frostline/reshare-share/v1';
 
 export async function onReshareDeal(party: PartyContext, envelope: Envelope): Promise<void> {
   const { session } = envelope;
@@ -58,10 +58,11 @@ export async function onReshareDeal(party: PartyContext, envelope: Envelope): Pr
     const shares: Record<string, SealedShare> = {};
     for (const recipient of state.parties) {
       const share = output.shares.get(ctx.identifierOf(recipient));
-      const entry = round1[recipient];
-      if (share === undefined || entry === undefined) throw new Error(`dealing holds no share for "${recipient}"`);
+      // Sealed to the recipient's receiving key for this dealer (checked present and usable with the transcript).
+      const receiveKey = round1[recipient]?.receiveKeys?.[ctx.id];
+      if (share === undefined || receiveKey === undefined) throw new RefusedError(RefusalCode.incompleteTranscript, `no share or receiving key for "${recipient}"`);
       const binding = { session, keyId: state.keyId, sender: ctx.id, recipient };
-      shares[recipient] = sealShare(ephemeral, decodeHex(entry.ephemeralKey, 'ephemeralKey', 32), binding, share, scope, RESHARE_SHARE_PURPOSE);
+      shares[recipient] = sealShare(ephemeral, decodeHex(receiveKey, 'receiveKey', 32), binding, share, scope, RESHARE_SHARE_PURPOSE);
     }
     return { round1Hash, commitments: output.commitments, shares };
   });
@@ -84,6 +85,7 @@ async function sendDealing(ctx: PartyContext, session: string, state: ReshareSta
     keyId: state.keyId,
     epoch: state.fromEpoch,
     publicPackageHash: state.fromPackageHash,
+    round1Hash: dealing.round1Hash,
     commitments: dealing.commitments,
     shares: dealing.shares,
   });

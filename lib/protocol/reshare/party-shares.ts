@@ -17,13 +17,13 @@ import type { SecretScope } from '../secret-scope.js';
 import { openShare } from '../share-sealing.js';
 import { checkDealingCommitments, combineShares, constantsSumToGroupKey, nextPublicPackage, shareMatchesDealing } from './dealing.js';
 import { abandonReshare } from './party-abandon.js';
-import { RESHARE_SHARE_PURPOSE } from './party-deal.js';
+import { receiveSecret, RESHARE_SHARE_PURPOSE } from './receive-keys.js';
 import { assertSameSession, checkCurrent, checkLifecycleRequest, requiredReshareState, reshareSeconds, ReshareAbandonedError, stateOperation } from './party-session.js';
-import { verifyDealings, verifyReshareRound1, type DealingsTranscript, type ReshareRound1Transcript } from './transcripts.js';
+import { reshareRound1Hash, verifyDealings, verifyReshareRound1, type DealingsTranscript, type ReshareRound1Transcript } from './transcripts.js';
 
 type Outcome =
   | { readonly kind: 'share'; readonly record: KeyShareRecord }
-  | { readonly kind: 'accuse'; readonly accused: string; readonly reason: string; readonly evidence: { kind: 'reshare-share' | 'reshare-commitment'; ephemeralSecret?: string } };
+  | { readonly kind: 'accuse'; readonly accused: string; readonly reason: string; readonly evidence: { kind: 'reshare-share' | 'reshare-commitment'; receiveSecret?: string } };
 
 export async function onReshareShares(party: PartyContext, envelope: Envelope): Promise<void> {
   const { session } = envelope;
@@ -49,7 +49,7 @@ export async function onReshareShares(party: PartyContext, envelope: Envelope): 
     throw new RefusedError(RefusalCode.conflict, 'shares carry attestations of another epoch than start did');
   }
   const round1 = verifyReshareRound1(ctx, body.round1, session, state);
-  const dealings = verifyDealings(ctx, body.dealings, session, state);
+  const dealings = verifyDealings(ctx, body.dealings, session, state, reshareRound1Hash(round1));
   const active = state.mode === 'refresh' ? await ctx.tables.keyShares.get(partyKeys.keyShare(state.keyId)) : undefined;
   if (state.mode === 'refresh' && (active === undefined || epochOf(active.value) !== state.fromEpoch || active.value.publicPackageHash !== state.fromPackageHash)) {
     throw new RefusedError(RefusalCode.staleEpoch, `a refresh needs this party's share of key "${state.keyId}" at epoch ${state.fromEpoch}`);
@@ -140,9 +140,11 @@ export function newShare(ctx: PartyContext, input: ShareInput, scope: SecretScop
     const sealed = dealing.shares[ctx.id];
     if (sealed === undefined) throw new RefusedError(RefusalCode.missingShare, `dealing of "${dealer}" holds nothing for "${ctx.id}"`);
     const binding = { session: input.session, keyId: state.keyId, sender: dealer, recipient: ctx.id };
-    const share = openShare(input.ephemeral, decodeHex(dealerRound1.ephemeralKey, 'ephemeralKey', 32), binding, sealed, scope, RESHARE_SHARE_PURPOSE);
-    // The evidence (this session's X25519 secret, as text) is made only when accusing: it is public once sent.
-    const evidence = () => ({ kind: 'reshare-share' as const, ephemeralSecret: bytesToHex(input.ephemeral) });
+    // This party's receiving secret for this dealer only: revealed as evidence, it opens this dealer's share to this party and nothing else.
+    const receiving = receiveSecret(input.ephemeral, { session: input.session, keyId: state.keyId, party: ctx.id }, dealer, scope);
+    const share = openShare(receiving, decodeHex(dealerRound1.ephemeralKey, 'ephemeralKey', 32), binding, sealed, scope, RESHARE_SHARE_PURPOSE);
+    // The evidence (as text) is made only when accusing: it is public once sent.
+    const evidence = () => ({ kind: 'reshare-share' as const, receiveSecret: bytesToHex(receiving) });
     if (share === undefined) return { kind: 'accuse', accused: dealer, reason: `sealed share from "${dealer}" does not open`, evidence: evidence() };
     if (!shareMatchesDealing(suite, state.mode, ctx.identifierOf(ctx.id), share, dealing.commitments)) {
       return { kind: 'accuse', accused: dealer, reason: `share from "${dealer}" does not match its dealing's commitments`, evidence: evidence() };

@@ -1,9 +1,9 @@
 /**
  * Refresh/reshare start, party side (`reshare.start` → `reshare.round1`): decide (audited),
  * then — a participant (dealer or new party) — take the key's one reshare lock, draw an
- * X25519 key for the shares sealed to it, and answer with its public half. A party that
- * only leaves (a removed non-dealer) records the plan, to act on the confirmation, and
- * answers nothing. A redelivery answers from the stored state.
+ * X25519 session key (a new party: and from it one receiving key per dealer), and answer
+ * with the public keys. A party that only leaves (a removed non-dealer) records the plan,
+ * to act on the confirmation, and answers nothing. A redelivery answers from the stored state.
  */
 import { RefusalCode, RefusedError } from '../../ports/errors.js';
 import { ConditionFailedError } from '../../ports/errors.js';
@@ -15,6 +15,7 @@ import type { PartyContext } from '../party-context.js';
 import { partyKeys, type ReshareStateRecord } from '../party-state.js';
 import { sealSecret } from '../sealed-item.js';
 import { ephemeralPublicKey, newEphemeralSecret } from '../share-sealing.js';
+import { receiveKeys } from './receive-keys.js';
 import {
   activeShareAt,
   checkCurrent,
@@ -62,9 +63,11 @@ export async function onReshareStart(ctx: PartyContext, envelope: Envelope): Pro
   const record: ReshareStateRecord = participant
     ? await keyCtx.withSecrets(async (scope) => {
         const ephemeral = newEphemeralSecret(scope);
+        const receiving = plan.parties.includes(ctx.id) ? { receiveKeys: receiveKeys(ephemeral, { session, keyId: plan.keyId, party: ctx.id }, plan.dealers, scope) } : {};
         return {
           ...base,
           ephemeralKey: bytesToHex(ephemeralPublicKey(ephemeral)),
+          ...receiving,
           secret: await sealSecret(ctx.vault, ctx.secretContext(plan.keyId, 'reshare-state'), stateKey, ephemeral, scope),
         };
       })
@@ -118,5 +121,6 @@ async function answerRound1(ctx: PartyContext, session: string, state: ReshareSt
     epoch: state.fromEpoch,
     ...(holds ? { publicPackageHash: state.fromPackageHash } : {}),
     ephemeralKey: state.ephemeralKey,
+    ...(state.receiveKeys !== undefined ? { receiveKeys: state.receiveKeys } : {}),
   });
 }
