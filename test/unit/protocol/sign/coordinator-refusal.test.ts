@@ -30,9 +30,16 @@ describe('a signing refusal (coordinator)', () => {
     expect(step.next).toMatchObject({ phase: 'commit', attempt: 2, signers: [], commitments: {} });
   });
 
-  it('from a non-signer, or for an earlier attempt, while signing: recorded, signing goes on', async () => {
+  it('from a non-signer while signing: recorded, signing goes on', async () => {
     expect(onSignRefusal(signingSession(), setup.key, await refused('p3', RefusalCode.policy)).next).toMatchObject({ phase: 'sign', attempt: 1 });
-    expect(onSignRefusal({ ...signingSession(), attempt: 2 }, setup.key, await refused('p1', RefusalCode.policy, 1)).next).toMatchObject({ phase: 'sign', attempt: 2 });
+  });
+
+  it('for an earlier attempt: changes nothing (the party was asked again; after an epoch switch every old signer refuses the old attempt)', async () => {
+    const restarted: SignSession = { ...freshSignSession(setup), attempt: 2 };
+    for (const party of ['p1', 'p2', 'p3']) {
+      expect(onSignRefusal(restarted, setup.key, await refused(party, RefusalCode.staleEpoch, 1)).next).toBeUndefined();
+    }
+    expect(onSignRefusal({ ...signingSession(), attempt: 2 }, setup.key, await refused('p1', RefusalCode.policy, 1)).next).toBeUndefined();
   });
 
   it('leaving too few parties: failed with the parties’ common code and every reason', async () => {
