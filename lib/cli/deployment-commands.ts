@@ -290,7 +290,7 @@ export async function runDeploymentLifecycle(
     out.step(`${plan.summary} (epoch ${current.epoch ?? 0} → ${(current.epoch ?? 0) + 1})`);
     const requestId = options.requestId ?? randomUUID();
     // Development approvers' local keys sign this exact request (keys whose rules have reshareApprovals).
-    const approved = approvedLifecycle(plan, { initiator: connection.initiator, requestId, keyId: options.keyId });
+    const approved = approvedLifecycle(plan, { initiator: connection.initiator, requestId, keyId: options.keyId, epoch: current.epoch ?? 0 });
     const approvals = await Promise.all((options.approvers ?? []).map(async (id) => signLifecycleApproval(await connection.approver(id), id, approved)));
     const common = { keyId: options.keyId, signal, requestId, ...(approvals.length > 0 ? { approvals } : {}) };
     return plan.mode === 'refresh'

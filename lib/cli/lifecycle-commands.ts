@@ -83,7 +83,7 @@ export function planLifecycle(ask: LifecycleAsk, current: Pick<PinnedKey, 'keyId
  * reshare the threshold, party set and dealers exactly as the request carries them (the
  * initiator sends the lists in plain sort order).
  */
-export function approvedLifecycle(plan: LifecyclePlan, request: { initiator: string; requestId: string; keyId: string }): ApprovedLifecycle {
+export function approvedLifecycle(plan: LifecyclePlan, request: { initiator: string; requestId: string; keyId: string; epoch: number }): ApprovedLifecycle {
   if (plan.mode === 'refresh') return { ...request, operation: 'refresh' };
   return {
     ...request,
@@ -147,7 +147,7 @@ export async function runLocalLifecycle(options: LocalLifecycleOptions): Promise
       out.step(`${plan.summary} (epoch ${epochOf(current)} → ${epochOf(current) + 1})`);
       const everyone = sorted([...new Set([...current.parties, ...plan.parties])]);
       progress.start(cluster.outcomes, everyone, { [MessageType.reshareDeal]: plan.dealers, [MessageType.reshareShares]: plan.parties });
-      const common = { keyId: options.keyId, ...(options.requestId !== undefined ? { requestId: options.requestId } : {}) };
+      const common = { keyId: options.keyId, epoch: epochOf(current), ...(options.requestId !== undefined ? { requestId: options.requestId } : {}) };
       let result: ReshareResultBody;
       let ms: number;
       try {

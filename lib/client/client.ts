@@ -188,8 +188,8 @@ export class FrostlineClient {
    */
   async refresh(options: LifecycleCommon & CallOptions): Promise<LifecycleResult> {
     validated(RefreshOptionsSchema, options, 'refresh');
-    return this.#lifecycle(options, undefined, (requestId) =>
-      this.#initiator.requestLifecycle({ keyId: options.keyId, requestId, ...(options.approvals !== undefined ? { approvals: options.approvals } : {}) }),
+    return this.#lifecycle(options, undefined, (requestId, epoch) =>
+      this.#initiator.requestLifecycle({ keyId: options.keyId, requestId, epoch, ...(options.approvals !== undefined ? { approvals: options.approvals } : {}) }),
     );
   }
 
@@ -200,9 +200,10 @@ export class FrostlineClient {
    */
   async reshare(options: LifecycleCommon & { parties: readonly string[]; threshold: number; dealers?: readonly string[] } & CallOptions): Promise<LifecycleResult> {
     validated(ReshareOptionsSchema, options, 'reshare');
-    return this.#lifecycle(options, { parties: options.parties, threshold: options.threshold }, (requestId) =>
+    return this.#lifecycle(options, { parties: options.parties, threshold: options.threshold }, (requestId, epoch) =>
       this.#initiator.requestLifecycle({
         keyId: options.keyId,
+        epoch,
         parties: options.parties,
         threshold: options.threshold,
         requestId,
@@ -234,12 +235,13 @@ export class FrostlineClient {
   async #lifecycle(
     options: LifecycleCommon & CallOptions,
     requested: { parties: readonly string[]; threshold: number } | undefined,
-    send: (requestId: string) => Promise<unknown>,
+    send: (requestId: string, epoch: number) => Promise<unknown>,
   ): Promise<LifecycleResult> {
     const requestId = options.requestId ?? randomUUID();
-    // The key as pinned (or attested now): the new epoch must keep its group key.
+    // The key as pinned (or attested now): the new epoch must keep its group key. The request
+    // names this epoch, so parties at any other refuse it (a stale pin fails, never steers).
     const pinned = (await this.#pins.get(options.keyId)) ?? (await this.#fetchKey(options.keyId, callOptions(options)));
-    const result = await this.#call(requestId, 'reshare.result', options, () => send(requestId));
+    const result = await this.#call(requestId, 'reshare.result', options, () => send(requestId, epochOf(pinned)));
     if (result.type !== 'reshare.result') throw new RequestError('bad-result', 'unexpected result type', requestId);
     const body = result.body;
     if (!body.ok) throw errorFromResult(requestId, body.error);

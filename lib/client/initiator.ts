@@ -64,6 +64,8 @@ export interface LifecycleOptions {
   readonly parties?: readonly string[];
   readonly threshold?: number;
   readonly dealers?: readonly string[];
+  /** The epoch the change was planned against (README "Key lifecycle"). */
+  readonly epoch?: number;
 }
 
 export class Initiator {
@@ -103,12 +105,14 @@ export class Initiator {
   async requestLifecycle(options: LifecycleOptions): Promise<string> {
     const requestId = options.requestId ?? randomUUID();
     const approvals = options.approvals !== undefined && options.approvals.length > 0 ? { approvals: [...options.approvals] } : {};
+    const epoch = options.epoch !== undefined ? { epoch: options.epoch } : {};
     if (options.parties === undefined || options.threshold === undefined) {
-      return this.#send(MessageType.refreshRequest, requestId, { requestId, keyId: options.keyId, ...approvals });
+      return this.#send(MessageType.refreshRequest, requestId, { requestId, keyId: options.keyId, ...epoch, ...approvals });
     }
     return this.#send(MessageType.reshareRequest, requestId, {
       requestId,
       keyId: options.keyId,
+      ...epoch,
       threshold: options.threshold,
       parties: [...options.parties].sort(),
       ...(options.dealers !== undefined ? { dealers: [...options.dealers].sort() } : {}),

@@ -571,7 +571,7 @@ export class LocalCluster {
   }
 
   /** Refresh (same parties and threshold, new shares) of `keyId`; runs until the result. */
-  async refresh(options: { keyId: string; requestId?: string; approvals?: readonly Approval[] }): Promise<ReshareResultBody> {
+  async refresh(options: { keyId: string; requestId?: string; approvals?: readonly Approval[]; epoch?: number }): Promise<ReshareResultBody> {
     return this.reshare(options);
   }
 

@@ -52,6 +52,8 @@ export interface ApprovedLifecycle {
   readonly requestId: string;
   readonly keyId: string;
   readonly operation: 'refresh' | 'reshare';
+  /** The epoch the change was planned against, as the request carries it. */
+  readonly epoch?: number | undefined;
   /** Reshare only: the new threshold, party set and dealers (absent: every current party), as requested. */
   readonly threshold?: number | undefined;
   readonly parties?: readonly string[] | undefined;
@@ -60,12 +62,13 @@ export interface ApprovedLifecycle {
 
 /** Its own domain string: a signing approval can never count as a lifecycle approval, nor the other way round. */
 export function lifecycleApprovalInput(request: ApprovedLifecycle): Uint8Array {
-  const { initiator, requestId, keyId, operation, threshold, parties, dealers } = request;
+  const { initiator, requestId, keyId, epoch, operation, threshold, parties, dealers } = request;
   const fields = {
     initiator,
     requestId,
     keyId,
     operation,
+    ...(epoch === undefined ? {} : { epoch }),
     ...(threshold === undefined ? {} : { threshold }),
     // Sets, not lists: an approver who lists the parties in another order approves the same change.
     ...(parties === undefined ? {} : { parties: [...parties].sort() }),

@@ -326,6 +326,12 @@ export type PartyRefusedBody = z.infer<typeof PartyRefusedBody>;
 export const RefreshRequestBody = z.strictObject({
   requestId: RequestId,
   keyId: Name,
+  /**
+   * The key epoch this change was planned against (what the requester saw as current).
+   * Every party refuses the request at any other epoch, so a coordinator can neither steer
+   * a request planned on an old party set onto the key nor hold it back until a later epoch.
+   */
+  epoch: z.optional(z.number().check(z.int(), z.nonnegative())),
   /** Approvers' signatures over this request, for keys whose policy requires a quorum. */
   approvals: z.optional(z.array(ApprovalSchema).check(z.maxLength(32))),
 });
@@ -339,6 +345,12 @@ export type RefreshRequestBody = z.infer<typeof RefreshRequestBody>;
 export const ReshareRequestBody = z.strictObject({
   requestId: RequestId,
   keyId: Name,
+  /**
+   * The key epoch this change was planned against (what the requester saw as current).
+   * Every party refuses the request at any other epoch, so a coordinator can neither steer
+   * a request planned on an old party set onto the key nor hold it back until a later epoch.
+   */
+  epoch: z.optional(z.number().check(z.int(), z.nonnegative())),
   threshold: z.number().check(z.int(), z.gte(2), z.lte(255)),
   parties: z.array(Name).check(z.minLength(2), z.maxLength(255)),
   dealers: z.optional(z.array(Name).check(z.minLength(2), z.maxLength(255))),

@@ -9,6 +9,7 @@ import { bodyOf, freshCopy, makeFixture, openFromFixture, parseRaw, requiredVaul
 import { expectStillSigns, keyState, lifecyclePolicy } from '../support/lifecycle.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../../lib/protocol/requests.js';
 import { COORDINATOR } from '../../lib/protocol/messages.js';
+import { createEnvelope, deriveSessionId } from '../../lib/protocol/envelope.js';
 import { coordinatorKeys } from '../../lib/protocol/coordinator-state.js';
 import { partyKeys } from '../../lib/protocol/party-state.js';
 
@@ -188,5 +189,28 @@ test('a current party being removed cannot veto its removal: its refusal is audi
   expect(result.ok, JSON.stringify(result.error)).toBe(true);
   expect(cluster.outcomes.filter((o) => o.node === 'p4' && o.outcome.status === 'refused').map((o) => o.outcome.type)).toContain(MessageType.reshareStart);
   expect((await cluster.coordinator.getKey('k'))?.parties).toEqual(['p1', 'p2', 'p3']);
+  await expectStillSigns(cluster, 'k', fixture.publicKey);
+});
+
+test('a request planned against an older epoch is refused by every party, even relayed by a coordinator that let it through; nothing changes', async () => {
+  const harness = await openFromFixture(scratch, fixture, { policy: lifecyclePolicy() });
+  const { cluster } = harness;
+  expect((await cluster.refresh({ keyId: 'k' })).ok).toBe(true);
+  const key = await cluster.coordinator.getKey('k');
+  const epoch = key?.epoch ?? 0;
+  expect(epoch).toBeGreaterThan(0);
+  // The coordinator's own intake refuses it...
+  const refused = await cluster.refresh({ keyId: 'k', epoch: epoch - 1 });
+  expect(refused.error?.code).toBe('stale-epoch');
+  // ...and a coordinator that relays it anyway, with the genuine current attestations, gets the same from each party.
+  const requestId = 'planned-on-an-old-epoch';
+  const session = deriveSessionId('cli', requestId);
+  const request = await createEnvelope(requiredVault(cluster, 'cli'), Date.now(), { type: MessageType.refreshRequest, session, from: 'cli', to: COORDINATOR, body: { requestId, keyId: 'k', epoch: epoch - 1 } });
+  const before = await keyState(cluster, 'k');
+  for (const party of key?.parties ?? []) {
+    const start = await createEnvelope(requiredVault(cluster, COORDINATOR), Date.now(), { type: MessageType.reshareStart, session, from: COORDINATOR, to: party, body: { request, current: key?.attestations ?? [] } });
+    expect(await cluster.parties.get(party)?.handle(JSON.stringify(start)), party).toMatchObject({ status: 'refused', code: 'stale-epoch' });
+  }
+  expect(await keyState(cluster, 'k')).toBe(before);
   await expectStillSigns(cluster, 'k', fixture.publicKey);
 });

@@ -87,7 +87,7 @@ describe('lifecycle approvals through the SDK', () => {
     const { publicKey } = await client.keygen({ keyId: 'k', threshold: 2, parties: ['p1', 'p2', 'p3'] });
     const before = await pins.get('k');
     // What each approver signs: this reshare exactly, lists sorted as the SDK sends them.
-    const approved = { initiator: 'cli', keyId: 'k', operation: 'reshare' as const, threshold: 3, parties: ['p1', 'p2', 'p3'], dealers: ['p1', 'p3'] };
+    const approved = { initiator: 'cli', keyId: 'k', epoch: 0, operation: 'reshare' as const, threshold: 3, parties: ['p1', 'p2', 'p3'], dealers: ['p1', 'p3'] };
     const approve = (id: string, requestId: string) => signLifecycleApproval(requiredVault(harness.cluster, id), id, { ...approved, requestId });
 
     const one = [await approve('alice', 'raise-1')];

@@ -40,8 +40,8 @@ export function checkLifecyclePolicy(ctx: PartyContext, request: Envelope, lifec
   if (rule !== undefined) {
     const approved =
       lifecycle.mode === 'refresh'
-        ? { initiator: request.from, requestId: body.requestId, keyId: body.keyId, operation: 'refresh' as const }
-        : { initiator: request.from, requestId: body.requestId, keyId: body.keyId, operation: 'reshare' as const, threshold: lifecycle.body.threshold, parties: lifecycle.body.parties, dealers: lifecycle.body.dealers };
+        ? { initiator: request.from, requestId: body.requestId, keyId: body.keyId, epoch: body.epoch, operation: 'refresh' as const }
+        : { initiator: request.from, requestId: body.requestId, keyId: body.keyId, epoch: body.epoch, operation: 'reshare' as const, threshold: lifecycle.body.threshold, parties: lifecycle.body.parties, dealers: lifecycle.body.dealers };
     assertLifecycleQuorum(rule, approved, body.approvals ?? [], ctx.directory);
   }
 }

@@ -24,8 +24,15 @@ export interface ResharePlan {
 
 const sorted = (list: readonly string[]) => [...list].sort();
 
-export function planOf(request: LifecycleRequest, current: { readonly parties: readonly string[]; readonly threshold: number }): ResharePlan {
+export function planOf(
+  request: LifecycleRequest,
+  current: { readonly parties: readonly string[]; readonly threshold: number; readonly epoch?: number | undefined },
+): ResharePlan {
   const base = { keyId: request.body.keyId, current: sorted(current.parties), currentThreshold: current.threshold };
+  const planned = request.body.epoch;
+  if (planned !== undefined && planned !== (current.epoch ?? 0)) {
+    throw new RefusedError(RefusalCode.staleEpoch, `the request was planned against epoch ${planned} of key "${base.keyId}", which is at epoch ${current.epoch ?? 0}`);
+  }
   if (request.mode === 'refresh') {
     return { ...base, mode: 'refresh', threshold: current.threshold, parties: base.current, dealers: base.current, participants: base.current };
   }

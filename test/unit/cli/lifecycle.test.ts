@@ -87,10 +87,10 @@ describe('--approvers: what approvers sign is what the parties check', () => {
   const partySide = (request: Envelope): ApprovedLifecycle => {
     if (request.type === MessageType.refreshRequest) {
       const body = request.body as RefreshRequestBody;
-      return { initiator: request.from, requestId: body.requestId, keyId: body.keyId, operation: 'refresh' };
+      return { initiator: request.from, requestId: body.requestId, keyId: body.keyId, epoch: body.epoch, operation: 'refresh' };
     }
     const body = request.body as ReshareRequestBody;
-    return { initiator: request.from, requestId: body.requestId, keyId: body.keyId, operation: 'reshare', threshold: body.threshold, parties: body.parties, dealers: body.dealers };
+    return { initiator: request.from, requestId: body.requestId, keyId: body.keyId, epoch: body.epoch, operation: 'reshare', threshold: body.threshold, parties: body.parties, dealers: body.dealers };
   };
   const current = { keyId: 'k', parties: ['p1', 'p2', 'p10'], threshold: 2 };
   it.each<[string, LifecycleAsk]>([
@@ -112,10 +112,11 @@ describe('--approvers: what approvers sign is what the parties check', () => {
     await initiator.requestLifecycle({
       keyId: 'k',
       requestId: 'r1',
+      epoch: 3,
       ...(plan.mode === 'reshare' ? { parties: plan.parties, threshold: plan.threshold, ...(plan.requestedDealers !== undefined ? { dealers: plan.requestedDealers } : {}) } : {}),
     });
     const request = JSON.parse(sent[0] ?? '{}') as Envelope;
-    const approved = approvedLifecycle(plan, { initiator: 'ops', requestId: 'r1', keyId: 'k' });
+    const approved = approvedLifecycle(plan, { initiator: 'ops', requestId: 'r1', keyId: 'k', epoch: 3 });
     expect(Buffer.from(lifecycleApprovalInput(approved)).equals(Buffer.from(lifecycleApprovalInput(partySide(request))))).toBe(true);
   });
 });

@@ -159,7 +159,7 @@ describe('refresh and reshare results the SDK accepts', () => {
     expect(await pins.get(KEY)).toMatchObject({ epoch: 1, keygenPackageHash: KEYGEN_HASH, publicKey: GROUP_KEY });
     const sent = coordinator.requests.at(-1);
     expect(sent?.type).toBe(MessageType.refreshRequest);
-    expect(sent?.body).toEqual({ requestId: 'refresh-1', keyId: KEY });
+    expect(sent?.body).toEqual({ requestId: 'refresh-1', keyId: KEY, epoch: 0 });
     expect(sent?.session).toBe(sessionOf('refresh-1'));
   });
 
@@ -169,7 +169,7 @@ describe('refresh and reshare results the SDK accepts', () => {
     coordinator.answer = honest({ parties: ['p1', 'p2', 'p4'], threshold: 3, epoch: 1 });
     const result = await client.reshare({ keyId: KEY, parties: ['p4', 'p2', 'p1'], threshold: 3, dealers: ['p2', 'p1'], requestId: 'add-p4' });
     expect(result).toMatchObject({ epoch: 1, threshold: 3, parties: ['p1', 'p2', 'p4'], publicKey: GROUP_KEY });
-    expect(coordinator.requests.at(-1)?.body).toEqual({ requestId: 'add-p4', keyId: KEY, threshold: 3, parties: ['p1', 'p2', 'p4'], dealers: ['p1', 'p2'] });
+    expect(coordinator.requests.at(-1)?.body).toEqual({ requestId: 'add-p4', keyId: KEY, epoch: 0, threshold: 3, parties: ['p1', 'p2', 'p4'], dealers: ['p1', 'p2'] });
     expect((await pins.get(KEY))?.publicPackageHash).not.toBe(KEYGEN_HASH);
     expect(await client.derivePublicKey(KEY, 'm/0/7')).toEqual(before);
   });
