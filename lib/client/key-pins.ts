@@ -122,6 +122,9 @@ const PinFile = z.strictObject({ version: z.literal(1), keys: z.record(z.string(
  * Pins in a JSON file (public data only), written atomically; the CLI keeps one beside each
  * deployment. Not for many concurrent writers: one process at a time.
  */
+/** The pin writes under way per file in this process (FileKeyPins.pin). */
+const pinWrites = new Map<string, Promise<void>>();
+
 export class FileKeyPins implements KeyPins {
   constructor(readonly path: string) {}
 
@@ -130,7 +133,27 @@ export class FileKeyPins implements KeyPins {
     return Object.hasOwn(keys, keyId) ? keys[keyId] : undefined;
   }
 
+  /**
+   * Read, change and write back, one pin at a time per file in this process: concurrent calls
+   * (several signatures, a lookup and a reshare on one client) would otherwise each write the
+   * file as they read it, and the last would put back an entry another had just replaced —
+   * an older epoch, say. Processes sharing one file (CLI runs with one `--config`) are not
+   * serialised: give each its own file, or run them one at a time.
+   */
   async pin(key: PinnedKey): Promise<void> {
+    const previous = pinWrites.get(this.path) ?? Promise.resolve();
+    const mine = previous.then(() => this.#pinNow(key));
+    // The chain goes on after a failed write: the next pin reads the file afresh.
+    const tail = mine.catch(() => undefined);
+    pinWrites.set(this.path, tail);
+    try {
+      await mine;
+    } finally {
+      if (pinWrites.get(this.path) === tail) pinWrites.delete(this.path);
+    }
+  }
+
+  async #pinNow(key: PinnedKey): Promise<void> {
     const file = await this.#read();
     const existing = Object.hasOwn(file.keys, key.keyId) ? file.keys[key.keyId] : undefined;
     if (!replacesPin(existing, key)) return;
