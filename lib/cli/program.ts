@@ -5,7 +5,7 @@
  */
 import { Command, Help, InvalidArgumentError, Option } from 'commander';
 import { FrostlineError } from '../ports/errors.js';
-import { NAME_PATTERN } from '../protocol/messages.js';
+import { NAME_PATTERN, RequestId } from '../protocol/messages.js';
 import { runAuditVerify } from './audit.js';
 import { configCommand } from './config-pin.js';
 import { defaultDataDir, localPinnedKey, publicKeyOf, runDemo, runKey, runKeygen, runKeys, runSign, runVerify } from './commands.js';
@@ -51,6 +51,12 @@ function integer(min: number, max: number) {
     if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`expected an integer from ${min} to ${max}`);
     return n;
   };
+}
+
+/** An idempotency key as the wire takes it (`RequestId`): refused here, before anything is sent or printed. */
+function requestId(value: string): string {
+  if (!RequestId.safeParse(value).success) throw new InvalidArgumentError('expected 1-128 of A-Z a-z 0-9 . _ : -');
+  return value;
 }
 
 function name(value: string): string {
@@ -196,7 +202,7 @@ export function buildProgram(): Command {
       .requiredOption('-k, --key-id <id>', 'name of the new key', name)
       .addOption(new Option('-t, --threshold <t>', 'signers needed').argParser(integer(2, 255)).default(2))
       .addOption(new Option('-n, --parties <n>', `parties holding shares (default: ${DEFAULT_LOCAL_PARTIES} locally, all of a deployment's)`).argParser(integer(2, 255)))
-      .option('--request-id <id>', 'idempotency key (deployment): repeating it returns the first result')
+      .option('--request-id <id>', 'idempotency key (deployment): repeating it returns the first result', requestId)
       .addOption(suiteOption('the key\'s signature scheme').default(DEFAULT_SUITE_NAME))
       .addOption(dataDirOption())
       .addOption(jsonOption()),
@@ -225,7 +231,7 @@ export function buildProgram(): Command {
       .option('-m, --message <text>', 'message (UTF-8)')
       .option('--message-hex <hex>', 'message (hex bytes)')
       .option('--message-file <path>', `message: the bytes of this file, or of stdin with - (at most ${MAX_SIGN_MESSAGE_BYTES} bytes; the policy's limit applies)`)
-      .option('--request-id <id>', 'idempotency key: repeating it returns the first result')
+      .option('--request-id <id>', 'idempotency key: repeating it returns the first result', requestId)
       .option('--path <path>', 'sign under the non-hardened child key at PATH, e.g. m/0/7 (see `frostline derive`)')
       .option('--taproot', 'secp256k1-tr: the BIP341 output key of the (child) key as internal key, key path only (BIP86)')
       .option('--merkle-root <hex>', 'secp256k1-tr: with --taproot, commit to this script-tree merkle root (32 bytes hex); implies --taproot')
@@ -271,7 +277,7 @@ export function buildProgram(): Command {
       .addOption(new Option('--approvers <ids>', "--deployment only: attach lifecycle approvals signed with these approvers' local keys (comma-separated)").argParser(names));
   addDeploymentOptions(
     lifecycleCommand('refresh', 'new shares for the same parties and threshold; the group key stays (old shares stop working together with new ones)')
-      .option('--request-id <id>', 'idempotency key: repeating it returns the first result')
+      .option('--request-id <id>', 'idempotency key: repeating it returns the first result', requestId)
       .addOption(dataDirOption())
       .addOption(jsonOption()),
   ).action(async (o: { key: string; requestId?: string; approvers?: string[]; dataDir: string; json?: boolean } & DeploymentFlags) => lifecycle(o, { mode: 'refresh' }));
@@ -281,7 +287,7 @@ export function buildProgram(): Command {
       .requiredOption('--parties <ids>', 'the new party set, comma-separated', names)
       .requiredOption('-t, --threshold <t>', 'signers needed in the new set', integer(2, 255))
       .addOption(new Option('--dealers <ids>', 'current parties that deal, comma-separated (default: every current party; at least the current threshold)').argParser(names))
-      .option('--request-id <id>', 'idempotency key: repeating it returns the first result')
+      .option('--request-id <id>', 'idempotency key: repeating it returns the first result', requestId)
       .addOption(dataDirOption())
       .addOption(jsonOption()),
   ).action(async (o: { key: string; parties: string[]; threshold: number; dealers?: string[]; requestId?: string; approvers?: string[]; dataDir: string; json?: boolean } & DeploymentFlags) => {
@@ -293,7 +299,7 @@ export function buildProgram(): Command {
   addDeploymentOptions(
     lifecycleCommand('repair', "restore a party's lost share (lost table or KMS key): a reshare to the same set and threshold that every other party deals")
       .requiredOption('-p, --party <id>', 'the party whose share is restored', name)
-      .option('--request-id <id>', 'idempotency key: repeating it returns the first result')
+      .option('--request-id <id>', 'idempotency key: repeating it returns the first result', requestId)
       .addOption(dataDirOption())
       .addOption(jsonOption()),
   ).action(async (o: { key: string; party: string; requestId?: string; approvers?: string[]; dataDir: string; json?: boolean } & DeploymentFlags) => lifecycle(o, { mode: 'repair', party: o.party }));

@@ -57,20 +57,23 @@ describe('commands: all reachable, listed, and nothing falls through to demo', (
   });
 
   test('an unknown command, an unknown option and a missing subcommand: one usage line each, exit 2', async () => {
-    const [bogus, noCommand, config, unknownOption, badValue, json] = await Promise.all([
+    const [bogus, noCommand, config, unknownOption, badValue, json, badRequestId] = await Promise.all([
       cli.run(['bogus']),
       cli.run([]),
       cli.run(['config']),
       cli.run(['keys', '--bogus']),
       cli.run(['keygen', '--key-id', 'k', '--threshold', 'two']),
       cli.run(['sign', '--key', 'k1', '--message', 'a', '--message-hex', '00', '--json']),
+      cli.run(['refresh', '--key', 'k1', '--request-id', 'bad id']),
     ]);
     expect(expectOneLineFailure(bogus, 2, 'usage')).toBe("frostline: usage: unknown command 'bogus' (frostline --help)");
     expect(expectOneLineFailure(noCommand, 2, 'usage')).toMatch(/^frostline: usage: frostline needs a command: demo, keygen, .*config/);
     expect(expectOneLineFailure(config, 2, 'usage')).toBe('frostline: usage: frostline config needs a command: pin, show-endpoints (frostline config --help)');
     expect(expectOneLineFailure(unknownOption, 2, 'usage')).toBe("frostline: usage: unknown option '--bogus' (frostline keys --help)");
     expect(expectOneLineFailure(badValue, 2, 'usage')).toMatch(/threshold.*'two' is invalid\. expected an integer from 2 to 255 \(frostline keygen --help\)$/);
-    for (const run of [bogus, noCommand, config, unknownOption, badValue]) expect(run.stdout).toBe('');
+    // A request id the wire would refuse: a usage line before anything is sent or printed as progress.
+    expect(expectOneLineFailure(badRequestId, 2, 'usage')).toMatch(/request-id.*'bad id' is invalid\. expected 1-128 of A-Z a-z 0-9 \. _ : - \(frostline refresh --help\)$/);
+    for (const run of [bogus, noCommand, config, unknownOption, badValue, badRequestId]) expect(run.stdout).toBe('');
     // --json: the failure is also the one JSON object on stdout.
     expectOneLineFailure(json, 2, 'usage');
     expect(jsonOf(json)).toEqual({ ok: false, code: 'usage', message: expect.stringMatching(/^give exactly one of --message TEXT, --message-hex HEX or --message-file PATH/) });
