@@ -31,6 +31,8 @@ export const RefusalCode = {
   /** A nonce commitment already used for this key (RFC 9591 §7.3); names its sender. */
   commitmentReused: 'commitment-reused',
   conflict: 'conflict',
+  /** A pool refill refused: the party already holds enough unused pool nonces of the key (NoncePoolSettings.maxUnused). */
+  poolFull: 'pool-full',
   /** A signing package for another request than the one this party committed its nonce for. */
   requestMismatch: 'request-mismatch',
   /** A keygen session this party will not take further: round 1 done and its state expired, abandoned, or aborted. */

@@ -3,7 +3,7 @@ import * as z from 'zod/mini';
 import { Hex32, PublicKeyHex, SignatureHex } from './schema-atoms.js';
 import type { ItemBackend, ItemKey } from '../ports/store.js';
 import { ItemTable } from '../ports/store.js';
-import { EnvelopeSchema, PublicPackage, ResultError } from './messages.js';
+import { EnvelopeSchema, NonceCommitment, PublicPackage, ResultError } from './messages.js';
 import { recordParser } from './party-state.js';
 
 const hex32 = Hex32;
@@ -48,6 +48,11 @@ export const SignSession = z.strictObject({
   shares: Contributions,
   /** Any suite's signature (Ed448's 114 bytes included): a finished session must parse when read again. */
   signature: z.optional(SignatureHex),
+  /**
+   * Present while the current attempt is one-round: each signer's pooled commitment, claimed
+   * for this session at intake (sign/coordinator-pool.ts). `commitments` stays empty then.
+   */
+  pooled: z.optional(z.record(z.string(), z.strictObject({ batchId: z.string(), index: z.number().check(z.int(), z.nonnegative()), commitment: NonceCommitment }))),
   /** The key's epoch at intake (absent: 0): shares are verified with that epoch's package, and a key that moved on fails the session (retryable). */
   epoch: z.optional(z.number().check(z.int(), z.nonnegative())),
 });
@@ -115,12 +120,53 @@ export const CommitmentUse = z.strictObject({
 });
 export type CommitmentUse = z.infer<typeof CommitmentUse>;
 
+/** One pool batch of one party, as the coordinator keeps it: entry i is claimed by moving `next` past it. */
+export const PoolBatchRef = z.strictObject({
+  batchId: z.string(),
+  expires: z.number(),
+  count: z.number().check(z.int(), z.positive()),
+  /** Entries below this index are claimed. */
+  next: z.number().check(z.int(), z.nonnegative()),
+});
+export type PoolBatchRef = z.infer<typeof PoolBatchRef>;
+
+/**
+ * The coordinator's pools of one key (small: no commitments, only where each batch stands).
+ * Changed under a version condition by every claim and every batch that arrives, so two
+ * requests never claim the same entry; the claim record (`CommitmentUse`) is written in the
+ * same transaction as a second, independent guard.
+ */
+export const PoolCursor = z.strictObject({
+  keyId: z.string(),
+  /** The key epoch these pools belong to; a cursor of an older epoch is read as empty. */
+  epoch: z.number().check(z.int(), z.nonnegative()),
+  parties: z.record(
+    z.string(),
+    z.strictObject({
+      batches: z.array(PoolBatchRef),
+      /** When a refill was last asked of this party (epoch ms), if it has not answered since. */
+      refillRequestedAt: z.optional(z.number()),
+    }),
+  ),
+});
+export type PoolCursor = z.infer<typeof PoolCursor>;
+
+/** A party's signed `pool.batch`, kept until it expires: relayed, unchanged, in one-round packages. */
+export const PoolBatchItem = z.strictObject({
+  party: z.string(),
+  epoch: z.number().check(z.int(), z.nonnegative()),
+  batch: EnvelopeSchema,
+});
+export type PoolBatchItem = z.infer<typeof PoolBatchItem>;
+
 export const coordinatorKeys = {
   session: (session: string): ItemKey => ({ pk: `session#${session}`, sk: 'state' }),
   key: (keyId: string): ItemKey => ({ pk: `key#${keyId}`, sk: 'public' }),
   commitment: (keyId: string, hiding: string): ItemKey => ({ pk: `commitment#${keyId}#${hiding}`, sk: 'use' }),
   /** The one refresh/reshare session of a key that may be open: taken with the session, free once that session is finished. */
   reshareLock: (keyId: string): ItemKey => ({ pk: `key#${keyId}`, sk: 'reshare' }),
+  poolCursor: (keyId: string): ItemKey => ({ pk: `pool#${keyId}`, sk: 'cursor' }),
+  poolBatch: (keyId: string, party: string, batchId: string): ItemKey => ({ pk: `pool#${keyId}`, sk: `batch#${party}#${batchId}` }),
 };
 
 export const ReshareLock = z.strictObject({ session: z.string() });
@@ -131,11 +177,15 @@ export class CoordinatorTables {
   readonly keys: ItemTable<KeyRecord>;
   readonly commitments: ItemTable<CommitmentUse>;
   readonly reshareLocks: ItemTable<ReshareLock>;
+  readonly poolCursors: ItemTable<PoolCursor>;
+  readonly poolBatches: ItemTable<PoolBatchItem>;
 
   constructor(readonly backend: ItemBackend, nowSeconds: () => number) {
     this.sessions = new ItemTable(backend, recordParser(Session, 'session'), nowSeconds);
     this.keys = new ItemTable(backend, recordParser(KeyRecord, 'key record'), nowSeconds);
     this.commitments = new ItemTable(backend, recordParser(CommitmentUse, 'commitment use'), nowSeconds);
     this.reshareLocks = new ItemTable(backend, recordParser(ReshareLock, 'reshare lock'), nowSeconds);
+    this.poolCursors = new ItemTable(backend, recordParser(PoolCursor, 'pool cursor'), nowSeconds);
+    this.poolBatches = new ItemTable(backend, recordParser(PoolBatchItem, 'pool batch'), nowSeconds);
   }
 }

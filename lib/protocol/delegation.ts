@@ -34,12 +34,15 @@ const CERTIFICATE_DOMAIN = utf8ToBytes(`${DELEGATION_PURPOSE}\u0000`);
  * The envelope types a delegated key may sign: the per-signature path, where the KMS calls
  * are. Everything else stays identity-signed: initiator requests and approvals (never
  * delegated), and messages kept as long-lived evidence (dkg.done attestations, party.refused
- * accusations, DKG transcripts), which are verified long after a certificate has expired.
+ * accusations, DKG transcripts, `pool.batch` commitments relayed for the batch's lifetime),
+ * which are verified long after a certificate has expired.
  */
 export const DELEGABLE_TYPES: ReadonlySet<string> = new Set([
   MessageType.signCommit,
   MessageType.signCommitment,
   MessageType.signPackage,
+  MessageType.signPooled,
+  MessageType.poolRefill,
   MessageType.signShare,
   MessageType.signResult,
 ]);

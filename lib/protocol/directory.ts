@@ -36,6 +36,41 @@ export interface Limits {
    * sender issues, and the longest a receiver accepts. Absent: DEFAULT_DELEGATED_KEY_LIFETIME_MS.
    */
   readonly delegatedKeyLifetimeMs?: number;
+  /**
+   * Nonce pools for one-round signing (DESIGN.md "Nonce pools"; `noncePoolSettings`).
+   * Absent: DEFAULT_NONCE_POOL. `false`: every signature takes two rounds.
+   */
+  readonly noncePool?: NoncePoolSettings | false;
+}
+
+export interface NoncePoolSettings {
+  /** Commitments a party makes per batch (at most MAX_POOL_BATCH). */
+  readonly batchSize: number;
+  /** The coordinator asks a party for a batch once it holds at most this many of its unclaimed commitments. */
+  readonly lowWater: number;
+  /** A party refuses a refill while it holds at least this many unused, unexpired pool nonces of the key. */
+  readonly maxUnused: number;
+  /** How long a batch is usable (party and coordinator both check `expires`). */
+  readonly ttlSeconds: number;
+  /** A refill request unanswered for this long may be sent again. */
+  readonly refillRetrySeconds: number;
+  /** A one-round attempt still waiting for a signer after this long falls back to two rounds (the sweeper's check). */
+  readonly fallbackAfterMs: number;
+}
+
+export const DEFAULT_NONCE_POOL: NoncePoolSettings = {
+  batchSize: 32,
+  lowWater: 8,
+  maxUnused: 64,
+  ttlSeconds: 24 * 3600,
+  refillRetrySeconds: 60,
+  fallbackAfterMs: 30_000,
+};
+
+/** The pool settings in force, or undefined when pools are off. */
+export function noncePoolSettings(limits: Pick<Limits, 'noncePool'>): NoncePoolSettings | undefined {
+  if (limits.noncePool === false) return undefined;
+  return limits.noncePool ?? DEFAULT_NONCE_POOL;
 }
 
 /**

@@ -48,6 +48,9 @@ export const MessageType = {
   reshareConfirm: 'reshare.confirm',
   reshareAbort: 'reshare.abort',
   reshareResult: 'reshare.result',
+  poolRefill: 'pool.refill',
+  poolBatch: 'pool.batch',
+  signPooled: 'sign.pooled',
 } as const;
 export type MessageType = (typeof MessageType)[keyof typeof MessageType];
 
@@ -268,6 +271,59 @@ export const SignShareBody = z.strictObject({
   share: ScalarHex,
   audit: AuditAnchor,
 });
+
+// ---- nonce pools: one-round signing (DESIGN.md "Nonce pools") ------------------------
+
+/** The most commitments one pool batch carries (and a refill may ask for). */
+export const MAX_POOL_BATCH = 64;
+
+/**
+ * Coordinator → party: make a batch of single-use nonces for this key and epoch and publish
+ * their commitments. The envelope's `session` is the batch id: a redelivery gets the same
+ * batch again, never a second one. A party refuses while it holds enough unused nonces.
+ */
+export const PoolRefillBody = z.strictObject({
+  keyId: Name,
+  epoch: z.number().check(z.int(), z.nonnegative()),
+  count: z.number().check(z.int(), z.gte(1), z.lte(MAX_POOL_BATCH)),
+});
+
+/**
+ * Party → coordinator, signed by the party's identity key (never a delegated key: it is
+ * relayed, inside signing packages, for as long as the batch lives). The batch id is the
+ * envelope's `session`; entry `i` is `commitments[i]`. Every commitment is usable once,
+ * for this key at this epoch, until `expires` (epoch ms).
+ */
+export const PoolBatchBody = z.strictObject({
+  keyId: Name,
+  epoch: z.number().check(z.int(), z.nonnegative()),
+  expires: z.number().check(z.int(), z.positive()),
+  commitments: z.array(NonceCommitment).check(z.minLength(1), z.maxLength(MAX_POOL_BATCH)),
+  audit: AuditAnchor,
+});
+export type PoolBatchBody = z.infer<typeof PoolBatchBody>;
+
+/** One signer's pooled commitment in a one-round package: its party's signed batch, relayed unchanged, and the entry. */
+export const PooledCommitment = z.strictObject({
+  batch: EnvelopeSchema,
+  index: z.number().check(z.int(), z.gte(0), z.lt(MAX_POOL_BATCH)),
+});
+export type PooledCommitment = z.infer<typeof PooledCommitment>;
+
+/**
+ * Coordinator → each chosen signer: the one-round signing package. The signer runs every
+ * check of `sign.commit` (request, policy, approvals, rate limit, audit) and of
+ * `sign.package`, spends its pooled nonce once, and answers with `sign.share` (or
+ * `party.refused`, after which the coordinator falls back to two rounds).
+ */
+export const SignPooledBody = z.strictObject({
+  request: EnvelopeSchema,
+  attempt: z.number().check(z.int(), z.gte(1), z.lte(255)),
+  /** The key epoch the session signs at (absent: 0), as in `sign.commit`. */
+  epoch: z.optional(z.number().check(z.int(), z.nonnegative())),
+  commitments: z.array(PooledCommitment).check(z.minLength(2), z.maxLength(255)),
+});
+export type SignPooledBody = z.infer<typeof SignPooledBody>;
 
 /**
  * What proves that a DKG round-2 share was bad: the accuser's X25519 ephemeral secret of the
@@ -525,6 +581,9 @@ export const BodySchemas = {
   [MessageType.reshareConfirm]: ReshareConfirmBody,
   [MessageType.reshareAbort]: ReshareAbortBody,
   [MessageType.reshareResult]: ReshareResultBody,
+  [MessageType.poolRefill]: PoolRefillBody,
+  [MessageType.poolBatch]: PoolBatchBody,
+  [MessageType.signPooled]: SignPooledBody,
 } as const satisfies Record<MessageType, z.ZodMiniType>;
 
 export type BodyOf<T extends MessageType> = z.infer<(typeof BodySchemas)[T]>;

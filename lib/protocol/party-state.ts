@@ -4,8 +4,8 @@ import { Hex32, PublicKeyHex, ScalarHex } from './schema-atoms.js';
 import { RefusalCode, StoredStateError } from '../ports/errors.js';
 import type { ItemBackend, ItemKey } from '../ports/store.js';
 import { ItemTable } from '../ports/store.js';
-import { Accusation, NonceCommitment, PublicPackage, Round1Package } from './messages.js';
-import { SealedBlob } from './sealed-item.js';
+import { Accusation, EnvelopeSchema, NonceCommitment, PublicPackage, Round1Package } from './messages.js';
+import { DerivedSealedBlob, SealedBlob } from './sealed-item.js';
 
 const hex32 = Hex32;
 
@@ -156,6 +156,40 @@ export const ConsumedNonceRecord = z.strictObject({
 });
 export type ConsumedNonceRecord = z.infer<typeof ConsumedNonceRecord>;
 
+/**
+ * A party's pool nonce (one-round signing): made with others in a batch, published by its
+ * commitment in the signed `pool.batch`, spent at most once by `sign.pooled` (deleted in the
+ * transaction that records what it was spent on, `PoolSpentRecord`). Sealed under a key
+ * derived from the key share's own data key (sealed-item.ts `sealDerived`): opening it costs
+ * no KMS call beyond the share's, and a share re-sealed by a refresh or reshare leaves it
+ * unopenable. TTL: the batch's `expires`.
+ */
+export const PoolNonceRecord = z.strictObject({
+  keyId: z.string(),
+  epoch: z.number().check(z.int(), z.nonnegative()),
+  batchId: z.string(),
+  index: z.number().check(z.int(), z.nonnegative()),
+  /** Epoch ms after which it is never used (also its TTL). */
+  expires: z.number(),
+  commitment: NonceCommitment,
+  /** hiding || binding nonce scalars. */
+  nonces: DerivedSealedBlob,
+});
+export type PoolNonceRecord = z.infer<typeof PoolNonceRecord>;
+
+/** Written when a pool nonce is spent: what it was spent on, so a redelivered package gets the same share and any other is refused. */
+export const PoolSpentRecord = ConsumedNonceRecord;
+export type PoolSpentRecord = ConsumedNonceRecord;
+
+/** A batch this party published, kept until it expires: a redelivered `pool.refill` gets this same envelope again. */
+export const PoolBatchRecord = z.strictObject({
+  keyId: z.string(),
+  epoch: z.number().check(z.int(), z.nonnegative()),
+  /** The signed `pool.batch` envelope as sent. */
+  batch: EnvelopeSchema,
+});
+export type PoolBatchRecord = z.infer<typeof PoolBatchRecord>;
+
 /** The epoch of a stored share (records from before epochs are epoch 0). */
 export function epochOf(share: Pick<KeyShareRecord, 'epoch'>): number {
   return share.epoch ?? 0;
@@ -178,6 +212,11 @@ export const partyKeys = {
   /** One refresh or reshare of a key at a time at this party (lib/protocol/reshare/party-lock.ts). */
   reshareLock: (keyId: string): ItemKey => ({ pk: `key#${keyId}`, sk: 'reshare' }),
   reshareState: (session: string): ItemKey => ({ pk: `reshare#${session}`, sk: 'state' }),
+  /** Every pool item of a key is in one partition: `query(pool#keyId, 'nonce#')` lists the unused nonces. */
+  poolPartition: (keyId: string): string => `pool#${keyId}`,
+  poolNonce: (keyId: string, batchId: string, index: number): ItemKey => ({ pk: `pool#${keyId}`, sk: `nonce#${batchId}#${index}` }),
+  poolSpent: (keyId: string, batchId: string, index: number): ItemKey => ({ pk: `pool#${keyId}`, sk: `spent#${batchId}#${index}` }),
+  poolBatch: (keyId: string, batchId: string): ItemKey => ({ pk: `pool#${keyId}`, sk: `batch#${batchId}` }),
 };
 
 function parser<T>(schema: z.ZodMiniType<T>, what: string): (data: unknown) => T {
@@ -197,6 +236,9 @@ export class PartyTables {
   readonly consumed: ItemTable<ConsumedNonceRecord>;
   readonly reshareStates: ItemTable<ReshareStateRecord>;
   readonly reshareLocks: ItemTable<ReshareLockRecord>;
+  readonly poolNonces: ItemTable<PoolNonceRecord>;
+  readonly poolSpent: ItemTable<PoolSpentRecord>;
+  readonly poolBatches: ItemTable<PoolBatchRecord>;
 
   constructor(readonly backend: ItemBackend, nowSeconds: () => number) {
     this.keyShares = new ItemTable(backend, parser(KeyShareRecord, 'key share'), nowSeconds);
@@ -206,6 +248,9 @@ export class PartyTables {
     this.consumed = new ItemTable(backend, parser(ConsumedNonceRecord, 'consumed nonce'), nowSeconds);
     this.reshareStates = new ItemTable(backend, parser(ReshareStateRecord, 'reshare state'), nowSeconds);
     this.reshareLocks = new ItemTable(backend, parser(ReshareLockRecord, 'reshare lock'), nowSeconds);
+    this.poolNonces = new ItemTable(backend, parser(PoolNonceRecord, 'pool nonce'), nowSeconds);
+    this.poolSpent = new ItemTable(backend, parser(PoolSpentRecord, 'spent pool nonce'), nowSeconds);
+    this.poolBatches = new ItemTable(backend, parser(PoolBatchRecord, 'pool batch'), nowSeconds);
   }
 }
 
