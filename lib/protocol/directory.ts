@@ -37,7 +37,7 @@ export interface Limits {
    */
   readonly delegatedKeyLifetimeMs?: number;
   /**
-   * Nonce pools for one-round signing (DESIGN.md "Nonce pools"; `noncePoolSettings`).
+   * Nonce pools for one-round signing (README "How it works", one round; `noncePoolSettings`).
    * Absent: DEFAULT_NONCE_POOL. `false`: every signature takes two rounds.
    */
   readonly noncePool?: NoncePoolSettings | false;

@@ -272,7 +272,7 @@ export const SignShareBody = z.strictObject({
   audit: AuditAnchor,
 });
 
-// ---- nonce pools: one-round signing (DESIGN.md "Nonce pools") ------------------------
+// ---- nonce pools: one-round signing (README "How it works") --------------------------
 
 /** The most commitments one pool batch carries (and a refill may ask for). */
 export const MAX_POOL_BATCH = 64;
