@@ -7,9 +7,9 @@
  * runner and handler stack. Latencies on a shared machine against an emulator are noisy:
  * read the ratio to the baseline, not the absolute numbers.
  *
- * Signatures, with nonce pools (DESIGN.md "Nonce pools"): the first after keygen finds the
- * pools empty and runs two rounds (its own column: the fallback), and has the coordinator
- * ask every party for a batch; the later ones run one round. Refill work (`pool.refill`,
+ * Signatures, with nonce pools (one-round signing, lib/protocol/messages.ts): the first
+ * after keygen finds the pools empty and runs two rounds (its own column: the fallback), and
+ * has the coordinator ask every party for a batch; the later ones run one round. Refill work (`pool.refill`,
  * `pool.batch`) is counted by message type, apart from the signature it was drained in, and
  * reported per batch; the headline figures are per signature AMORTISED: a steady signature
  * plus refill per batch × threshold / batchSize. Without pools every column shows two rounds.
@@ -182,7 +182,7 @@ function snapshot(meter: AwsCallMeter): Map<string, NodeUsage> {
 }
 
 /**
- * Nonce-pool refills (DESIGN.md "Nonce pools"): the coordinator's `pool.refill`, a party's
+ * Nonce-pool refills (one-round signing): the coordinator's `pool.refill`, a party's
  * handling of it (its batch sent back included) and the coordinator's intake of the
  * `pool.batch`. Drained during whichever signature asked for it, paid for by the next
  * `batchSize` nonces of that party: counted apart (`AwsMeasurement.refill`).
