@@ -10,11 +10,20 @@
  * by message body (every frostline body is a unique signed envelope), so the result's
  * depth is the number of sequential queue hops from request to result.
  *
+ * Work: every call, invocation and handling time is also counted towards the envelope type
+ * of the message being handled when it was made (`byWork`), so that work one operation
+ * caused but another one pays for can be told apart: a nonce-pool refill (`pool.refill`,
+ * `pool.batch`) drained during a signature is not that signature's cost. A send of a type
+ * given in `sendsCountAs` counts towards the type it sends instead (the coordinator's
+ * `pool.refill`, sent while it handles a `sign.request`, is refill work). Calls made outside
+ * any handler (the initiator's request) count towards `OUTSIDE_HANDLERS`.
+ *
  * Counted at the SDK's `initialize` step: one count per call, retries included in it.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { AwsClients } from '../adapters/aws/clients.js';
 import type { InboxProcessor } from '../lambda/inbox-handler.js';
+import { peekEnvelope } from '../lambda/envelope-peek.js';
 
 export type AwsService = 'kms' | 'dynamodb' | 'sqs';
 
@@ -106,21 +115,45 @@ export function dynamoUnits(operation: string, input: Record<string, unknown>, o
 
 interface HopContext {
   readonly depth: number;
+  /** The work the handled message's calls count towards: its envelope type. */
+  readonly work: string;
+}
+
+/** The work of calls made outside any handler (the initiator's request, a test's own calls). */
+export const OUTSIDE_HANDLERS = '(outside handlers)';
+/** The work of a handled message that is not a frostline envelope (a baseline's own request). */
+export const UNTYPED_MESSAGE = '(untyped message)';
+
+export interface AwsCallMeterOptions {
+  /** Envelope types whose SQS sends count towards the type sent, not the handler's work. */
+  readonly sendsCountAs?: Iterable<string>;
 }
 
 export class AwsCallMeter {
   readonly #context = new AsyncLocalStorage<HopContext>();
   readonly #depths = new Map<string, number>();
+  readonly #sendsCountAs: ReadonlySet<string>;
   #usage = new Map<string, NodeUsage>();
+  #byWork = new Map<string, Map<string, NodeUsage>>();
+
+  constructor(options: AwsCallMeterOptions = {}) {
+    this.#sendsCountAs = new Set(options.sendsCountAs ?? []);
+  }
 
   /** Usage so far, per node (`coordinator` holds intake and inbox, which share clients). */
   get nodes(): ReadonlyMap<string, NodeUsage> {
     return this.#usage;
   }
 
+  /** The same usage split by work (the handled envelope type, see the module comment), then by node. */
+  get byWork(): ReadonlyMap<string, ReadonlyMap<string, NodeUsage>> {
+    return this.#byWork;
+  }
+
   /** Forgets the counts (not the hop depths) — e.g. between keygen and signing. */
   reset(): void {
     this.#usage = new Map();
+    this.#byWork = new Map();
   }
 
   /** The depth of a message body seen being sent, i.e. the hops that led to it. */
@@ -129,12 +162,17 @@ export class AwsCallMeter {
   }
 
   #of(node: string): NodeUsage {
-    let usage = this.#usage.get(node);
-    if (usage === undefined) {
-      usage = emptyUsage();
-      this.#usage.set(node, usage);
+    return usageIn(this.#usage, node);
+  }
+
+  /** The node's usage and its usage for `work`: everything counted goes into both. */
+  #both(node: string, work: string): [NodeUsage, NodeUsage] {
+    let nodes = this.#byWork.get(work);
+    if (nodes === undefined) {
+      nodes = new Map();
+      this.#byWork.set(work, nodes);
     }
-    return usage;
+    return [this.#of(node), usageIn(nodes, node)];
   }
 
   /** Adds the counting middleware to a node's handler clients (a `configureClients` hook). */
@@ -143,17 +181,23 @@ export class AwsCallMeter {
       const middleware = (next: (args: { input: object }) => Promise<{ output: object }>, context: { commandName?: string }) =>
         async (args: { input: object }) => {
           const operation = (context.commandName ?? 'Unknown').replace(/Command$/, '');
-          const usage = this.#of(node);
-          usage.calls[service][operation] = (usage.calls[service][operation] ?? 0) + 1;
           const input = record(args.input);
+          const hop = this.#context.getStore();
+          let work = hop?.work ?? OUTSIDE_HANDLERS;
           if (service === 'sqs' && operation === 'SendMessage' && typeof input.MessageBody === 'string') {
-            this.#depths.set(input.MessageBody, (this.#context.getStore()?.depth ?? 0) + 1);
+            this.#depths.set(input.MessageBody, (hop?.depth ?? 0) + 1);
+            const sent = peekEnvelope(input.MessageBody).type;
+            if (sent !== undefined && this.#sendsCountAs.has(sent)) work = sent;
           }
+          const usages = this.#both(node, work);
+          for (const usage of usages) usage.calls[service][operation] = (usage.calls[service][operation] ?? 0) + 1;
           const result = await next(args);
           if (service === 'dynamodb') {
             const billed = dynamoUnits(operation, input, record(result.output));
-            usage.readRequestUnits += billed.read;
-            usage.writeRequestUnits += billed.write;
+            for (const usage of usages) {
+              usage.readRequestUnits += billed.read;
+              usage.writeRequestUnits += billed.write;
+            }
           }
           return result;
         };
@@ -164,22 +208,35 @@ export class AwsCallMeter {
     add('sqs', clients.sqs as never);
   }
 
-  /** Wraps a node's processor: hop depth for what it sends, invocation count and time (a `processor` hook). */
+  /** Wraps a node's processor: hop depth for what it sends, its work, invocation count and time (a `processor` hook). */
   wrap(node: string, processor: InboxProcessor): InboxProcessor {
     return {
       handle: async (raw) => {
         const depth = this.#depths.get(raw) ?? 1;
+        // The routing type only (envelope-peek returns nothing unvalidated beyond a known type name).
+        const work = peekEnvelope(raw).type ?? UNTYPED_MESSAGE;
         const started = performance.now();
         try {
-          return await this.#context.run({ depth }, () => processor.handle(raw));
+          return await this.#context.run({ depth, work }, () => processor.handle(raw));
         } finally {
-          const usage = this.#of(node);
-          usage.invocations++;
-          usage.handlerMs += performance.now() - started;
+          const elapsed = performance.now() - started;
+          for (const usage of this.#both(node, work)) {
+            usage.invocations++;
+            usage.handlerMs += elapsed;
+          }
         }
       },
     };
   }
+}
+
+function usageIn(nodes: Map<string, NodeUsage>, node: string): NodeUsage {
+  let usage = nodes.get(node);
+  if (usage === undefined) {
+    usage = emptyUsage();
+    nodes.set(node, usage);
+  }
+  return usage;
 }
 
 export function sumCounts(counts: OperationCounts): number {
@@ -204,4 +261,17 @@ export function sumUsage(usages: Iterable<NodeUsage>): NodeUsage {
     sum.handlerMs += usage.handlerMs;
   }
   return sum;
+}
+
+/** `usage` times `factor` (a share of it: a batch's refill spread over the signatures it serves). */
+export function scaleUsage(usage: NodeUsage, factor: number): NodeUsage {
+  const scaled = emptyUsage();
+  for (const service of ['kms', 'dynamodb', 'sqs'] as const) {
+    for (const [op, n] of Object.entries(usage.calls[service])) scaled.calls[service][op] = n * factor;
+  }
+  scaled.readRequestUnits = usage.readRequestUnits * factor;
+  scaled.writeRequestUnits = usage.writeRequestUnits * factor;
+  scaled.invocations = usage.invocations * factor;
+  scaled.handlerMs = usage.handlerMs * factor;
+  return scaled;
 }

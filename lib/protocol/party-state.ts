@@ -140,8 +140,11 @@ export const NonceRecord = z.strictObject({
   attempt: z.number().check(z.int()),
   requestFingerprint: hex32,
   commitment: NonceCommitment,
-  /** hiding || binding nonce scalars, envelope-encrypted. */
-  nonces: SealedBlob,
+  /**
+   * hiding || binding nonce scalars: sealed under a key derived from the key share's data key
+   * (sign/nonce-sealing.ts), or, in records written before that, under a data key of their own.
+   */
+  nonces: z.union([DerivedSealedBlob, SealedBlob]),
   /** The epoch of the share the nonce was committed under (absent: 0); it signs that epoch's share only. */
   epoch: z.optional(z.number().check(z.int(), z.nonnegative())),
 });

@@ -1,33 +1,48 @@
 /**
- * The AWS calls of one keygen and one 2-of-3 signature through the real handlers on the
+ * The AWS calls of one keygen and of 2-of-3 signatures through the real handlers on the
  * emulator, counted by SDK middleware (bench/aws.ts, `npm run bench -- --aws`), pinned
  * exactly: a change that adds a KMS, DynamoDB or SQS call, or a queue hop, fails here.
  * Counts, never times. When a change removes calls on purpose, lower the numbers here and
  * update README.md ("Cost on AWS"). The AWS wiring signs with delegated keys (its default).
+ *
+ * Three signature figures: the first signature after keygen (nonce pools empty: the
+ * two-round fallback), the steady signatures after it, and the nonce-pool refill per batch
+ * (`pool.refill` / `pool.batch` work, counted apart by message type); per signature,
+ * amortised = steady + refill per batch × threshold / batchSize (`awsFigures`).
  */
-import { describe, expect, inject, it } from 'vitest';
-import { callsOf, measureAwsPath } from '../../bench/aws.js';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { awsFigures, callsOf, measureAwsPath, type AwsMeasurement } from '../../bench/aws.js';
 
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 const endpoint = inject('emulatorEndpoint');
 
+/** The two-round signature, warm (no certificate to make). */
+const TWO_ROUND = {
+  hops: 6,
+  // One Decrypt per party per round: 3 commits, 2 signature shares (the nonce is sealed under the share's data key).
+  kms: { Decrypt: 5 },
+  dynamodb: { BatchGetItem: 14, GetItem: 2, PutItem: 15, TransactWriteItems: 7 },
+  sqs: { SendMessage: 12 },
+};
+
 describe('AWS calls per operation on the emulator', () => {
-  it('a 2-of-3 signature and a keygen make exactly the pinned calls', async () => {
-    const measured = await measureAwsPath({ endpoint, signatures: 2 });
+  let measured: AwsMeasurement;
+  beforeAll(async () => {
+    measured = await measureAwsPath({ endpoint, signatures: 2 });
+  });
+
+  it('the first signature (two rounds), the steady ones, the refills and a keygen make exactly the pinned calls', () => {
     // Envelopes of the signing path are signed by delegated keys (lib/protocol/delegation.ts):
     // the first signature after keygen certifies one key per node that sends (the coordinator
     // and the three parties asked to commit), each one KMS Sign; later ones, within half a
     // certificate lifetime (5 minutes), make none.
-    const signature = {
-      hops: 6,
-      kms: { Decrypt: 7, GenerateDataKey: 3 },
-      dynamodb: { BatchGetItem: 14, GetItem: 2, PutItem: 15, TransactWriteItems: 7 },
-      sqs: { SendMessage: 12 },
-    };
-    const [first, ...warm] = measured.signatures.map(callsOf);
-    expect(first).toEqual({ ...signature, kms: { ...signature.kms, Sign: 4 } });
-    expect(warm).toHaveLength(1);
-    for (const run of warm) expect(run).toEqual(signature);
+    expect(callsOf(measured.firstSignature)).toEqual({ ...TWO_ROUND, kms: { ...TWO_ROUND.kms, Sign: 4 } });
+    // Until the one-round flow is built, the steady signatures run two rounds too.
+    expect(measured.signatures).toHaveLength(2);
+    for (const run of measured.signatures) expect(callsOf(run)).toEqual(TWO_ROUND);
+    // ...and no party is asked for a batch of nonces.
+    expect(measured.refill.batches).toBe(0);
+    expect(awsFigures(measured).refill).toMatchObject({ calls: { kms: 0, dynamodb: 0, sqs: 0 }, lambdaInvocations: 0 });
     expect(callsOf(measured.keygen)).toEqual({
       hops: 8,
       kms: { Decrypt: 6, GenerateDataKey: 6, Sign: 22 },
@@ -38,15 +53,23 @@ describe('AWS calls per operation on the emulator', () => {
     for (const run of measured.baseline) expect(callsOf(run)).toEqual({ hops: 2, kms: { Sign: 1 }, dynamodb: {}, sqs: { SendMessage: 2 } });
   });
 
-  it('without delegated keys every envelope of a signature is one KMS Sign (11), as before', async () => {
+  // enable after pools merge
+  // eslint-disable-next-line vitest/no-disabled-tests -- fails until the one-round flow is merged; the lead enables it then
+  it.skip('amortised over the refills, a steady signature meets issue #13\'s targets: 4 hops, ≤ 4 KMS, ≤ 25 DynamoDB, ≤ 8 SQS sends', () => {
+    const { signature, twoRound } = awsFigures(measured);
+    // The first signature of a key found no pool: two rounds, and every party was asked for a batch.
+    expect(twoRound.hops).toBe(6);
+    expect(measured.refill.batches).toBe(3);
+    expect(signature.hops).toBe(4);
+    expect(signature.calls.kms).toBeLessThanOrEqual(4);
+    expect(signature.calls.dynamodb).toBeLessThanOrEqual(25);
+    expect(signature.calls.sqs).toBeLessThanOrEqual(8);
+  });
+});
+
+describe('AWS calls without delegated keys', () => {
+  it('every envelope of a signature is one KMS Sign (11), as before', async () => {
     const measured = await measureAwsPath({ endpoint, signatures: 1, delegatedKeys: false });
-    for (const run of measured.signatures) {
-      expect(callsOf(run)).toEqual({
-        hops: 6,
-        kms: { Decrypt: 7, GenerateDataKey: 3, Sign: 11 },
-        dynamodb: { BatchGetItem: 14, GetItem: 2, PutItem: 15, TransactWriteItems: 7 },
-        sqs: { SendMessage: 12 },
-      });
-    }
+    for (const run of [measured.firstSignature, ...measured.signatures]) expect(callsOf(run)).toEqual({ ...TWO_ROUND, kms: { ...TWO_ROUND.kms, Sign: 11 } });
   });
 });

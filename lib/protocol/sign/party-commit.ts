@@ -13,8 +13,9 @@ import { retryOnConflict } from '../../ports/store.js';
 import type { PartyContext, PartyView } from '../party-context.js';
 import { epochOf, partyKeys, type NonceRecord } from '../party-state.js';
 import { RefusalCode, RefusedError } from '../../ports/errors.js';
-import { openSecret, sealSecret } from '../sealed-item.js';
+import { openSecretAndKey } from '../sealed-item.js';
 import type { SecretScope } from '../secret-scope.js';
+import { sealNonce } from './nonce-sealing.js';
 import { checkSignRequest, checkSignRules } from './party-request.js';
 
 export interface CommitOutput {
@@ -67,14 +68,15 @@ export async function onSignCommit(ctx: PartyContext, envelope: Envelope): Promi
       return; // this attempt's nonce is already spent; a late commit request needs no answer
     }
     const record = await ctx.withSecrets(async (scope): Promise<NonceRecord> => {
-      const signingShare = await openSecret(ctx.vault, ctx.secretContext(sign.keyId, 'key-share'), partyKeys.keyShare(sign.keyId), share.share, scope);
+      // One KMS call: the share's data key also seals the nonce (sign/nonce-sealing.ts).
+      const { plaintext: signingShare, dataKey } = await openSecretAndKey(ctx.vault, ctx.secretContext(sign.keyId, 'key-share'), partyKeys.keyShare(sign.keyId), share.share, scope);
       const output = commitNonces(keyCtx, { identifier: share.identifier, signingShare }, scope);
       return {
         keyId: sign.keyId,
         attempt: body.attempt,
         requestFingerprint: fingerprint,
         commitment: output.commitment,
-        nonces: await sealSecret(ctx.vault, ctx.secretContext(sign.keyId, 'nonce'), nonceKey, output.nonces, scope),
+        nonces: sealNonce(dataKey, nonceKey, output.nonces, scope),
         ...(share.epoch !== undefined && share.epoch > 0 ? { epoch: share.epoch } : {}),
       };
     });

@@ -16,9 +16,10 @@ import { auditEntry } from '../party-audit.js';
 import { writeOrAdopt, type PartyContext, type PartyView } from '../party-context.js';
 import { epochOf, partyKeys, type ConsumedNonceRecord } from '../party-state.js';
 import { requestFingerprint } from '../requests.js';
-import { openSecret } from '../sealed-item.js';
+import { openSecretAndKey } from '../sealed-item.js';
 import type { SecretScope } from '../secret-scope.js';
 import { assertOwnCommitment, verifyCommitments } from './commitments.js';
+import { openNonce } from './nonce-sealing.js';
 import { checkSignRequest } from './party-request.js';
 
 export interface SignatureShareInput {
@@ -94,8 +95,8 @@ export async function onSignPackage(ctx: PartyContext, envelope: Envelope): Prom
   }
 
   const ownShare = await ctx.withSecrets(async (scope) => {
-    const signingShare = await openSecret(ctx.vault, ctx.secretContext(sign.keyId, 'key-share'), partyKeys.keyShare(sign.keyId), share.share, scope);
-    const nonces = await openSecret(ctx.vault, ctx.secretContext(sign.keyId, 'nonce'), nonceKey, nonce.value.nonces, scope);
+    const { plaintext: signingShare, dataKey } = await openSecretAndKey(ctx.vault, ctx.secretContext(sign.keyId, 'key-share'), partyKeys.keyShare(sign.keyId), share.share, scope);
+    const nonces = await openNonce(ctx, sign.keyId, nonceKey, nonce.value.nonces, dataKey, scope);
     return signatureShare(keyCtx, { identifier: share.identifier, signingShare, nonces, publicPackage: share.publicPackage, commitments, message, derivation }, scope);
   });
 
