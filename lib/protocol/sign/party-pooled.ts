@@ -10,7 +10,7 @@ import { NonceReuseError, RefusalCode, RefusedError } from '../../ports/errors.j
 import { retryOnConflict } from '../../ports/store.js';
 import { parseBody } from '../envelope.js';
 import { signingPackageHash } from '../frost-wire.js';
-import { MessageType, type Envelope } from '../messages.js';
+import { MessageType, type Envelope, type NonceCommitment } from '../messages.js';
 import { decideApproval } from '../party-audit.js';
 import { writeOrAdopt, type PartyContext } from '../party-context.js';
 import { epochOf, partyKeys, type PoolNonceRecord, type PoolSpentRecord } from '../party-state.js';
@@ -37,9 +37,9 @@ export function assertUsablePoolNonce(
   nonce: PoolNonceRecord,
   entry: PooledEntry,
   expected: { keyId: string; epoch: number; identifier: string; now: number },
-  commitments: Parameters<typeof assertOwnCommitment>[0],
+  commitments: readonly NonceCommitment[],
 ): PoolNonceRecord {
-  // Never expired by TTL here (the table hides those), but maybe past `expires` or not the entry asked for.
+  // The table hides items past their TTL (whole seconds); `expires` is the batch's own word, to the millisecond.
   if (nonce.expires <= expected.now || nonce.keyId !== expected.keyId || nonce.batchId !== entry.batchId || nonce.index !== entry.index) {
     throw notHeld();
   }
