@@ -34,11 +34,14 @@ const refusedWith = (sent: readonly Envelope[]) => sent.filter((e) => e.type ===
 describe('pool.refill', () => {
   it('makes the batch in one invocation: nonces sealed under the share\'s data key (one Decrypt, no GenerateDataKey), the batch signed by the identity key', async () => {
     const b = await open();
-    const { vault } = b.member('p1');
+    const { vault, storeCalls } = b.member('p1');
     Object.assign(vault.calls, { generateDataKey: 0, decryptDataKey: 0, signIdentity: 0 });
+    Object.assign(storeCalls, { get: 0, getMany: 0, query: 0, write: 0 });
     const { outcome, batch, batchId } = await b.refill('p1', { count: 5 });
     expect(outcome.status).toBe('processed');
     expect(vault.calls).toEqual({ generateDataKey: 0, decryptDataKey: 1, signIdentity: 1 });
+    // One batch read (replay mark, share, batch record, audit head), the count of unused nonces, one transaction, the replay mark.
+    expect(storeCalls).toEqual({ get: 0, getMany: 1, query: 1, write: 2 });
 
     const signed = required(batch, 'batch');
     expect(signed.cert).toBeUndefined();

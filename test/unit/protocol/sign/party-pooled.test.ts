@@ -96,6 +96,18 @@ describe('sign.pooled: the one-round signature', () => {
     }
   });
 
+  it('costs each signer one batch read, one transaction and one put (its replay mark), one Decrypt and one signature', async () => {
+    const { b, entry, pooled } = await pooledBench();
+    const request = await b.request();
+    const envelope = await pooled('p1', request, [entry('p1'), entry('p2')]);
+    const { storeCalls, vault } = b.member('p1');
+    Object.assign(storeCalls, { get: 0, getMany: 0, query: 0, write: 0 });
+    Object.assign(vault.calls, { generateDataKey: 0, decryptDataKey: 0, signIdentity: 0 });
+    expect((await b.deliver('p1', envelope)).status).toBe('processed');
+    expect(storeCalls).toEqual({ get: 0, getMany: 1, query: 0, write: 2 });
+    expect(vault.calls).toEqual({ generateDataKey: 0, decryptDataKey: 1, signIdentity: 1 });
+  });
+
   it('signs under a derivation path: the shares aggregate under the child key', async () => {
     const { b, entry, pooled } = await pooledBench();
     const request = await b.request({ path: 'm/0/7' });
