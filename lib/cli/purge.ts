@@ -1,8 +1,9 @@
 /**
  * `frostline party purge-volatile`: the step of restoring a party's table (docs/deploy.md,
- * "Restoring a party's table from a backup") that deletes the unused nonces and DKG round
- * state the restore may have revived, prints exactly what it deleted, and says what remains
- * to be done: wait out the nonce TTL before the party handles messages again.
+ * "Restoring a party's table from a backup") that deletes the unused nonces (two-round and
+ * pool) and DKG round state the restore may have revived, prints exactly what it deleted,
+ * and says what remains to be done: wait out the nonce TTL before the party handles
+ * messages again.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,7 +18,7 @@ import { createOutput, type Output } from './output.js';
 /** What the purge leaves in the table, as told to the operator. */
 const KEPT = ['key shares', 'consumed-nonce markers', 'audit trail', 'seen-message ids', 'rate-limit windows'] as const;
 
-const LABEL: Record<VolatileKind, string> = { nonce: 'nonce', dkgState: 'dkg state', reshareState: 'reshare' };
+const LABEL: Record<VolatileKind, string> = { nonce: 'nonce', poolNonce: 'pool nonce', dkgState: 'dkg state', reshareState: 'reshare' };
 
 export interface PurgeTarget {
   readonly party: string;
@@ -31,7 +32,7 @@ export interface PurgeTarget {
 /** Purges one party's table and reports; the whole command after the table is opened. */
 export async function purgePartyTable(backend: ItemBackend, target: PurgeTarget): Promise<PurgeReport> {
   const out = createOutput(target.json);
-  out.step(`purging unused nonces, DKG round state and refresh/reshare state from ${target.party}'s table …`);
+  out.step(`purging unused nonces, pool nonces, DKG round state and refresh/reshare state from ${target.party}'s table …`);
   const report = await purgeVolatileState(backend, {
     nowSeconds: Math.floor(Date.now() / 1000),
     onProgress: (deleted, total) => {
@@ -54,7 +55,9 @@ function plural(count: number, one: string, many: string): string {
 
 function itemLine(item: PurgedItem): string {
   const key = item.keyId !== undefined ? `  key ${item.keyId}` : '';
-  return `  ${LABEL[item.kind].padEnd(9)}  ${printable(item.pk)}${key}${item.expired ? '  (already expired)' : ''}`;
+  // Pool nonces share their key's partition: the sort key tells them apart.
+  const where = item.kind === 'poolNonce' ? `${item.pk} ${item.sk}` : item.pk;
+  return `  ${LABEL[item.kind].padEnd(9)}  ${printable(where)}${key}${item.expired ? '  (already expired)' : ''}`;
 }
 
 export function reportPurge(out: Output, target: PurgeTarget, report: PurgeReport, nowMs: number): void {
@@ -65,7 +68,7 @@ export function reportPurge(out: Output, target: PurgeTarget, report: PurgeRepor
   const next = `wait ${waitSeconds} s (the nonce TTL) — until ${waitUntil} — before ${target.resume}`;
   const { counts } = report;
   const human = [
-    `party ${target.party}: purged ${plural(counts.nonce, 'unused nonce', 'unused nonces')}, ${plural(counts.dkgState, 'DKG round state', 'DKG round states')} and ${plural(counts.reshareState, 'refresh/reshare state', 'refresh/reshare states')}`,
+    `party ${target.party}: purged ${plural(counts.nonce, 'unused nonce', 'unused nonces')}, ${counts.poolNonce > 0 ? `${plural(counts.poolNonce, 'unused pool nonce', 'unused pool nonces')}, ` : ''}${plural(counts.dkgState, 'DKG round state', 'DKG round states')} and ${plural(counts.reshareState, 'refresh/reshare state', 'refresh/reshare states')}`,
     ...report.purged.map(itemLine),
     `kept: ${KEPT.join(', ')}`,
     `next: ${next}`,
@@ -74,7 +77,7 @@ export function reportPurge(out: Output, target: PurgeTarget, report: PurgeRepor
     ok: true,
     party: target.party,
     purged: report.purged,
-    counts: { nonces: counts.nonce, dkgStates: counts.dkgState, reshareStates: counts.reshareState },
+    counts: { nonces: counts.nonce, poolNonces: counts.poolNonce, dkgStates: counts.dkgState, reshareStates: counts.reshareState },
     kept: KEPT,
     waitSeconds,
     waitUntil,

@@ -12,7 +12,7 @@ import { AuditLog } from './audit.js';
 import { DEFAULT_LIMITS, type Directory, type Limits } from './directory.js';
 import { createEnvelope } from './envelope.js';
 import { silentLogger, type Logger } from './logger.js';
-import { COORDINATOR, MessageType, type BodyOf } from './messages.js';
+import { COORDINATOR, MessageType, type BodyOf, type Envelope } from './messages.js';
 import { PartyTables } from './party-state.js';
 import { RateLimiter } from './rate-limit.js';
 import type { PartyPolicy } from './requests.js';
@@ -47,6 +47,7 @@ export type PartyMessageType =
   | typeof MessageType.reshareRound1
   | typeof MessageType.reshareDealing
   | typeof MessageType.reshareDone
+  | typeof MessageType.poolBatch
   | typeof MessageType.partyRefused;
 
 /** What a pure step may know of the party: who it is and whom it trusts. No ports. */
@@ -74,8 +75,15 @@ export interface PartyContext extends PartyView {
   secretContext(keyId: string, purpose: SecretPurpose): EncryptionContext;
   /** Runs `work` with a scope whose buffers are wiped on every exit path. */
   withSecrets<T>(work: (scope: SecretScope) => Promise<T>): Promise<T>;
-  /** Sends to the coordinator; every party message carries this party's audit-chain head. */
+  /** Sends to the coordinator; every party message carries this party's audit-chain head. `createMessage` then `sendCreated`. */
   send<T extends PartyMessageType>(type: T, session: string, fields: Omit<BodyOf<T>, 'audit'>): Promise<void>;
+  /**
+   * A signed message to the coordinator, with this party's audit-chain head, not sent: for a
+   * step that stores what it sends (a `pool.batch`) so that a redelivery sends it again unchanged.
+   */
+  createMessage<T extends PartyMessageType>(type: T, session: string, fields: Omit<BodyOf<T>, 'audit'>): Promise<Envelope>;
+  /** Sends a message `createMessage` made (perhaps in an earlier invocation) to the coordinator, unchanged. */
+  sendCreated(envelope: Envelope): Promise<void>;
   /**
    * This context for a key of another suite (an RFC 9591 context string from a signed keygen
    * request or a stored share): its `suite` and `identifierOf` are that suite's. Refuses a
@@ -104,6 +112,13 @@ function suiteContext(deps: PartyDeps, suite: Suite, forSuite: (id: string | und
   const nowSeconds = () => Math.floor(deps.clock.now() / 1000);
   const identifiers = new Map<string, string>();
   const audit = new AuditLog(deps.store, deps.id, nowSeconds);
+  const createMessage: PartyContext['createMessage'] = async (type, session, fields) => {
+    const body = { ...fields, audit: await audit.head() } as BodyOf<typeof type>;
+    return createEnvelope(deps.vault, now(), { type, session, from: deps.id, to: COORDINATOR, body });
+  };
+  const sendCreated = async (envelope: Envelope): Promise<void> => {
+    await deps.transport.send({ kind: 'coordinator' }, JSON.stringify(envelope));
+  };
   return {
     id: deps.id,
     directory: deps.directory,
@@ -128,10 +143,10 @@ function suiteContext(deps: PartyDeps, suite: Suite, forSuite: (id: string | und
     requestContext: (session) => ({ directory: deps.directory, limits, now: now(), session }),
     secretContext: (keyId, purpose) => secretContext(deps.id, keyId, purpose),
     withSecrets: (work) => withSecretScope(work, deps.onSecretsWiped),
+    createMessage,
+    sendCreated,
     async send(type, session, fields) {
-      const body = { ...fields, audit: await audit.head() } as BodyOf<typeof type>;
-      const envelope = await createEnvelope(deps.vault, now(), { type, session, from: deps.id, to: COORDINATOR, body });
-      await deps.transport.send({ kind: 'coordinator' }, JSON.stringify(envelope));
+      await sendCreated(await createMessage(type, session, fields));
     },
     forSuite,
   };

@@ -3,12 +3,13 @@
  * trip before the step runs (MessageReads.prefetch, DynamoDB BatchGetItem). Only hints:
  * each step still reads, checks and conditionally writes exactly as before; a wrong or
  * missing hint costs a read, never a check. Unverified fields (the key id inside the
- * relayed request) are used only if they are plain names, so a hostile value can neither
+ * relayed request, a pooled entry's batch id and index) are used only if well-formed (plain
+ * names, hex ids, small indexes), so a hostile value can neither
  * make the batch read fail nor turn a refusal into a redelivery.
  */
 import type { ItemKey } from '../ports/store.js';
 import { auditKeys } from './audit.js';
-import { MessageType, NAME_PATTERN, type Envelope } from './messages.js';
+import { MAX_POOL_BATCH, MessageType, NAME_PATTERN, type Envelope } from './messages.js';
 import { partyKeys } from './party-state.js';
 import { seenKey } from './replay-guard.js';
 
@@ -19,14 +20,47 @@ export function field(value: unknown, name: string): unknown {
 
 /** The key id the relayed initiator request names, if it is a plain name. */
 function requestedKeyId(body: unknown): string | undefined {
-  const keyId = field(field(field(body, 'request'), 'body'), 'keyId');
-  return typeof keyId === 'string' && NAME_PATTERN.test(keyId) ? keyId : undefined;
+  return plainName(field(field(field(body, 'request'), 'body'), 'keyId'));
+}
+
+/** A plain name, or undefined. */
+function plainName(value: unknown): string | undefined {
+  return typeof value === 'string' && NAME_PATTERN.test(value) ? value : undefined;
+}
+
+/** A batch id (an envelope session: 32 hex digits), or undefined. */
+function batchIdOf(value: unknown): string | undefined {
+  return typeof value === 'string' && /^[0-9a-f]{32}$/.test(value) ? value : undefined;
+}
+
+/**
+ * This party's own pool slot in a `sign.pooled` body: the entry whose relayed batch is from
+ * `self`, if its batch id and index are well-formed (unverified: a hint only).
+ */
+function ownPoolSlot(body: unknown, self: string): { batchId: string; index: number } | undefined {
+  const entries = field(body, 'commitments');
+  if (!Array.isArray(entries)) return undefined;
+  for (const entry of entries as unknown[]) {
+    const batch = field(entry, 'batch');
+    if (field(batch, 'from') !== self) continue;
+    const batchId = batchIdOf(field(batch, 'session'));
+    const index = field(entry, 'index');
+    if (batchId === undefined || typeof index !== 'number' || !Number.isSafeInteger(index) || index < 0 || index >= MAX_POOL_BATCH) return undefined;
+    return { batchId, index };
+  }
+  return undefined;
 }
 
 /** What handling `envelope` reads first: its replay mark, then its step's items. */
 export function partyPrefetch(envelope: Envelope): ItemKey[] {
   const keys = [seenKey(envelope.id)];
   const { session, body } = envelope;
+  if (envelope.type === MessageType.poolRefill) {
+    const refillKey = plainName(field(body, 'keyId'));
+    const batchId = batchIdOf(session);
+    if (refillKey !== undefined && batchId !== undefined) keys.push(partyKeys.keyShare(refillKey), partyKeys.poolBatch(refillKey, batchId), auditKeys.head());
+    return keys;
+  }
   const keyId = requestedKeyId(body);
   if (keyId === undefined) return keys;
   if (KEYGEN_STEPS.has(envelope.type)) {
@@ -42,6 +76,10 @@ export function partyPrefetch(envelope: Envelope): ItemKey[] {
     keys.push(partyKeys.keyShare(keyId), auditKeys.mark(`sign#${session}#approved`), auditKeys.head(), partyKeys.nonce(session, attempt), partyKeys.consumed(session, attempt));
   } else if (envelope.type === MessageType.signPackage) {
     keys.push(partyKeys.keyShare(keyId), partyKeys.consumed(session, attempt), partyKeys.nonce(session, attempt), auditKeys.head());
+  } else if (envelope.type === MessageType.signPooled) {
+    keys.push(partyKeys.keyShare(keyId), auditKeys.mark(`sign#${session}#approved`), auditKeys.head());
+    const own = ownPoolSlot(body, envelope.to);
+    if (own !== undefined) keys.push(partyKeys.poolSpent(keyId, own.batchId, own.index), partyKeys.poolNonce(keyId, own.batchId, own.index));
   }
   return keys;
 }

@@ -30,6 +30,8 @@ import { onReshareShares } from './reshare/party-shares.js';
 import { onReshareStart } from './reshare/party-start.js';
 import { onSignCommit } from './sign/party-commit.js';
 import { onSignPackage } from './sign/party-package.js';
+import { onPoolRefill } from './sign/party-pool-refill.js';
+import { onSignPooled } from './sign/party-pooled.js';
 
 export type { PartyDeps } from './party-context.js';
 
@@ -46,6 +48,8 @@ const STEPS: Readonly<Record<string, (ctx: PartyContext, envelope: Envelope) => 
   [MessageType.dkgAbort]: onDkgAbort,
   [MessageType.signCommit]: onSignCommit,
   [MessageType.signPackage]: onSignPackage,
+  [MessageType.poolRefill]: onPoolRefill,
+  [MessageType.signPooled]: onSignPooled,
   [MessageType.reshareStart]: onReshareStart,
   [MessageType.reshareDeal]: onReshareDeal,
   [MessageType.reshareShares]: onReshareShares,
@@ -54,7 +58,14 @@ const STEPS: Readonly<Record<string, (ctx: PartyContext, envelope: Envelope) => 
 };
 
 /** Message types a party accepts, all from the coordinator. */
-const PARTY_INBOUND = new Set<string>([...KEYGEN_INBOUND, ...RESHARE_INBOUND, MessageType.signCommit, MessageType.signPackage]);
+const PARTY_INBOUND = new Set<string>([
+  ...KEYGEN_INBOUND,
+  ...RESHARE_INBOUND,
+  MessageType.signCommit,
+  MessageType.signPackage,
+  MessageType.poolRefill,
+  MessageType.signPooled,
+]);
 
 export class Party {
   readonly id: string;

@@ -23,6 +23,7 @@ import { NAME_PATTERN } from './messages.js';
 
 export const VolatileKind = {
   nonce: 'nonce',
+  poolNonce: 'poolNonce',
   dkgState: 'dkgState',
   reshareState: 'reshareState',
 } as const;
@@ -32,16 +33,20 @@ export interface VolatileItemKind {
   readonly kind: VolatileKind;
   /** Partition-key prefix of the kind (lib/protocol/party-state.ts `partyKeys`). */
   readonly pkPrefix: string;
-  /** The sort key that marks the kind: other items under the same prefix are kept. */
+  /** The sort key that marks the kind (or, with `skPrefix`, its start): other items under the same prefix are kept. */
   readonly sk: string;
+  readonly skPrefix?: true;
 }
 
 /**
  * The item kinds a restore must remove, and only these. Kept on purpose:
  * - key shares (`key#…` / `share`): what the backup exists for.
- * - consumed-nonce markers (`nonce#…` / `consumed`): proof that a nonce was spent and on
- *   which package; with one the party answers only that package, so keeping it can only
- *   make the party refuse more.
+ * - consumed-nonce markers (`nonce#…` / `consumed`, and a pool's `pool#…` / `spent#…`):
+ *   proof that a nonce was spent and on which package; with one the party answers only that
+ *   package, so keeping it can only make the party refuse more.
+ * - published pool batches (`pool#…` / `batch#…`): a redelivered refill only sends the
+ *   batch again; its nonces, once purged, sign nothing (the party refuses "no unused pool
+ *   nonce").
  * - the audit trail (`audit`, `auditmark#…`): a hash chain of the party's decisions; the
  *   restore already took it back to the backup point, and deleting records would break it.
  * - seen message ids (`seen#…`) and rate-limit windows (`rate#…`): each can only make the
@@ -52,6 +57,8 @@ export interface VolatileItemKind {
 export const VOLATILE_ITEM_KINDS: readonly VolatileItemKind[] = [
   // partyKeys.nonce: a revived unused nonce would be signed with twice (share extraction).
   { kind: VolatileKind.nonce, pkPrefix: 'nonce#', sk: 'nonce' },
+  // partyKeys.poolNonce: the same, for a nonce of a pool (one-round signing).
+  { kind: VolatileKind.poolNonce, pkPrefix: 'pool#', sk: 'nonce#', skPrefix: true },
   // partyKeys.dkgState: revived round state could make the party deal a session's round 2 again.
   { kind: VolatileKind.dkgState, pkPrefix: 'dkg#', sk: 'state' },
   // partyKeys.reshareState: revived refresh/reshare state from before its dealing was stored
@@ -102,7 +109,7 @@ export async function findVolatileItems(backend: ItemBackend, nowSeconds: number
   const found: PurgedItem[] = [];
   for (const kind of VOLATILE_ITEM_KINDS) {
     for (const item of await backend.scanPrefix(kind.pkPrefix)) {
-      if (item.sk === kind.sk) found.push(describe(kind.kind, item, nowSeconds));
+      if (kind.skPrefix === true ? item.sk.startsWith(kind.sk) : item.sk === kind.sk) found.push(describe(kind.kind, item, nowSeconds));
     }
   }
   return found;
@@ -126,7 +133,7 @@ export async function purgeVolatileState(backend: ItemBackend, options: PurgeOpt
     purged.push(...batch);
     options.onProgress?.(purged.length, items.length);
   }
-  const counts: Record<VolatileKind, number> = { nonce: 0, dkgState: 0, reshareState: 0 };
+  const counts: Record<VolatileKind, number> = { nonce: 0, poolNonce: 0, dkgState: 0, reshareState: 0 };
   for (const item of purged) counts[item.kind] += 1;
   return { purged, counts };
 }

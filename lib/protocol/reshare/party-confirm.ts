@@ -3,7 +3,8 @@
  * `reshare.done` names the same new public package, of the next epoch, with the same group
  * key. Only then the switch: a new party promotes its pending share (replacing the old
  * epoch's); a current party that is not a new one deletes its share; every party deletes its
- * unused nonces of older epochs of the key. All in the audit trail.
+ * unused nonces of older epochs of the key, and its pool nonces and batches of older epochs
+ * (sign/party-pool-epochs.ts). All in the audit trail.
  */
 import { RefusalCode, RefusedError } from '../../ports/errors.js';
 import type { WriteOperation } from '../../ports/store.js';
@@ -13,6 +14,7 @@ import { MessageType, type Envelope } from '../messages.js';
 import { auditEntry } from '../party-audit.js';
 import type { PartyContext } from '../party-context.js';
 import { epochOf, NonceRecord, partyKeys, type ReshareStateRecord } from '../party-state.js';
+import { deleteOverflow, stalePoolDeletions } from '../sign/party-pool-epochs.js';
 import { assertSameSession, checkLifecycleRequest, releaseLockOperations, requiredReshareState, stateOperation } from './party-session.js';
 
 /** Pure step: one signed `reshare.done` from every new party, all for the same next-epoch package of this key. */
@@ -68,14 +70,16 @@ export async function onReshareConfirm(ctx: PartyContext, envelope: Envelope): P
   }
   const nonces = await staleNonceDeletions(ctx, state.keyId, state.fromEpoch + 1);
   operations.push(...nonces);
+  const pool = await stalePoolDeletions(ctx, state.keyId, state.fromEpoch + 1);
+  operations.push(...(await deleteOverflow(ctx, pool)));
   operations.push(...(await releaseLockOperations(ctx, state.keyId, session)));
   // Nothing of the session's secrets outlives it: the X25519 secret and a dealer's sealed output go (as at abort and abandon).
   const { secret: _secret, dealing: _dealing, ...rest } = state;
   operations.push(stateOperation(ctx, session, { ...rest, status: 'confirmed' }, stored.version));
-  const entry = { ...auditEntry(ctx.now(), 'reshare', session, body.request), decision: 'approved' as const, reason: `${outcome}; ${nonces.length} unused older-epoch nonces deleted` };
+  const entry = { ...auditEntry(ctx.now(), 'reshare', session, body.request), decision: 'approved' as const, reason: `${outcome}; ${nonces.length} unused older-epoch nonces deleted${pool.length > 0 ? `; ${pool.length} older-epoch pool items deleted` : ''}` };
   const audit = await ctx.audit.appendOperations(`reshare#${session}#confirmed`, entry);
   await ctx.tables.backend.write([...audit, ...operations], ctx.nowSeconds());
-  ctx.log.info('reshare confirmed', { party: ctx.id, session, keyId: state.keyId, epoch: state.fromEpoch + 1, outcome, noncesDeleted: nonces.length });
+  ctx.log.info('reshare confirmed', { party: ctx.id, session, keyId: state.keyId, epoch: state.fromEpoch + 1, outcome, noncesDeleted: nonces.length, poolItemsDeleted: pool.length });
 }
 
 /** Deletes of every unused nonce of this key committed under an epoch before `epoch` (a rare scan). */

@@ -1,6 +1,6 @@
 /**
- * The restore purge on a hand-built table: exactly the unused nonces and DKG round states
- * go, whatever their age; every other kind of item stays; a second run finds nothing.
+ * The restore purge on a hand-built table: exactly the unused nonces (two-round and pool),
+ * DKG round states and refresh/reshare states go, whatever their age; every other kind of item stays; a second run finds nothing.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteItemBackend } from '../../../lib/adapters/local/sqlite-backend.js';
@@ -44,6 +44,13 @@ describe('purgeVolatileState', () => {
     expect(partyKeys.reshareLock('k').pk.startsWith(byKind.reshareState?.pkPrefix ?? '?')).toBe(false);
     // The spent-nonce marker shares the nonce's partition but is not purged.
     expect(partyKeys.consumed('s', 1).sk).not.toBe(byKind.nonce?.sk);
+    // Pool nonces: every sort key that starts `nonce#` in a key's pool partition; not its spent markers or batches.
+    const pool = byKind.poolNonce;
+    expect(pool?.skPrefix).toBe(true);
+    expect(partyKeys.poolNonce('k', 'ab', 3).pk.startsWith(pool?.pkPrefix ?? '?')).toBe(true);
+    expect(partyKeys.poolNonce('k', 'ab', 3).sk.startsWith(pool?.sk ?? '?')).toBe(true);
+    expect(partyKeys.poolSpent('k', 'ab', 3).sk.startsWith(pool?.sk ?? '?')).toBe(false);
+    expect(partyKeys.poolBatch('k', 'ab').sk.startsWith(pool?.sk ?? '?')).toBe(false);
   });
 
   it('deletes unused nonces (live and expired), DKG round states and reshare states, and keeps every other item', async () => {
@@ -56,6 +63,9 @@ describe('purgeVolatileState', () => {
       { key: { pk: 'rate#cli#1', sk: 'window' } },
       // Another kind under the same DKG prefix (e.g. a round marker) is not round state.
       { key: { pk: 'dkg#s4', sk: 'round1' } },
+      // A pool's spent markers and published batches stay (only its unused nonces are purged).
+      { key: partyKeys.poolSpent('k1', 'b1', 0) },
+      { key: partyKeys.poolBatch('k1', 'b1') },
     ];
     const store = await storeWith([
       ...kept,
@@ -63,26 +73,29 @@ describe('purgeVolatileState', () => {
       { key: partyKeys.nonce('s2', 1), data: { keyId: 'k1' }, expiresAt: NOW - 5 },
       { key: partyKeys.dkgState('s4'), data: { keyId: 'k2' }, expiresAt: NOW + 3600 },
       { key: partyKeys.reshareState('s5'), data: { keyId: 'k1' }, expiresAt: NOW + 3600 },
+      { key: partyKeys.poolNonce('k1', 'b1', 1), data: { keyId: 'k1' }, expiresAt: NOW + 3600 },
     ]);
     const progress: [number, number][] = [];
     const report = await purgeVolatileState(store, { nowSeconds: NOW, batchSize: 2, onProgress: (d, t) => progress.push([d, t]) });
 
-    expect(report.counts).toEqual({ nonce: 2, dkgState: 1, reshareState: 1 });
+    expect(report.counts).toEqual({ nonce: 2, poolNonce: 1, dkgState: 1, reshareState: 1 });
     expect(report.purged).toEqual([
       { kind: 'nonce', pk: 'nonce#s1#2', sk: 'nonce', keyId: 'k1', expired: false },
       { kind: 'nonce', pk: 'nonce#s2#1', sk: 'nonce', keyId: 'k1', expired: true },
+      { kind: 'poolNonce', pk: 'pool#k1', sk: 'nonce#b1#1', keyId: 'k1', expired: false },
       { kind: 'dkgState', pk: 'dkg#s4', sk: 'state', keyId: 'k2', expired: false },
       { kind: 'reshareState', pk: 'reshare#s5', sk: 'state', keyId: 'k1', expired: false },
     ]);
     expect(progress).toEqual([
-      [2, 4],
-      [4, 4],
+      [2, 5],
+      [4, 5],
+      [5, 5],
     ]);
     expect(keysOf(await store.scanPrefix(''))).toEqual(keysOf(kept.map(({ key }) => ({ ...key, data: {}, version: 1 }))));
 
     // Idempotent: nothing left to purge, nothing else touched.
     const again = await purgeVolatileState(store, { nowSeconds: NOW });
-    expect(again).toEqual({ purged: [], counts: { nonce: 0, dkgState: 0, reshareState: 0 } });
+    expect(again).toEqual({ purged: [], counts: { nonce: 0, poolNonce: 0, dkgState: 0, reshareState: 0 } });
     expect(await store.scanPrefix('')).toHaveLength(kept.length);
   });
 
