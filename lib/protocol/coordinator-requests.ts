@@ -3,7 +3,7 @@
  * or sign request starts a session exactly once however many deliveries race (create, or
  * adopt the winner), and a repeated request id gets the existing session's answer. With
  * nonce pools on, a sign request claims pooled commitments (one round) when it can, and asks
- * parties running low for a new batch (DESIGN.md "Nonce pools").
+ * parties running low for a new batch.
  */
 import { randomBytes } from 'node:crypto';
 import { RefusalCode, RefusedError } from '../ports/errors.js';

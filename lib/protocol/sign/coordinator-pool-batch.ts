@@ -1,9 +1,9 @@
 /**
- * A party's `pool.batch`, coordinator side (DESIGN.md "Nonce pools"): a batch of nonce
- * commitments the party made for one key and epoch, identity-signed, kept unchanged to be
- * relayed in one-round signing packages for as long as it lives. Every check that a signer
- * would otherwise make too late (at signing time, failing the attempt) is made here, on
- * receipt, and a fault in what the sender signed names it.
+ * A party's `pool.batch`, coordinator side: a batch of nonce commitments the party made for
+ * one key and epoch, identity-signed, kept unchanged to be relayed in one-round signing
+ * packages for as long as it lives. Every check that a signer would otherwise make too late
+ * (at signing time, failing the attempt) is made here, on receipt, and a fault in what the
+ * sender signed names it.
  *
  * The batch has no session: its envelope's `session` is the batch id the refill named.
  */

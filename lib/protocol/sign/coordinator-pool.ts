@@ -1,9 +1,9 @@
 /**
- * Nonce pools, coordinator side (DESIGN.md "Nonce pools"): where each party's published
- * batches of commitments stand, as pure functions over the key's PoolCursor. Claiming an
- * entry moves its batch's `next` past it; the cursor is written under a version condition
- * with every claim, so two requests can never be handed the same entry, and the claim record
- * (CommitmentUse) written in the same transaction guards it a second time.
+ * Nonce pools, coordinator side: where each party's published batches of commitments
+ * stand, as pure functions over the key's PoolCursor. Claiming an entry moves its batch's
+ * `next` past it; the cursor is written under a version condition with every claim, so two
+ * requests can never be handed the same entry, and the claim record (CommitmentUse)
+ * written in the same transaction guards it a second time.
  *
  * "Usable" is one definition everywhere: an entry below `count`, of a batch that expires
  * more than `marginMs` (the longest a message may travel, limits.maxMessageAgeMs) from now,
