@@ -86,7 +86,7 @@ export class CoordinatorIO {
     if (session.kind === 'keygen') return this.sendAll(keygenOutbox(session));
     if (session.kind === 'reshare') return this.sendAll(reshareOutbox(session));
     if (session.phase === 'sign' && session.pooled !== undefined) {
-      const batches = await this.pooledBatches(session);
+      const batches = await this.#pooledBatches(session);
       if (batches === undefined) {
         // Only a batch that expired after its entry was claimed: nothing can be sent that a
         // signer would accept, so nothing is; the sweeper moves the attempt to two rounds.
@@ -99,7 +99,7 @@ export class CoordinatorIO {
   }
 
   /** The signed batches a one-round attempt's signers' commitments come from, by signer (one read round trip); undefined if one is gone. */
-  async pooledBatches(session: SignSession): Promise<Record<string, Envelope> | undefined> {
+  async #pooledBatches(session: SignSession): Promise<Record<string, Envelope> | undefined> {
     const wanted = Object.entries(session.pooled ?? {}).map(([party, entry]) => ({ party, key: coordinatorKeys.poolBatch(session.keyId, party, entry.batchId) }));
     await this.prefetch(wanted.map((w) => w.key));
     const batches: Record<string, Envelope> = {};

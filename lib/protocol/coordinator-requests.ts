@@ -24,7 +24,7 @@ import { newReshareSession } from './reshare/coordinator-intake.js';
 import { retryOnConflict } from '../ports/store.js';
 import { eligible } from './sign/coordinator-attempt.js';
 import { newSignSession, pooledSignSession, requestedKey, type PooledEntry } from './sign/coordinator-intake.js';
-import { claimSigners, cursorAtEpoch, keyEpoch, passed, pruned, refillsDue, refillsRequested, type PoolClaim, type PoolClock } from './sign/coordinator-pool.js';
+import { claimSigners, cursorAtEpoch, keyEpoch, passed, pruned, refillsDue, refillsRequested, withoutBatch, type PoolClaim, type PoolClock } from './sign/coordinator-pool.js';
 
 /** `request` is authenticated and not replayed. Throws the RefusedError after telling the initiator why. */
 export async function onRequest(io: CoordinatorIO, request: Envelope): Promise<void> {
@@ -172,9 +172,9 @@ async function startSign(io: CoordinatorIO, request: Envelope, settings: NoncePo
 /**
  * Claims one pooled entry per signer (coordinator-pool.ts), reads the claimed entries'
  * batch items (one round trip) and, with `checkUses`, their commitments' claim records
- * (another). An entry that cannot be handed out — its batch item gone, or its commitment
- * already claimed by another session (a rolled-back party offering it again) — is passed
- * over, logged as an error naming its party, and the claim is made again without it.
+ * (another). A batch whose item is gone is dropped; an entry whose commitment another
+ * session already claimed (a rolled-back party offering it again) is passed over. Either is
+ * logged as an error naming the party, and the claim is made again without it.
  * `entries` undefined: too few parties have a usable entry; the session takes two rounds.
  */
 async function claimFromPools(
@@ -188,7 +188,7 @@ async function claimFromPools(
   let cursor = start;
   let changed = false;
   const logs: LogLine[] = [];
-  // Each pass either succeeds or passes over at least one entry: it ends.
+  // Each pass succeeds, drops a batch or passes over an entry: it ends.
   for (;;) {
     const plan = claimSigners(cursor, eligible(session, key), key.threshold, clock);
     if (plan === undefined) return { cursor, changed, logs };
@@ -196,19 +196,26 @@ async function claimFromPools(
     await io.prefetch(batchKeys);
     const entries: PooledEntry[] = [];
     const unusable: PoolClaim[] = [];
+    let next = cursor;
     for (const [i, claim] of plan.claims.entries()) {
       const batchKey = batchKeys[i];
       const item = batchKey === undefined ? undefined : await io.tables.poolBatches.get(batchKey);
       const parsed = item !== undefined && item.value.party === claim.party && item.value.epoch === cursor.epoch ? PoolBatchBody.safeParse(item.value.batch.body) : undefined;
       const commitment = parsed?.success === true ? parsed.data.commitments[claim.index] : undefined;
       if (commitment === undefined) {
-        unusable.push(claim);
-        logs.push({ level: 'error', message: 'pool batch entry unreadable: passed over', fields: { keyId: key.keyId, party: claim.party, batch: claim.batchId, index: claim.index } });
+        // Its batch is gone or unreadable: none of its entries can be handed out.
+        next = withoutBatch(next, claim.party, claim.batchId);
+        logs.push({ level: 'error', message: 'pool batch unreadable: dropped from the cursor', fields: { keyId: key.keyId, party: claim.party, batch: claim.batchId, index: claim.index } });
       } else {
         entries.push({ ...claim, commitment });
       }
     }
-    if (checkUses && unusable.length === 0) {
+    if (next !== cursor) {
+      cursor = next;
+      changed = true;
+      continue;
+    }
+    if (checkUses) {
       const useKeys = entries.map((e) => coordinatorKeys.commitment(key.keyId, e.commitment.hiding));
       await io.prefetch(useKeys);
       for (const [i, entry] of entries.entries()) {

@@ -4,7 +4,7 @@
  * (and the nonces behind them, to sign with), sign requests, and snapshots of the table.
  */
 import { SqliteItemBackend } from '../../lib/adapters/local/sqlite-backend.js';
-import type { StoredItem } from '../../lib/ports/store.js';
+import type { ItemBackend, ItemKey, StoredItem, WriteOperation } from '../../lib/ports/store.js';
 import { Coordinator } from '../../lib/protocol/coordinator.js';
 import { CoordinatorTables, coordinatorKeys, type KeyRecord } from '../../lib/protocol/coordinator-state.js';
 import { DEFAULT_LIMITS, DEFAULT_NONCE_POOL, type Limits, type NoncePoolSettings } from '../../lib/protocol/directory.js';
@@ -59,8 +59,36 @@ export async function signRequest(cast: Cast, setup: SignSetup, requestId: strin
   return cast.envelope('cli', MessageType.signRequest, deriveSessionId('cli', requestId), { requestId, keyId: setup.key.keyId, message });
 }
 
+/** Table calls, counted as DynamoDB would bill them: single reads, batch reads, (transactional) writes. */
+export interface TableCalls {
+  get: number;
+  getMany: number;
+  write: number;
+}
+
+/** `inner` with a batch read (as DynamoDB's BatchGetItem), every call counted in `calls`. */
+function counted(inner: ItemBackend, calls: TableCalls): ItemBackend {
+  return {
+    get: (key: ItemKey) => {
+      calls.get += 1;
+      return inner.get(key);
+    },
+    getMany: (keys: readonly ItemKey[]) => {
+      calls.getMany += 1;
+      return Promise.all(keys.map((k) => inner.get(k)));
+    },
+    query: (pk: string, skPrefix?: string) => inner.query(pk, skPrefix),
+    scanPrefix: (pkPrefix: string) => inner.scanPrefix(pkPrefix),
+    write: (operations: readonly WriteOperation[], nowSeconds: number) => {
+      calls.write += 1;
+      return inner.write(operations, nowSeconds);
+    },
+  };
+}
+
 export class PoolRig {
   now = NOW;
+  readonly calls: TableCalls = { get: 0, getMany: 0, write: 0 };
   readonly sent: Envelope[] = [];
   readonly logs: LogLine[] = [];
   readonly coordinator: Coordinator;
@@ -74,7 +102,7 @@ export class PoolRig {
     const log = (level: LogLine['level']) => (message: string, fields: Record<string, unknown> = {}) => void this.logs.push({ level, message, fields });
     this.coordinator = new Coordinator({
       vault: cast.signer(COORDINATOR),
-      store,
+      store: counted(store, this.calls),
       transport: { send: (_destination, body) => Promise.resolve(void this.sent.push(JSON.parse(body) as Envelope)) },
       clock: { now: () => this.now },
       directory: cast.directory,
@@ -94,6 +122,13 @@ export class PoolRig {
 
   handle(envelope: Envelope) {
     return this.coordinator.handle(JSON.stringify(envelope));
+  }
+
+  /** The table calls counted so far, and the counters reset. */
+  takeCalls(): TableCalls {
+    const calls = { ...this.calls };
+    Object.assign(this.calls, { get: 0, getMany: 0, write: 0 });
+    return calls;
   }
 
   /** Sent envelopes of `type`, and the sent list emptied. */

@@ -114,6 +114,13 @@ export function passed(cursor: PoolCursor, claims: readonly PoolClaim[]): PoolCu
   return { ...cursor, parties };
 }
 
+/** The cursor without `party`'s batch `batchId`: its stored batch is gone, so none of its entries can be handed out. */
+export function withoutBatch(cursor: PoolCursor, party: string, batchId: string): PoolCursor {
+  const pool = poolOf(cursor, party);
+  if (pool === undefined) return cursor;
+  return { ...cursor, parties: { ...cursor.parties, [party]: { ...pool, batches: pool.batches.filter((ref) => ref.batchId !== batchId) } } };
+}
+
 /**
  * The parties of the key to ask for a batch now: at most `lowWater` unclaimed entries left,
  * and no refill asked of them within `refillRetrySeconds` (an unanswered one may be lost).

@@ -16,6 +16,7 @@ import {
   refillsRequested,
   unclaimed,
   withBatch,
+  withoutBatch,
   type PoolClaim,
   type PoolClock,
 } from '../../../../lib/protocol/sign/coordinator-pool.js';
@@ -77,6 +78,12 @@ describe('pool cursor (coordinator)', () => {
     const cursor = cursorWith({ p1: [ref('a', 4, 2)] });
     expect(passed(cursor, [{ party: 'p1', batchId: 'a', index: 2 }]).parties.p1?.batches).toEqual([ref('a', 4, 3)]);
     expect(passed(cursor, [{ party: 'p1', batchId: 'a', index: 0 }]).parties.p1?.batches).toEqual([ref('a', 4, 2)]);
+  });
+
+  it('a batch whose stored item is gone is dropped whole; other batches and parties stay', () => {
+    const cursor = cursorWith({ p1: [ref('a', 4, 1), ref('b', 4)], p2: [ref('a', 4)] });
+    expect(withoutBatch(cursor, 'p1', 'a')).toEqual(cursorWith({ p1: [ref('b', 4)], p2: [ref('a', 4)] }));
+    expect(withoutBatch(cursor, 'p3', 'a')).toBe(cursor);
   });
 
   it('asks for a refill at or below low water, not again within the retry interval, again after it', () => {

@@ -75,9 +75,12 @@ async function pooledShare(session: SignSession, party: string, nonces: Batch['n
 describe('pool.batch intake (coordinator)', () => {
   it('stores the signed batch and adds it to the key’s cursor, with the sender’s audit anchor, in one write', async () => {
     const r = await newRig();
+    r.takeCalls();
     const b = await batchOf(cast, setup, 'p1', { count: 5 });
     const anchored = await cast.envelope('p1', MessageType.poolBatch, b.batchId, { ...parseBody(b.envelope, MessageType.poolBatch), audit: { seq: 4, hash: 'ab'.repeat(32) } });
     expect(await r.handle(anchored)).toMatchObject({ status: 'processed', type: MessageType.poolBatch });
+    // One batch read (anchor, seen, key, cursor, batch item), the transaction, the replay mark.
+    expect(r.takeCalls()).toEqual({ get: 0, getMany: 1, write: 2 });
     expect(await r.tables.poolBatches.get(coordinatorKeys.poolBatch('k1', 'p1', b.batchId))).toMatchObject({ value: { party: 'p1', epoch: 0, batch: anchored } });
     expect(await r.cursor()).toEqual({ keyId: 'k1', epoch: 0, parties: { p1: { batches: [{ batchId: b.batchId, expires: NOW + 24 * HOUR, count: 5, next: 0 }] } } });
     expect((await r.coordinator.auditAnchor('p1'))?.seq).toBe(4);
@@ -235,6 +238,16 @@ describe('sign intake with pools (coordinator)', () => {
     expect(cursor?.parties.p3).toMatchObject({ batches: [{ next: 1 }], refillRequestedAt: NOW });
   });
 
+  it('one-round intake costs 2 batch reads, 1 transaction and the replay mark: no single reads', async () => {
+    const r = await newRig({ lowWater: 2 });
+    await deliver(r, await batch('p1'), await batch('p2'), await batch('p3'));
+    r.takeCalls();
+    expect(await r.handle(await signRequest(cast, setup, 'cost'))).toMatchObject({ status: 'processed' });
+    // (seen, session, key, cursor) + (2 batch items); the claim transaction + the replay mark.
+    expect(r.takeCalls()).toEqual({ get: 0, getMany: 2, write: 2 });
+    expect(r.take().map((e) => e.type)).toEqual([MessageType.signPooled, MessageType.signPooled]);
+  });
+
   it('a one-round session signs with the signers’ shares alone (the pooled commitments make the package)', async () => {
     const r = await newRig();
     const [b1, b2] = [await batch('p1'), await batch('p2')];
@@ -340,6 +353,20 @@ describe('sign intake with pools (coordinator)', () => {
     expect(r.logs).toContainEqual(expect.objectContaining({ level: 'error', fields: expect.objectContaining({ party: 'p1', index: 0 }) }));
     expect((await r.cursor())?.parties.p1?.batches[0]?.next).toBe(2);
     expect((await r.commitmentUses()).get(used)).toEqual({ session: 'ee'.repeat(16), attempt: 1, party: 'p1' });
+  });
+
+  it('a batch whose stored item is gone is dropped from the cursor (logged naming the party), never sent', async () => {
+    const r = await newRig();
+    const [b1, b2] = [await batch('p1'), await batch('p2')];
+    await deliver(r, b1, b2);
+    await r.store.write([{ op: 'delete', key: coordinatorKeys.poolBatch('k1', 'p1', b1.batchId), condition: { kind: 'exists' } }], Math.floor(NOW / 1000));
+    const request = await signRequest(cast, setup, 'gone');
+    expect(await r.handle(request)).toMatchObject({ status: 'processed' });
+    expect((await r.session(request.session)).phase).toBe('commit');
+    expect(r.logs).toContainEqual(expect.objectContaining({ level: 'error', fields: expect.objectContaining({ party: 'p1', batch: b1.batchId, index: 0 }) }));
+    // Dropped, so p1 has nothing left and is asked for a batch.
+    expect((await r.cursor())?.parties.p1).toEqual({ batches: [], refillRequestedAt: NOW });
+    expect(r.take(MessageType.signPooled)).toEqual([]);
   });
 
   it('a refill is not asked again within refillRetrySeconds, and is after', async () => {
