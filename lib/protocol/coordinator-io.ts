@@ -6,7 +6,7 @@
 import type { Clock } from '../ports/clock.js';
 import { StoredStateError } from '../ports/errors.js';
 import type { KeyVault } from '../ports/key-vault.js';
-import type { ItemBackend } from '../ports/store.js';
+import type { ItemBackend, ItemKey } from '../ports/store.js';
 import type { Transport } from '../ports/transport.js';
 import type { Outgoing } from './coordinator-outbox.js';
 import { CoordinatorTables, coordinatorKeys, type KeyRecord, type Session, type SignSession } from './coordinator-state.js';
@@ -15,7 +15,7 @@ import { DEFAULT_LIMITS, type Directory, type Limits } from './directory.js';
 import { createEnvelope } from './envelope.js';
 import { keygenOutbox, keygenResult } from './keygen/coordinator-outbox.js';
 import { silentLogger, type Logger } from './logger.js';
-import { COORDINATOR } from './messages.js';
+import { COORDINATOR, type Envelope } from './messages.js';
 import { reshareOutbox, reshareResult } from './reshare/coordinator-outbox.js';
 import { signOutbox, signResult } from './sign/coordinator-outbox.js';
 import type { Suite } from './suite.js';
@@ -38,7 +38,14 @@ export class CoordinatorIO {
   readonly limits: Limits;
   readonly log: Logger;
 
-  constructor(readonly deps: CoordinatorDeps) {
+  /**
+   * `prefetch`: reads these items in one round trip ahead of their readers, where the store
+   * can (MessageReads.prefetch); by default nothing is read ahead.
+   */
+  constructor(
+    readonly deps: CoordinatorDeps,
+    readonly prefetch: (keys: readonly ItemKey[]) => Promise<void> = () => Promise.resolve(),
+  ) {
     this.limits = deps.limits ?? DEFAULT_LIMITS;
     this.log = deps.logger ?? silentLogger;
     this.tables = new CoordinatorTables(deps.store, () => this.nowSeconds());
@@ -78,7 +85,30 @@ export class CoordinatorIO {
   async sendPhase(session: Session, key?: KeyRecord): Promise<void> {
     if (session.kind === 'keygen') return this.sendAll(keygenOutbox(session));
     if (session.kind === 'reshare') return this.sendAll(reshareOutbox(session));
+    if (session.phase === 'sign' && session.pooled !== undefined) {
+      const batches = await this.#pooledBatches(session);
+      if (batches === undefined) {
+        // Only a batch that expired after its entry was claimed: nothing can be sent that a
+        // signer would accept, so nothing is; the sweeper moves the attempt to two rounds.
+        this.log.error('pooled batch gone before its package was sent', { session: session.request.session, keyId: session.keyId, attempt: session.attempt });
+        return;
+      }
+      return this.sendAll(signOutbox(session, key, batches));
+    }
     return this.sendAll(signOutbox(session, await this.#signingKey(session, key)));
+  }
+
+  /** The signed batches a one-round attempt's signers' commitments come from, by signer (one read round trip); undefined if one is gone. */
+  async #pooledBatches(session: SignSession): Promise<Record<string, Envelope> | undefined> {
+    const wanted = Object.entries(session.pooled ?? {}).map(([party, entry]) => ({ party, key: coordinatorKeys.poolBatch(session.keyId, party, entry.batchId) }));
+    await this.prefetch(wanted.map((w) => w.key));
+    const batches: Record<string, Envelope> = {};
+    for (const { party, key } of wanted) {
+      const item = await this.tables.poolBatches.get(key);
+      if (item === undefined) return undefined;
+      batches[party] = item.value.batch;
+    }
+    return batches;
   }
 
   /** The result of a finished session; `duplicate` when it answers a repeated request. */

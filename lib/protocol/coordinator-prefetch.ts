@@ -12,12 +12,25 @@ import { MessageType, NAME_PATTERN, type Envelope } from './messages.js';
 import { field } from './party-prefetch.js';
 import { seenKey } from './replay-guard.js';
 
-/** First reads of any message: the sender's audit anchor (party messages), the replay mark, the session, and a requested key. */
-export function coordinatorPrefetch(envelope: Envelope, fromParty: boolean): ItemKey[] {
+/**
+ * First reads of any message: the sender's audit anchor (party messages), the replay mark,
+ * the session, and a requested key; with pools on (`pools`), a sign request's pool cursor.
+ * A `pool.batch` has no session: its key, the key's cursor and the batch item instead.
+ */
+export function coordinatorPrefetch(envelope: Envelope, fromParty: boolean, pools = false): ItemKey[] {
+  const keyId = field(envelope.body, 'keyId');
+  const validKeyId = typeof keyId === 'string' && NAME_PATTERN.test(keyId) ? keyId : undefined;
+  if (fromParty && envelope.type === MessageType.poolBatch) {
+    const keys = [anchorKey(envelope.from), seenKey(envelope.id)];
+    if (validKeyId !== undefined) keys.push(coordinatorKeys.key(validKeyId), coordinatorKeys.poolCursor(validKeyId), coordinatorKeys.poolBatch(validKeyId, envelope.from, envelope.session));
+    return keys;
+  }
   const keys = [seenKey(envelope.id), coordinatorKeys.session(envelope.session)];
   if (fromParty) keys.unshift(anchorKey(envelope.from));
-  const keyId = field(envelope.body, 'keyId');
-  if (!fromParty && typeof keyId === 'string' && NAME_PATTERN.test(keyId)) keys.push(coordinatorKeys.key(keyId));
+  if (!fromParty && validKeyId !== undefined) {
+    keys.push(coordinatorKeys.key(validKeyId));
+    if (pools && envelope.type === MessageType.signRequest) keys.push(coordinatorKeys.poolCursor(validKeyId));
+  }
   return keys;
 }
 

@@ -3,12 +3,18 @@
  * after it started and tells its initiator why (code `timeout`, naming the phase and the
  * parties that never answered). A session that finishes concurrently wins: the transition
  * is the same conditional write as every other.
+ *
+ * Before that, a one-round signing attempt (pooled commitments) still waiting for a signer
+ * after the pool's `fallbackAfterMs` moves to a two-round attempt, and its `sign.commit`
+ * goes out: a signer that lost its pooled nonce (or the package) can still sign that way.
  */
 import { retryOnConflict } from '../ports/store.js';
 import type { CoordinatorIO } from './coordinator-io.js';
-import { coordinatorKeys, type Session } from './coordinator-state.js';
-import { isFinished, timedOut } from './coordinator-timeout.js';
+import { coordinatorKeys, type Session, type SignSession } from './coordinator-state.js';
+import { isFinished, timedOut, waitingFor } from './coordinator-timeout.js';
+import { DEFAULT_NONCE_POOL, noncePoolSettings } from './directory.js';
 import { deriveSessionId } from './envelope.js';
+import { fallBackToTwoRounds, restartAtEpoch } from './sign/coordinator-attempt.js';
 
 /** A session the sweeper failed, and the phase it had stalled in. */
 export interface StalledSession {
@@ -18,9 +24,22 @@ export interface StalledSession {
 
 export async function expireStalled(io: CoordinatorIO, stalledAfterMs: number): Promise<StalledSession[]> {
   const now = io.now();
+  // Pools may have been turned off since a pooled session started: it still falls back.
+  const fallbackAfterMs = (noncePoolSettings(io.limits) ?? DEFAULT_NONCE_POOL).fallbackAfterMs;
   const expired: StalledSession[] = [];
   for (const candidate of await io.tables.sessions.listByPrefix('session#')) {
-    if (isFinished(candidate) || now - candidate.createdAt < stalledAfterMs) continue;
+    if (isFinished(candidate)) continue;
+    if (now - candidate.createdAt < stalledAfterMs) {
+      if (isPooledWaiting(candidate) && now - candidate.createdAt >= fallbackAfterMs) {
+        // One session's failed fallback must not keep the sweep from timing out the others. A
+        // failed write is tried again by the next sweep; either way the session still times
+        // out at stalledAfterMs.
+        await fallBack(io, candidate).catch((error: unknown) => {
+          io.log.error('one-round fallback failed', { session: candidate.request.session, error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) });
+        });
+      }
+      continue;
+    }
     const sessionKey = coordinatorKeys.session(deriveSessionId(candidate.initiator, candidate.requestId));
     const failed = await retryOnConflict(async () => {
       const stored = await io.tables.sessions.get(sessionKey);
@@ -40,4 +59,27 @@ export async function expireStalled(io: CoordinatorIO, stalledAfterMs: number): 
     expired.push(failed);
   }
   return expired;
+}
+
+/** A one-round attempt whose package went out and some signer has not answered. */
+function isPooledWaiting(session: Session): session is SignSession {
+  return session.kind === 'sign' && session.phase === 'sign' && session.pooled !== undefined;
+}
+
+/** Moves a stalled one-round attempt to two rounds (at the key's epoch if it moved meanwhile) and sends `sign.commit`. */
+async function fallBack(io: CoordinatorIO, candidate: SignSession): Promise<void> {
+  const sessionKey = coordinatorKeys.session(deriveSessionId(candidate.initiator, candidate.requestId));
+  const key = await io.requiredKey(candidate.keyId);
+  const moved = await retryOnConflict(async () => {
+    const stored = await io.tables.sessions.get(sessionKey);
+    // Finished, or moved on by a share or refusal meanwhile: nothing to do.
+    if (stored === undefined || stored.value.kind !== 'sign' || !isPooledWaiting(stored.value) || stored.value.attempt !== candidate.attempt) return undefined;
+    const session = stored.value;
+    const next = (key.epoch ?? 0) !== (session.epoch ?? 0) ? restartAtEpoch(session, key) : fallBackToTwoRounds(session);
+    await io.tables.sessions.replace(sessionKey, next, stored.version, io.limits.sessionTtlSeconds);
+    return { before: session, next };
+  });
+  if (moved === undefined) return;
+  io.log.warn('one-round attempt fell back to two rounds', { session: sessionKey.pk, attempt: moved.next.attempt, waitingFor: waitingFor(moved.before) });
+  await io.sendPhase(moved.next, key);
 }

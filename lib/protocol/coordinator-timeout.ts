@@ -22,7 +22,7 @@ function timeoutError(session: Session, now: number): ResultError {
 }
 
 /** The parties whose message the session's phase still waits for. */
-function waitingFor(session: Session): string[] {
+export function waitingFor(session: Session): string[] {
   if (session.kind === 'keygen') {
     const field = session.phase === 'round1' ? session.round1 : session.phase === 'round2' ? session.shares : session.done;
     return session.parties.filter((p) => !Object.hasOwn(field, p));

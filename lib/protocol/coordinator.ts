@@ -24,11 +24,13 @@ import { expireStalled, type StalledSession } from './coordinator-sweep.js';
 import { authenticateEnvelope, parseBody } from './envelope.js';
 import { applyKeygen } from './keygen/coordinator-apply.js';
 import { keyCreatedMeanwhile } from './keygen/coordinator-finish.js';
+import { noncePoolSettings } from './directory.js';
 import { COORDINATOR, INITIATOR_REQUEST_TYPES, MessageType, type Envelope } from './messages.js';
 import type { HandleOutcome } from './party.js';
 import { ReplayGuard } from './replay-guard.js';
 import { applySign } from './sign/coordinator-apply.js';
 import { restartAtEpoch } from './sign/coordinator-attempt.js';
+import { onPoolBatch } from './sign/coordinator-pool-batch.js';
 import { applyReshare } from './reshare/coordinator-apply.js';
 import { isFinished } from './coordinator-timeout.js';
 
@@ -48,6 +50,7 @@ export const COORDINATOR_INBOUND_FROM_PARTY: ReadonlySet<string> = new Set<strin
   MessageType.reshareDealing,
   MessageType.reshareDone,
   MessageType.partyRefused,
+  MessageType.poolBatch,
 ]);
 
 export class Coordinator {
@@ -60,7 +63,7 @@ export class Coordinator {
   constructor(deps: CoordinatorDeps) {
     // Each item is read once per message (message-reads.ts); nothing is kept between messages.
     this.#reads = new MessageReads(deps.store);
-    this.#io = new CoordinatorIO({ ...deps, store: this.#reads });
+    this.#io = new CoordinatorIO({ ...deps, store: this.#reads }, (keys) => this.#reads.prefetch(keys));
     const nowSeconds = () => this.#io.nowSeconds();
     this.#replays = new ReplayGuard(this.#reads, this.#io.limits, nowSeconds);
     this.#anchors = new AuditAnchors(this.#reads, nowSeconds);
@@ -104,7 +107,7 @@ export class Coordinator {
         now: this.#io.now(),
         senderRole: (type) => (COORDINATOR_INBOUND_FROM_INITIATOR.has(type) ? 'initiator' : COORDINATOR_INBOUND_FROM_PARTY.has(type) ? 'party' : undefined),
       });
-      await this.#reads.prefetch(coordinatorPrefetch(envelope, COORDINATOR_INBOUND_FROM_PARTY.has(envelope.type)));
+      await this.#reads.prefetch(coordinatorPrefetch(envelope, COORDINATOR_INBOUND_FROM_PARTY.has(envelope.type), noncePoolSettings(this.#io.limits) !== undefined));
       if (COORDINATOR_INBOUND_FROM_INITIATOR.has(envelope.type)) {
         await this.#replays.assertNotSeen(envelope);
         await onRequest(this.#io, envelope);
@@ -138,6 +141,11 @@ export class Coordinator {
 
   async #onPartyMessage(envelope: Envelope, anchor: { readonly envelope: Envelope; written: boolean }): Promise<void> {
     const io = this.#io;
+    if (envelope.type === MessageType.poolBatch) {
+      // A batch belongs to no session (its `session` is the batch id): its own write, with the anchor.
+      anchor.written = await onPoolBatch(io, envelope, () => this.#anchors.recordOperations(anchor.envelope));
+      return;
+    }
     const sessionKey = coordinatorKeys.session(envelope.session);
     // Read one at most once per message, not per retry (a reshare session reads its key with its version on every try).
     let key: KeyRecord | undefined;

@@ -65,8 +65,10 @@ function cheatersOf(error: unknown, byIdentifier: ReadonlyMap<string, string>): 
   return names;
 }
 
-/** The signers' commitments of the current attempt, in the order every participant uses. */
+/** The signers' commitments of the current attempt (pooled ones for a one-round attempt), in the order every participant uses. */
 export function signerCommitments(session: SignSession): NonceCommitment[] {
+  const { pooled } = session;
+  if (pooled !== undefined) return sortCommitments(session.signers.map((p) => required(pooled, p, 'pooled commitment').commitment));
   return sortCommitments(session.signers.map((p) => parseBody(required(session.commitments, p, 'sign.commitment'), MessageType.signCommitment).commitment));
 }
 

@@ -1,7 +1,8 @@
 /**
  * Signing attempts, coordinator side: who may still sign, and what happens when a signer is
  * lost (excluded for a proven fault, or refused): a fresh attempt with fresh nonces from the
- * parties that remain, or failure once fewer than the threshold remain.
+ * parties that remain, or failure once fewer than the threshold remain. Every later attempt
+ * takes two rounds: only intake claims pooled commitments (one round).
  */
 import { RefusalCode } from '../../ports/errors.js';
 import type { KeyRecord, SignSession } from '../coordinator-state.js';
@@ -33,7 +34,25 @@ export function nextAttempt(session: SignSession, key: KeyRecord, reason: string
         : { code: commonCode(session) ?? reason, message: `refused by parties: ${refusals.join('; ')}` };
     return { ...session, phase: 'failed', error };
   }
-  return { ...session, phase: 'commit', attempt: session.attempt + 1, commitments: {}, signers: [], shares: {} };
+  return { ...twoRound(session), phase: 'commit', attempt: session.attempt + 1, commitments: {}, signers: [], shares: {} };
+}
+
+/** The session without its one-round attempt's pooled commitments (claimed, never offered again). */
+function twoRound(session: SignSession): SignSession {
+  const { pooled: _pooled, ...rest } = session;
+  return rest;
+}
+
+/**
+ * A one-round attempt still waiting for a signer after the pool's `fallbackAfterMs`: the same
+ * request again in two rounds (attempt + 1). Nobody is excluded or marked refused: silence
+ * proves nothing, and the silent signer may simply answer `sign.commit` this time.
+ */
+export function fallBackToTwoRounds(session: SignSession): SignSession {
+  if (session.attempt >= MAX_ATTEMPT) {
+    return { ...session, phase: 'failed', error: { code: 'timeout', message: 'one-round attempt unanswered and no attempts left; retry the request' } };
+  }
+  return { ...twoRound(session), phase: 'commit', attempt: session.attempt + 1, commitments: {}, signers: [], shares: {} };
 }
 
 /** The code every refusing party gave, if they agree. */
@@ -53,6 +72,6 @@ export function restartAtEpoch(session: SignSession, key: KeyRecord): SignSessio
   if (session.attempt >= MAX_ATTEMPT) {
     return { ...session, phase: 'failed', error: { code: RefusalCode.staleEpoch, message: `key "${session.keyId}" moved to epoch ${epoch} and this session has no attempts left; retry the request` } };
   }
-  const { epoch: _left, ...rest } = session;
+  const { epoch: _left, ...rest } = twoRound(session);
   return { ...rest, ...(epoch > 0 ? { epoch } : {}), phase: 'commit', attempt: session.attempt + 1, refused: {}, commitments: {}, signers: [], shares: {} };
 }

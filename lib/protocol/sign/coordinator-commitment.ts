@@ -21,6 +21,8 @@ export function onCommitment(
   context: Pick<TransitionContext, 'suite'>,
 ): Step<SignSession> {
   const body = parseBody(envelope, MessageType.signCommitment);
+  // A one-round attempt asked nobody to commit: its signers' commitments are the pooled ones.
+  if (session.pooled !== undefined) return { resend: false };
   if (body.attempt !== session.attempt || session.excluded.includes(envelope.from)) return { resend: false };
   if (body.commitment.identifier !== context.suite.frost.Identifier.derive(envelope.from)) {
     throw new RefusedError(RefusalCode.wrongIdentifier, `commitment from "${envelope.from}" carries another identifier`, { blame: envelope.from });

@@ -1,17 +1,25 @@
 /**
  * Signing intake, coordinator side: a `sign.request` for a known key becomes a session
- * collecting commitments for attempt 1. The coordinator does not judge the request: each
- * party checks it (initiator, policy, approvals) before it commits a nonce.
+ * collecting commitments for attempt 1, or, when the key's nonce pools hold a commitment of
+ * enough parties, a one-round session whose signers and commitments are fixed at once
+ * (coordinator-pool.ts claims them). The coordinator does not judge the request: each
+ * party checks it (initiator, policy, approvals) before it commits or spends a nonce.
  */
 import { RefusalCode, RefusedError } from '../../ports/errors.js';
 import type { KeyRecord, SignSession } from '../coordinator-state.js';
-import { sessionBase } from '../coordinator-step.js';
-import type { Envelope, SignRequestBody } from '../messages.js';
+import { sessionBase, type CommitmentClaim } from '../coordinator-step.js';
+import type { Envelope, NonceCommitment, SignRequestBody } from '../messages.js';
 import { requiredSuite } from '../suites.js';
 import { derivationOf } from './signing-key.js';
 
-export function newSignSession(request: Envelope, body: SignRequestBody, key: KeyRecord | undefined, now: number): SignSession {
+/** The key a request names, or unknown-key. */
+export function requestedKey(body: Pick<SignRequestBody, 'keyId'>, key: KeyRecord | undefined): KeyRecord {
   if (key === undefined) throw new RefusedError(RefusalCode.unknownKey, `no key "${body.keyId}"`);
+  return key;
+}
+
+export function newSignSession(request: Envelope, body: SignRequestBody, stored: KeyRecord | undefined, now: number): SignSession {
+  const key = requestedKey(body, stored);
   // A message the key's suite cannot sign (BIP340 keys sign 32-byte digests) fails here, not at every party.
   const messageBytes = requiredSuite(key.suite).messageBytes;
   if (messageBytes !== undefined && body.message.length !== 2 * messageBytes) {
@@ -31,4 +39,24 @@ export function newSignSession(request: Envelope, body: SignRequestBody, key: Ke
     shares: {},
     ...(key.epoch !== undefined && key.epoch > 0 ? { epoch: key.epoch } : {}),
   };
+}
+
+/** One signer's claimed pool entry: which batch and entry, and the commitment it holds. */
+export interface PooledEntry {
+  readonly party: string;
+  readonly batchId: string;
+  readonly index: number;
+  readonly commitment: NonceCommitment;
+}
+
+/**
+ * The fresh session as a one-round attempt 1: the claimed entries' parties are its signers,
+ * their commitments fixed, and each commitment is claimed for the key in the same write
+ * (RFC 9591 §7.3), as a two-round commitment is when it enters a session.
+ */
+export function pooledSignSession(session: SignSession, entries: readonly PooledEntry[]): { session: SignSession; claims: CommitmentClaim[] } {
+  const sessionId = session.request.session;
+  const pooled = Object.fromEntries(entries.map((e) => [e.party, { batchId: e.batchId, index: e.index, commitment: e.commitment }]));
+  const claims = entries.map((e) => ({ keyId: session.keyId, hiding: e.commitment.hiding, use: { session: sessionId, attempt: session.attempt, party: e.party } }));
+  return { session: { ...session, phase: 'sign', signers: entries.map((e) => e.party).sort(), pooled }, claims };
 }

@@ -1,7 +1,7 @@
 /** Signing attempts, coordinator side: who may still sign, and what a lost signer leads to. */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { RefusalCode } from '../../../../lib/ports/errors.js';
-import { eligible, nextAttempt, restartAtEpoch } from '../../../../lib/protocol/sign/coordinator-attempt.js';
+import { eligible, fallBackToTwoRounds, nextAttempt, restartAtEpoch } from '../../../../lib/protocol/sign/coordinator-attempt.js';
 import { Cast } from '../../../support/coordinator-fixtures.js';
 import { freshSignSession, signSetup, type SignSetup } from '../../../support/sign-fixtures.js';
 
@@ -39,5 +39,17 @@ describe('signing attempts (coordinator)', () => {
     const session = { ...freshSignSession(setup), phase: 'sign' as const, attempt: 3, signers: ['p1', 'p2'], excluded: ['p3'], refused: { p1: refused(RefusalCode.staleEpoch) } };
     expect(restartAtEpoch(session, { ...setup.key, epoch: 2 })).toMatchObject({ phase: 'commit', epoch: 2, attempt: 4, refused: {}, commitments: {}, signers: [], shares: {}, excluded: ['p3'] });
     expect(restartAtEpoch({ ...session, attempt: 255 }, { ...setup.key, epoch: 2 })).toMatchObject({ phase: 'failed', error: { code: RefusalCode.staleEpoch } });
+  });
+
+  it('every later attempt takes two rounds: a one-round attempt’s pooled commitments are dropped by each way on', () => {
+    const commitment = { identifier: '01'.repeat(32), hiding: '02'.repeat(32), binding: '03'.repeat(32) };
+    const pooled = { ...freshSignSession(setup), phase: 'sign' as const, signers: ['p1', 'p2'], pooled: { p1: { batchId: 'ab'.repeat(16), index: 0, commitment }, p2: { batchId: 'cd'.repeat(16), index: 3, commitment } } };
+    for (const next of [nextAttempt(pooled, setup.key, 'x'), restartAtEpoch(pooled, { ...setup.key, epoch: 1 }), fallBackToTwoRounds(pooled)]) {
+      expect(next).toMatchObject({ phase: 'commit', attempt: 2, signers: [], commitments: {}, shares: {} });
+      expect(next).not.toHaveProperty('pooled');
+    }
+    // Silence is no proof: the fallback keeps everyone eligible.
+    expect(eligible(fallBackToTwoRounds(pooled), setup.key)).toEqual(['p1', 'p2', 'p3']);
+    expect(fallBackToTwoRounds({ ...pooled, attempt: 255 })).toMatchObject({ phase: 'failed', error: { code: 'timeout' } });
   });
 });

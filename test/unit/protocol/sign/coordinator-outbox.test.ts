@@ -35,6 +35,21 @@ describe('signing outbox (coordinator)', () => {
     ]);
   });
 
+  it('sign, one round: sign.pooled to each signer, with every signer’s signed pool batch and entry; without the batches a StoredStateError', async () => {
+    const b1 = await cast.envelope('p1', MessageType.poolBatch, 'a1'.repeat(16), { keyId: 'k1', epoch: 0, expires: 1, commitments: [], audit: { seq: 0, hash: '00'.repeat(32) } });
+    const b3 = await cast.envelope('p3', MessageType.poolBatch, 'a3'.repeat(16), { keyId: 'k1', epoch: 0, expires: 1, commitments: [], audit: { seq: 0, hash: '00'.repeat(32) } });
+    const commitment = { identifier: '01'.repeat(32), hiding: '02'.repeat(32), binding: '03'.repeat(32) };
+    const pooled = { p1: { batchId: 'a1'.repeat(16), index: 4, commitment }, p3: { batchId: 'a3'.repeat(16), index: 0, commitment } };
+    const session: SignSession = { ...freshSignSession(setup), phase: 'sign', signers: ['p1', 'p3'], pooled, epoch: 2 };
+    const body = { request: setup.request, attempt: 1, epoch: 2, commitments: [{ batch: b1, index: 4 }, { batch: b3, index: 0 }] };
+    expect(signOutbox(session, undefined, { p1: b1, p3: b3 })).toEqual([
+      { destination: toParty('p1'), session: setup.session, type: MessageType.signPooled, body },
+      { destination: toParty('p3'), session: setup.session, type: MessageType.signPooled, body },
+    ]);
+    expect(() => signOutbox(session, undefined, { p1: b1 })).toThrow(StoredStateError);
+    expect(() => signOutbox(session, undefined)).toThrow(StoredStateError);
+  });
+
   it('done: the signature, the key, the message and the signers to the initiator', () => {
     const signature = 'ab'.repeat(64);
     const session: SignSession = { ...freshSignSession(setup), phase: 'done', signers: ['p1', 'p3'], signature };
