@@ -11,8 +11,9 @@
  * - inbox and intake handlers: sign envelopes, read and write the table, send to every
  *   party inbox and every result queue (both start or advance sessions);
  * - sweeper: sign envelopes, read (Scan, GetItem) and conditionally write (PutItem) the
- *   table, send to the result queues — `Coordinator.expireStalled` only tells initiators,
- *   never parties, so no party inbox names the sweeper and no party stack changes.
+ *   table, send to the result queues (timed-out sessions) and to every party inbox (a
+ *   one-round signing attempt whose signer went silent falls back to two rounds:
+ *   `sign.commit` to every party).
  */
 import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -117,9 +118,9 @@ export class CoordinatorStack extends Stack {
       new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [...results.values()].map((queue) => queue.queue.queueArn) }),
     );
 
-    // Both handlers start or advance sessions, so both send to every party inbox.
+    // Both handlers start or advance sessions, and the sweeper moves stalled one-round attempts to two rounds: all three send to every party inbox.
     const partyInboxArns = config.parties.map((party) => partyNames(config, party).inbox.arn);
-    for (const role of handlerRoles) {
+    for (const role of [...handlerRoles, this.sweeperRole]) {
       role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: partyInboxArns }));
     }
 

@@ -38,6 +38,7 @@ export interface CoordinatorNames {
   readonly intakeRole: string;
   readonly intakeRoleArn: string;
   readonly sweeperRole: string;
+  readonly sweeperRoleArn: string;
   readonly inboxFunction: string;
   readonly intakeFunction: string;
   readonly sweeperFunction: string;
@@ -101,6 +102,7 @@ export function coordinatorNames(config: DeploymentConfig): CoordinatorNames {
     intakeRole: `${base}-intake-handler`,
     intakeRoleArn: roleArn(config, account, `${base}-intake-handler`),
     sweeperRole: `${base}-sweeper`,
+    sweeperRoleArn: roleArn(config, account, `${base}-sweeper`),
     inboxFunction: `${base}-inbox`,
     intakeFunction: `${base}-intake`,
     sweeperFunction: `${base}-sweeper`,
@@ -117,10 +119,14 @@ export function initiatorNames(config: DeploymentConfig, initiator: InitiatorCon
   };
 }
 
-/** The coordinator's roles that send to party inboxes (both handlers start or advance sessions). */
+/**
+ * The coordinator's roles that send to party inboxes: both handlers start or advance
+ * sessions, and the sweeper moves a one-round attempt whose signer went silent to two
+ * rounds (it sends `sign.commit`).
+ */
 export function coordinatorSenderRoleArns(config: DeploymentConfig): string[] {
   const names = coordinatorNames(config);
-  return [names.inboxRoleArn, names.intakeRoleArn];
+  return [names.inboxRoleArn, names.intakeRoleArn, names.sweeperRoleArn];
 }
 
 const LIMITS = { role: 64, queue: 80, table: 255, stack: 128, function: 64, alias: 256 } as const;

@@ -567,6 +567,9 @@ export class LocalCluster {
   async sign(options: { keyId: string; message: Uint8Array; requestId?: string; approvals?: readonly Approval[]; path?: string; taproot?: TaprootOption }): Promise<SignResultBody> {
     const session = await this.initiator.requestSignature(options);
     await this.run();
+    // Every queue is empty and no result came: a one-round signer never answered (down, or
+    // its package dropped). Without waiting for the sweeper, fall back to two rounds now.
+    if (!this.#hasResult(session, 'sign.result') && this.#coordinator !== undefined && (await this.#coordinator.fallBackPooled(0)) > 0) await this.run();
     return this.#resultFor(session, 'sign.result').body as SignResultBody;
   }
 
@@ -582,8 +585,17 @@ export class LocalCluster {
     return this.#resultFor(session, 'reshare.result').body as ReshareResultBody;
   }
 
+  /** Results taken from the initiator's queue but not yet asked for (`#hasResult` looks without losing them). */
+  readonly #pending: InitiatorResult[] = [];
+
+  #hasResult(session: string, type: InitiatorResult['type']): boolean {
+    this.#pending.push(...this.takeResults());
+    return this.#pending.some((r) => r.session === session && r.type === type);
+  }
+
   #resultFor(session: string, type: InitiatorResult['type']): InitiatorResult {
-    const matching = this.takeResults().filter((r) => r.session === session && r.type === type);
+    const taken = [...this.#pending.splice(0), ...this.takeResults()];
+    const matching = taken.filter((r) => r.session === session && r.type === type);
     const result = matching[0];
     if (result === undefined) {
       const unhealthy = this.unhealthy();

@@ -61,13 +61,28 @@ export async function expireStalled(io: CoordinatorIO, stalledAfterMs: number): 
   return expired;
 }
 
+/**
+ * Moves every one-round attempt open for at least `waitedMs` to two rounds now, without
+ * failing anything. The embedded cluster calls it with 0 once its queues are empty: a signer
+ * that has not answered by then never will (it is down, or its package was lost).
+ */
+export async function fallBackPooled(io: CoordinatorIO, waitedMs: number): Promise<number> {
+  const now = io.now();
+  let moved = 0;
+  for (const candidate of await io.tables.sessions.listByPrefix('session#')) {
+    if (!isPooledWaiting(candidate) || now - candidate.createdAt < waitedMs) continue;
+    if (await fallBack(io, candidate)) moved += 1;
+  }
+  return moved;
+}
+
 /** A one-round attempt whose package went out and some signer has not answered. */
 function isPooledWaiting(session: Session): session is SignSession {
   return session.kind === 'sign' && session.phase === 'sign' && session.pooled !== undefined;
 }
 
 /** Moves a stalled one-round attempt to two rounds (at the key's epoch if it moved meanwhile) and sends `sign.commit`. */
-async function fallBack(io: CoordinatorIO, candidate: SignSession): Promise<void> {
+async function fallBack(io: CoordinatorIO, candidate: SignSession): Promise<boolean> {
   const sessionKey = coordinatorKeys.session(deriveSessionId(candidate.initiator, candidate.requestId));
   const key = await io.requiredKey(candidate.keyId);
   const moved = await retryOnConflict(async () => {
@@ -79,7 +94,8 @@ async function fallBack(io: CoordinatorIO, candidate: SignSession): Promise<void
     await io.tables.sessions.replace(sessionKey, next, stored.version, io.limits.sessionTtlSeconds);
     return { before: session, next };
   });
-  if (moved === undefined) return;
+  if (moved === undefined) return false;
   io.log.warn('one-round attempt fell back to two rounds', { session: sessionKey.pk, attempt: moved.next.attempt, waitingFor: waitingFor(moved.before) });
   await io.sendPhase(moved.next, key);
+  return true;
 }

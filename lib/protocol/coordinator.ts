@@ -20,7 +20,7 @@ import { CoordinatorIO, type CoordinatorDeps } from './coordinator-io.js';
 import { onRequest } from './coordinator-requests.js';
 import { coordinatorKeys, type CommitmentUse, type KeyRecord, type Session } from './coordinator-state.js';
 import { moved, type Step, type TransitionContext } from './coordinator-step.js';
-import { expireStalled, type StalledSession } from './coordinator-sweep.js';
+import { expireStalled, fallBackPooled, type StalledSession } from './coordinator-sweep.js';
 import { authenticateEnvelope, parseBody } from './envelope.js';
 import { applyKeygen } from './keygen/coordinator-apply.js';
 import { keyCreatedMeanwhile } from './keygen/coordinator-finish.js';
@@ -91,6 +91,11 @@ export class Coordinator {
   /** Fails sessions stalled for `stalledAfterMs` and tells their initiators (coordinator-sweep.ts). */
   async expireStalled(stalledAfterMs: number): Promise<StalledSession[]> {
     return expireStalled(this.#io, stalledAfterMs);
+  }
+
+  /** Moves one-round attempts open for `waitedMs` to two rounds now (coordinator-sweep.ts); how many moved. */
+  async fallBackPooled(waitedMs: number): Promise<number> {
+    return fallBackPooled(this.#io, waitedMs);
   }
 
   async handle(raw: string): Promise<HandleOutcome> {

@@ -4,6 +4,7 @@ import type { AuditEntry } from './audit.js';
 import { decodeHex, sha256Hex } from './encoding.js';
 import type { Envelope } from './messages.js';
 import type { PartyContext } from './party-context.js';
+import { requestFingerprint } from './requests.js';
 
 export type DecisionKind = 'keygen' | 'sign' | 'reshare';
 
@@ -40,16 +41,27 @@ export interface Approval {
  */
 export async function decideApproval<T>(ctx: PartyContext, kind: DecisionKind, session: string, request: Envelope, check: () => Promise<T>): Promise<{ result: T; approval: Approval }> {
   const entry = auditEntry(ctx.now(), kind, session, request);
+  const decision = decisionIdOf(kind, session, request);
   let result: T;
   try {
     result = await check();
   } catch (error) {
     if (error instanceof RefusedError) {
-      await ctx.audit.append(`${kind}#${session}#refused`, { ...entry, decision: 'refused', code: error.code, reason: error.message.slice(0, 500) });
+      await ctx.audit.append(`${decision}#refused`, { ...entry, decision: 'refused', code: error.code, reason: error.message.slice(0, 500) });
     }
     throw error;
   }
-  return { result, approval: { decisionId: `${kind}#${session}#approved`, entry: { ...entry, decision: 'approved' } } };
+  return { result, approval: { decisionId: `${decision}#approved`, entry: { ...entry, decision: 'approved' } } };
+}
+
+/**
+ * What one decision is about. A signing session is named by (initiator, request id) only, so
+ * a coordinator could relay several different requests under one id: each is a decision of
+ * its own (audited, counted by the rate limit), never covered by the first one's approval.
+ * Keygen and reshare sessions start state that a second request cannot reuse.
+ */
+export function decisionIdOf(kind: DecisionKind, session: string, request: Pick<Envelope, 'type' | 'from' | 'body'>): string {
+  return kind === 'sign' ? `sign#${session}#${requestFingerprint(request as Envelope)}` : `${kind}#${session}`;
 }
 
 /**

@@ -9,6 +9,7 @@
  */
 import type { ItemKey } from '../ports/store.js';
 import { auditKeys } from './audit.js';
+import { decisionIdOf } from './party-audit.js';
 import { MAX_POOL_BATCH, MessageType, NAME_PATTERN, type Envelope } from './messages.js';
 import { partyKeys } from './party-state.js';
 import { seenKey } from './replay-guard.js';
@@ -58,7 +59,7 @@ export function partyPrefetch(envelope: Envelope): ItemKey[] {
   if (envelope.type === MessageType.poolRefill) {
     const refillKey = plainName(field(body, 'keyId'));
     const batchId = batchIdOf(session);
-    if (refillKey !== undefined && batchId !== undefined) keys.push(partyKeys.keyShare(refillKey), partyKeys.poolBatch(refillKey, batchId), auditKeys.head());
+    if (refillKey !== undefined && batchId !== undefined) keys.push(partyKeys.keyShare(refillKey), partyKeys.poolBatch(refillKey, batchId), partyKeys.poolRefill(refillKey), auditKeys.head());
     return keys;
   }
   const keyId = requestedKeyId(body);
@@ -73,11 +74,11 @@ export function partyPrefetch(envelope: Envelope): ItemKey[] {
   const attempt = field(body, 'attempt');
   if (typeof attempt !== 'number' || !Number.isSafeInteger(attempt) || attempt < 0) return keys;
   if (envelope.type === MessageType.signCommit) {
-    keys.push(partyKeys.keyShare(keyId), auditKeys.mark(`sign#${session}#approved`), auditKeys.head(), partyKeys.nonce(session, attempt), partyKeys.consumed(session, attempt));
+    keys.push(partyKeys.keyShare(keyId), ...signApprovalMark(session, body), auditKeys.head(), partyKeys.nonce(session, attempt), partyKeys.consumed(session, attempt));
   } else if (envelope.type === MessageType.signPackage) {
     keys.push(partyKeys.keyShare(keyId), partyKeys.consumed(session, attempt), partyKeys.nonce(session, attempt), auditKeys.head());
   } else if (envelope.type === MessageType.signPooled) {
-    keys.push(partyKeys.keyShare(keyId), auditKeys.mark(`sign#${session}#approved`), auditKeys.head());
+    keys.push(partyKeys.keyShare(keyId), ...signApprovalMark(session, body), auditKeys.head());
     const own = ownPoolSlot(body, envelope.to);
     if (own !== undefined) keys.push(partyKeys.poolSpent(keyId, own.batchId, own.index), partyKeys.poolNonce(keyId, own.batchId, own.index));
   }
@@ -86,3 +87,16 @@ export function partyPrefetch(envelope: Envelope): ItemKey[] {
 
 /** The keygen steps, each of which reads the key's shares for the session first (keygen/party-session.ts). */
 const KEYGEN_STEPS: ReadonlySet<string> = new Set([MessageType.dkgStart, MessageType.dkgRound2, MessageType.dkgRound3, MessageType.dkgConfirm, MessageType.dkgAbort]);
+
+/** The approval mark of the relayed request (decisionIdOf), if the relayed request has an envelope's shape. */
+function signApprovalMark(session: string, body: unknown): ItemKey[] {
+  const request = field(body, 'request');
+  const type = field(request, 'type');
+  const from = field(request, 'from');
+  if (typeof type !== 'string' || typeof from !== 'string' || field(request, 'body') === undefined) return [];
+  try {
+    return [auditKeys.mark(`${decisionIdOf('sign', session, { type, from, body: field(request, 'body') } as Pick<Envelope, 'type' | 'from' | 'body'>)}#approved`)];
+  } catch {
+    return []; // not canonicalisable: the step refuses it anyway
+  }
+}

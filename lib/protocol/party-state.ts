@@ -193,6 +193,14 @@ export const PoolBatchRecord = z.strictObject({
 });
 export type PoolBatchRecord = z.infer<typeof PoolBatchRecord>;
 
+/**
+ * One per key: rewritten (version condition) by every refill that stores a batch, so that
+ * refills of one key run one at a time and each counts the unused nonces the previous one
+ * left (the `maxUnused` cap would not hold against concurrent refills otherwise).
+ */
+export const PoolRefillMark = z.strictObject({ keyId: z.string(), batchId: z.string() });
+export type PoolRefillMark = z.infer<typeof PoolRefillMark>;
+
 /** The epoch of a stored share (records from before epochs are epoch 0). */
 export function epochOf(share: Pick<KeyShareRecord, 'epoch'>): number {
   return share.epoch ?? 0;
@@ -220,6 +228,7 @@ export const partyKeys = {
   poolNonce: (keyId: string, batchId: string, index: number): ItemKey => ({ pk: `pool#${keyId}`, sk: `nonce#${batchId}#${index}` }),
   poolSpent: (keyId: string, batchId: string, index: number): ItemKey => ({ pk: `pool#${keyId}`, sk: `spent#${batchId}#${index}` }),
   poolBatch: (keyId: string, batchId: string): ItemKey => ({ pk: `pool#${keyId}`, sk: `batch#${batchId}` }),
+  poolRefill: (keyId: string): ItemKey => ({ pk: `pool#${keyId}`, sk: 'refill' }),
 };
 
 function parser<T>(schema: z.ZodMiniType<T>, what: string): (data: unknown) => T {
@@ -242,6 +251,7 @@ export class PartyTables {
   readonly poolNonces: ItemTable<PoolNonceRecord>;
   readonly poolSpent: ItemTable<PoolSpentRecord>;
   readonly poolBatches: ItemTable<PoolBatchRecord>;
+  readonly poolRefills: ItemTable<PoolRefillMark>;
 
   constructor(readonly backend: ItemBackend, nowSeconds: () => number) {
     this.keyShares = new ItemTable(backend, parser(KeyShareRecord, 'key share'), nowSeconds);
@@ -254,6 +264,7 @@ export class PartyTables {
     this.poolNonces = new ItemTable(backend, parser(PoolNonceRecord, 'pool nonce'), nowSeconds);
     this.poolSpent = new ItemTable(backend, parser(PoolSpentRecord, 'spent pool nonce'), nowSeconds);
     this.poolBatches = new ItemTable(backend, parser(PoolBatchRecord, 'pool batch'), nowSeconds);
+    this.poolRefills = new ItemTable(backend, parser(PoolRefillMark, 'pool refill mark'), nowSeconds);
   }
 }
 

@@ -13,6 +13,7 @@ const template = templateOf(stack);
 const COORDINATOR_ROLES = [
   'arn:aws:iam::444444444444:role/frostline-coordinator-inbox-handler',
   'arn:aws:iam::444444444444:role/frostline-coordinator-intake-handler',
+  'arn:aws:iam::444444444444:role/frostline-coordinator-sweeper',
 ];
 
 function keyPolicy(description: RegExp) {

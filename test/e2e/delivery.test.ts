@@ -46,17 +46,9 @@ function signResult(result: InitiatorResult | undefined): SignResultBody {
   return result.body;
 }
 
-/**
- * The codes of refused messages. Not counting `pool.refill` at a party: the first signature
- * of a key asks every party for a nonce pool batch, which a party without the pool side
- * refuses as a type it does not take; that is no duplicate's doing.
- */
+/** The codes of refused messages. */
 function refusalCodes(harness: Harness): string[] {
-  return harness.cluster.outcomes.flatMap((o) => {
-    if (o.outcome.status !== 'refused') return [];
-    const refillNotTaken = o.node !== 'coordinator' && o.outcome.reason.endsWith('does not accept pool.refill');
-    return refillNotTaken ? [] : [o.outcome.code];
-  });
+  return harness.cluster.outcomes.flatMap((o) => (o.outcome.status === 'refused' ? [o.outcome.code] : []));
 }
 
 describe('duplicate deliveries', () => {

@@ -7,7 +7,7 @@
  * (sign/party-pool-epochs.ts). All in the audit trail.
  */
 import { RefusalCode, RefusedError } from '../../ports/errors.js';
-import type { WriteOperation } from '../../ports/store.js';
+import { isExpired, type WriteOperation } from '../../ports/store.js';
 import { AttestationError, verifyKeyAttestations } from '../attestation.js';
 import { parseBody, verifyRelayed } from '../envelope.js';
 import { MessageType, type Envelope } from '../messages.js';
@@ -86,7 +86,8 @@ export async function onReshareConfirm(ctx: PartyContext, envelope: Envelope): P
 async function staleNonceDeletions(ctx: PartyContext, keyId: string, epoch: number): Promise<WriteOperation[]> {
   const operations: WriteOperation[] = [];
   for (const item of await ctx.tables.backend.scanPrefix('nonce#')) {
-    if (item.sk !== 'nonce') continue;
+    // An expired item counts as absent (and a version condition on it would fail the switch): TTL reaps it.
+    if (item.sk !== 'nonce' || isExpired(item, ctx.nowSeconds())) continue;
     const parsed = NonceRecord.safeParse(item.data);
     if (!parsed.success || parsed.data.keyId !== keyId || (parsed.data.epoch ?? 0) >= epoch) continue;
     operations.push({ op: 'delete', key: { pk: item.pk, sk: item.sk }, condition: { kind: 'version', version: item.version } });

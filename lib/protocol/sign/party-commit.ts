@@ -8,7 +8,7 @@ import { parseBody } from '../envelope.js';
 import { commitmentToWire } from '../frost-wire.js';
 import { MessageType, type Envelope, type NonceCommitment } from '../messages.js';
 import { commitRound1 } from '../nonce-generation.js';
-import { decideApproval } from '../party-audit.js';
+import { decideApproval, decisionIdOf } from '../party-audit.js';
 import { retryOnConflict } from '../../ports/store.js';
 import type { PartyContext, PartyView } from '../party-context.js';
 import { epochOf, partyKeys, type NonceRecord } from '../party-state.js';
@@ -55,7 +55,7 @@ export async function onSignCommit(ctx: PartyContext, envelope: Envelope): Promi
       // honest party would be blamed for it. Mid-switch only; the coordinator goes on without us.
       throw new RefusedError(RefusalCode.staleEpoch, `the session signs at epoch ${body.epoch ?? 0}, key "${checked.sign.keyId}" is at epoch ${here} here`);
     }
-    await checkSignRules(ctx, checked.sign, body.request.from, session);
+    await checkSignRules(ctx, checked.sign, body.request.from, decisionIdOf('sign', session, body.request));
     return checked;
   });
   const { sign, share, fingerprint, keyCtx } = result;

@@ -5,7 +5,7 @@
  * share's data key no longer opens them); deleting them keeps unusable nonces from waiting
  * out their TTL in the table.
  */
-import type { WriteOperation } from '../../ports/store.js';
+import { isExpired, type WriteOperation } from '../../ports/store.js';
 import type { PartyContext } from '../party-context.js';
 import { partyKeys, PoolBatchRecord, PoolNonceRecord } from '../party-state.js';
 
@@ -19,6 +19,8 @@ export const POOL_DELETIONS_PER_WRITE = 40;
 export async function stalePoolDeletions(ctx: PartyContext, keyId: string, epoch: number): Promise<WriteOperation[]> {
   const operations: WriteOperation[] = [];
   for (const item of await ctx.tables.backend.query(partyKeys.poolPartition(keyId))) {
+    // An expired item counts as absent (and a version condition on it would fail the switch): TTL reaps it.
+    if (isExpired(item, ctx.nowSeconds())) continue;
     const schema = item.sk.startsWith('nonce#') ? PoolNonceRecord : item.sk.startsWith('batch#') ? PoolBatchRecord : undefined;
     const parsed = schema?.safeParse(item.data);
     if (parsed?.success !== true || parsed.data.keyId !== keyId || parsed.data.epoch >= epoch) continue;

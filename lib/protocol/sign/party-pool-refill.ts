@@ -106,6 +106,9 @@ export async function onPoolRefill(ctx: PartyContext, envelope: Envelope): Promi
   const stored = await ctx.tables.poolBatches.get(batchKey);
   if (stored !== undefined) return ctx.sendCreated(stored.value.batch);
 
+  // Read before counting and rewritten with the batch: a concurrent refill that stored a batch meanwhile fails this one's write (it is redelivered and counts again).
+  const refillKey = partyKeys.poolRefill(body.keyId);
+  const lastRefill = await ctx.tables.poolRefills.get(refillKey);
   const unused = unusedPoolNonces(await ctx.tables.backend.query(partyKeys.poolPartition(body.keyId), 'nonce#'), body.epoch, ctx.now());
   if (unused >= settings.maxUnused) {
     throw new RefusedError(RefusalCode.poolFull, `${unused} unused pool nonces of key "${body.keyId}" held already (limit ${settings.maxUnused})`);
@@ -136,6 +139,12 @@ export async function onPoolRefill(ctx: PartyContext, envelope: Envelope): Promi
         [
           ...output.records.map(({ key, record: nonce }) => ctx.tables.poolNonces.putOperation(key, nonce, 1, { kind: 'absent' }, settings.ttlSeconds)),
           ctx.tables.poolBatches.putOperation(batchKey, record, 1, { kind: 'absent' }, settings.ttlSeconds),
+          ctx.tables.poolRefills.putOperation(
+            refillKey,
+            { keyId: plan.keyId, batchId },
+            (lastRefill?.version ?? 0) + 1,
+            lastRefill === undefined ? { kind: 'absent' } : { kind: 'version', version: lastRefill.version },
+          ),
         ],
         ctx.nowSeconds(),
       );

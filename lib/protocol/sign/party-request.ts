@@ -48,15 +48,19 @@ export async function checkSignRequest(ctx: PartyContext, request: Envelope, ses
   return { sign, message, share: share.value, fingerprint: requestFingerprint(request), keyCtx, derivation };
 }
 
-/** Approval quorum and rate limit: checked once, when the party decides to commit. */
-export async function checkSignRules(ctx: PartyContext, sign: SignRequestBody, initiator: string, session: string): Promise<void> {
+/**
+ * Approval quorum and rate limit: checked once per request, when the party decides to commit
+ * (or to sign in one round). `decision`: the request's decision id (`decisionIdOf`), so a
+ * redelivery is not counted twice and another request under the same id is counted anew.
+ */
+export async function checkSignRules(ctx: PartyContext, sign: SignRequestBody, initiator: string, decision: string): Promise<void> {
   const rules = keyRules(ctx.policy, sign.keyId);
   if (rules.approvals !== undefined) {
     const request = { initiator, requestId: sign.requestId, keyId: sign.keyId, message: sign.message, path: sign.path, taproot: sign.taproot };
     assertApprovalQuorum(rules.approvals, request, sign.approvals ?? [], ctx.directory);
   }
   if (rules.rateLimit !== undefined) {
-    const admitted = await ctx.rates.admit(`${sign.keyId}#${initiator}`, session, rules.rateLimit, ctx.now());
+    const admitted = await ctx.rates.admit(`${sign.keyId}#${initiator}`, decision, rules.rateLimit, ctx.now());
     if (!admitted) {
       throw new RefusedError(
         RefusalCode.policy,

@@ -46,12 +46,13 @@ export function verifyPooledCommitments(
   const list: NonceCommitment[] = [];
   let own: PooledEntry | undefined;
   for (const { batch, index } of pooled) {
-    // No `certificates`: a batch signed by a delegated key is refused.
-    const body = verifyRelayed(batch, { type: MessageType.poolBatch, session: batch.session, directory: view.directory, role: 'party' });
+    // Membership first: a package padded with batches of strangers costs no signature check.
     const sender = batch.from;
     if (!share.parties.includes(sender) || seen.has(sender)) {
       throw new RefusedError(RefusalCode.unexpectedSender, `unexpected or repeated pooled commitment from "${sender}"`);
     }
+    // No `certificates`: a batch signed by a delegated key is refused.
+    const body = verifyRelayed(batch, { type: MessageType.poolBatch, session: batch.session, directory: view.directory, role: 'party' });
     if (body.keyId !== expected.keyId) throw new RefusedError(RefusalCode.inconsistentPackage, `pooled commitment from "${sender}" is for key "${body.keyId}"`);
     if (body.epoch !== expected.epoch) {
       throw new RefusedError(RefusalCode.staleEpoch, `pooled commitment from "${sender}" is of epoch ${body.epoch}, key "${expected.keyId}" is at epoch ${expected.epoch} here`);
