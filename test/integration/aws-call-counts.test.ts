@@ -16,13 +16,38 @@ import { awsFigures, callsOf, measureAwsPath, type AwsMeasurement } from '../../
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 const endpoint = inject('emulatorEndpoint');
 
-/** The two-round signature, warm (no certificate to make). */
+/**
+ * The two-round signature, warm (no certificate to make): the first of a key, whose intake
+ * also creates the key's pool cursor (with the session, in one transaction) and asks every
+ * party for a batch (those sends count as refill).
+ */
 const TWO_ROUND = {
   hops: 6,
   // One Decrypt per party per round: 3 commits, 2 signature shares (the nonce is sealed under the share's data key).
   kms: { Decrypt: 5 },
-  dynamodb: { BatchGetItem: 14, GetItem: 2, PutItem: 15, TransactWriteItems: 7 },
+  dynamodb: { BatchGetItem: 14, GetItem: 2, PutItem: 14, TransactWriteItems: 8 },
   sqs: { SendMessage: 12 },
+};
+
+/**
+ * A one-round signature from the pools, warm: request → sign.pooled (2) → sign.share (2) →
+ * result. Coordinator intake: one BatchGetItem (replay mark, session, key, pool cursor), one
+ * more for the two signers' batches, one transaction (session, cursor, two commitment claims),
+ * the replay mark. Each signer: one BatchGetItem, one Decrypt (share and pool nonce), one
+ * transaction (nonce spent, audit), the replay mark.
+ */
+const ONE_ROUND = {
+  hops: 4,
+  kms: { Decrypt: 2 },
+  dynamodb: { BatchGetItem: 6, GetItem: 2, PutItem: 5, TransactWriteItems: 5 },
+  sqs: { SendMessage: 6 },
+};
+
+/** One pool batch of 32 nonces: the party opens its share once and signs the batch with its identity key. */
+const REFILL_PER_BATCH = {
+  kms: { Decrypt: 1, Sign: 1 },
+  dynamodb: { BatchGetItem: 2, PutItem: 2, Query: 1, TransactWriteItems: 2 },
+  sqs: { SendMessage: 2 },
 };
 
 describe('AWS calls per operation on the emulator', () => {
@@ -37,12 +62,12 @@ describe('AWS calls per operation on the emulator', () => {
     // and the three parties asked to commit), each one KMS Sign; later ones, within half a
     // certificate lifetime (5 minutes), make none.
     expect(callsOf(measured.firstSignature)).toEqual({ ...TWO_ROUND, kms: { ...TWO_ROUND.kms, Sign: 4 } });
-    // Until the one-round flow is built, the steady signatures run two rounds too.
+    // Then one round from the pools the first signature filled.
     expect(measured.signatures).toHaveLength(2);
-    for (const run of measured.signatures) expect(callsOf(run)).toEqual(TWO_ROUND);
-    // ...and no party is asked for a batch of nonces.
-    expect(measured.refill.batches).toBe(0);
-    expect(awsFigures(measured).refill).toMatchObject({ calls: { kms: 0, dynamodb: 0, sqs: 0 }, lambdaInvocations: 0 });
+    for (const run of measured.signatures) expect(callsOf(run)).toEqual(ONE_ROUND);
+    // Every party was asked for a batch once (by the first signature) and made one.
+    expect(measured.refill.batches).toBe(3);
+    expect(awsFigures(measured).refill.operations).toEqual(REFILL_PER_BATCH);
     expect(callsOf(measured.keygen)).toEqual({
       hops: 8,
       kms: { Decrypt: 6, GenerateDataKey: 6, Sign: 22 },
@@ -53,9 +78,7 @@ describe('AWS calls per operation on the emulator', () => {
     for (const run of measured.baseline) expect(callsOf(run)).toEqual({ hops: 2, kms: { Sign: 1 }, dynamodb: {}, sqs: { SendMessage: 2 } });
   });
 
-  // enable after pools merge
-  // eslint-disable-next-line vitest/no-disabled-tests -- fails until the one-round flow is merged; the lead enables it then
-  it.skip('amortised over the refills, a steady signature meets issue #13\'s targets: 4 hops, ≤ 4 KMS, ≤ 25 DynamoDB, ≤ 8 SQS sends', () => {
+  it('amortised over the refills, a steady signature meets issue #13\'s targets: 4 hops, ≤ 4 KMS, ≤ 25 DynamoDB, ≤ 8 SQS sends', () => {
     const { signature, twoRound } = awsFigures(measured);
     // The first signature of a key found no pool: two rounds, and every party was asked for a batch.
     expect(twoRound.hops).toBe(6);
@@ -68,8 +91,9 @@ describe('AWS calls per operation on the emulator', () => {
 });
 
 describe('AWS calls without delegated keys', () => {
-  it('every envelope of a signature is one KMS Sign (11), as before', async () => {
+  it('every envelope is one KMS Sign: 11 for two rounds (+3 pool.refill requests), 5 for one round', async () => {
     const measured = await measureAwsPath({ endpoint, signatures: 1, delegatedKeys: false });
-    for (const run of [measured.firstSignature, ...measured.signatures]) expect(callsOf(run)).toEqual({ ...TWO_ROUND, kms: { ...TWO_ROUND.kms, Sign: 11 } });
+    expect(callsOf(measured.firstSignature)).toEqual({ ...TWO_ROUND, kms: { ...TWO_ROUND.kms, Sign: 14 } });
+    for (const run of measured.signatures) expect(callsOf(run)).toEqual({ ...ONE_ROUND, kms: { ...ONE_ROUND.kms, Sign: 5 } });
   });
 });
