@@ -39,7 +39,7 @@ export function signingPrefetch(keyId: string, envelope: Envelope): ItemKey[] {
   const keys = [coordinatorKeys.key(keyId)];
   const hiding = field(field(envelope.body, 'commitment'), 'hiding');
   if (envelope.type === MessageType.signCommitment && typeof hiding === 'string' && /^[0-9a-f]{64}$/.test(hiding)) {
-    keys.push(coordinatorKeys.commitment(keyId, hiding));
+    keys.push(coordinatorKeys.commitment(keyId, envelope.from, hiding));
   }
   return keys;
 }

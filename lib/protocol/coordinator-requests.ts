@@ -13,7 +13,7 @@ import { refusedRequestResult, toParty } from './coordinator-outbox.js';
 import { coordinatorKeys, type KeyRecord, type PoolCursor, type Session, type SignSession } from './coordinator-state.js';
 import type { CommitmentClaim, LogLine } from './coordinator-step.js';
 import { isFinished } from './coordinator-timeout.js';
-import { noncePoolSettings, type NoncePoolSettings } from './directory.js';
+import { noncePoolSettings, type Limits, type NoncePoolSettings } from './directory.js';
 import { bytesToHex } from './encoding.js';
 import { deriveSessionId, parseBody } from './envelope.js';
 import { newKeygenSession } from './keygen/coordinator-intake.js';
@@ -136,7 +136,7 @@ async function startSign(io: CoordinatorIO, request: Envelope, settings: NoncePo
     let claims: CommitmentClaim[] = [];
     let refills: string[] = [];
     let logs: LogLine[] = [];
-    if (!ahead) {
+    if (!ahead && poolsFit(key, settings, io.limits)) {
       // After a lost write, also read whether the chosen commitments were claimed before: a
       // rolled-back party may offer a used one again, and the write would lose forever.
       const claimed = await claimFromPools(io, key, fresh, cursorAtEpoch(storedCursor?.value, key), clock, tries > 1);
@@ -154,7 +154,7 @@ async function startSign(io: CoordinatorIO, request: Envelope, settings: NoncePo
     }
     operations.unshift(io.tables.sessions.putOperation(sessionKey, session, 1, { kind: 'absent' }, io.limits.sessionTtlSeconds));
     // No TTL on a claim: it must outlive every session of the key (as in coordinator-commitment.ts).
-    for (const claim of claims) operations.push(io.tables.commitments.putOperation(coordinatorKeys.commitment(claim.keyId, claim.hiding), claim.use, 1, { kind: 'absent' }));
+    for (const claim of claims) operations.push(io.tables.commitments.putOperation(coordinatorKeys.commitment(claim.keyId, claim.use.party, claim.hiding), claim.use, 1, { kind: 'absent' }));
     await io.tables.backend.write(operations, io.nowSeconds());
     return { created: true as const, session, key, refills, logs };
   });
@@ -167,6 +167,18 @@ async function startSign(io: CoordinatorIO, request: Envelope, settings: NoncePo
   io.log.info('pool refill requested', { keyId: key.keyId, epoch: keyEpoch(key), parties: refills });
   // Each refill's envelope session is a fresh batch id: a redelivery of it gets the same batch.
   await io.sendAll(refills.map((p) => toParty(p, bytesToHex(randomBytes(16)), MessageType.poolRefill, { keyId: key.keyId, epoch: keyEpoch(key), count: settings.batchSize })));
+}
+
+/**
+ * Whether a one-round session of this key fits the stores and queues: one transaction holds
+ * the session, the cursor and a claim per signer (DynamoDB: 100 items), and each package
+ * carries every signer's whole batch (about 300 bytes of envelope per commitment, plus the
+ * batch's own envelope), which must stay well inside the largest envelope. Larger keys sign
+ * in two rounds.
+ */
+export function poolsFit(key: Pick<KeyRecord, 'threshold'>, settings: Pick<NoncePoolSettings, 'batchSize'>, limits: Pick<Limits, 'maxEnvelopeBytes'>): boolean {
+  const packageBytes = key.threshold * (settings.batchSize * 300 + 2_000) + 8_000;
+  return key.threshold + 2 <= 100 && packageBytes <= limits.maxEnvelopeBytes / 2;
 }
 
 /**
@@ -216,7 +228,7 @@ async function claimFromPools(
       continue;
     }
     if (checkUses) {
-      const useKeys = entries.map((e) => coordinatorKeys.commitment(key.keyId, e.commitment.hiding));
+      const useKeys = entries.map((e) => coordinatorKeys.commitment(key.keyId, e.party, e.commitment.hiding));
       await io.prefetch(useKeys);
       for (const [i, entry] of entries.entries()) {
         const useKey = useKeys[i];

@@ -162,7 +162,12 @@ export type PoolBatchItem = z.infer<typeof PoolBatchItem>;
 export const coordinatorKeys = {
   session: (session: string): ItemKey => ({ pk: `session#${session}`, sk: 'state' }),
   key: (keyId: string): ItemKey => ({ pk: `key#${keyId}`, sk: 'public' }),
-  commitment: (keyId: string, hiding: string): ItemKey => ({ pk: `commitment#${keyId}#${hiding}`, sk: 'use' }),
+  /**
+   * Per party: RFC 9591 §7.3 is about one party using its own nonce twice. Keyed by hiding
+   * element alone, a party that copied another's published commitment (every one-round package
+   * shows co-signers' batches) could make two claims collide, or get the honest party blamed.
+   */
+  commitment: (keyId: string, party: string, hiding: string): ItemKey => ({ pk: `commitment#${keyId}#${party}#${hiding}`, sk: 'use' }),
   /** The one refresh/reshare session of a key that may be open: taken with the session, free once that session is finished. */
   reshareLock: (keyId: string): ItemKey => ({ pk: `key#${keyId}`, sk: 'reshare' }),
   poolCursor: (keyId: string): ItemKey => ({ pk: `pool#${keyId}`, sk: 'cursor' }),

@@ -211,7 +211,7 @@ export class Coordinator {
       // Commitment claims likewise: if another session claimed one first, the whole write
       // fails, and the retry reads that claim and refuses the commitment.
       for (const claim of step.claims ?? []) {
-        operations.push(io.tables.commitments.putOperation(coordinatorKeys.commitment(claim.keyId, claim.hiding), claim.use, 1, { kind: 'absent' }));
+        operations.push(io.tables.commitments.putOperation(coordinatorKeys.commitment(claim.keyId, claim.use.party, claim.hiding), claim.use, 1, { kind: 'absent' }));
       }
       operations.push(...(await this.#anchors.recordOperations(anchor.envelope)));
       await io.tables.backend.write(operations, io.nowSeconds());
@@ -226,6 +226,6 @@ export class Coordinator {
   async #commitmentUse(keyId: string, envelope: Envelope): Promise<CommitmentUse | undefined> {
     if (envelope.type !== MessageType.signCommitment) return undefined;
     const { commitment } = parseBody(envelope, MessageType.signCommitment);
-    return (await this.#io.tables.commitments.get(coordinatorKeys.commitment(keyId, commitment.hiding)))?.value;
+    return (await this.#io.tables.commitments.get(coordinatorKeys.commitment(keyId, envelope.from, commitment.hiding)))?.value;
   }
 }

@@ -155,7 +155,13 @@ export class PoolRig {
   /** Every CommitmentUse item: hiding → use. */
   async commitmentUses(): Promise<Map<string, unknown>> {
     const items = await this.store.scanPrefix('commitment#');
-    return new Map(items.map((i) => [i.pk.split('#')[2] ?? '', i.data]));
+    // commitment#<keyId>#<party>#<hiding>: keyed by the hiding element.
+    return new Map(items.map((i) => [i.pk.split('#')[3] ?? '', i.data]));
+  }
+
+  /** How many claim records exist (two parties may claim equal hiding elements, each its own). */
+  async commitmentClaimCount(): Promise<number> {
+    return (await this.store.scanPrefix('commitment#')).length;
   }
 
   close(): void {

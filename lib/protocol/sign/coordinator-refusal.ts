@@ -9,7 +9,10 @@ import type { KeyRecord, SignSession } from '../coordinator-state.js';
 import type { LogLine, Step } from '../coordinator-step.js';
 import { parseBody } from '../envelope.js';
 import { MessageType, type Envelope } from '../messages.js';
-import { eligible, nextAttempt } from './coordinator-attempt.js';
+import { eligible, fallBackToTwoRounds, nextAttempt } from './coordinator-attempt.js';
+
+/** Refusal codes a party gives for its pooled entry only (party-pooled.ts), never for the request. */
+const POOL_ONLY_REFUSALS: ReadonlySet<string> = new Set([RefusalCode.wrongRound, RefusalCode.missingCommitment, RefusalCode.incorrectCommitment, RefusalCode.stale]);
 
 export function onSignRefusal(session: SignSession, key: KeyRecord, envelope: Envelope): Step<SignSession> {
   const body = parseBody(envelope, MessageType.partyRefused);
@@ -22,6 +25,12 @@ export function onSignRefusal(session: SignSession, key: KeyRecord, envelope: En
   // messages after the key moved to a new epoch) says nothing about this one: the party was
   // asked again and answers for the current attempt.
   if (body.attempt !== undefined && body.attempt < session.attempt) return { resend: false, logs };
+  // A one-round signer turning away only its pooled entry (lost, spent, expired, pools off
+  // there) would sign in two rounds: fall back without counting it as a refusal, so a key
+  // with exactly t parties up still signs.
+  if (session.pooled !== undefined && session.phase === 'sign' && body.attempt === session.attempt && POOL_ONLY_REFUSALS.has(body.code)) {
+    return { next: fallBackToTwoRounds(session), resend: false, logs: [...logs, { level: 'warn', message: 'one-round signer refused its pooled entry: two rounds', fields: { session: envelope.session, party: envelope.from, code: body.code } }] };
+  }
   const next = { ...session, refused: { ...session.refused, [envelope.from]: { code: body.code, reason: body.reason } } };
   const wasSigner = session.phase === 'sign' && session.signers.includes(envelope.from) && body.attempt === session.attempt;
   if (wasSigner || eligible(next, key).length < key.threshold) return { next: nextAttempt(next, key, body.code), resend: false, logs };

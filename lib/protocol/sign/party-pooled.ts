@@ -58,7 +58,7 @@ export async function onSignPooled(ctx: PartyContext, envelope: Envelope): Promi
   const body = parseBody(envelope, MessageType.signPooled);
   const { attempt } = body;
   // Pools turned off here: nonces already pooled sign nothing more (the coordinator falls back to two rounds).
-  if (noncePoolSettings(ctx.limits) === undefined) throw new RefusedError(RefusalCode.policy, 'nonce pools are off at this party; sign in two rounds');
+  if (noncePoolSettings(ctx.limits) === undefined) throw new RefusedError(RefusalCode.wrongRound, 'nonce pools are off at this party; sign in two rounds');
   const { result, approval } = await decideApproval(ctx, 'sign', session, body.request, async () => {
     const checked = await checkSignRequest(ctx, body.request, session);
     const here = epochOf(checked.share);

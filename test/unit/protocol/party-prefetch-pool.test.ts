@@ -2,18 +2,23 @@
 import { describe, expect, it } from 'vitest';
 import type { Envelope } from '../../../lib/protocol/messages.js';
 import { partyPrefetch } from '../../../lib/protocol/party-prefetch.js';
+import { decisionIdOf } from '../../../lib/protocol/party-audit.js';
 
 const base = { v: 1, id: 'a'.repeat(32), session: 'b'.repeat(32), from: 'coordinator', to: 'p1', ts: 0, sig: '' };
 const BATCH = 'c'.repeat(32);
 const keysOf = (envelope: unknown) => partyPrefetch(envelope as Envelope).map((k) => `${k.pk}/${k.sk}`);
-const pooled = (commitments: unknown, keyId: unknown = 'k1') => ({ ...base, type: 'sign.pooled', body: { attempt: 1, request: { body: { keyId } }, commitments } });
+const request = (keyId: unknown) => ({ type: 'sign.request', from: 'app', body: { keyId } });
+const pooled = (commitments: unknown, keyId: unknown = 'k1') => ({ ...base, type: 'sign.pooled', body: { attempt: 1, request: request(keyId), commitments } });
+/** The approval mark of the relayed request: one decision per request (its fingerprint), not per session. */
+const mark = `auditmark#${decisionIdOf('sign', base.session, request('k1') as Pick<Envelope, 'type' | 'from' | 'body'>)}#approved/mark`;
 
 describe('partyPrefetch for nonce pools', () => {
-  it('pool.refill reads the share, the batch record of its batch id, and the audit head', () => {
+  it('pool.refill reads the share, the batch record of its batch id, the key\'s refill mark, and the audit head', () => {
     expect(keysOf({ ...base, type: 'pool.refill', body: { keyId: 'k1', epoch: 0, count: 4 } })).toEqual([
       `seen#${base.id}/message`,
       'key#k1/share',
       `pool#k1/batch#${base.session}`,
+      'pool#k1/refill',
       'audit/head',
     ]);
   });
@@ -26,7 +31,7 @@ describe('partyPrefetch for nonce pools', () => {
     expect(keysOf(pooled(commitments))).toEqual([
       `seen#${base.id}/message`,
       'key#k1/share',
-      `auditmark#sign#${base.session}#approved/mark`,
+      mark,
       'audit/head',
       `pool#k1/spent#${BATCH}#3`,
       `pool#k1/nonce#${BATCH}#3`,
@@ -34,7 +39,7 @@ describe('partyPrefetch for nonce pools', () => {
   });
 
   it('uses an unverified batch id or index only when well-formed, and a key id only when a plain name', () => {
-    const common = [`seen#${base.id}/message`, 'key#k1/share', `auditmark#sign#${base.session}#approved/mark`, 'audit/head'];
+    const common = [`seen#${base.id}/message`, 'key#k1/share', mark, 'audit/head'];
     for (const own of [
       { batch: { from: 'p1', session: 'x'.repeat(32) }, index: 0 },
       { batch: { from: 'p1', session: BATCH }, index: -1 },

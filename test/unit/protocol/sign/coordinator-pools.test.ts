@@ -4,6 +4,7 @@
  * commitments claimed at intake exactly once however requests race, refills asked of
  * parties running low, and the fallbacks to two rounds (a refusing signer, a silent one).
  */
+import { poolsFit } from '../../../../lib/protocol/coordinator-requests.js';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RefusalCode } from '../../../../lib/ports/errors.js';
@@ -299,6 +300,28 @@ describe('sign intake with pools (coordinator)', () => {
     expect((await r.commitmentUses()).size).toBe(2);
   });
 
+  it('a party whose batch copies another party\'s published hiding elements cannot make a request fail: both are claimed, each under its own party', async () => {
+    const r = await newRig();
+    const honest = await batch('p2');
+    // p1 signs, as itself, a batch whose hiding elements are p2's (it saw them in a one-round package).
+    const copier = await batch('p1', { change: (mine) => mine.map((c, i) => ({ ...c, hiding: honest.commitments[i]?.hiding ?? c.hiding })) });
+    await deliver(r, copier, honest);
+    const request = await signRequest(cast, setup, 'copied-hiding');
+    expect(await r.handle(request)).toMatchObject({ status: 'processed' });
+    const session = await r.session(request.session);
+    expect(Object.keys(pooledOf(session)).sort()).toEqual(['p1', 'p2']);
+    // Two claims, one per party, although the hiding elements are equal.
+    expect(await r.commitmentClaimCount()).toBe(2);
+  });
+
+  it('a key too large for one package or one transaction signs in two rounds', () => {
+    const limits = { maxEnvelopeBytes: 240 * 1024 };
+    expect(poolsFit({ threshold: 2 }, DEFAULT_NONCE_POOL, limits)).toBe(true);
+    expect(poolsFit({ threshold: 8 }, DEFAULT_NONCE_POOL, limits)).toBe(true);
+    expect(poolsFit({ threshold: 12 }, DEFAULT_NONCE_POOL, limits)).toBe(false);
+    expect(poolsFit({ threshold: 99 }, { batchSize: 1 }, { maxEnvelopeBytes: 100 * 1024 * 1024 })).toBe(false);
+  });
+
   it('an entry expiring within the message margin is never claimed', async () => {
     const r = await newRig();
     const soon = await batch('p1', { expires: NOW + MARGIN + 5_000 });
@@ -344,7 +367,7 @@ describe('sign intake with pools (coordinator)', () => {
     const [b1, b2] = [await batch('p1'), await batch('p2')];
     await deliver(r, b1, b2);
     const used = b1.commitments[0]?.hiding ?? '';
-    await r.tables.commitments.create(coordinatorKeys.commitment('k1', used), { session: 'ee'.repeat(16), attempt: 1, party: 'p1' });
+    await r.tables.commitments.create(coordinatorKeys.commitment('k1', 'p1', used), { session: 'ee'.repeat(16), attempt: 1, party: 'p1' });
     const request = await signRequest(cast, setup, 'rolled-back');
     expect(await r.handle(request)).toMatchObject({ status: 'processed' });
     const session = await r.session(request.session);
@@ -394,10 +417,25 @@ describe('one-round sessions falling back to two rounds (coordinator)', () => {
     return { request, b1, b2 };
   }
 
-  it('a signer refusing its package: attempt 2 in two rounds, sign.commit to every party still eligible', async () => {
+  it('a signer refusing only its pooled entry: attempt 2 in two rounds, sign.commit to every party (it would sign in two rounds)', async () => {
     const r = await newRig();
     const { request } = await oneRound(r);
     const refused = await cast.envelope('p1', MessageType.partyRefused, request.session, { inResponseTo: MessageType.signPooled, attempt: 1, code: RefusalCode.missingCommitment, reason: 'no unused pool nonce', audit: AUDIT });
+    expect(await r.handle(refused)).toMatchObject({ status: 'processed' });
+    const session = await r.session(request.session);
+    expect(session).toMatchObject({ phase: 'commit', attempt: 2, signers: [], commitments: {}, shares: {}, refused: {} });
+    expect(session.pooled).toBeUndefined();
+    expect(r.take().map((e) => [e.type, e.to, (e.body as { attempt: number }).attempt])).toEqual([
+      [MessageType.signCommit, 'p1', 2],
+      [MessageType.signCommit, 'p2', 2],
+      [MessageType.signCommit, 'p3', 2],
+    ]);
+  });
+
+  it('a signer refusing the request itself: attempt 2 in two rounds without it', async () => {
+    const r = await newRig();
+    const { request } = await oneRound(r);
+    const refused = await cast.envelope('p1', MessageType.partyRefused, request.session, { inResponseTo: MessageType.signPooled, attempt: 1, code: RefusalCode.policy, reason: 'initiator not allowed', audit: AUDIT });
     expect(await r.handle(refused)).toMatchObject({ status: 'processed' });
     const session = await r.session(request.session);
     expect(session).toMatchObject({ phase: 'commit', attempt: 2, signers: [], commitments: {}, shares: {} });

@@ -28,7 +28,8 @@ function required<T>(value: T | undefined, what: string): T {
   return value;
 }
 
-const poolItems = async (b: PoolBench, party: string) => b.member(party).store.query(partyKeys.poolPartition(KEY_ID));
+/** Nonces and batch records (and spent records): the key's refill mark (one item, rewritten by every refill) left out. */
+const poolItems = async (b: PoolBench, party: string) => (await b.member(party).store.query(partyKeys.poolPartition(KEY_ID))).filter((i) => i.sk !== 'refill');
 const refusedWith = (sent: readonly Envelope[]) => sent.filter((e) => e.type === MessageType.partyRefused).map((e) => parseBody(e, MessageType.partyRefused));
 
 describe('pool.refill', () => {
@@ -107,6 +108,17 @@ describe('pool.refill', () => {
     expect(items).toHaveLength(5);
     const published = parseBody(required(batches[0], 'batch'), MessageType.poolBatch).commitments;
     for (const item of items.filter((i) => i.sk.startsWith('nonce#'))) expect(published).toContainEqual(PoolNonceRecord.parse(item.data).commitment);
+  });
+
+  it('concurrent refills of one key with different batch ids never take it past maxUnused: one stores its batch, the others lose the refill mark or are refused', async () => {
+    const b = await open({ limits: { noncePool: { ...DEFAULT_NONCE_POOL, batchSize: 8, maxUnused: 8 } } });
+    const envelopes = await Promise.all([1, 2, 3, 4, 5, 6].map((i) => b.signed('coordinator', MessageType.poolRefill, i.toString(16).padStart(32, '0'), { keyId: KEY_ID, epoch: 0, count: 8 }, 'p1')));
+    const outcomes = await Promise.allSettled(envelopes.map((e) => b.deliver('p1', e)));
+    // Redeliveries of the losers (SQS would redeliver a thrown one) are refused: the pool is full.
+    for (const [i, outcome] of outcomes.entries()) if (outcome.status === 'rejected') await b.deliver('p1', required(envelopes[i], 'refill'));
+    const nonces = (await poolItems(b, 'p1')).filter((i) => i.sk.startsWith('nonce#'));
+    expect(nonces).toHaveLength(8);
+    expect(b.member('p1').sent.filter((e) => e.type === MessageType.poolBatch)).toHaveLength(1);
   });
 
   it('refuses a refill while maxUnused unexpired nonces of the key at its epoch are held (pool-full); expired ones and other epochs do not count', async () => {
