@@ -9,6 +9,7 @@ import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { KeyVault } from '../../lib/ports/key-vault.js';
 import { certificateSigningInput, DELEGATION_PURPOSE } from '../../lib/protocol/delegation.js';
+import { DEFAULT_LIMITS } from '../../lib/protocol/directory.js';
 import { envelopeSigningInput } from '../../lib/protocol/envelope.js';
 import { MessageType, type DelegationCertificate, type Envelope, type UnsignedEnvelope } from '../../lib/protocol/messages.js';
 import {
@@ -35,11 +36,25 @@ let fixturePromise: Promise<Fixture> | undefined;
 const fixture23 = () => (fixturePromise ??= makeFixture(scratch, 3, 2));
 const PARTIES = ['p1', 'p2', 'p3'];
 const MINUTE = 60_000;
-const SIGN_TYPES = new Set<string>([MessageType.signCommit, MessageType.signCommitment, MessageType.signPackage, MessageType.signShare, MessageType.signResult]);
+/** Signed by delegated keys: both signing paths and the coordinator's pool.refill (pool.batch is not: its commitments are relayed to other signers under the party's identity signature). */
+const SIGN_TYPES = new Set<string>([
+  MessageType.signCommit,
+  MessageType.signCommitment,
+  MessageType.signPackage,
+  MessageType.signPooled,
+  MessageType.poolRefill,
+  MessageType.signShare,
+  MessageType.signResult,
+]);
 
 async function nonceItems(dir: string, party: string) {
   const items = await storeItems(dir, party, 'nonce#');
   return { unused: items.filter((i) => i.sk === 'nonce'), consumed: items.filter((i) => i.sk === 'consumed') };
+}
+
+/** Every nonce item of every party, two-round and pooled (unused, consumed, spent). */
+async function allNonceItems(dir: string) {
+  return Promise.all(PARTIES.map(async (party) => ({ party, twoRound: await storeItems(dir, party, 'nonce#'), pool: await storeItems(dir, party, 'pool#') })));
 }
 
 interface Forged {
@@ -85,6 +100,7 @@ describe('delegated keys: the happy path', () => {
       };
     }
 
+    // The first signature runs two rounds and fills the pools; the second runs one round.
     for (const text of ['first', 'second']) {
       const message = encoder.encode(text);
       const result = await harness.cluster.sign({ keyId: fixture.keyId, message });
@@ -92,15 +108,20 @@ describe('delegated keys: the happy path', () => {
       expect(opensslVerifies(fixture.publicKey, message, result.signature ?? '')).toBe(true);
     }
     const signed = harness.sent.map((m) => parseRaw(m.body));
+    for (const type of [MessageType.signCommit, MessageType.poolRefill, MessageType.poolBatch, MessageType.signPooled]) expect(signed.some((e) => e.type === type), type).toBe(true);
     const delegated = signed.filter((e) => SIGN_TYPES.has(e.type));
     expect(delegated.length).toBeGreaterThan(0);
     for (const envelope of delegated) expect(envelope.cert).toMatchObject({ holder: envelope.from, purpose: DELEGATION_PURPOSE });
-    // The initiator's requests stay identity-signed.
-    for (const envelope of signed.filter((e) => !SIGN_TYPES.has(e.type))) expect(envelope.cert).toBeUndefined();
+    // The initiator's requests and the parties' pool.batch stay identity-signed.
+    const identitySigned = signed.filter((e) => !SIGN_TYPES.has(e.type));
+    for (const envelope of identitySigned) expect(envelope.cert).toBeUndefined();
+    const batches = identitySigned.filter((e) => e.type === MessageType.poolBatch);
+    expect(batches.map((e) => e.from).sort()).toEqual(PARTIES);
     const certificates = new Set(delegated.map((e) => e.cert?.sig));
-    // One certificate per node that sent (the coordinator and every committing party), each one identity signature.
+    // One certificate per node that sent (the coordinator and every committing party), each one
+    // identity signature; the only other identity signatures are the parties' pool batches.
     expect(certificates.size).toBe(new Set(delegated.map((e) => e.from)).size);
-    expect(identitySignatures).toBe(certificates.size);
+    expect(identitySignatures).toBe(certificates.size + batches.length);
 
     // Past half a lifetime, each node certifies a new key before signing again.
     clock.advance(6 * MINUTE);
@@ -181,7 +202,8 @@ describe('a delivered envelope signed by a delegated key is refused', () => {
 
   it.each(variants)('%s (%s): no party draws a nonce', async (_name, code, reason, forge) => {
     const fixture = await fixture23();
-    const harness = await openFromFixture(scratch, fixture);
+    // Pools off: this forges the two-round sign.commit (the one-round counterpart is below).
+    const harness = await openFromFixture(scratch, fixture, { limits: { ...DEFAULT_LIMITS, noncePool: false } });
     let forgedCount = 0;
     harness.hooks.intercept = async ({ from, body }) => {
       if (from !== 'coordinator' || typeOf(body) !== MessageType.signCommit) return [body];
@@ -196,6 +218,35 @@ describe('a delivered envelope signed by a delegated key is refused', () => {
     for (const { outcome } of received) expect(outcome).toMatchObject({ status: 'refused', code, reason: expect.stringMatching(reason) });
     expect(harness.sent.filter((m) => typeOf(m.body) === MessageType.signCommitment)).toEqual([]);
     for (const party of PARTIES) expect(await nonceItems(harness.dir, party)).toEqual({ unused: [], consumed: [] });
+  });
+
+  // One round: after a genuine signature filled the pools, every sign.pooled (and then every
+  // sign.commit of the two-round fallback) carries the forged certificate.
+  it.each(variants)('one round: %s (%s): no party spends a pool nonce or draws one', async (_name, code, reason, forge) => {
+    const fixture = await fixture23();
+    const harness = await openFromFixture(scratch, fixture);
+    const primed = await harness.cluster.sign({ keyId: fixture.keyId, message: encoder.encode('fills the pools') });
+    expect(primed.ok, JSON.stringify(primed.error)).toBe(true);
+    const before = await allNonceItems(harness.dir);
+    expect(before.every((p) => p.pool.some((i) => i.sk.startsWith('nonce#')))).toBe(true);
+    const sentFrom = harness.sent.length;
+    const outcomesFrom = harness.cluster.outcomes.length;
+    const forged: string[] = [];
+    harness.hooks.intercept = async ({ from, body }) => {
+      const type = typeOf(body);
+      if (from !== 'coordinator' || (type !== MessageType.signPooled && type !== MessageType.signCommit)) return [body];
+      forged.push(type);
+      return [JSON.stringify(await forge({ harness, envelope: parseRaw(body), now: Date.now() }))];
+    };
+    await expect(harness.cluster.sign({ keyId: fixture.keyId, message: encoder.encode('pay 10 to alice') })).rejects.toThrow(/no sign\.result/);
+    // t one-round packages, then the fallback's commit requests to every party: all forged.
+    expect(forged).toEqual([MessageType.signPooled, MessageType.signPooled, ...PARTIES.map(() => MessageType.signCommit)]);
+    const received = harness.cluster.outcomes.slice(outcomesFrom).filter((o) => o.node !== 'coordinator');
+    expect(received).toHaveLength(forged.length);
+    for (const { outcome } of received) expect(outcome).toMatchObject({ status: 'refused', code, reason: expect.stringMatching(reason) });
+    const answered = harness.sent.slice(sentFrom).filter((m) => PARTIES.includes(m.from));
+    expect(answered.map((m) => typeOf(m.body))).toEqual([]);
+    expect(await allNonceItems(harness.dir)).toEqual(before);
   });
 });
 
