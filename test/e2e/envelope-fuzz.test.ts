@@ -67,7 +67,8 @@ describe('fuzzer findings', () => {
     const signer = corpus.signers.get(COORDINATOR);
     if (signer === undefined) throw new Error('no coordinator key');
     const toParties = corpus.deliveries.flatMap((d, index) => (d.node === COORDINATOR ? [] : [{ d, index }]));
-    expect(new Set(toParties.map(({ d }) => d.type))).toEqual(new Set(['dkg.start', 'dkg.round2', 'dkg.round3', 'dkg.confirm', 'sign.commit', 'sign.package']));
+    // Every coordinator→party type, the one-round ones (pool.refill, sign.pooled) included.
+    expect(new Set(toParties.map(({ d }) => d.type))).toEqual(new Set(['dkg.start', 'dkg.round2', 'dkg.round3', 'dkg.confirm', 'sign.commit', 'sign.package', 'pool.refill', 'sign.pooled']));
     for (const { d, index } of toParties) {
       const { sig: _sig, body: _body, ...rest } = JSON.parse(d.raw) as UnsignedEnvelope & { sig: string };
       for (const body of [{ body: null }, {}]) {
