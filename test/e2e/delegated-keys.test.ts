@@ -36,6 +36,8 @@ let fixturePromise: Promise<Fixture> | undefined;
 const fixture23 = () => (fixturePromise ??= makeFixture(scratch, 3, 2));
 const PARTIES = ['p1', 'p2', 'p3'];
 const MINUTE = 60_000;
+/** A certificate window around `now`, valid now. */
+const window = (now: number) => ({ notBefore: now - MINUTE, expires: now + 5 * MINUTE });
 /** Signed by delegated keys: both signing paths and the coordinator's pool.refill (pool.batch is not: its commitments are relayed to other signers under the party's identity signature). */
 const SIGN_TYPES = new Set<string>([
   MessageType.signCommit,
@@ -140,7 +142,6 @@ describe('delegated keys: the happy path', () => {
  */
 describe('a delivered envelope signed by a delegated key is refused', () => {
   type Variant = (ctx: { harness: Harness; envelope: Envelope; now: number }) => Promise<Envelope>;
-  const window = (now: number) => ({ notBefore: now - MINUTE, expires: now + 5 * MINUTE });
   const coordinatorCert = (now: number) => ({ holder: 'coordinator', role: 'coordinator' as const, ...window(now) });
   const variants: [string, string, RegExp, Variant][] = [
     [
@@ -264,7 +265,8 @@ describe('a relayed envelope signed by a delegated key is refused', () => {
 
   it.each(cases)('a certificate that is %s: no nonce is spent', async (_name, reason, times) => {
     const fixture = await fixture23();
-    const harness = await openFromFixture(scratch, fixture);
+    // Pools off: this rewrites the two-round sign.package (the one-round counterpart is below).
+    const harness = await openFromFixture(scratch, fixture, { limits: { ...DEFAULT_LIMITS, noncePool: false } });
     const coordinatorVault = requiredVault(harness.cluster, 'coordinator');
     let rewritten = 0;
     harness.hooks.intercept = async ({ from, body }) => {
@@ -292,5 +294,54 @@ describe('a relayed envelope signed by a delegated key is refused', () => {
     for (const { outcome } of received) expect(outcome).toMatchObject({ status: 'refused', code: 'bad-signature', reason: expect.stringMatching(reason) });
     expect(harness.sent.filter((m) => typeOf(m.body) === MessageType.signShare)).toEqual([]);
     for (const party of PARTIES) expect((await nonceItems(harness.dir, party)).consumed).toEqual([]);
+  });
+});
+
+/**
+ * One round: the malicious coordinator relays, in each `sign.pooled`, the co-signer's
+ * `pool.batch` re-signed under a stolen delegated key of that party whose certificate is
+ * valid now. A batch must carry its party's identity signature (pool.batch is not
+ * delegable): every package is refused before a pool nonce is spent, and the signature is
+ * made by the two-round fallback.
+ */
+describe('a relayed pool batch signed by a delegated key is refused', () => {
+  it('even with a certificate valid now: no pool nonce is spent; two rounds sign', async () => {
+    const fixture = await fixture23();
+    const harness = await openFromFixture(scratch, fixture);
+    const primed = await harness.cluster.sign({ keyId: fixture.keyId, message: encoder.encode('fills the pools') });
+    expect(primed.ok, JSON.stringify(primed.error)).toBe(true);
+    const pools = () => Promise.all(PARTIES.map((party) => storeItems(harness.dir, party, 'pool#')));
+    const before = await pools();
+    const outcomesFrom = harness.cluster.outcomes.length;
+    const sentFrom = harness.sent.length;
+    const coordinatorVault = requiredVault(harness.cluster, 'coordinator');
+    let rewritten = 0;
+    harness.hooks.intercept = async ({ from, body }) => {
+      if (from !== 'coordinator' || typeOf(body) !== MessageType.signPooled) return [body];
+      const envelope = parseRaw(body);
+      const outer = bodyOf(envelope);
+      const now = Date.now();
+      const commitments = await Promise.all(
+        (outer.commitments as { batch: Envelope; index: number }[]).map(async (entry) => {
+          if (entry.batch.from === envelope.to) return entry;
+          const stolen = await certify(requiredVault(harness.cluster, entry.batch.from), { holder: entry.batch.from, role: 'party', ...window(now) });
+          rewritten += 1;
+          return { ...entry, batch: delegatedCopy(entry.batch, stolen.cert, stolen.privateKey, { ts: now }) };
+        }),
+      );
+      return [await resign(coordinatorVault, envelope, { body: { ...outer, commitments } })];
+    };
+    const message = encoder.encode('pay 10 to alice');
+    const result = await harness.cluster.sign({ keyId: fixture.keyId, message });
+    expect(rewritten).toBe(2);
+    const pooled = harness.cluster.outcomes.slice(outcomesFrom).filter((o) => o.outcome.type === MessageType.signPooled);
+    expect(pooled).toHaveLength(2);
+    for (const { outcome } of pooled) expect(outcome).toMatchObject({ status: 'refused', code: 'bad-signature', reason: expect.stringMatching(/relayed pool\.batch .* a delegated key is not accepted/) });
+    // No pool nonce was spent or changed, and the fallback signed in two rounds.
+    expect(await pools()).toEqual(before);
+    // (A party that refused attempt 1 first is left out of attempt 2, as in two rounds.)
+    expect(harness.sent.slice(sentFrom).filter((m) => typeOf(m.body) === MessageType.signCommit).length).toBeGreaterThanOrEqual(fixture.threshold);
+    expect(result.ok, JSON.stringify(result.error)).toBe(true);
+    expect(opensslVerifies(fixture.publicKey, message, result.signature ?? '')).toBe(true);
   });
 });
