@@ -79,4 +79,25 @@ describe('fuzzer findings', () => {
       }
     }
   });
+
+  it('a party message to the coordinator with a null or missing body is refused as malformed, not thrown', async () => {
+    // The same inputs the other way: each party re-signs what it sent the coordinator, pool.batch included.
+    const runner = new FuzzRunner(corpus);
+    const toCoordinator = corpus.deliveries.flatMap((d, index) => {
+      const from = (JSON.parse(d.raw) as { from: string }).from;
+      return d.node === COORDINATOR && corpus.signers.has(from) && from !== 'cli' ? [{ d, index, from }] : [];
+    });
+    expect(new Set(toCoordinator.map(({ d }) => d.type))).toEqual(new Set(['dkg.round1', 'dkg.shares', 'dkg.done', 'sign.commitment', 'sign.share', 'pool.batch']));
+    for (const { d, index, from } of toCoordinator) {
+      const signer = corpus.signers.get(from);
+      if (signer === undefined) throw new Error(`no key of ${from}`);
+      const { sig: _sig, body: _body, ...rest } = JSON.parse(d.raw) as UnsignedEnvelope & { sig: string };
+      for (const body of [{ body: null }, {}]) {
+        const raw = JSON.stringify(await signEnvelope(signer, { ...rest, ...body } as UnsignedEnvelope));
+        const { result, violations } = await runner.deliver(index, [raw]);
+        expect(violations, `${from}: ${d.type} with ${JSON.stringify(body)}`).toEqual([]);
+        expect(result).toEqual({ kind: 'refused', code: 'malformed' });
+      }
+    }
+  });
 });
