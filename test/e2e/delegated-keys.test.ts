@@ -9,6 +9,7 @@ import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { KeyVault } from '../../lib/ports/key-vault.js';
 import { certificateSigningInput, DELEGATION_PURPOSE } from '../../lib/protocol/delegation.js';
+import { DEFAULT_LIMITS } from '../../lib/protocol/directory.js';
 import { envelopeSigningInput } from '../../lib/protocol/envelope.js';
 import { MessageType, type DelegationCertificate, type Envelope, type UnsignedEnvelope } from '../../lib/protocol/messages.js';
 import {
@@ -35,11 +36,27 @@ let fixturePromise: Promise<Fixture> | undefined;
 const fixture23 = () => (fixturePromise ??= makeFixture(scratch, 3, 2));
 const PARTIES = ['p1', 'p2', 'p3'];
 const MINUTE = 60_000;
-const SIGN_TYPES = new Set<string>([MessageType.signCommit, MessageType.signCommitment, MessageType.signPackage, MessageType.signShare, MessageType.signResult]);
+/** A certificate window around `now`, valid now. */
+const window = (now: number) => ({ notBefore: now - MINUTE, expires: now + 5 * MINUTE });
+/** Signed by delegated keys: both signing paths and the coordinator's pool.refill (pool.batch is not: its commitments are relayed to other signers under the party's identity signature). */
+const SIGN_TYPES = new Set<string>([
+  MessageType.signCommit,
+  MessageType.signCommitment,
+  MessageType.signPackage,
+  MessageType.signPooled,
+  MessageType.poolRefill,
+  MessageType.signShare,
+  MessageType.signResult,
+]);
 
 async function nonceItems(dir: string, party: string) {
   const items = await storeItems(dir, party, 'nonce#');
   return { unused: items.filter((i) => i.sk === 'nonce'), consumed: items.filter((i) => i.sk === 'consumed') };
+}
+
+/** Every nonce item of every party, two-round and pooled (unused, consumed, spent). */
+async function allNonceItems(dir: string) {
+  return Promise.all(PARTIES.map(async (party) => ({ party, twoRound: await storeItems(dir, party, 'nonce#'), pool: await storeItems(dir, party, 'pool#') })));
 }
 
 interface Forged {
@@ -85,6 +102,7 @@ describe('delegated keys: the happy path', () => {
       };
     }
 
+    // The first signature runs two rounds and fills the pools; the second runs one round.
     for (const text of ['first', 'second']) {
       const message = encoder.encode(text);
       const result = await harness.cluster.sign({ keyId: fixture.keyId, message });
@@ -92,15 +110,20 @@ describe('delegated keys: the happy path', () => {
       expect(opensslVerifies(fixture.publicKey, message, result.signature ?? '')).toBe(true);
     }
     const signed = harness.sent.map((m) => parseRaw(m.body));
+    for (const type of [MessageType.signCommit, MessageType.poolRefill, MessageType.poolBatch, MessageType.signPooled]) expect(signed.some((e) => e.type === type), type).toBe(true);
     const delegated = signed.filter((e) => SIGN_TYPES.has(e.type));
     expect(delegated.length).toBeGreaterThan(0);
     for (const envelope of delegated) expect(envelope.cert).toMatchObject({ holder: envelope.from, purpose: DELEGATION_PURPOSE });
-    // The initiator's requests stay identity-signed.
-    for (const envelope of signed.filter((e) => !SIGN_TYPES.has(e.type))) expect(envelope.cert).toBeUndefined();
+    // The initiator's requests and the parties' pool.batch stay identity-signed.
+    const identitySigned = signed.filter((e) => !SIGN_TYPES.has(e.type));
+    for (const envelope of identitySigned) expect(envelope.cert).toBeUndefined();
+    const batches = identitySigned.filter((e) => e.type === MessageType.poolBatch);
+    expect(batches.map((e) => e.from).sort()).toEqual(PARTIES);
     const certificates = new Set(delegated.map((e) => e.cert?.sig));
-    // One certificate per node that sent (the coordinator and every committing party), each one identity signature.
+    // One certificate per node that sent (the coordinator and every committing party), each one
+    // identity signature; the only other identity signatures are the parties' pool batches.
     expect(certificates.size).toBe(new Set(delegated.map((e) => e.from)).size);
-    expect(identitySignatures).toBe(certificates.size);
+    expect(identitySignatures).toBe(certificates.size + batches.length);
 
     // Past half a lifetime, each node certifies a new key before signing again.
     clock.advance(6 * MINUTE);
@@ -119,7 +142,6 @@ describe('delegated keys: the happy path', () => {
  */
 describe('a delivered envelope signed by a delegated key is refused', () => {
   type Variant = (ctx: { harness: Harness; envelope: Envelope; now: number }) => Promise<Envelope>;
-  const window = (now: number) => ({ notBefore: now - MINUTE, expires: now + 5 * MINUTE });
   const coordinatorCert = (now: number) => ({ holder: 'coordinator', role: 'coordinator' as const, ...window(now) });
   const variants: [string, string, RegExp, Variant][] = [
     [
@@ -181,7 +203,8 @@ describe('a delivered envelope signed by a delegated key is refused', () => {
 
   it.each(variants)('%s (%s): no party draws a nonce', async (_name, code, reason, forge) => {
     const fixture = await fixture23();
-    const harness = await openFromFixture(scratch, fixture);
+    // Pools off: this forges the two-round sign.commit (the one-round counterpart is below).
+    const harness = await openFromFixture(scratch, fixture, { limits: { ...DEFAULT_LIMITS, noncePool: false } });
     let forgedCount = 0;
     harness.hooks.intercept = async ({ from, body }) => {
       if (from !== 'coordinator' || typeOf(body) !== MessageType.signCommit) return [body];
@@ -196,6 +219,35 @@ describe('a delivered envelope signed by a delegated key is refused', () => {
     for (const { outcome } of received) expect(outcome).toMatchObject({ status: 'refused', code, reason: expect.stringMatching(reason) });
     expect(harness.sent.filter((m) => typeOf(m.body) === MessageType.signCommitment)).toEqual([]);
     for (const party of PARTIES) expect(await nonceItems(harness.dir, party)).toEqual({ unused: [], consumed: [] });
+  });
+
+  // One round: after a genuine signature filled the pools, every sign.pooled (and then every
+  // sign.commit of the two-round fallback) carries the forged certificate.
+  it.each(variants)('one round: %s (%s): no party spends a pool nonce or draws one', async (_name, code, reason, forge) => {
+    const fixture = await fixture23();
+    const harness = await openFromFixture(scratch, fixture);
+    const primed = await harness.cluster.sign({ keyId: fixture.keyId, message: encoder.encode('fills the pools') });
+    expect(primed.ok, JSON.stringify(primed.error)).toBe(true);
+    const before = await allNonceItems(harness.dir);
+    expect(before.every((p) => p.pool.some((i) => i.sk.startsWith('nonce#')))).toBe(true);
+    const sentFrom = harness.sent.length;
+    const outcomesFrom = harness.cluster.outcomes.length;
+    const forged: string[] = [];
+    harness.hooks.intercept = async ({ from, body }) => {
+      const type = typeOf(body);
+      if (from !== 'coordinator' || (type !== MessageType.signPooled && type !== MessageType.signCommit)) return [body];
+      forged.push(type);
+      return [JSON.stringify(await forge({ harness, envelope: parseRaw(body), now: Date.now() }))];
+    };
+    await expect(harness.cluster.sign({ keyId: fixture.keyId, message: encoder.encode('pay 10 to alice') })).rejects.toThrow(/no sign\.result/);
+    // t one-round packages, then the fallback's commit requests to every party: all forged.
+    expect(forged).toEqual([MessageType.signPooled, MessageType.signPooled, ...PARTIES.map(() => MessageType.signCommit)]);
+    const received = harness.cluster.outcomes.slice(outcomesFrom).filter((o) => o.node !== 'coordinator');
+    expect(received).toHaveLength(forged.length);
+    for (const { outcome } of received) expect(outcome).toMatchObject({ status: 'refused', code, reason: expect.stringMatching(reason) });
+    const answered = harness.sent.slice(sentFrom).filter((m) => PARTIES.includes(m.from));
+    expect(answered.map((m) => typeOf(m.body))).toEqual([]);
+    expect(await allNonceItems(harness.dir)).toEqual(before);
   });
 });
 
@@ -213,7 +265,8 @@ describe('a relayed envelope signed by a delegated key is refused', () => {
 
   it.each(cases)('a certificate that is %s: no nonce is spent', async (_name, reason, times) => {
     const fixture = await fixture23();
-    const harness = await openFromFixture(scratch, fixture);
+    // Pools off: this rewrites the two-round sign.package (the one-round counterpart is below).
+    const harness = await openFromFixture(scratch, fixture, { limits: { ...DEFAULT_LIMITS, noncePool: false } });
     const coordinatorVault = requiredVault(harness.cluster, 'coordinator');
     let rewritten = 0;
     harness.hooks.intercept = async ({ from, body }) => {
@@ -241,5 +294,54 @@ describe('a relayed envelope signed by a delegated key is refused', () => {
     for (const { outcome } of received) expect(outcome).toMatchObject({ status: 'refused', code: 'bad-signature', reason: expect.stringMatching(reason) });
     expect(harness.sent.filter((m) => typeOf(m.body) === MessageType.signShare)).toEqual([]);
     for (const party of PARTIES) expect((await nonceItems(harness.dir, party)).consumed).toEqual([]);
+  });
+});
+
+/**
+ * One round: the malicious coordinator relays, in each `sign.pooled`, the co-signer's
+ * `pool.batch` re-signed under a stolen delegated key of that party whose certificate is
+ * valid now. A batch must carry its party's identity signature (pool.batch is not
+ * delegable): every package is refused before a pool nonce is spent, and the signature is
+ * made by the two-round fallback.
+ */
+describe('a relayed pool batch signed by a delegated key is refused', () => {
+  it('even with a certificate valid now: no pool nonce is spent; two rounds sign', async () => {
+    const fixture = await fixture23();
+    const harness = await openFromFixture(scratch, fixture);
+    const primed = await harness.cluster.sign({ keyId: fixture.keyId, message: encoder.encode('fills the pools') });
+    expect(primed.ok, JSON.stringify(primed.error)).toBe(true);
+    const pools = () => Promise.all(PARTIES.map((party) => storeItems(harness.dir, party, 'pool#')));
+    const before = await pools();
+    const outcomesFrom = harness.cluster.outcomes.length;
+    const sentFrom = harness.sent.length;
+    const coordinatorVault = requiredVault(harness.cluster, 'coordinator');
+    let rewritten = 0;
+    harness.hooks.intercept = async ({ from, body }) => {
+      if (from !== 'coordinator' || typeOf(body) !== MessageType.signPooled) return [body];
+      const envelope = parseRaw(body);
+      const outer = bodyOf(envelope);
+      const now = Date.now();
+      const commitments = await Promise.all(
+        (outer.commitments as { batch: Envelope; index: number }[]).map(async (entry) => {
+          if (entry.batch.from === envelope.to) return entry;
+          const stolen = await certify(requiredVault(harness.cluster, entry.batch.from), { holder: entry.batch.from, role: 'party', ...window(now) });
+          rewritten += 1;
+          return { ...entry, batch: delegatedCopy(entry.batch, stolen.cert, stolen.privateKey, { ts: now }) };
+        }),
+      );
+      return [await resign(coordinatorVault, envelope, { body: { ...outer, commitments } })];
+    };
+    const message = encoder.encode('pay 10 to alice');
+    const result = await harness.cluster.sign({ keyId: fixture.keyId, message });
+    expect(rewritten).toBe(2);
+    const pooled = harness.cluster.outcomes.slice(outcomesFrom).filter((o) => o.outcome.type === MessageType.signPooled);
+    expect(pooled).toHaveLength(2);
+    for (const { outcome } of pooled) expect(outcome).toMatchObject({ status: 'refused', code: 'bad-signature', reason: expect.stringMatching(/relayed pool\.batch .* a delegated key is not accepted/) });
+    // No pool nonce was spent or changed, and the fallback signed in two rounds.
+    expect(await pools()).toEqual(before);
+    // (A party that refused attempt 1 first is left out of attempt 2, as in two rounds.)
+    expect(harness.sent.slice(sentFrom).filter((m) => typeOf(m.body) === MessageType.signCommit).length).toBeGreaterThanOrEqual(fixture.threshold);
+    expect(result.ok, JSON.stringify(result.error)).toBe(true);
+    expect(opensslVerifies(fixture.publicKey, message, result.signature ?? '')).toBe(true);
   });
 });

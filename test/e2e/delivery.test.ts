@@ -5,7 +5,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Interceptor } from '../../lib/dev/cluster.js';
 import type { InitiatorResult } from '../../lib/client/initiator.js';
-import type { SignResultBody } from '../../lib/protocol/messages.js';
+import { DEFAULT_LIMITS } from '../../lib/protocol/directory.js';
+import { MessageType, type SignResultBody } from '../../lib/protocol/messages.js';
 import type { Destination } from '../../lib/ports/transport.js';
 import {
   encoder,
@@ -146,7 +147,8 @@ describe('reordered and delayed deliveries', () => {
 
   it('a party whose answers arrive after the signature was made changes nothing', async () => {
     const fixture = await fixture23();
-    const harness = await openFromFixture(scratch, fixture);
+    // Pools off: this holds back a two-round commitment (the one-round counterpart is below).
+    const harness = await openFromFixture(scratch, fixture, { limits: { ...DEFAULT_LIMITS, noncePool: false } });
     const late: string[] = [];
     harness.hooks.intercept = ({ from, body }) => {
       if (from === 'p1') {
@@ -174,6 +176,52 @@ describe('reordered and delayed deliveries', () => {
     expect(session_?.phase).toBe('done');
     // No second signing package went out because of the late commitment.
     expect(harness.sent.filter((m) => typeOf(m.body) === 'sign.package')).toHaveLength(2);
+  });
+
+  it('one round: a signer whose share arrives after the signature was made (by the two-round fallback) changes nothing', async () => {
+    const fixture = await fixture23();
+    const harness = await openFromFixture(scratch, fixture);
+    const primed = await harness.cluster.sign({ keyId: fixture.keyId, message: encoder.encode('fills the pools') });
+    expect(primed.ok, JSON.stringify(primed.error)).toBe(true);
+
+    const from = harness.sent.length;
+    const late: string[] = [];
+    harness.hooks.intercept = ({ from: sender, body }) => {
+      if (sender === 'p1') {
+        late.push(body);
+        return [];
+      }
+      return [body];
+    };
+    const message = encoder.encode('p1 is slow, one round');
+    const session = await harness.cluster.initiator.requestSignature({ keyId: fixture.keyId, message });
+    await harness.cluster.run();
+    // p1 was one of the two one-round signers; its share is held back, so nothing is signed yet.
+    expect(harness.sent.slice(from).filter((m) => typeOf(m.body) === MessageType.signPooled).map((m) => parseRaw(m.body).to)).toContain('p1');
+    expect(late.map(typeOf)).toEqual([MessageType.signShare]);
+    expect(harness.cluster.takeResults().filter((r) => r.session === session)).toEqual([]);
+
+    // The sweeper's fallback (no wait): attempt 2 runs two rounds, p1 still silent, p2 and p3 sign.
+    expect(await harness.cluster.coordinator.fallBackPooled(0)).toBe(1);
+    await harness.cluster.run();
+    const signed = harness.cluster.takeResults().filter((r) => r.session === session);
+    expect(signed).toHaveLength(1);
+    const result = signResult(signed[0]);
+    expect(result.ok, JSON.stringify(result.error)).toBe(true);
+    expect(result.signers).toEqual(['p2', 'p3']);
+    expect(opensslVerifies(fixture.publicKey, message, result.signature ?? '')).toBe(true);
+
+    // p1's one-round share and its attempt-2 commitment finally arrive, twice each.
+    expect(late.map(typeOf)).toEqual([MessageType.signShare, MessageType.signCommitment]);
+    const sentBefore = harness.sent.length;
+    const stored = await harness.cluster.coordinator.getSession(session);
+    for (const body of [...late, ...late]) harness.cluster.inboxes.get('coordinator')?.queue.send(body);
+    await harness.cluster.run();
+    expect(harness.cluster.takeResults().filter((r) => r.session === session)).toEqual([]);
+    expect(await harness.cluster.coordinator.getSession(session)).toEqual(stored);
+    expect(stored?.phase).toBe('done');
+    // Nothing went out because of the late answers: no package, no second result.
+    expect(harness.sent.slice(sentBefore)).toEqual([]);
   });
 });
 

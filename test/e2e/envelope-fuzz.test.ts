@@ -67,13 +67,35 @@ describe('fuzzer findings', () => {
     const signer = corpus.signers.get(COORDINATOR);
     if (signer === undefined) throw new Error('no coordinator key');
     const toParties = corpus.deliveries.flatMap((d, index) => (d.node === COORDINATOR ? [] : [{ d, index }]));
-    expect(new Set(toParties.map(({ d }) => d.type))).toEqual(new Set(['dkg.start', 'dkg.round2', 'dkg.round3', 'dkg.confirm', 'sign.commit', 'sign.package']));
+    // Every coordinator→party type, the one-round ones (pool.refill, sign.pooled) included.
+    expect(new Set(toParties.map(({ d }) => d.type))).toEqual(new Set(['dkg.start', 'dkg.round2', 'dkg.round3', 'dkg.confirm', 'sign.commit', 'sign.package', 'pool.refill', 'sign.pooled']));
     for (const { d, index } of toParties) {
       const { sig: _sig, body: _body, ...rest } = JSON.parse(d.raw) as UnsignedEnvelope & { sig: string };
       for (const body of [{ body: null }, {}]) {
         const raw = JSON.stringify(await signEnvelope(signer, { ...rest, ...body } as UnsignedEnvelope));
         const { result, violations } = await runner.deliver(index, [raw]);
         expect(violations, `${d.node}: ${d.type} with ${JSON.stringify(body)}`).toEqual([]);
+        expect(result).toEqual({ kind: 'refused', code: 'malformed' });
+      }
+    }
+  });
+
+  it('a party message to the coordinator with a null or missing body is refused as malformed, not thrown', async () => {
+    // The same inputs the other way: each party re-signs what it sent the coordinator, pool.batch included.
+    const runner = new FuzzRunner(corpus);
+    const toCoordinator = corpus.deliveries.flatMap((d, index) => {
+      const from = (JSON.parse(d.raw) as { from: string }).from;
+      return d.node === COORDINATOR && corpus.signers.has(from) && from !== 'cli' ? [{ d, index, from }] : [];
+    });
+    expect(new Set(toCoordinator.map(({ d }) => d.type))).toEqual(new Set(['dkg.round1', 'dkg.shares', 'dkg.done', 'sign.commitment', 'sign.share', 'pool.batch']));
+    for (const { d, index, from } of toCoordinator) {
+      const signer = corpus.signers.get(from);
+      if (signer === undefined) throw new Error(`no key of ${from}`);
+      const { sig: _sig, body: _body, ...rest } = JSON.parse(d.raw) as UnsignedEnvelope & { sig: string };
+      for (const body of [{ body: null }, {}]) {
+        const raw = JSON.stringify(await signEnvelope(signer, { ...rest, ...body } as UnsignedEnvelope));
+        const { result, violations } = await runner.deliver(index, [raw]);
+        expect(violations, `${from}: ${d.type} with ${JSON.stringify(body)}`).toEqual([]);
         expect(result).toEqual({ kind: 'refused', code: 'malformed' });
       }
     }

@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ED25519_TORSION_SUBGROUP, ed25519 } from '@noble/curves/ed25519.js';
 import { RefusalCode } from '../../lib/ports/errors.js';
 import type { StoredItem } from '../../lib/ports/store.js';
+import { DEFAULT_LIMITS } from '../../lib/protocol/directory.js';
 import { newMessageId } from '../../lib/protocol/envelope.js';
 import { MessageType, type Envelope, type SignResultBody } from '../../lib/protocol/messages.js';
 import {
@@ -288,7 +289,8 @@ describe('poison JSON in an envelope', () => {
 describe('a nonce commitment offered again (a rolled-back party)', () => {
   it('is refused by the coordinator (commitment-reused), its sender excluded; the honest parties sign', async () => {
     const fixture = await fixture23();
-    const harness = await openFromFixture(scratch, fixture);
+    // Pools off: both signatures run two rounds, so p3 offers the commitment in a sign.commitment (one round: below).
+    const harness = await openFromFixture(scratch, fixture, { limits: { ...DEFAULT_LIMITS, noncePool: false } });
 
     // Session 1: p1's first commitment is lost, so p2 and p3 sign; p3's commitment is used.
     harness.hooks.intercept = ({ from, body }) =>
@@ -336,5 +338,54 @@ describe('a nonce commitment offered again (a rolled-back party)', () => {
     if (fromP1 === undefined) throw new Error('no commitment from p1');
     const again = await freshCopy(requiredVault(harness.cluster, 'p1'), parseRaw(fromP1.body), Date.now());
     expect(await harness.cluster.coordinator.handle(again)).toMatchObject({ status: 'processed' });
+  });
+
+  it('in a pool batch: the coordinator passes that entry over, naming the party, and signs in one round with the next', async () => {
+    const fixture = await fixture23();
+    const harness = await openFromFixture(scratch, fixture);
+
+    // Session 1 (two rounds, fills the pools): p1's commitment is lost, so p2 and p3 sign and
+    // p3's commitment is used. p1's batch is lost too (so p2 and p3 sign session 2), and p3
+    // (rolled back, or broken) puts that used commitment first in its batch, properly signed.
+    let replaced = 0;
+    harness.hooks.intercept = async ({ from, body }) => {
+      const type = typeOf(body);
+      if (from === 'p1' && ((type === MessageType.signCommitment && attemptOf(body) === 1) || type === MessageType.poolBatch)) return [];
+      if (from !== 'p3' || type !== MessageType.poolBatch) return [body];
+      const used = harness.sent.find((m) => m.from === 'p3' && typeOf(m.body) === MessageType.signCommitment);
+      if (used === undefined) throw new Error('p3 batched before it committed');
+      const envelope = parseRaw(body);
+      const [, ...rest] = bodyOf(envelope).commitments as Commitment[];
+      replaced += 1;
+      return [await resign(requiredVault(harness.cluster, 'p3'), envelope, { body: { ...bodyOf(envelope), commitments: [commitmentOf(used.body), ...rest] } })];
+    };
+    const first = await signAndCollect(harness, fixture.keyId, encoder.encode('first'));
+    expect(first.result.signers).toEqual(['p2', 'p3']);
+    expect(replaced).toBe(1);
+    const usedCommitment = commitmentOf(harness.sent.find((m) => m.from === 'p3' && typeOf(m.body) === MessageType.signCommitment)?.body ?? '');
+
+    // Session 2: one round, p2 and p3; p3's first entry is passed over for its second.
+    harness.hooks.intercept = undefined;
+    const from = harness.sent.length;
+    const message = encoder.encode('second');
+    const second = await signAndCollect(harness, fixture.keyId, message);
+    expect(second.result.ok, JSON.stringify(second.result.error)).toBe(true);
+    expect(second.result.signers).toEqual(['p2', 'p3']);
+    expect(opensslVerifies(fixture.publicKey, message, second.result.signature ?? '')).toBe(true);
+    const packages = harness.sent.slice(from).filter((m) => m.from === 'coordinator' && m.destination.kind === 'party' && typeOf(m.body) !== MessageType.poolRefill);
+    expect(packages.map((m) => typeOf(m.body))).toEqual([MessageType.signPooled, MessageType.signPooled]);
+    for (const { body } of packages) {
+      const p3Entry = (bodyOf(parseRaw(body)).commitments as { batch: Envelope; index: number }[]).find((e) => e.batch.from === 'p3');
+      expect(p3Entry?.index).toBe(1);
+      expect((bodyOf(p3Entry?.batch ?? parseRaw(body)).commitments as Commitment[])[0]).toEqual(usedCommitment);
+    }
+    expect(harness.logs.filter((l) => l.level === 'error' && /already used: passed over/.test(l.message)).map((l) => l.fields.party)).toEqual(['p3']);
+
+    // The used commitment's claim still names session 1; nothing was refused or dead-lettered.
+    const claims = await commitmentClaims(harness.dir);
+    expect(claims.filter((c) => c.pk.endsWith(usedCommitment.hiding))).toEqual([expect.objectContaining({ session: first.session, attempt: 1, party: 'p3' })]);
+    expect(claims.filter((c) => c.session === second.session).map((c) => c.party).sort()).toEqual(['p2', 'p3']);
+    expect(harness.cluster.outcomes.filter((o) => o.outcome.status === 'refused')).toEqual([]);
+    expectNoDeadLetters(harness);
   });
 });

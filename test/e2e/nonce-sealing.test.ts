@@ -1,11 +1,13 @@
 /**
- * Two-round signing on the embedded cluster, counting the vault's KMS-billed calls: one
- * Decrypt per party per round and no GenerateDataKey (the nonce is sealed under the key
- * share's data key, sign/nonce-sealing.ts), and a nonce record in the format written before
+ * Signing on the embedded cluster, counting the vault's KMS-billed calls: two rounds (pools
+ * off) make one Decrypt per party per round and no GenerateDataKey (the nonce is sealed under
+ * the key share's data key, sign/nonce-sealing.ts); with pools, a refill one Decrypt per party
+ * and a one-round signature one per signer. A nonce record in the format written before
  * that (its own data key) still signs.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ItemBackend } from '../../lib/ports/store.js';
+import { DEFAULT_LIMITS } from '../../lib/protocol/directory.js';
 import { parseBody } from '../../lib/protocol/envelope.js';
 import { MessageType } from '../../lib/protocol/messages.js';
 import { KeyShareRecord, NonceRecord, partyKeys } from '../../lib/protocol/party-state.js';
@@ -64,7 +66,8 @@ function requiredStore(harness: Harness, node: string): ItemBackend {
 
 describe('two-round nonces sealed under the share\'s data key', () => {
   it('a 2-of-3 signature makes one Decrypt per party per round and no GenerateDataKey', async () => {
-    const harness = await openFromFixture(scratch, fixture, { parties: 3 });
+    // Pools off: this counts the two-round path alone (with pools on, the first signature also refills every pool).
+    const harness = await openFromFixture(scratch, fixture, { parties: 3, limits: { ...DEFAULT_LIMITS, noncePool: false } });
     const calls = countVaultCalls(harness);
     const message = encoder.encode('one Decrypt per round');
     const signed = await harness.cluster.sign({ keyId: fixture.keyId, message });
@@ -80,6 +83,28 @@ describe('two-round nonces sealed under the share\'s data key', () => {
     // Nothing else on the signing path touches the vault's data keys.
     const total = [...calls.values()].flat().reduce((sum, c) => ({ decrypt: sum.decrypt + c.decrypt, generate: sum.generate + c.generate }), { decrypt: 0, generate: 0 });
     expect(total).toEqual({ decrypt: 5, generate: 0 });
+  });
+
+  it('with pools: a refill makes one Decrypt per party, a one-round signature one per signer, and neither a GenerateDataKey', async () => {
+    const harness = await openFromFixture(scratch, fixture, { parties: 3 });
+    const calls = countVaultCalls(harness);
+    const first = await harness.cluster.sign({ keyId: fixture.keyId, message: encoder.encode('two rounds, fills the pools') });
+    expect(first.ok, JSON.stringify(first.error)).toBe(true);
+    const refills = [...calls].filter(([label]) => label.endsWith(` ${MessageType.poolRefill}`));
+    expect(refills.map(([label]) => label.split(' ')[0]).sort()).toEqual(['p1', 'p2', 'p3']);
+    for (const [label, handled] of refills) expect(handled, label).toEqual([{ decrypt: 1, generate: 0 }]);
+
+    calls.clear();
+    const message = encoder.encode('one round: one Decrypt per signer');
+    const signed = await harness.cluster.sign({ keyId: fixture.keyId, message });
+    expect(signed.ok, JSON.stringify(signed.error)).toBe(true);
+    expect(opensslVerifies(fixture.publicKey, message, signed.signature ?? '')).toBe(true);
+    const pooled = [...calls].filter(([label]) => label.endsWith(` ${MessageType.signPooled}`));
+    expect(pooled.map(([label]) => label.split(' ')[0]).sort()).toEqual([...(signed.signers ?? [])].sort());
+    for (const [label, handled] of pooled) expect(handled, label).toEqual([{ decrypt: 1, generate: 0 }]);
+    // No commit round, no refill (the pools are far above their low-water mark): nothing else decrypts.
+    const total = [...calls.values()].flat().reduce((sum, c) => ({ decrypt: sum.decrypt + c.decrypt, generate: sum.generate + c.generate }), { decrypt: 0, generate: 0 });
+    expect(total).toEqual({ decrypt: 2, generate: 0 });
   });
 
   it('a nonce record written before the upgrade (sealed under its own data key) still signs', async () => {

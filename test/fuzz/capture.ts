@@ -1,7 +1,8 @@
 /**
- * The fuzzer's seed corpus: one real 2-of-3 keygen and one real signing session on a local
- * cluster, with every delivered message captured together with the store of its recipient
- * as it was just before the delivery. A fuzz input is then "this node, in this state,
+ * The fuzzer's seed corpus: one real 2-of-3 keygen and two real signing sessions (two rounds,
+ * then one round from the nonce pools the first filled) on a local cluster, with every
+ * delivered message captured together with the store of its recipient as it was just before
+ * the delivery. A fuzz input is then "this node, in this state,
  * receives this (mutated) message": the handler under test is a fresh `Party` or
  * `Coordinator` over an in-memory copy of that store, with the node's real identity key.
  * Built once per run, never per input.
@@ -13,7 +14,7 @@ import { FileKeyVault } from '../../lib/adapters/local/file-key-vault.js';
 import type { KeyVault } from '../../lib/ports/key-vault.js';
 import type { StoredItem } from '../../lib/ports/store.js';
 import type { Directory } from '../../lib/protocol/directory.js';
-import { COORDINATOR } from '../../lib/protocol/messages.js';
+import { COORDINATOR, MessageType } from '../../lib/protocol/messages.js';
 import type { PartyPolicy } from '../../lib/protocol/requests.js';
 import { openHarness, storeItems, type Scratch } from '../support/harness.js';
 
@@ -62,8 +63,16 @@ export async function captureCorpus(scratch: Scratch): Promise<Corpus> {
     };
     const keygen = await cluster.keygen({ keyId: FUZZ_KEY_ID, threshold: 2 });
     if (!keygen.ok) throw new Error(`corpus keygen failed: ${JSON.stringify(keygen.error)}`);
-    const signed = await cluster.sign({ keyId: FUZZ_KEY_ID, message: new TextEncoder().encode('fuzz corpus: pay 10 to alice') });
-    if (!signed.ok) throw new Error(`corpus signing failed: ${JSON.stringify(signed.error)}`);
+    // The first signature runs two rounds and fills every party's nonce pool (pool.refill,
+    // pool.batch); the second runs one round (sign.pooled, its sign.share): both in the corpus.
+    for (const text of ['fuzz corpus: pay 10 to alice', 'fuzz corpus: pay 20 to bob']) {
+      const signed = await cluster.sign({ keyId: FUZZ_KEY_ID, message: new TextEncoder().encode(text) });
+      if (!signed.ok) throw new Error(`corpus signing failed: ${JSON.stringify(signed.error)}`);
+    }
+    const types = new Set(deliveries.map((d) => d.type));
+    for (const type of [MessageType.signCommit, MessageType.poolRefill, MessageType.poolBatch, MessageType.signPooled]) {
+      if (!types.has(type)) throw new Error(`the corpus run delivered no ${type}`);
+    }
     const refused = cluster.outcomes.filter((o) => o.outcome.status !== 'processed');
     if (refused.length > 0) throw new Error(`the corpus run refused ${refused.length} messages`);
     const keygenSession = deliveries.find((d) => d.type === 'keygen.request')?.session;
