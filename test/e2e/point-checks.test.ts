@@ -4,13 +4,14 @@
  * node, and that a node whose cache already holds a point still refuses every other encoding
  * built from it, each time it is sent.
  */
+import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ED25519_TORSION_SUBGROUP, ed25519 } from '@noble/curves/ed25519.js';
 import { PointMeter } from '../../lib/dev/point-meter.js';
 import { RefusalCode } from '../../lib/ports/errors.js';
 import { DEFAULT_LIMITS, DEFAULT_NONCE_POOL } from '../../lib/protocol/directory.js';
 import { COORDINATOR, MessageType } from '../../lib/protocol/messages.js';
-import { bodyOf, encoder, makeFixture, openFromFixture, openHarness, opensslVerifies, parseRaw, requiredVault, resign, Scratch, storeItems, typeOf, type Fixture, type Harness } from '../support/harness.js';
+import { bodyOf, encoder, freshCopy, makeFixture, openFromFixture, openHarness, opensslVerifies, parseRaw, requiredVault, resign, Scratch, storeItems, typeOf, type Fixture, type Harness } from '../support/harness.js';
 
 const scratch = new Scratch();
 afterAll(() => scratch.cleanup());
@@ -124,6 +125,33 @@ describe('a cached point does not vouch for other encodings', () => {
       expect(newClaims.map((c) => (c.data as { party: string }).party).sort()).toEqual(['p1', 'p2']);
       const nonces = await storeItems(harness.dir, 'p3', 'nonce#');
       expect(nonces.filter((x) => x.sk === 'consumed').length).toBe(noncesBefore.filter((x) => x.sk === 'consumed').length);
+    }
+  });
+
+  it('one round: p3 sends, twice each, a pool.batch whose entry is a commitment the coordinator has cached plus a torsion point, or the group key with one: refused every time, p3 named, nothing stored', async () => {
+    const fixture = await fixture23();
+    const meter = new PointMeter('warm');
+    const harness = await openFromFixture(scratch, fixture, { suiteFor: meter.suiteFor });
+    // The first signature fills the pools: the coordinator checked and cached every entry of p3's batch.
+    const first = await harness.cluster.sign({ keyId: fixture.keyId, message: encoder.encode('honest') });
+    expect(first.ok, JSON.stringify(first.error)).toBe(true);
+    const batch = parseRaw(harness.sent.find((s) => s.from === 'p3' && typeOf(s.body) === MessageType.poolBatch)?.body ?? '{}');
+    const entries = bodyOf(batch).commitments as Commitment[];
+    const cachedHiding = entries[0]?.hiding ?? '';
+    expect(cachedHiding).toMatch(/^[0-9a-f]{64}$/);
+    const coordinatorPool = async () => JSON.stringify(await harness.cluster.stores.get(COORDINATOR)?.scanPrefix(`pool#${fixture.keyId}`));
+    const poolBefore = await coordinatorPool();
+    expect(poolBefore).toContain('batch#p3#');
+
+    const forgeries = [withTorsion(cachedHiding), withTorsion(cachedHiding), withTorsion(fixture.publicKey), withTorsion(fixture.publicKey)];
+    for (const [i, forged] of forgeries.entries()) {
+      // A new batch (fresh batch id and message id) signed by p3's own identity key.
+      const changed = entries.map((c, k) => (k === 1 ? { ...c, hiding: forged } : c));
+      const raw = await freshCopy(requiredVault(harness.cluster, 'p3'), { ...batch, session: randomBytes(16).toString('hex') }, Date.now(), { ...bodyOf(batch), commitments: changed });
+      const outcome = await harness.cluster.coordinator.handle(raw);
+      expect(outcome).toMatchObject({ status: 'refused', code: RefusalCode.invalidCommitment });
+      expect(harness.logs.filter((l) => l.message === 'message refused' && l.fields.code === RefusalCode.invalidCommitment && l.fields.blame === 'p3').length, `forgery ${i}`).toBe(i + 1);
+      expect(await coordinatorPool()).toBe(poolBefore);
     }
   });
 });
