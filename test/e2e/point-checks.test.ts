@@ -4,12 +4,14 @@
  * node, and that a node whose cache already holds a point still refuses every other encoding
  * built from it, each time it is sent.
  */
+import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ED25519_TORSION_SUBGROUP, ed25519 } from '@noble/curves/ed25519.js';
 import { PointMeter } from '../../lib/dev/point-meter.js';
 import { RefusalCode } from '../../lib/ports/errors.js';
+import { DEFAULT_LIMITS, DEFAULT_NONCE_POOL } from '../../lib/protocol/directory.js';
 import { COORDINATOR, MessageType } from '../../lib/protocol/messages.js';
-import { bodyOf, encoder, makeFixture, openFromFixture, openHarness, opensslVerifies, parseRaw, requiredVault, resign, Scratch, storeItems, typeOf, type Fixture, type Harness } from '../support/harness.js';
+import { bodyOf, encoder, freshCopy, makeFixture, openFromFixture, openHarness, opensslVerifies, parseRaw, requiredVault, resign, Scratch, storeItems, typeOf, type Fixture, type Harness } from '../support/harness.js';
 
 const scratch = new Scratch();
 afterAll(() => scratch.cleanup());
@@ -22,12 +24,15 @@ interface Commitment {
 
 const commitmentOf = (raw: string) => bodyOf(parseRaw(raw)).commitment as Commitment;
 const validationsOf = (meter: PointMeter, node: string) => meter.suites.get(node)?.points.counts().validations ?? 0;
+/** Two rounds always: these tests count (and forge) the two-round commitments; the one-round counterparts keep pools on. */
+const TWO_ROUNDS = { ...DEFAULT_LIMITS, noncePool: false as const };
 
 describe('point checks per node (counts, one suite per node)', () => {
   it('2-of-3: a DKG checks each distinct point once per party; a signature 2(t−1)+1 per signer (its own commitments are never re-checked), 2n+1 at the coordinator', async () => {
     const [t, n] = [2, 3];
     const meter = new PointMeter('warm');
-    const harness = await openHarness(await scratch.dir(), { parties: n, suiteFor: meter.suiteFor });
+    // Two rounds: the counts below are of the commitment round (pool batches are counted in the one-round test).
+    const harness = await openHarness(await scratch.dir(), { parties: n, suiteFor: meter.suiteFor, limits: TWO_ROUNDS });
     const cluster = scratch.own(harness.cluster);
     const parties = ['p1', 'p2', 'p3'];
 
@@ -79,7 +84,8 @@ describe('a cached point does not vouch for other encodings', () => {
   it('p3 sends, twice each, a commitment the coordinator has cached plus a torsion point, and the group key with a torsion point: refused every time, p3 named, nothing stored', async () => {
     const fixture = await fixture23();
     const meter = new PointMeter('warm');
-    const harness = await openFromFixture(scratch, fixture, { suiteFor: meter.suiteFor });
+    // Two rounds: p3 forges its sign.commitment (the pool.batch counterpart is below).
+    const harness = await openFromFixture(scratch, fixture, { suiteFor: meter.suiteFor, limits: TWO_ROUNDS });
 
     // An honest first signature: the coordinator now holds every party's commitment, the
     // group key and the signers' verifying shares in its cache.
@@ -120,5 +126,75 @@ describe('a cached point does not vouch for other encodings', () => {
       const nonces = await storeItems(harness.dir, 'p3', 'nonce#');
       expect(nonces.filter((x) => x.sk === 'consumed').length).toBe(noncesBefore.filter((x) => x.sk === 'consumed').length);
     }
+  });
+
+  it('one round: p3 sends, twice each, a pool.batch whose entry is a commitment the coordinator has cached plus a torsion point, or the group key with one: refused every time, p3 named, nothing stored', async () => {
+    const fixture = await fixture23();
+    const meter = new PointMeter('warm');
+    const harness = await openFromFixture(scratch, fixture, { suiteFor: meter.suiteFor });
+    // The first signature fills the pools: the coordinator checked and cached every entry of p3's batch.
+    const first = await harness.cluster.sign({ keyId: fixture.keyId, message: encoder.encode('honest') });
+    expect(first.ok, JSON.stringify(first.error)).toBe(true);
+    const batch = parseRaw(harness.sent.find((s) => s.from === 'p3' && typeOf(s.body) === MessageType.poolBatch)?.body ?? '{}');
+    const entries = bodyOf(batch).commitments as Commitment[];
+    const cachedHiding = entries[0]?.hiding ?? '';
+    expect(cachedHiding).toMatch(/^[0-9a-f]{64}$/);
+    const coordinatorPool = async () => JSON.stringify(await harness.cluster.stores.get(COORDINATOR)?.scanPrefix(`pool#${fixture.keyId}`));
+    const poolBefore = await coordinatorPool();
+    expect(poolBefore).toContain('batch#p3#');
+
+    const forgeries = [withTorsion(cachedHiding), withTorsion(cachedHiding), withTorsion(fixture.publicKey), withTorsion(fixture.publicKey)];
+    for (const [i, forged] of forgeries.entries()) {
+      // A new batch (fresh batch id and message id) signed by p3's own identity key.
+      const changed = entries.map((c, k) => (k === 1 ? { ...c, hiding: forged } : c));
+      const raw = await freshCopy(requiredVault(harness.cluster, 'p3'), { ...batch, session: randomBytes(16).toString('hex') }, Date.now(), { ...bodyOf(batch), commitments: changed });
+      const outcome = await harness.cluster.coordinator.handle(raw);
+      expect(outcome).toMatchObject({ status: 'refused', code: RefusalCode.invalidCommitment });
+      expect(harness.logs.filter((l) => l.message === 'message refused' && l.fields.code === RefusalCode.invalidCommitment && l.fields.blame === 'p3').length, `forgery ${i}`).toBe(i + 1);
+      expect(await coordinatorPool()).toBe(poolBefore);
+    }
+  });
+});
+
+describe('point checks per node in one-round signing (pools on)', () => {
+  it('2-of-3: each pool batch is checked once, by the coordinator on receipt; a one-round signature checks 2(t−1) per signer (+1 for its first signature), nothing new at the coordinator', async () => {
+    const [t, n, batchSize] = [2, 3, 4];
+    const meter = new PointMeter('warm');
+    // lowWater 0: no refill during the counted one-round signatures (each pool holds 4 entries).
+    const limits = { ...DEFAULT_LIMITS, noncePool: { ...DEFAULT_NONCE_POOL, batchSize, lowWater: 0 } };
+    const harness = await openHarness(await scratch.dir(), { parties: n, suiteFor: meter.suiteFor, limits });
+    const cluster = scratch.own(harness.cluster);
+    const keygen = await cluster.keygen({ keyId: 'k1', threshold: t });
+    expect(keygen.ok, JSON.stringify(keygen.error)).toBe(true);
+    const nodes = [COORDINATOR, 'p1', 'p2', 'p3'];
+    const signedBefore = new Set<string>();
+
+    for (const i of [0, 1, 2]) {
+      const before = new Map(nodes.map((node) => [node, validationsOf(meter, node)]));
+      const from = harness.sent.length;
+      const message = encoder.encode(`pooled ${i}`);
+      const signed = await cluster.sign({ keyId: 'k1', message });
+      expect(signed.ok, JSON.stringify(signed.error)).toBe(true);
+      expect(opensslVerifies(keygen.publicKey ?? '', message, signed.signature ?? '')).toBe(true);
+      const used = (node: string) => validationsOf(meter, node) - (before.get(node) ?? 0);
+      const pooled = harness.sent.slice(from).filter((s) => typeOf(s.body) === MessageType.signPooled).length;
+      const signers = signed.signers ?? [];
+      if (i === 0) {
+        // Two rounds (pools empty), and every party's batch of 4 arrives: 2 points per entry, checked once on receipt.
+        expect(pooled).toBe(0);
+        expect(harness.sent.slice(from).filter((s) => typeOf(s.body) === MessageType.poolBatch)).toHaveLength(n);
+        expect(used(COORDINATOR)).toBe(2 * n + 1 + n * 2 * batchSize);
+      } else {
+        // One round: the claimed commitments were checked (and cached) when their batches arrived.
+        expect(pooled).toBe(t);
+        expect(used(COORDINATOR)).toBe(0);
+      }
+      // A signer checks the other signers' entries it signs with (never a whole batch), and the group key and verifying shares the first time.
+      for (const signer of signers) expect(used(signer), `${signer} in signature ${i}`).toBe(2 * (t - 1) + (signedBefore.has(signer) ? 0 : 1));
+      for (const other of nodes.slice(1).filter((p) => !signers.includes(p))) expect(used(other), `${other} in signature ${i}`).toBe(0);
+      for (const signer of signers) signedBefore.add(signer);
+    }
+    // Both later signatures ran one round and between them every party signed.
+    expect([...signedBefore].sort()).toEqual(['p1', 'p2', 'p3']);
   });
 });

@@ -9,6 +9,7 @@
 import { copyFile, cp } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { DEFAULT_LIMITS } from '../../lib/protocol/directory.js';
 import { MessageType, type Envelope } from '../../lib/protocol/messages.js';
 import {
   bodyOf,
@@ -51,8 +52,9 @@ async function nonceItems(dir: string, party: string) {
   return { unused: items.filter((i) => i.sk === 'nonce'), consumed: items.filter((i) => i.sk === 'consumed') };
 }
 
-async function open(dir: string): Promise<Harness> {
-  const harness = await openHarness(dir);
+/** Two rounds always: the first test scripts sign.commit/sign.package (the pool counterpart opens with pools on). */
+async function open(dir: string, options: { pools?: boolean } = {}): Promise<Harness> {
+  const harness = await openHarness(dir, options.pools === true ? {} : { limits: { ...DEFAULT_LIMITS, noncePool: false } });
   scratch.own(harness.cluster);
   return harness;
 }
@@ -181,5 +183,108 @@ describe('restoring a party\'s table from a backup', () => {
     const honest = await fixed.cluster.sign({ keyId: fixture.keyId, message: next });
     expect(honest.ok).toBe(true);
     expect(opensslVerifies(fixture.publicKey, next, honest.signature ?? '')).toBe(true);
+  });
+
+  it('one round: revives a spent pool nonce that a colluding coordinator can sign a second sign.pooled package with; purge-volatile removes every pool nonce and the package is refused', async () => {
+    const fixture = await makeFixture(scratch, 3, 2);
+    const dir = await scratch.dir();
+    await cp(fixture.dir, dir, { recursive: true });
+    const poolNonces = async (party: string) => (await storeItems(dir, party, `pool#${fixture.keyId}`)).filter((i) => i.sk.startsWith('nonce#'));
+    const message = encoder.encode('pay 10 to bob');
+
+    // 1. A first signature fills every party's pool; the next one runs one round, and its
+    //    sign.pooled packages are held back.
+    const first = await open(dir, { pools: true });
+    expect((await first.cluster.sign({ keyId: fixture.keyId, message: encoder.encode('fills the pools') })).ok).toBe(true);
+    const held: Sent[] = [];
+    first.hooks.intercept = (sent) => {
+      if (sent.from === 'coordinator' && typeOf(sent.body) === MessageType.signPooled) {
+        held.push(sent);
+        return [];
+      }
+      return [sent.body];
+    };
+    const session = await first.cluster.initiator.requestSignature({ keyId: fixture.keyId, message });
+    await first.cluster.run();
+    const victimPackage = held[0];
+    if (victimPackage?.destination.kind !== 'party' || held.length !== 2) throw new Error('expected two held sign.pooled packages');
+    const victim = victimPackage.destination.id;
+    const pkg = parseRaw(victimPackage.body);
+    const pkgBody = bodyOf(pkg);
+    const entries = pkgBody.commitments as { batch: Envelope; index: number }[];
+    const cosigner = entries.map((e) => e.batch.from).find((p) => p !== victim);
+    const outsider = PARTIES.find((p) => !entries.some((e) => e.batch.from === p));
+    if (cosigner === undefined || outsider === undefined) throw new Error('unexpected signer set');
+    // The outsider's own identity-signed batch, as it published it.
+    const outsiderBatch = parseRaw(only(sentBy(first.sent, outsider, MessageType.poolBatch), 'outsider batch').body);
+    await first.cluster.close();
+    const ownEntry = only(entries.filter((e) => e.batch.from === victim), 'victim entry');
+    const spentKey = `nonce#${ownEntry.batch.session}#${ownEntry.index}`;
+
+    // 2. The backup: the victim's store with its pool, before the package.
+    const backup = join(await scratch.dir('frostline-backup-'), 'store.sqlite');
+    await copyFile(partyStore(dir, victim), backup);
+    const atBackup = await poolNonces(victim);
+    expect(atBackup.map((i) => i.sk)).toContain(spentKey);
+
+    // 3. The signing completes: the victim spends its pool nonce on the package.
+    const second = await open(dir, { pools: true });
+    const coordinatorVault = requiredVault(second.cluster, 'coordinator');
+    for (const sent of held) {
+      if (sent.destination.kind !== 'party') continue;
+      const outcome = await requiredParty(second.cluster, sent.destination.id).handle(await freshCopy(coordinatorVault, parseRaw(sent.body), Date.now()));
+      expect(outcome.status).toBe('processed');
+    }
+    await second.cluster.run();
+    const result = only(second.cluster.takeResults().filter((r) => r.session === session), 'sign.result').body as { ok: boolean; signature?: string };
+    expect(result.ok).toBe(true);
+    expect(opensslVerifies(fixture.publicKey, message, result.signature ?? '')).toBe(true);
+    const firstShare = bodyOf(parseRaw(only(sentBy(second.sent, victim, MessageType.signShare), 'first sign.share').body));
+    await second.cluster.close();
+    expect((await poolNonces(victim)).map((i) => i.sk)).not.toContain(spentKey);
+
+    // 4. The restore: the backup copied back over the victim's store (the spent record is gone with it).
+    await copyFile(backup, partyStore(dir, victim));
+    expect((await poolNonces(victim)).map((i) => i.sk)).toContain(spentKey);
+    expect((await storeItems(dir, victim, `pool#${fixture.keyId}`)).filter((i) => i.sk.startsWith('spent#'))).toEqual([]);
+    const unpurged = await scratch.dir();
+    await cp(dir, unpurged, { recursive: true });
+
+    // The second package: the co-signer's entry swapped for one of the outsider's batch
+    // (genuinely signed by it), re-signed by the coordinator; the victim's entry unchanged.
+    const swapped = entries.map((e) => (e.batch.from === cosigner ? { batch: outsiderBatch, index: 0 } : e));
+    const otherPackage = (harness: Harness) => freshCopy(requiredVault(harness.cluster, 'coordinator'), pkg, Date.now(), { ...pkgBody, commitments: swapped });
+
+    // 5. The danger, without the purge: the victim signs the second package with the same pool nonce.
+    const danger = await open(unpurged, { pools: true });
+    const reused = await requiredParty(danger.cluster, victim).handle(await otherPackage(danger));
+    expect(reused.status).toBe('processed');
+    const secondShare = bodyOf(parseRaw(only(sentBy(danger.sent, victim, MessageType.signShare), 'second sign.share').body));
+    // (Compared as booleans: a failing assertion must not print a share.)
+    expect(secondShare.packageHash === firstShare.packageHash).toBe(false);
+    expect(secondShare.share === firstShare.share).toBe(false);
+    await danger.cluster.close();
+
+    // 6. The fix: purge-volatile removes every pool nonce of the restored store (spent or not, none can be told apart).
+    const purge = await frostlineJson(['party', 'purge-volatile', '--party', victim, '--data-dir', dir, '--json']);
+    expect(purge).toMatchObject({ ok: true, party: victim, counts: { nonces: 0, poolNonces: atBackup.length, dkgStates: 0 } });
+    expect(purge.purged).toContainEqual({ kind: 'poolNonce', pk: `pool#${fixture.keyId}`, sk: spentKey, keyId: fixture.keyId, expired: false });
+    expect(await poolNonces(victim)).toEqual([]);
+
+    const fixed = await open(dir, { pools: true });
+    const party = requiredParty(fixed.cluster, victim);
+    const refused = await party.handle(await otherPackage(fixed));
+    expect(refused).toMatchObject({ status: 'refused', code: 'wrong-round', reason: expect.stringMatching(/no unused pool nonce/) });
+    const redelivered = await party.handle(await freshCopy(requiredVault(fixed.cluster, 'coordinator'), pkg, Date.now()));
+    expect(redelivered).toMatchObject({ status: 'refused', code: 'wrong-round' });
+    expect(sentBy(fixed.sent, victim, MessageType.signShare)).toEqual([]);
+
+    // And the key still signs new requests (the coordinator's cursor still lists the purged entries).
+    for (const text of ['after the restore', 'and again']) {
+      const next = encoder.encode(text);
+      const honest = await fixed.cluster.sign({ keyId: fixture.keyId, message: next });
+      expect(honest.ok, JSON.stringify(honest.error)).toBe(true);
+      expect(opensslVerifies(fixture.publicKey, next, honest.signature ?? '')).toBe(true);
+    }
   });
 });

@@ -10,7 +10,8 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import { RefusalCode } from '../../lib/ports/errors.js';
-import { MessageType, type Envelope } from '../../lib/protocol/messages.js';
+import { DEFAULT_LIMITS } from '../../lib/protocol/directory.js';
+import { COORDINATOR, MessageType, type Envelope } from '../../lib/protocol/messages.js';
 import { bodyOf, encoder, freshCopy, openHarness, parseRaw, requiredParty, requiredVault, resign, Scratch, storeItems, typeOf, type Harness } from '../support/harness.js';
 import { bip340Verifies, ed448Verifies } from '../support/ed25519.js';
 
@@ -66,7 +67,8 @@ describe.each(SUITES)('$suite keys', ({ suite, keyHex, signatureHex, verifies, m
 let shared: Promise<Harness> | undefined;
 function trHarness(): Promise<Harness> {
   shared ??= (async () => {
-    const harness = await openHarness(await scratch.dir(), { parties: 3 });
+    // Two rounds always: these refusals script sign.commitment and sign.package (pool batches have their own test below).
+    const harness = await openHarness(await scratch.dir(), { parties: 3, limits: { ...DEFAULT_LIMITS, noncePool: false } });
     scratch.own(harness.cluster);
     const keygen = await harness.cluster.keygen({ keyId: 'tr', threshold: 2, suite: 'secp256k1-tr' });
     if (!keygen.ok) throw new Error(`keygen failed: ${JSON.stringify(keygen.error)}`);
@@ -150,5 +152,45 @@ describe('a secp256k1-tr session', () => {
     expect(after.excluded).toEqual([envelope.from]);
     expect(Object.keys(after.commitments)).not.toContain(envelope.from);
     expect(await storeItems(harness.dir, 'coordinator', 'commitment#')).toEqual(claimsBefore);
+  });
+
+  it('refuses an Ed25519-sized commitment inside a pool.batch sent to the coordinator: wrong-suite-size naming its sender; no batch stored, the cursor unchanged, and no signature uses it', async () => {
+    const harness = await openHarness(await scratch.dir(), { parties: 3 });
+    scratch.own(harness.cluster);
+    const keygen = await harness.cluster.keygen({ keyId: 'tr', threshold: 2, suite: 'secp256k1-tr' });
+    expect(keygen.ok, JSON.stringify(keygen.error)).toBe(true);
+    // The first signature (two rounds) asks every party for a batch: p2's is held on its way.
+    harness.hooks.intercept = ({ from, body }) => (from === 'p2' && typeOf(body) === MessageType.poolBatch ? [] : [body]);
+    const start = harness.sent.length;
+    const first = sha256(encoder.encode('fills the pools'));
+    const signed = await harness.cluster.sign({ keyId: 'tr', message: first });
+    expect(signed.ok, JSON.stringify(signed.error)).toBe(true);
+    expect(bip340Verifies(keygen.publicKey ?? '', first, signed.signature ?? '')).toBe(true);
+    const held = harness.sent.slice(start).find((m) => m.from === 'p2' && typeOf(m.body) === MessageType.poolBatch);
+    if (held === undefined) throw new Error('no pool batch held');
+    const envelope = parseRaw(held.body);
+    const body = bodyOf(envelope);
+    const commitments = body.commitments as Record<string, string>[];
+    const changed = commitments.map((c, i) => (i === 1 ? { ...c, binding: bytesToHex(ed25519.Point.BASE.multiply(9n).toBytes()) } : c));
+    // Signed by p2's own identity key: p2 itself sends the wrong-sized element.
+    const forged = await resign(requiredVault(harness.cluster, 'p2'), envelope, { body: { ...body, commitments: changed } });
+    const poolBefore = await harness.cluster.stores.get(COORDINATOR)?.scanPrefix('pool#tr');
+    // The cursor and p1's and p3's batches.
+    expect(poolBefore?.map((item) => item.sk.replace(/#[0-9a-f]{32}$/, '')).sort()).toEqual(['batch#p1', 'batch#p3', 'cursor']);
+    const outcome = await harness.cluster.coordinator.handle(forged);
+    expect(outcome).toMatchObject({ status: 'refused', code: RefusalCode.wrongSuiteSize });
+    expect(harness.logs.some((l) => l.message === 'message refused' && l.fields.code === RefusalCode.wrongSuiteSize && l.fields.blame === 'p2')).toBe(true);
+    const poolAfter = await harness.cluster.stores.get(COORDINATOR)?.scanPrefix('pool#tr');
+    expect(poolAfter).toEqual(poolBefore);
+    expect(poolAfter?.some((item) => item.sk.startsWith('batch#p2#'))).toBe(false);
+    // The next signature runs one round with the two batches that were accepted.
+    const from = harness.sent.length;
+    harness.hooks.intercept = undefined;
+    const next = sha256(encoder.encode('one round without p2'));
+    const pooled = await harness.cluster.sign({ keyId: 'tr', message: next });
+    expect(pooled.ok, JSON.stringify(pooled.error)).toBe(true);
+    expect(pooled.signers).toEqual(['p1', 'p3']);
+    expect(harness.sent.slice(from).filter((m) => typeOf(m.body) === MessageType.signPooled).map((m) => m.destination.kind === 'party' ? m.destination.id : '').sort()).toEqual(['p1', 'p3']);
+    expect(bip340Verifies(keygen.publicKey ?? '', next, pooled.signature ?? '')).toBe(true);
   });
 });

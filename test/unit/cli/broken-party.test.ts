@@ -33,7 +33,12 @@ async function clusterWithKey(name: string): Promise<string> {
   return dataDir;
 }
 
-async function signReportsP1(dataDir: string, why: RegExp, secret: Buffer): Promise<void> {
+/**
+ * `again`: whether the second run (right after the first) also names p1. A p1 that never made
+ * a pool batch gets nothing in that run: a one-round signature goes to parties with pooled
+ * commitments (p2, p3), and p1's refill was asked less than refillRetrySeconds ago.
+ */
+async function signReportsP1(dataDir: string, why: RegExp, secret: Buffer, again: 'names p1' | 'p1 not contacted' = 'names p1'): Promise<void> {
   const human = await cli.run(['sign', '--key', 'k', '--message', 'hello', '--data-dir', dataDir], { timeoutMs: 180_000 });
   expect({ code: human.code, stderr: human.stderr }).toMatchObject({ code: 0 });
   expect(human.stdout).toMatch(/signers\s+p2, p3/);
@@ -45,10 +50,14 @@ async function signReportsP1(dataDir: string, why: RegExp, secret: Buffer): Prom
   const result = jsonOf(run);
   expect(result.signers).toEqual(['p2', 'p3']);
   expect(verifyWithNodeCrypto(String(result.publicKey), Buffer.from('hello'), String(result.signature))).toBe(true);
+  expect(run.stdout + run.stderr).not.toContain(secret.toString('hex'));
+  if (again === 'p1 not contacted') {
+    expect(result).not.toHaveProperty('unhealthyParties');
+    return;
+  }
   const unhealthy = result.unhealthyParties as { party: string; reason: string }[];
   expect(unhealthy.map((u) => u.party)).toEqual(['p1']);
   expect(unhealthy[0]?.reason).toMatch(why);
-  expect(run.stdout + run.stderr).not.toContain(secret.toString('hex'));
 }
 
 describe('a broken party', () => {
@@ -63,6 +72,20 @@ describe('a broken party', () => {
     const dataDir = await clusterWithKey('wrong-master-key');
     const wrongKey = randomBytes(32);
     writeFileSync(join(dataDir, 'parties', 'p1', 'vault', 'master.key'), wrongKey, { mode: 0o600 });
+    // The first run takes two rounds (no pools yet): p1 fails its sign.commit and its refill.
+    // The second runs one round with p2's and p3's pools and sends p1 nothing (see signReportsP1).
+    await signReportsP1(dataDir, /handler failed: decrypt-failed/, wrongKey, 'p1 not contacted');
+  });
+
+  test('a wrong master key after the pools filled: p1 is a one-round signer, fails, and each signing falls back to two rounds with p2, p3 and names p1 and why', async () => {
+    const dataDir = await clusterWithKey('wrong-master-key-pooled');
+    // A healthy signature first: every party (p1 too) makes a batch of pool nonces.
+    const healthy = await cli.run(['sign', '--key', 'k', '--message', 'fill the pools', '--data-dir', dataDir, '--json'], { timeoutMs: 180_000 });
+    expect({ code: healthy.code, stderr: healthy.stderr }).toMatchObject({ code: 0 });
+    const wrongKey = randomBytes(32);
+    writeFileSync(join(dataDir, 'parties', 'p1', 'vault', 'master.key'), wrongKey, { mode: 0o600 });
+    // Both runs pick p1 for one round (it has the most unclaimed entries, or ties first by name):
+    // its sign.pooled fails to decrypt, the signature falls back to two rounds, p1 is named.
     await signReportsP1(dataDir, /handler failed: decrypt-failed/, wrongKey);
   });
 
