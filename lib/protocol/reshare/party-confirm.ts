@@ -69,9 +69,9 @@ export async function onReshareConfirm(ctx: PartyContext, envelope: Envelope): P
     outcome = 'removed from the key: no share held';
   }
   const nonces = await staleNonceDeletions(ctx, state.keyId, state.fromEpoch + 1);
-  operations.push(...nonces);
   const pool = await stalePoolDeletions(ctx, state.keyId, state.fromEpoch + 1);
-  operations.push(...(await deleteOverflow(ctx, pool)));
+  // Two-round and pool nonces alike: at most POOL_DELETIONS_PER_WRITE go into the switch's own transaction (100 items at most).
+  operations.push(...(await deleteOverflow(ctx, [...nonces, ...pool])));
   operations.push(...(await releaseLockOperations(ctx, state.keyId, session)));
   // Nothing of the session's secrets outlives it: the X25519 secret and a dealer's sealed output go (as at abort and abandon).
   const { secret: _secret, dealing: _dealing, ...rest } = state;

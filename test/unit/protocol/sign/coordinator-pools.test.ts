@@ -480,6 +480,10 @@ describe('one-round sessions falling back to two rounds (coordinator)', () => {
       [MessageType.signCommit, 'p2'],
       [MessageType.signCommit, 'p3'],
     ]);
+    // The silent signer left the pools (no batches, no refill asked for refillRetrySeconds); p1 answered and keeps its own.
+    const cursor = await r.cursor();
+    expect(cursor?.parties.p2).toEqual({ batches: [], refillRequestedAt: NOW + DEFAULT_NONCE_POOL.fallbackAfterMs });
+    expect(cursor?.parties.p1?.batches.length).toBeGreaterThan(0);
     // The next sweep leaves the two-round attempt alone.
     r.now = NOW + DEFAULT_NONCE_POOL.fallbackAfterMs + 1;
     expect(await r.coordinator.expireStalled(15 * 60_000)).toEqual([]);
