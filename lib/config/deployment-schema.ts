@@ -92,8 +92,12 @@ const LimitsSchema = z.strictObject({
   logRetentionDays: z
     .union([z.literal(7), z.literal(14), z.literal(30), z.literal(60), z.literal(90), z.literal(180), z.literal(365), z.literal(731)])
     .default(90),
-  /** How often the sweeper runs, in minutes. */
-  sweepEveryMinutes: z.number().int().min(1).max(60).default(5),
+  /**
+   * How often the sweeper runs, in minutes. Besides timing out stalled sessions it moves a
+   * one-round signature whose signer went silent to two rounds, so this bounds the extra
+   * latency a dead signer costs (README, "Sign in one round"): keep it short.
+   */
+  sweepEveryMinutes: z.number().int().min(1).max(60).default(1),
   /** A session not done or failed this many minutes after it started is timed out by the sweeper. */
   stalledAfterMinutes: z.number().int().min(1).max(24 * 60).default(15),
 });

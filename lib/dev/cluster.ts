@@ -569,7 +569,7 @@ export class LocalCluster {
     await this.run();
     // Every queue is empty and no result came: a one-round signer never answered (down, or
     // its package dropped). Without waiting for the sweeper, fall back to two rounds now.
-    if (!this.#hasResult(session, 'sign.result') && this.#coordinator !== undefined && (await this.#coordinator.fallBackPooled(0)) > 0) await this.run();
+    if (!this.#hasResult(session, 'sign.result') && (await this.#fallBackPooled()) > 0) await this.run();
     return this.#resultFor(session, 'sign.result').body as SignResultBody;
   }
 
@@ -583,6 +583,12 @@ export class LocalCluster {
     const session = await this.initiator.requestLifecycle(options);
     await this.run();
     return this.#resultFor(session, 'reshare.result').body as ReshareResultBody;
+  }
+
+  /** Coordinator.fallBackPooled(0), on whichever thread the coordinator runs. */
+  async #fallBackPooled(): Promise<number> {
+    if (this.#coordinator !== undefined) return this.#coordinator.fallBackPooled(0);
+    return this.#coordinatorThread?.fallBackPooled(0) ?? 0;
   }
 
   /** Results taken from the initiator's queue but not yet asked for (`#hasResult` looks without losing them). */

@@ -31,6 +31,7 @@ export class NodeThread {
   readonly #name: string;
   readonly #pending = new Map<number, { resolve: (outcome: HandleOutcome) => void; reject: (error: Error) => void }>();
   readonly #sessionQueries = new Map<number, { resolve: (session: Session | undefined) => void; reject: (error: Error) => void }>();
+  readonly #fallBacks = new Map<number, { resolve: (moved: number) => void; reject: (error: Error) => void }>();
   #nextCall = 0;
   /** Set once the worker can take no more deliveries; the reason every later delivery fails with. */
   #dead: FrostlineError | undefined;
@@ -58,8 +59,11 @@ export class NodeThread {
         case 'session':
           this.#settleQuery(message.call)?.resolve(message.session);
           return;
+        case 'fell-back':
+          this.#settleFallBack(message.call)?.resolve(message.moved);
+          return;
         case 'failed':
-          (this.#settle(message.call) ?? this.#settleQuery(message.call))?.reject(new FrostlineError(message.code, message.message));
+          (this.#settle(message.call) ?? this.#settleQuery(message.call) ?? this.#settleFallBack(message.call))?.reject(new FrostlineError(message.code, message.message));
           return;
         case 'closed':
           this.#closed?.();
@@ -117,6 +121,16 @@ export class NodeThread {
     });
   }
 
+  /** Coordinator.fallBackPooled on the coordinator's worker: how many one-round attempts moved to two rounds. */
+  fallBackPooled(waitedMs: number): Promise<number> {
+    if (this.#dead !== undefined) return Promise.reject(this.#dead);
+    const call = this.#nextCall++;
+    return new Promise((resolve, reject) => {
+      this.#fallBacks.set(call, { resolve, reject });
+      this.#post({ kind: 'fall-back-pooled', call, waitedMs });
+    });
+  }
+
   /** Closes the node's store and ends the thread. Call with no delivery running (after the loop has stopped). */
   async close(): Promise<void> {
     if (this.#dead === undefined) {
@@ -143,6 +157,12 @@ export class NodeThread {
     return pending;
   }
 
+  #settleFallBack(call: number) {
+    const pending = this.#fallBacks.get(call);
+    this.#fallBacks.delete(call);
+    return pending;
+  }
+
   #settleQuery(call: number) {
     const pending = this.#sessionQueries.get(call);
     this.#sessionQueries.delete(call);
@@ -156,6 +176,8 @@ export class NodeThread {
     this.#pending.clear();
     for (const { reject } of this.#sessionQueries.values()) reject(error);
     this.#sessionQueries.clear();
+    for (const { reject } of this.#fallBacks.values()) reject(error);
+    this.#fallBacks.clear();
   }
 }
 

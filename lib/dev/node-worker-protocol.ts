@@ -27,6 +27,8 @@ export type ToWorker =
   | { readonly kind: 'handle'; readonly call: number; readonly body: string }
   /** The coordinator's session record (load runs ask where a timed-out request stands). */
   | { readonly kind: 'get-session'; readonly call: number; readonly session: string }
+  /** Coordinator.fallBackPooled: one-round attempts open `waitedMs` move to two rounds (the cluster's queues are empty). */
+  | { readonly kind: 'fall-back-pooled'; readonly call: number; readonly waitedMs: number }
   | { readonly kind: 'close' };
 
 export type FromWorker =
@@ -35,6 +37,7 @@ export type FromWorker =
   | { readonly kind: 'send'; readonly destination: Destination; readonly body: string }
   | { readonly kind: 'done'; readonly call: number; readonly outcome: HandleOutcome }
   | { readonly kind: 'session'; readonly call: number; readonly session: Session | undefined }
+  | { readonly kind: 'fell-back'; readonly call: number; readonly moved: number }
   | { readonly kind: 'failed'; readonly call: number; readonly code: string; readonly message: string }
   /** The vault or store would not open (one line, never a secret). */
   | { readonly kind: 'open-failed'; readonly message: string }

@@ -36,6 +36,7 @@ function describe(error: unknown): { code: string; message: string } {
 interface OpenNode {
   handle(raw: string): Promise<HandleOutcome>;
   getSession(session: string): Promise<Session | undefined>;
+  fallBackPooled(waitedMs: number): Promise<number>;
   store: SqliteItemBackend;
 }
 
@@ -51,11 +52,11 @@ async function openNode(): Promise<OpenNode> {
   const common = { vault, store, transport, clock: systemClock, directory: data.directory, limits: data.limits, logger: silentLogger };
   if (data.role === 'coordinator') {
     const coordinator = new Coordinator(common);
-    return { handle: (raw) => coordinator.handle(raw), getSession: (session) => coordinator.getSession(session), store };
+    return { handle: (raw) => coordinator.handle(raw), getSession: (session) => coordinator.getSession(session), fallBackPooled: (waitedMs) => coordinator.fallBackPooled(waitedMs), store };
   }
   const party = new Party({ ...common, id: data.id, policy: data.policy });
   const noSessions = () => Promise.reject(new FrostlineError('not-coordinator', `party ${data.id} has no coordinator sessions`));
-  return { handle: (raw) => party.handle(raw), getSession: noSessions, store };
+  return { handle: (raw) => party.handle(raw), getSession: noSessions, fallBackPooled: noSessions, store };
 }
 
 async function main(): Promise<void> {
@@ -77,6 +78,13 @@ function serve(node: OpenNode): void {
       node.store.close();
       post({ kind: 'closed' });
       port.close();
+      return;
+    }
+    if (message.kind === 'fall-back-pooled') {
+      node.fallBackPooled(message.waitedMs).then(
+        (moved) => post({ kind: 'fell-back', call: message.call, moved }),
+        (error: unknown) => post({ kind: 'failed', call: message.call, ...describe(error) }),
+      );
       return;
     }
     if (message.kind === 'get-session') {

@@ -77,6 +77,11 @@ export class AuditLog {
     });
   }
 
+  /** Whether `decisionId` is in the trail already (its mark: one read, prefetched by the steps that check it). */
+  async decided(decisionId: string): Promise<boolean> {
+    return (await this.#marks.get(auditKeys.mark(decisionId))) !== undefined;
+  }
+
   /**
    * The writes that append `entry` (none if `decisionId` is recorded already), for a caller
    * that commits them in one transaction with the state change the decision allows. The

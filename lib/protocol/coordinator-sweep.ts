@@ -30,6 +30,14 @@ export async function expireStalled(io: CoordinatorIO, stalledAfterMs: number): 
   for (const candidate of await io.tables.sessions.listByPrefix('session#')) {
     if (isFinished(candidate)) continue;
     if (now - candidate.createdAt < stalledAfterMs) {
+      if (isUnansweredFallback(candidate) && now - candidate.createdAt >= 2 * fallbackAfterMs) {
+        // A fallback whose sign.commit may never have gone out (the send failed after the
+        // write): no later sweep would move it again. Parties answer a repeated commit alike.
+        await io.sendPhase(candidate).catch((error: unknown) => {
+          io.log.error('one-round fallback: sign.commit not sent again', { session: candidate.request.session, error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) });
+        });
+        continue;
+      }
       if (isPooledWaiting(candidate) && now - candidate.createdAt >= fallbackAfterMs) {
         // One session's failed fallback must not keep the sweep from timing out the others. A
         // failed write is tried again by the next sweep; either way the session still times
@@ -74,6 +82,11 @@ export async function fallBackPooled(io: CoordinatorIO, waitedMs: number): Promi
     if (await fallBack(io, candidate)) moved += 1;
   }
   return moved;
+}
+
+/** A two-round attempt after a one-round one (attempt > 1) that no party has answered yet. */
+function isUnansweredFallback(session: Session): session is SignSession {
+  return session.kind === 'sign' && session.phase === 'commit' && session.attempt > 1 && Object.keys(session.commitments).length === 0 && Object.keys(session.refused).length === 0;
 }
 
 /** A one-round attempt whose package went out and some signer has not answered. */

@@ -197,7 +197,7 @@ describe('CoordinatorStack', () => {
       expect(mapping.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
       expect(mapping.ScalingConfig).toEqual({ MaximumConcurrency: 10 });
     }
-    template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(5 minutes)', State: 'ENABLED' });
+    template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 minute)', State: 'ENABLED' });
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Namespace: 'Frostline',
       MetricName: 'StalledSessions',

@@ -6,7 +6,8 @@
  * itself (no process.exit), which it cannot while any worker thread is left running.
  */
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -91,6 +92,34 @@ describe("LocalCluster threads: 'workers'", () => {
         const unhealthy = cluster.unhealthy();
         expect(unhealthy.map((entry) => entry.party)).toEqual(['p2']);
         expect(unhealthy[0]?.reason).toMatch(/^unavailable: its worker did not open \(worker-open-failed: party p2: [^\n]+\)$/);
+      } finally {
+        await cluster.close();
+      }
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('a one-round signer failing on its worker: sign() falls back to two rounds through the coordinator\'s worker, and signs with the others', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'frostline-workers-'));
+    try {
+      // Pools filled in one thread; then p1 can no longer decrypt anything (its master key replaced).
+      const single = await LocalCluster.open({ dataDir, parties: 3 });
+      try {
+        expect((await single.keygen({ keyId: 'w', threshold: 2 })).ok).toBe(true);
+        expect((await single.sign({ keyId: 'w', message: new TextEncoder().encode('fills the pools') })).ok).toBe(true);
+      } finally {
+        await single.close();
+      }
+      await writeFile(join(dataDir, 'parties', 'p1', 'vault', 'master.key'), randomBytes(32), { mode: 0o600 });
+      const cluster = await LocalCluster.open({ dataDir, parties: 3, threads: 'workers', workerEntry });
+      try {
+        const message = new TextEncoder().encode('p1 is picked for one round and fails');
+        const signed = await cluster.sign({ keyId: 'w', message });
+        expect(signed.ok, JSON.stringify(signed.error)).toBe(true);
+        expect(signed.signers).toEqual(['p2', 'p3']);
+        expect(verifyWithNodeCrypto(signed.publicKey ?? '', message, signed.signature ?? '')).toBe(true);
+        expect(cluster.unhealthy().map((entry) => entry.party)).toEqual(['p1']);
       } finally {
         await cluster.close();
       }

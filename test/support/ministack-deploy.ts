@@ -179,7 +179,7 @@ export async function runDeployE2e(options: DeployE2eOptions): Promise<DeployE2e
           handlerTimeoutSeconds: 30,
           maxReceiveCount: 5,
           logRetentionDays: 7,
-          sweepEveryMinutes: 5,
+          sweepEveryMinutes: 1,
           stalledAfterMinutes: 15,
         },
       },

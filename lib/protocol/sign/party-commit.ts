@@ -8,15 +8,13 @@ import { parseBody } from '../envelope.js';
 import { commitmentToWire } from '../frost-wire.js';
 import { MessageType, type Envelope, type NonceCommitment } from '../messages.js';
 import { commitRound1 } from '../nonce-generation.js';
-import { decideApproval, decisionIdOf } from '../party-audit.js';
 import { retryOnConflict } from '../../ports/store.js';
 import type { PartyContext, PartyView } from '../party-context.js';
-import { epochOf, partyKeys, type NonceRecord } from '../party-state.js';
-import { RefusalCode, RefusedError } from '../../ports/errors.js';
+import { partyKeys, type NonceRecord } from '../party-state.js';
 import { openSecretAndKey } from '../sealed-item.js';
 import type { SecretScope } from '../secret-scope.js';
 import { sealNonce } from './nonce-sealing.js';
-import { checkSignRequest, checkSignRules } from './party-request.js';
+import { decideToSign } from './party-request.js';
 
 export interface CommitOutput {
   readonly commitment: NonceCommitment;
@@ -47,17 +45,7 @@ export function commitNonces(view: PartyView, key: { identifier: string; signing
 export async function onSignCommit(ctx: PartyContext, envelope: Envelope): Promise<void> {
   const { session } = envelope;
   const body = parseBody(envelope, MessageType.signCommit);
-  const { result, approval } = await decideApproval(ctx, 'sign', session, body.request, async () => {
-    const checked = await checkSignRequest(ctx, body.request, session);
-    const here = epochOf(checked.share);
-    if ((body.epoch ?? 0) !== here) {
-      // Committing would sign with a share of another epoch than the coordinator checks: an
-      // honest party would be blamed for it. Mid-switch only; the coordinator goes on without us.
-      throw new RefusedError(RefusalCode.staleEpoch, `the session signs at epoch ${body.epoch ?? 0}, key "${checked.sign.keyId}" is at epoch ${here} here`);
-    }
-    await checkSignRules(ctx, checked.sign, body.request.from, decisionIdOf('sign', session, body.request));
-    return checked;
-  });
+  const { result, approval } = await decideToSign(ctx, session, body.request, body.epoch);
   const { sign, share, fingerprint, keyCtx } = result;
   const nonceKey = partyKeys.nonce(session, body.attempt);
 

@@ -11,14 +11,13 @@ import { retryOnConflict } from '../../ports/store.js';
 import { parseBody } from '../envelope.js';
 import { signingPackageHash } from '../frost-wire.js';
 import { MessageType, type Envelope, type NonceCommitment } from '../messages.js';
-import { decideApproval, decisionIdOf } from '../party-audit.js';
 import { noncePoolSettings } from '../directory.js';
 import { writeOrAdopt, type PartyContext } from '../party-context.js';
 import { epochOf, partyKeys, type PoolNonceRecord, type PoolSpentRecord } from '../party-state.js';
 import { openDerived, openSecretAndKey } from '../sealed-item.js';
 import { assertOwnCommitment } from './commitments.js';
 import { signatureShare, spentOn } from './party-package.js';
-import { checkSignRequest, checkSignRules } from './party-request.js';
+import { decideToSign } from './party-request.js';
 import { verifyPooledCommitments, type PooledEntry } from './pooled-commitments.js';
 
 /** Where one pool nonce lives, for logs and refusals (public). */
@@ -59,15 +58,7 @@ export async function onSignPooled(ctx: PartyContext, envelope: Envelope): Promi
   const { attempt } = body;
   // Pools turned off here: nonces already pooled sign nothing more (the coordinator falls back to two rounds).
   if (noncePoolSettings(ctx.limits) === undefined) throw new RefusedError(RefusalCode.wrongRound, 'nonce pools are off at this party; sign in two rounds');
-  const { result, approval } = await decideApproval(ctx, 'sign', session, body.request, async () => {
-    const checked = await checkSignRequest(ctx, body.request, session);
-    const here = epochOf(checked.share);
-    if ((body.epoch ?? 0) !== here) {
-      throw new RefusedError(RefusalCode.staleEpoch, `the session signs at epoch ${body.epoch ?? 0}, key "${checked.sign.keyId}" is at epoch ${here} here`);
-    }
-    await checkSignRules(ctx, checked.sign, body.request.from, decisionIdOf('sign', session, body.request));
-    return checked;
-  });
+  const { result, approval } = await decideToSign(ctx, session, body.request, body.epoch);
   const { sign, message, share, fingerprint, keyCtx, derivation } = result;
   const epoch = epochOf(share);
   const { commitments, own } = verifyPooledCommitments(keyCtx, body.commitments, { keyId: sign.keyId, epoch, now: ctx.now() }, share);

@@ -8,7 +8,8 @@ import { assertApprovalQuorum } from '../approvals.js';
 import { decodeHex } from '../encoding.js';
 import type { Envelope, SignRequestBody } from '../messages.js';
 import type { PartyContext } from '../party-context.js';
-import { partyKeys, type KeyShareRecord } from '../party-state.js';
+import { decideApproval, decisionIdOf, type Approval } from '../party-audit.js';
+import { epochOf, partyKeys, type KeyShareRecord } from '../party-state.js';
 import { assertMaySign, assertMayUsePath, keyRules, requestFingerprint, verifySignRequest } from '../requests.js';
 import type { KeyDerivation } from '../derivation/key.js';
 import { derivationOf } from './signing-key.js';
@@ -68,4 +69,27 @@ export async function checkSignRules(ctx: PartyContext, sign: SignRequestBody, i
       );
     }
   }
+}
+
+/**
+ * The decision to sign a relayed request at the session's key epoch (both `sign.commit` and
+ * the one-round `sign.pooled`): every request, policy and rule check, a refusal audited at
+ * once; the approval is for the caller to commit with what it allows.
+ */
+export async function decideToSign(ctx: PartyContext, session: string, request: Envelope, epoch: number | undefined): Promise<{ result: CheckedSignRequest; approval: Approval }> {
+  return decideApproval(ctx, 'sign', session, request, async () => {
+    const checked = await checkSignRequest(ctx, request, session);
+    const here = epochOf(checked.share);
+    if ((epoch ?? 0) !== here) {
+      // Signing would use a share of another epoch than the coordinator checks: an honest
+      // party would be blamed for it. Mid-switch only; the coordinator goes on without us.
+      throw new RefusedError(RefusalCode.staleEpoch, `the session signs at epoch ${epoch ?? 0}, key "${checked.sign.keyId}" is at epoch ${here} here`);
+    }
+    const decision = decisionIdOf('sign', session, request);
+    // Approved before (the one-round attempt of this very request, now retried in two
+    // rounds): its approvals were checked and its rate-limit slot taken then; a fallback in
+    // the next window must not take a second slot, nor be refused for the first one.
+    if (!(await ctx.audit.decided(`${decision}#approved`))) await checkSignRules(ctx, checked.sign, request.from, decision);
+    return checked;
+  });
 }

@@ -488,6 +488,16 @@ describe('one-round sessions falling back to two rounds (coordinator)', () => {
     r.now = NOW + DEFAULT_NONCE_POOL.fallbackAfterMs + 1;
     expect(await r.coordinator.expireStalled(15 * 60_000)).toEqual([]);
     expect((await r.session(request.session)).attempt).toBe(2);
+    expect(r.take()).toEqual([]);
+    // Still unanswered a fallback interval later (its sign.commit may have been lost with a failed send): sent again, not moved.
+    r.now = NOW + 2 * DEFAULT_NONCE_POOL.fallbackAfterMs;
+    expect(await r.coordinator.expireStalled(15 * 60_000)).toEqual([]);
+    expect((await r.session(request.session)).attempt).toBe(2);
+    expect(r.take().map((e) => [e.type, e.to])).toEqual([
+      [MessageType.signCommit, 'p1'],
+      [MessageType.signCommit, 'p2'],
+      [MessageType.signCommit, 'p3'],
+    ]);
   });
 
   it('a one-round session past stalledAfterMs still fails for a timeout', async () => {

@@ -4,6 +4,7 @@
  * the nonce where it was. Messages are signed by their real senders; forgeries by whoever
  * forges them.
  */
+import { hex } from '../../../support/coordinator-fixtures.js';
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RefusalCode } from '../../../../lib/ports/errors.js';
@@ -259,6 +260,48 @@ describe('sign.pooled: refusals leave the nonce unused', () => {
       expect(refusals(b, 'p1').at(-1)).toMatchObject({ inResponseTo: MessageType.signPooled, attempt: 2 });
       expect(b.sharesOf('p1')).toEqual([]);
     }
+  });
+});
+
+describe('one decision per relayed request, not per session', () => {
+  it('a second request under an approved request id (another message, relayed by the coordinator) is a decision of its own: rate-limited and audited, and signs nothing', async () => {
+    const policy = { ...POLICY, keys: { [KEY_ID]: { rateLimit: { max: 1, windowSeconds: 3600 } } } };
+    const { b, entry, pooled } = await pooledBench({ policy });
+    const first = await b.request({ requestId: 'same-id' });
+    expect((await b.deliver('p1', await pooled('p1', first, [entry('p1', 0), entry('p2', 0)]))).status).toBe('processed');
+    // Same initiator and request id (so the same session), another message: the initiator signed both.
+    const second = await b.request({ requestId: 'same-id', message: hex('pay 1000 to mallory') });
+    expect(second.session).toBe(first.session);
+    const before = withoutAudit(await b.snapshot('p1'));
+    const outcome = await b.deliver('p1', await pooled('p1', second, [entry('p1', 1), entry('p2', 1)]));
+    expect(outcome).toMatchObject({ status: 'refused', code: RefusalCode.policy });
+    expect(outcome.status === 'refused' ? outcome.reason : '').toMatch(/rate limit/);
+    expect(withoutAudit(await b.snapshot('p1'))).toEqual(before);
+    expect(await nonceItem(b, 'p1', entry('p1', 1))).toBeDefined();
+    expect(b.sharesOf('p1')).toHaveLength(1);
+    // Both decisions are in the audit trail: the approval of the first, the refusal of the second.
+    const decisions = (await auditRecords(b, 'p1')).filter((r) => r.session === first.session).map((r) => r.decision);
+    expect(decisions).toEqual(['approved', 'refused']);
+  });
+});
+
+describe('a one-round request falling back to two rounds', () => {
+  it('takes no second rate-limit slot when the fallback lands in the next window (the decision was approved once)', async () => {
+    const policy = { ...POLICY, keys: { [KEY_ID]: { rateLimit: { max: 1, windowSeconds: 60 } } } };
+    const { b, entry, pooled } = await pooledBench({ policy });
+    const request = await b.request();
+    expect((await b.deliver('p1', await pooled('p1', request, [entry('p1', 0), entry('p2', 0)]))).status).toBe('processed');
+    // The co-signer went silent; the coordinator falls back after the window turned.
+    b.offsetMs += 61_000;
+    const commit = await b.signed(COORDINATOR, MessageType.signCommit, request.session, { request: request.request, attempt: 2 }, 'p1');
+    expect(await b.deliver('p1', commit)).toMatchObject({ status: 'processed' });
+    expect(b.member('p1').sent.filter((e) => e.type === MessageType.signCommitment)).toHaveLength(1);
+    // Another request in that new window still takes the slot the fallback did not.
+    const other = await b.request();
+    const refused = await b.deliver('p1', await b.signed(COORDINATOR, MessageType.signCommit, other.session, { request: other.request, attempt: 1 }, 'p1'));
+    expect(refused).toMatchObject({ status: 'processed' });
+    const third = await b.request();
+    expect(await b.deliver('p1', await b.signed(COORDINATOR, MessageType.signCommit, third.session, { request: third.request, attempt: 1 }, 'p1'))).toMatchObject({ status: 'refused', code: RefusalCode.policy });
   });
 });
 
