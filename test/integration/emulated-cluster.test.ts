@@ -27,6 +27,13 @@ async function nonceItems(deployment: EmulatedDeployment, party: string, session
   return { nonces: items.filter((i) => i.sk === 'nonce'), consumed: items.filter((i) => i.sk === 'consumed') };
 }
 
+/** A party's pool items of `keyId`: unused nonces, spent records, batch records. */
+async function poolItems(deployment: EmulatedDeployment, party: string, keyId: string) {
+  const node = deployment.party(party);
+  const items = await new DynamoItemBackend(node.account.clients.dynamodb, node.account.tableName).query(`pool#${keyId}`);
+  return { nonces: items.filter((i) => i.sk.startsWith('nonce#')), spent: items.filter((i) => i.sk.startsWith('spent#')), batches: items.filter((i) => i.sk.startsWith('batch#')) };
+}
+
 describe('2-of-3 across emulated accounts', () => {
   let deployment: EmulatedDeployment;
   /** When set, the coordinator sends every message to the parties twice (SQS at-least-once). */
@@ -118,15 +125,19 @@ describe('2-of-3 across emulated accounts', () => {
     await expect(withSecretScope((scope) => openSecret(other, secretContext('p1', 'k1', 'key-share'), key, blob, scope))).rejects.toThrow();
   });
 
-  it('duplicated deliveries of every sign.commit and sign.package never spend a nonce twice', async () => {
+  it('duplicated deliveries of every message to a party never spend a nonce twice: two rounds (a fresh key), then one round (its pools)', async () => {
+    const keygen = await deployment.keygen({ keyId: 'k2', threshold: 2 });
+    expect(keygen.ok, JSON.stringify(keygen.error)).toBe(true);
+    const k2 = keygen.publicKey ?? '';
     duplicate = true;
     try {
+      // The key's first signature: no pools yet, two rounds.
       const message = text('delivered twice');
-      const { session, results } = await deployment.sign({ keyId: 'k1', message });
+      const { session, results } = await deployment.sign({ keyId: 'k2', message });
       expect(results).toHaveLength(1);
       const [result] = results;
       expect(result?.ok).toBe(true);
-      expect(verifyWithNodeCrypto(publicKey, message, result?.signature ?? '')).toBe(true);
+      expect(verifyWithNodeCrypto(k2, message, result?.signature ?? '')).toBe(true);
       const signers = result?.signers ?? [];
       expect(signers).toHaveLength(2);
       for (const party of ['p1', 'p2', 'p3']) {
@@ -140,8 +151,24 @@ describe('2-of-3 across emulated accounts', () => {
           expect(consumed).toEqual([]);
         }
       }
-      const stored = await deployment.coordinator.coordinator.getSession(session);
-      expect(stored).toMatchObject({ phase: 'done', attempt: 1 });
+      expect(await deployment.coordinator.coordinator.getSession(session)).toMatchObject({ phase: 'done', attempt: 1 });
+
+      // The next: one round from the pools (each refill delivered twice made one batch per party).
+      const before = await Promise.all(['p1', 'p2', 'p3'].map((party) => poolItems(deployment, party, 'k2')));
+      for (const items of before) expect(items.batches).toHaveLength(1);
+      const pooledMessage = text('one round, delivered twice');
+      const pooled = await deployment.sign({ keyId: 'k2', message: pooledMessage });
+      const [pooledResult] = pooled.results;
+      expect(pooledResult?.ok).toBe(true);
+      expect(verifyWithNodeCrypto(k2, pooledMessage, pooledResult?.signature ?? '')).toBe(true);
+      expect(await deployment.coordinator.coordinator.getSession(pooled.session)).toMatchObject({ phase: 'done', attempt: 1, pooled: expect.any(Object) });
+      for (const [i, party] of ['p1', 'p2', 'p3'].entries()) {
+        const after = await poolItems(deployment, party, 'k2');
+        // A signer spent exactly one pool nonce (one spent record, one nonce fewer); the others none.
+        const spent = (pooledResult?.signers ?? []).includes(party) ? 1 : 0;
+        expect(after.spent.length - (before[i]?.spent.length ?? 0)).toBe(spent);
+        expect((before[i]?.nonces.length ?? 0) - after.nonces.length).toBe(spent);
+      }
     } finally {
       duplicate = false;
     }
