@@ -52,6 +52,8 @@ export interface Step<S extends Session> {
   /** The message proved its sender faulty: `next` excludes it, and the message is refused once stored. */
   readonly refusal?: RefusedError;
   readonly logs?: readonly LogLine[];
+  /** Parties whose pooled entries proved unusable: taken out of the key's pools once `next` is stored (coordinator-sweep.ts `forgetPools`). */
+  readonly forgetPools?: readonly string[];
 }
 
 /** The fields in which a session collects one signed message per party. */

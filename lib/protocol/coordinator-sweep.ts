@@ -10,7 +10,7 @@
  */
 import { retryOnConflict } from '../ports/store.js';
 import type { CoordinatorIO } from './coordinator-io.js';
-import { coordinatorKeys, type KeyRecord, type Session, type SignSession } from './coordinator-state.js';
+import { coordinatorKeys, type Session, type SignSession } from './coordinator-state.js';
 import { isFinished, timedOut, waitingFor } from './coordinator-timeout.js';
 import { DEFAULT_NONCE_POOL, noncePoolSettings } from './directory.js';
 import { deriveSessionId } from './envelope.js';
@@ -111,19 +111,20 @@ async function fallBack(io: CoordinatorIO, candidate: SignSession): Promise<bool
   const silent = waitingFor(moved.before);
   io.log.warn('one-round attempt fell back to two rounds', { session: sessionKey.pk, attempt: moved.next.attempt, waitingFor: silent });
   await io.sendPhase(moved.next, key);
-  await forgetSilentPools(io, key, silent);
+  await forgetPools(io, key.keyId, silent);
   return true;
 }
 
 /**
- * A signer that let a one-round package go unanswered is not chosen from the pools again
- * until it publishes a new batch: its batches leave the cursor, and it is not asked for one
- * for `refillRetrySeconds`. Otherwise every signature would pick it again (most unclaimed
- * first) and wait for the fallback. Its unused nonces at the party expire by TTL.
+ * Parties taken out of the key's pools: a signer that let a one-round package go unanswered,
+ * or refused its pooled entry, is not chosen from the pools again until it publishes a new
+ * batch. Otherwise every signature would pick it again (most unclaimed first) and fall back.
+ * It is not asked for a batch for `refillRetrySeconds`; its unused nonces at the party expire
+ * by TTL. Best effort: a cursor left as it was costs a later signature a fallback.
  */
-async function forgetSilentPools(io: CoordinatorIO, key: KeyRecord, silent: readonly string[]): Promise<void> {
+export async function forgetPools(io: CoordinatorIO, keyId: string, silent: readonly string[]): Promise<void> {
   if (silent.length === 0) return;
-  const cursorKey = coordinatorKeys.poolCursor(key.keyId);
+  const cursorKey = coordinatorKeys.poolCursor(keyId);
   await retryOnConflict(async () => {
     const stored = await io.tables.poolCursors.get(cursorKey);
     if (stored === undefined) return;
@@ -132,6 +133,6 @@ async function forgetSilentPools(io: CoordinatorIO, key: KeyRecord, silent: read
     await io.tables.poolCursors.replace(cursorKey, { ...stored.value, parties }, stored.version);
   }).catch((error: unknown) => {
     // The fallback itself went through; a cursor left as it was costs the next signature a fallback.
-    io.log.error('could not take a silent signer out of the pools', { keyId: key.keyId, parties: silent, error: error instanceof Error ? error.message : String(error) });
+    io.log.error('could not take a signer out of the pools', { keyId, parties: silent, error: error instanceof Error ? error.message : String(error) });
   });
 }

@@ -20,7 +20,7 @@ import { CoordinatorIO, type CoordinatorDeps } from './coordinator-io.js';
 import { onRequest } from './coordinator-requests.js';
 import { coordinatorKeys, type CommitmentUse, type KeyRecord, type Session } from './coordinator-state.js';
 import { moved, type Step, type TransitionContext } from './coordinator-step.js';
-import { expireStalled, fallBackPooled, type StalledSession } from './coordinator-sweep.js';
+import { expireStalled, fallBackPooled, forgetPools, type StalledSession } from './coordinator-sweep.js';
 import { authenticateEnvelope, parseBody } from './envelope.js';
 import { applyKeygen } from './keygen/coordinator-apply.js';
 import { keyCreatedMeanwhile } from './keygen/coordinator-finish.js';
@@ -218,6 +218,7 @@ export class Coordinator {
       anchor.written = true;
       io.emit(step.logs);
       if (moved(session, next) || step.resend) await io.sendPhase(next, key);
+      if (step.forgetPools !== undefined) await forgetPools(io, next.keyId, step.forgetPools);
       if (step.refusal !== undefined) throw step.refusal;
     });
   }

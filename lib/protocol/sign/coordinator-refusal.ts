@@ -29,7 +29,13 @@ export function onSignRefusal(session: SignSession, key: KeyRecord, envelope: En
   // there) would sign in two rounds: fall back without counting it as a refusal, so a key
   // with exactly t parties up still signs.
   if (session.pooled !== undefined && session.phase === 'sign' && body.attempt === session.attempt && POOL_ONLY_REFUSALS.has(body.code)) {
-    return { next: fallBackToTwoRounds(session), resend: false, logs: [...logs, { level: 'warn', message: 'one-round signer refused its pooled entry: two rounds', fields: { session: envelope.session, party: envelope.from, code: body.code } }] };
+    return {
+      next: fallBackToTwoRounds(session),
+      resend: false,
+      // Its other entries are as likely gone (a restored table, pools turned off there): no more one-round packages for it until it publishes a new batch.
+      forgetPools: [envelope.from],
+      logs: [...logs, { level: 'warn', message: 'one-round signer refused its pooled entry: two rounds', fields: { session: envelope.session, party: envelope.from, code: body.code } }],
+    };
   }
   const next = { ...session, refused: { ...session.refused, [envelope.from]: { code: body.code, reason: body.reason } } };
   const wasSigner = session.phase === 'sign' && session.signers.includes(envelope.from) && body.attempt === session.attempt;
