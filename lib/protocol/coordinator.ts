@@ -213,9 +213,15 @@ export class Coordinator {
       for (const claim of step.claims ?? []) {
         operations.push(io.tables.commitments.putOperation(coordinatorKeys.commitment(claim.keyId, claim.use.party, claim.hiding), claim.use, 1, { kind: 'absent' }));
       }
-      operations.push(...(await this.#anchors.recordOperations(anchor.envelope)));
+      // The anchor joins the session's write where that is a transaction anyway. A signing
+      // session's write is often the session alone (a share): as a plain conditional put it
+      // costs half the write units of a transaction, and the anchor follows in its own small
+      // put (below, as for a message that changes nothing); a crash between the two leaves
+      // the anchor to the redelivery, which finds the share recorded and anchors.
+      const anchorApart = next.kind === 'sign' && operations.length === 1;
+      if (!anchorApart) operations.push(...(await this.#anchors.recordOperations(anchor.envelope)));
       await io.tables.backend.write(operations, io.nowSeconds());
-      anchor.written = true;
+      anchor.written = !anchorApart;
       io.emit(step.logs);
       if (moved(session, next) || step.resend) await io.sendPhase(next, key);
       if (step.forgetPools !== undefined) await forgetPools(io, next.keyId, step.forgetPools);

@@ -34,12 +34,13 @@ const TWO_ROUND = {
  * result. Coordinator intake: one BatchGetItem (replay mark, session, key, pool cursor), one
  * more for the two signers' batches, one transaction (session, cursor, two commitment claims),
  * the replay mark. Each signer: one BatchGetItem, one Decrypt (share and pool nonce), one
- * transaction (nonce spent, audit), the replay mark.
+ * transaction (nonce spent, audit), the replay mark. Each share at the coordinator: the
+ * session (a plain conditional put), the sender's audit anchor, the replay mark.
  */
 const ONE_ROUND = {
   hops: 4,
   kms: { Decrypt: 2 },
-  dynamodb: { BatchGetItem: 6, GetItem: 2, PutItem: 5, TransactWriteItems: 5 },
+  dynamodb: { BatchGetItem: 6, GetItem: 2, PutItem: 9, TransactWriteItems: 3 },
   sqs: { SendMessage: 6 },
 };
 
