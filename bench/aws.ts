@@ -28,7 +28,7 @@ import { createAwsClients } from '../lib/adapters/aws/clients.js';
 import { KmsKeyVault } from '../lib/adapters/aws/kms-key-vault.js';
 import { SqsTransport } from '../lib/adapters/aws/sqs-transport.js';
 import { Initiator } from '../lib/client/initiator.js';
-import { AwsCallMeter, type NodeUsage, type OperationCounts, scaleUsage, sumCounts, sumUsage } from '../lib/dev/aws-call-meter.js';
+import { AwsCallMeter, type NodeUsage, UNTYPED_MESSAGE, type OperationCounts, scaleUsage, sumCounts, sumUsage } from '../lib/dev/aws-call-meter.js';
 import { DEV_REGION, DevDeployment } from '../lib/dev/dev-deployment.js';
 import { startEmulator } from '../lib/dev/emulator.js';
 import { percentile } from '../lib/dev/percentile.js';
@@ -112,6 +112,8 @@ export interface RunUsage {
   readonly hops: number;
   readonly latencyMs: number;
   readonly nodes: ReadonlyMap<string, NodeUsage>;
+  /** Handling time by message type handled (refill work excluded): where the latency goes. */
+  readonly handling?: ReadonlyMap<string, { readonly invocations: number; readonly handlerMs: number }>;
 }
 
 export interface UsageSummary {
@@ -202,6 +204,34 @@ function split(meter: AwsCallMeter): { own: Map<string, NodeUsage>; refill: Map<
   }
   const summed = (byNode: Map<string, NodeUsage[]>) => new Map([...byNode].map(([node, usages]) => [node, sumUsage(usages)]));
   return { own: summed(own), refill: summed(refill), batches };
+}
+
+/** Invocations and handling time per message type handled, summed over nodes, refill work left out. */
+function handlingByType(meter: AwsCallMeter): Map<string, { invocations: number; handlerMs: number }> {
+  const byType = new Map<string, { invocations: number; handlerMs: number }>();
+  for (const [work, nodes] of meter.byWork) {
+    if (REFILL_WORK.has(work)) continue;
+    const usage = sumUsage(nodes.values());
+    if (usage.invocations > 0) byType.set(work, { invocations: usage.invocations, handlerMs: usage.handlerMs });
+  }
+  return byType;
+}
+
+/**
+ * Mean handling time of one message of each type over `runs` (ms, rounded), and how many
+ * of each one run handles: with the latency, what is left for queues and polling.
+ */
+export function handlingTimes(runs: readonly RunUsage[]): Record<string, { perRun: number; meanMs: number }> {
+  const totals = new Map<string, { invocations: number; handlerMs: number }>();
+  for (const run of runs) {
+    for (const [type, h] of run.handling ?? []) {
+      const total = totals.get(type) ?? { invocations: 0, handlerMs: 0 };
+      totals.set(type, { invocations: total.invocations + h.invocations, handlerMs: total.handlerMs + h.handlerMs });
+    }
+  }
+  return Object.fromEntries(
+    [...totals].map(([type, t]) => [type, { perRun: round(t.invocations / Math.max(1, runs.length)), meanMs: Math.round(t.handlerMs / Math.max(1, t.invocations)) }]),
+  );
 }
 
 /** Usage of several runs added up per node. */
@@ -302,7 +332,7 @@ export async function measureAwsPath(options: {
       await dev.drain();
       const { own, refill, batches } = split(meter);
       refills.push({ nodes: refill, batches });
-      return { hops: meter.depthOf(body) ?? Number.NaN, latencyMs, nodes: own };
+      return { hops: meter.depthOf(body) ?? Number.NaN, latencyMs, nodes: own, handling: handlingByType(meter) };
     };
     const sign = (i: number) => run(() => initiator.requestSignature({ keyId: 'bench', message: utf8ToBytes(`aws bench message ${i}`) }));
 
@@ -354,7 +384,7 @@ export async function measureAwsPath(options: {
       const started = performance.now();
       await initiatorSqs.send(new SendMessageCommand({ QueueUrl: requests.url, MessageBody: body }));
       const result = await awaitResult(account.clients.sqs, results.url, (raw) => raw.includes(`"id":"${id}"`));
-      baseline.push({ hops: meter.depthOf(result) ?? Number.NaN, latencyMs: performance.now() - started, nodes: snapshot(meter) });
+      baseline.push({ hops: meter.depthOf(result) ?? Number.NaN, latencyMs: performance.now() - started, nodes: snapshot(meter), handling: handlingByType(meter) });
     }
     return { keygen, firstSignature, signatures, refill, baseline };
   } finally {
@@ -429,6 +459,8 @@ export async function runAwsBench(options: { endpoint?: string; signatures?: num
         // Against the whole single-key path (its queues and Lambda too).
         costRatioToSingleKeyPath: round(signature.costUsd.total / single.costUsd.total),
         latencyRatioToSingleKey: round(steadyLatency.p50 / singleLatency.p50),
+        // Per message type handled in a steady signature: how many, and the mean time each took.
+        handling: handlingTimes(measured.signatures),
         amortisation: { threshold: BENCH_THRESHOLD, batchSize, batchesPerSignature },
         // The signatures after the first, refill work excluded (one round once pools are filled).
         steady: { ...steady, latencyMs: steadyLatency, costPerMillionUsd: perMillion(steady.costUsd.total) },
@@ -504,6 +536,8 @@ export async function runAwsBench(options: { endpoint?: string; signatures?: num
     console.log(
       `latency p50: ${steadyLatency.p50} ms vs single-key ${singleLatency.p50} ms = ${output.signature.latencyRatioToSingleKey}×; two rounds (first signature, cold): ${twoRoundLatencyMs} ms = ${output.signature.twoRound.latencyRatioToSingleKey}×`,
     );
+    const handled = Object.entries(output.signature.handling).map(([type, h]) => `${type} ${h.meanMs} ms${h.perRun !== 1 ? ` (×${h.perRun})` : ''}`);
+    console.log(`handling per message, steady (mean; the rest of the latency is queues and polling): ${handled.join(', ')}; single key ${handlingTimes(measured.baseline)[UNTYPED_MESSAGE]?.meanMs ?? '?'} ms`);
     console.log(
       'prices (USD, us-east-1 list, free tiers ignored): KMS $0.03/10k symmetric, $0.15/10k asymmetric Sign (aws.amazon.com/kms/pricing); DynamoDB on demand $0.625/M WRU, $0.125/M RRU, transactions 2× (aws.amazon.com/dynamodb/pricing/on-demand); SQS standard $0.40/M requests, send+receive+delete per message (aws.amazon.com/sqs/pricing); Lambda $0.20/M requests + $0.0000166667/GB-s, party 1024 MB, coordinator 512 MB (aws.amazon.com/lambda/pricing)',
     );
