@@ -1,8 +1,9 @@
 /**
  * A party: one call of `handle()` is one inbound message, authenticated, checked for
- * replay (all but the steps in party-replay.ts STEPS_IDEMPOTENT_FROM_STATE), and dispatched to the step of its flow and round (keygen/party-*.ts,
- * sign/party-*.ts). Each step checks the request against this party's own policy, applies
- * the message idempotently to stored state, and answers.
+ * replay (all but the steps in party-replay.ts STEPS_IDEMPOTENT_FROM_STATE), and
+ * dispatched to the step of its flow and round (keygen/party-*.ts, sign/party-*.ts). Each
+ * step checks the request against this party's own policy, applies the message
+ * idempotently to stored state, and answers.
  *
  * Redelivery is normal (SQS is at least once): every step first looks for the state its
  * earlier run left and, if found, answers again from it instead of drawing new randomness.
