@@ -11,6 +11,7 @@ import type { ItemKey } from '../ports/store.js';
 import { auditKeys } from './audit.js';
 import { decisionIdOf } from './party-audit.js';
 import { MAX_POOL_BATCH, MessageType, NAME_PATTERN, type Envelope } from './messages.js';
+import { hasReplayMark } from './party-replay.js';
 import { partyKeys } from './party-state.js';
 import { seenKey } from './replay-guard.js';
 
@@ -52,9 +53,9 @@ function ownPoolSlot(body: unknown, self: string): { batchId: string; index: num
   return undefined;
 }
 
-/** What handling `envelope` reads first: its replay mark, then its step's items. */
+/** What handling `envelope` reads first: its replay mark (if its step has one), then its step's items. */
 export function partyPrefetch(envelope: Envelope): ItemKey[] {
-  const keys = [seenKey(envelope.id)];
+  const keys = hasReplayMark(envelope.type) ? [seenKey(envelope.id)] : [];
   const { session, body } = envelope;
   if (envelope.type === MessageType.poolRefill) {
     const refillKey = plainName(field(body, 'keyId'));
@@ -80,7 +81,8 @@ export function partyPrefetch(envelope: Envelope): ItemKey[] {
   } else if (envelope.type === MessageType.signPooled) {
     keys.push(partyKeys.keyShare(keyId), ...signApprovalMark(session, body), auditKeys.head());
     const own = ownPoolSlot(body, envelope.to);
-    if (own !== undefined) keys.push(partyKeys.poolSpent(keyId, own.batchId, own.index), partyKeys.poolNonce(keyId, own.batchId, own.index));
+    // One item, unused or spent (party-state.ts PoolNonceItem).
+    if (own !== undefined) keys.push(partyKeys.poolNonce(keyId, own.batchId, own.index));
   }
   return keys;
 }

@@ -160,14 +160,19 @@ export const ConsumedNonceRecord = z.strictObject({
 export type ConsumedNonceRecord = z.infer<typeof ConsumedNonceRecord>;
 
 /**
- * A party's pool nonce (one-round signing): made with others in a batch, published by its
- * commitment in the signed `pool.batch`, spent at most once by `sign.pooled` (deleted in the
- * transaction that records what it was spent on, `PoolSpentRecord`). Sealed under a key
- * derived from the key share's own data key (sealed-item.ts `sealDerived`): opening it costs
- * no KMS call beyond the share's, and a share re-sealed by a refresh or reshare leaves it
- * unopenable. TTL: the batch's `expires`.
+ * A party's unused pool nonce (one-round signing): made with others in a batch, published by
+ * its commitment in the signed `pool.batch`, spent at most once by `sign.pooled`, which
+ * replaces it, in its own item, by the `PoolSpentRecord` of what it was spent on. Sealed
+ * under a key derived from the key share's own data key (sealed-item.ts `sealDerived`):
+ * opening it costs no KMS call beyond the share's, and a share re-sealed by a refresh or
+ * reshare leaves it unopenable. TTL: the batch's `expires`.
  */
 export const PoolNonceRecord = z.strictObject({
+  /**
+   * Unused: absent as written (a refill writes none), so that a release from before spent
+   * records moved into the nonce's own item, rolled back to, still reads unused nonces.
+   */
+  state: z.optional(z.literal('unused')),
   keyId: z.string(),
   epoch: z.number().check(z.int(), z.nonnegative()),
   batchId: z.string(),
@@ -180,9 +185,29 @@ export const PoolNonceRecord = z.strictObject({
 });
 export type PoolNonceRecord = z.infer<typeof PoolNonceRecord>;
 
-/** Written when a pool nonce is spent: what it was spent on, so a redelivered package gets the same share and any other is refused. */
-export const PoolSpentRecord = ConsumedNonceRecord;
-export type PoolSpentRecord = ConsumedNonceRecord;
+/**
+ * A spent pool nonce, in the item that held it (the nonce scalars are gone with the unused
+ * record it replaced): what it was spent on, so a redelivered package gets the same share and
+ * any other is refused. TTL: `Limits.sessionTtlSeconds`.
+ */
+export const PoolSpentRecord = z.strictObject({
+  state: z.literal('spent'),
+  keyId: z.string(),
+  /** The epoch of the share it signed with (the unused nonce's). */
+  epoch: z.number().check(z.int(), z.nonnegative()),
+  batchId: z.string(),
+  index: z.number().check(z.int(), z.nonnegative()),
+  ...ConsumedNonceRecord.shape,
+});
+export type PoolSpentRecord = z.infer<typeof PoolSpentRecord>;
+
+/**
+ * The item at `partyKeys.poolNonce`: unused, or spent. One item, so spending is one put under
+ * the unused record's version condition: of two deliveries racing for one nonce only one can
+ * replace it, and the other reads what it was spent on.
+ */
+export const PoolNonceItem = z.discriminatedUnion('state', [PoolNonceRecord, PoolSpentRecord]);
+export type PoolNonceItem = z.infer<typeof PoolNonceItem>;
 
 /** A batch this party published, kept until it expires: a redelivered `pool.refill` gets this same envelope again. */
 export const PoolBatchRecord = z.strictObject({
@@ -223,10 +248,9 @@ export const partyKeys = {
   /** One refresh or reshare of a key at a time at this party (lib/protocol/reshare/party-lock.ts). */
   reshareLock: (keyId: string): ItemKey => ({ pk: `key#${keyId}`, sk: 'reshare' }),
   reshareState: (session: string): ItemKey => ({ pk: `reshare#${session}`, sk: 'state' }),
-  /** Every pool item of a key is in one partition: `query(pool#keyId, 'nonce#')` lists the unused nonces. */
+  /** Every pool item of a key is in one partition: `query(pool#keyId, 'nonce#')` lists its pool nonces, unused and spent. */
   poolPartition: (keyId: string): string => `pool#${keyId}`,
   poolNonce: (keyId: string, batchId: string, index: number): ItemKey => ({ pk: `pool#${keyId}`, sk: `nonce#${batchId}#${index}` }),
-  poolSpent: (keyId: string, batchId: string, index: number): ItemKey => ({ pk: `pool#${keyId}`, sk: `spent#${batchId}#${index}` }),
   poolBatch: (keyId: string, batchId: string): ItemKey => ({ pk: `pool#${keyId}`, sk: `batch#${batchId}` }),
   poolRefill: (keyId: string): ItemKey => ({ pk: `pool#${keyId}`, sk: 'refill' }),
 };
@@ -248,8 +272,7 @@ export class PartyTables {
   readonly consumed: ItemTable<ConsumedNonceRecord>;
   readonly reshareStates: ItemTable<ReshareStateRecord>;
   readonly reshareLocks: ItemTable<ReshareLockRecord>;
-  readonly poolNonces: ItemTable<PoolNonceRecord>;
-  readonly poolSpent: ItemTable<PoolSpentRecord>;
+  readonly poolNonces: ItemTable<PoolNonceItem>;
   readonly poolBatches: ItemTable<PoolBatchRecord>;
   readonly poolRefills: ItemTable<PoolRefillMark>;
 
@@ -261,8 +284,7 @@ export class PartyTables {
     this.consumed = new ItemTable(backend, parser(ConsumedNonceRecord, 'consumed nonce'), nowSeconds);
     this.reshareStates = new ItemTable(backend, parser(ReshareStateRecord, 'reshare state'), nowSeconds);
     this.reshareLocks = new ItemTable(backend, parser(ReshareLockRecord, 'reshare lock'), nowSeconds);
-    this.poolNonces = new ItemTable(backend, parser(PoolNonceRecord, 'pool nonce'), nowSeconds);
-    this.poolSpent = new ItemTable(backend, parser(PoolSpentRecord, 'spent pool nonce'), nowSeconds);
+    this.poolNonces = new ItemTable(backend, parser(PoolNonceItem, 'pool nonce'), nowSeconds);
     this.poolBatches = new ItemTable(backend, parser(PoolBatchRecord, 'pool batch'), nowSeconds);
     this.poolRefills = new ItemTable(backend, parser(PoolRefillMark, 'pool refill mark'), nowSeconds);
   }

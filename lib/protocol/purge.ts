@@ -36,14 +36,17 @@ export interface VolatileItemKind {
   /** The sort key that marks the kind (or, with `skPrefix`, its start): other items under the same prefix are kept. */
   readonly sk: string;
   readonly skPrefix?: true;
+  /** Items of the kind that are kept all the same, by what they hold (anything else of the kind is purged, whatever it holds). */
+  readonly keeps?: (data: StoredItem['data']) => boolean;
 }
 
 /**
  * The item kinds a restore must remove, and only these. Kept on purpose:
  * - key shares (`key#…` / `share`): what the backup exists for.
- * - consumed-nonce markers (`nonce#…` / `consumed`, and a pool's `pool#…` / `spent#…`):
- *   proof that a nonce was spent and on which package; with one the party answers only that
- *   package, so keeping it can only make the party refuse more.
+ * - consumed-nonce markers (`nonce#…` / `consumed`, and a pool nonce's own item once spent,
+ *   `pool#…` / `nonce#…` with `state: 'spent'`): proof that a nonce was spent and on which
+ *   package; with one the party answers only that package, so keeping it can only make the
+ *   party refuse more.
  * - published pool batches (`pool#…` / `batch#…`): a redelivered refill only sends the
  *   batch again; its nonces, once purged, sign nothing (the party refuses "no unused pool
  *   nonce").
@@ -57,8 +60,10 @@ export interface VolatileItemKind {
 export const VOLATILE_ITEM_KINDS: readonly VolatileItemKind[] = [
   // partyKeys.nonce: a revived unused nonce would be signed with twice (share extraction).
   { kind: VolatileKind.nonce, pkPrefix: 'nonce#', sk: 'nonce' },
-  // partyKeys.poolNonce: the same, for a nonce of a pool (one-round signing).
-  { kind: VolatileKind.poolNonce, pkPrefix: 'pool#', sk: 'nonce#', skPrefix: true },
+  // partyKeys.poolNonce: the same, for a nonce of a pool (one-round signing). The same item
+  // holds the record of what the nonce was spent on once it is (party-state.ts PoolNonceItem):
+  // that one is kept, as the two-round `consumed` marker is; anything else there is purged.
+  { kind: VolatileKind.poolNonce, pkPrefix: 'pool#', sk: 'nonce#', skPrefix: true, keeps: (data) => data.state === 'spent' },
   // partyKeys.dkgState: revived round state could make the party deal a session's round 2 again.
   { kind: VolatileKind.dkgState, pkPrefix: 'dkg#', sk: 'state' },
   // partyKeys.reshareState: revived refresh/reshare state from before its dealing was stored
@@ -109,7 +114,8 @@ export async function findVolatileItems(backend: ItemBackend, nowSeconds: number
   const found: PurgedItem[] = [];
   for (const kind of VOLATILE_ITEM_KINDS) {
     for (const item of await backend.scanPrefix(kind.pkPrefix)) {
-      if (kind.skPrefix === true ? item.sk.startsWith(kind.sk) : item.sk === kind.sk) found.push(describe(kind.kind, item, nowSeconds));
+      if (!(kind.skPrefix === true ? item.sk.startsWith(kind.sk) : item.sk === kind.sk) || kind.keeps?.(item.data) === true) continue;
+      found.push(describe(kind.kind, item, nowSeconds));
     }
   }
   return found;

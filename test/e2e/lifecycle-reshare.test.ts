@@ -19,10 +19,10 @@ test('reshare chain 2-of-3 {p1,p2,p3} → 3-of-5 {p1..p5} → 2-of-2 {p4,p5} →
   const { cluster } = harness;
   scratch.own(cluster);
   const sentOfType = (from: number, type: string): Envelope[] => harness.sent.slice(from).filter((m) => typeOf(m.body) === type).map((m) => parseRaw(m.body));
-  /** A party's pool nonces and published batches of key k, with their epochs. */
+  /** A party's unused pool nonces and published batches of key k, with their epochs (a spent nonce's item, the record of what it was spent on, stays until its TTL). */
   const poolItemsOf = async (party: string) =>
     ((await cluster.stores.get(party)?.query(partyKeys.poolPartition('k'))) ?? [])
-      .filter((item) => item.sk.startsWith('nonce#') || item.sk.startsWith('batch#'))
+      .filter((item) => (item.sk.startsWith('nonce#') && item.data.state !== 'spent') || item.sk.startsWith('batch#'))
       .map((item) => ({ kind: item.sk.startsWith('nonce#') ? 'nonce' : 'batch', epoch: (item.data as { epoch: number }).epoch }));
   const keygen = await cluster.keygen({ keyId: 'k', threshold: 2, parties: ['p1', 'p2', 'p3'] });
   expect(keygen.ok).toBe(true);

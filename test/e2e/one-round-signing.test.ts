@@ -15,6 +15,7 @@ import {
   openFromFixture,
   opensslVerifies,
   parseRaw,
+  requiredParty,
   requiredVault,
   resign,
   Scratch,
@@ -184,6 +185,28 @@ describe('one-round signing from nonce pools', () => {
     const parties = (cursor?.data as { parties: Record<string, { batches: unknown[] }> } | undefined)?.parties ?? {};
     // Per party: the expired batch is gone from the cursor, the duplicate was never added; one live batch each.
     for (const party of ['p1', 'p2', 'p3']) expect(parties[party]?.batches).toHaveLength(1);
+  });
+
+  it('every sign.pooled delivered twice: no replay refusal, each signer sends the identical share twice and audits one decision; one signature', async () => {
+    const key = await twoOfThree();
+    const harness = await openFromFixture(scratch, key);
+    await signAndVerify(harness, key.publicKey, 'fills the pools');
+    const from = harness.sent.length;
+    const outcomesFrom = harness.cluster.outcomes.length;
+    harness.hooks.intercept = ({ body }) => (typeOf(body) === MessageType.signPooled ? [body, body] : [body]);
+    const signed = await signAndVerify(harness, key.publicKey, 'one round, each package twice');
+    const signers = [...(signed.signers ?? [])].sort();
+    expect(sentOfType(harness, MessageType.signPooled, from)).toHaveLength(2);
+    const pooledOutcomes = harness.cluster.outcomes.slice(outcomesFrom).filter((o) => o.outcome.type === MessageType.signPooled);
+    expect(pooledOutcomes.map((o) => `${o.node}:${o.outcome.status}`).sort()).toEqual(signers.flatMap((p) => [`${p}:processed`, `${p}:processed`]));
+    for (const party of signers) {
+      const shares = sentOfType(harness, MessageType.signShare, from).filter((e) => e.from === party).map((e) => bodyOf(e));
+      expect(shares).toHaveLength(2);
+      // Compared as booleans: a failing assertion must not print a share.
+      expect(shares[0]?.share === shares[1]?.share && shares[0]?.packageHash === shares[1]?.packageHash).toBe(true);
+      const records = (await requiredParty(harness.cluster, party).audit.readChain()).records as { session: string; decision: string }[];
+      expect(records.filter((r) => r.session === sentOfType(harness, MessageType.signPooled, from)[0]?.session).map((r) => r.decision)).toEqual(['approved']);
+    }
   });
 
   it('pools do not outlive an epoch: after a refresh the old entries are deleted and never used', async () => {

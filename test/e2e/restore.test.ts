@@ -189,7 +189,9 @@ describe('restoring a party\'s table from a backup', () => {
     const fixture = await makeFixture(scratch, 3, 2);
     const dir = await scratch.dir();
     await cp(fixture.dir, dir, { recursive: true });
-    const poolNonces = async (party: string) => (await storeItems(dir, party, `pool#${fixture.keyId}`)).filter((i) => i.sk.startsWith('nonce#'));
+    const poolItems = async (party: string) => (await storeItems(dir, party, `pool#${fixture.keyId}`)).filter((i) => i.sk.startsWith('nonce#'));
+    /** The unused ones: a spent nonce's item holds what it was spent on (state 'spent'). */
+    const poolNonces = async (party: string) => (await poolItems(party)).filter((i) => i.data.state !== 'spent');
     const message = encoder.encode('pay 10 to bob');
 
     // 1. A first signature fills every party's pool; the next one runs one round, and its
@@ -242,11 +244,12 @@ describe('restoring a party\'s table from a backup', () => {
     const firstShare = bodyOf(parseRaw(only(sentBy(second.sent, victim, MessageType.signShare), 'first sign.share').body));
     await second.cluster.close();
     expect((await poolNonces(victim)).map((i) => i.sk)).not.toContain(spentKey);
+    expect((await poolItems(victim)).find((i) => i.sk === spentKey)?.data.state).toBe('spent');
 
-    // 4. The restore: the backup copied back over the victim's store (the spent record is gone with it).
+    // 4. The restore: the backup copied back over the victim's store (the spent record, in the nonce's own item, is unused again).
     await copyFile(backup, partyStore(dir, victim));
     expect((await poolNonces(victim)).map((i) => i.sk)).toContain(spentKey);
-    expect((await storeItems(dir, victim, `pool#${fixture.keyId}`)).filter((i) => i.sk.startsWith('spent#'))).toEqual([]);
+    expect((await poolItems(victim)).filter((i) => i.data.state === 'spent')).toEqual([]);
     const unpurged = await scratch.dir();
     await cp(dir, unpurged, { recursive: true });
 
@@ -265,7 +268,7 @@ describe('restoring a party\'s table from a backup', () => {
     expect(secondShare.share === firstShare.share).toBe(false);
     await danger.cluster.close();
 
-    // 6. The fix: purge-volatile removes every pool nonce of the restored store (spent or not, none can be told apart).
+    // 6. The fix: purge-volatile removes every unused pool nonce of the restored store (the one spent after the backup among them: restored, it is unused again).
     const purge = await frostlineJson(['party', 'purge-volatile', '--party', victim, '--data-dir', dir, '--json']);
     expect(purge).toMatchObject({ ok: true, party: victim, counts: { nonces: 0, poolNonces: atBackup.length, dkgStates: 0 } });
     expect(purge.purged).toContainEqual({ kind: 'poolNonce', pk: `pool#${fixture.keyId}`, sk: spentKey, keyId: fixture.keyId, expired: false });

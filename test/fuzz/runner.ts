@@ -11,7 +11,9 @@
  *    abandonment of a keygen whose signed request verifies (it says so: `party.refused`
  *    with `abandoned: true`, party-abandon.ts); a coordinator's session transition when the
  *    refusal names a cheater it goes on without (blame).
- * 4. A replayed message is refused as `replayed` and changes nothing.
+ * 4. A replayed message is refused as `replayed` and changes nothing; one of a party step
+ *    without a replay mark (party-replay.ts STEPS_IDEMPOTENT_FROM_STATE) gets the first
+ *    delivery's outcome and answer again (the same message bodies) and changes nothing.
  * 5. After a processed mutated message, the node still handles the real message without
  *    throwing (what the mutation stored is readable state, not corruption).
  *
@@ -24,6 +26,7 @@ import { Coordinator } from '../../lib/protocol/coordinator.js';
 import type { Logger } from '../../lib/protocol/logger.js';
 import { COORDINATOR, MessageType } from '../../lib/protocol/messages.js';
 import { Party, type HandleOutcome } from '../../lib/protocol/party.js';
+import { hasReplayMark } from '../../lib/protocol/party-replay.js';
 import type { Corpus, Delivery } from './capture.js';
 import { JournaledMemoryBackend, type Touched } from './memory-backend.js';
 import { materialize, type FuzzCase } from './mutations.js';
@@ -73,16 +76,23 @@ export class FuzzRunner {
     const violations: string[] = [];
     try {
       let result: StepResult = { kind: 'processed' };
+      let firstBodies: string[] = [];
       for (const [index, raw] of raws.entries()) {
         const last = index === raws.length - 1;
         const step = await this.#deliver(delivery, backend, raw);
         result = step.result;
         if (!last) {
           if (step.result.kind !== 'processed') violations.push(`the real message was not processed first: ${JSON.stringify(step.result)}`);
+          firstBodies = step.bodies;
           continue;
         }
         violations.push(...step.violations);
-        if (replay) {
+        if (replay && delivery.node !== COORDINATOR && !hasReplayMark(delivery.type)) {
+          // Idempotent from stored state: the same answer again (a fresh envelope around the same body).
+          if (result.kind !== 'processed') violations.push(`a replay of ${delivery.type} was ${JSON.stringify(result)}, not processed as the first delivery was`);
+          if (JSON.stringify(step.bodies) !== JSON.stringify(firstBodies)) violations.push(`a replay of ${delivery.type} answered differently from the first delivery`);
+          if (step.changed.length > 0) violations.push(`a replay changed ${keysOf(step.changed)}`);
+        } else if (replay) {
           if (result.kind !== 'refused' || result.code !== RefusalCode.replayed) violations.push(`a replay was ${JSON.stringify(result)}, not refused as replayed`);
           const changed = step.changed.filter((t) => !t.pk.startsWith('anchor#'));
           if (changed.length > 0) violations.push(`a replay changed ${keysOf(changed)}`);
@@ -99,7 +109,7 @@ export class FuzzRunner {
     }
   }
 
-  async #deliver(delivery: Delivery, backend: JournaledMemoryBackend, raw: string): Promise<{ result: StepResult; changed: Touched[]; violations: string[] }> {
+  async #deliver(delivery: Delivery, backend: JournaledMemoryBackend, raw: string): Promise<{ result: StepResult; changed: Touched[]; violations: string[]; bodies: string[] }> {
     const sent: string[] = [];
     let blame = false;
     const logger: Logger = {
@@ -136,7 +146,9 @@ export class FuzzRunner {
       });
       if (unexplained.length > 0) violations.push(`refused (${result.code}) but changed ${keysOf(unexplained)}`);
     }
-    return { result, changed, violations };
+    // What the node answered, without the envelopes (fresh ids and times on every send).
+    const bodies = sent.map((body) => JSON.stringify((JSON.parse(body) as { body: unknown }).body));
+    return { result, changed, violations, bodies };
   }
 
   #node(delivery: Delivery, store: JournaledMemoryBackend, transport: Transport, logger: Logger): Node {

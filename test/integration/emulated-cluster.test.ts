@@ -27,11 +27,12 @@ async function nonceItems(deployment: EmulatedDeployment, party: string, session
   return { nonces: items.filter((i) => i.sk === 'nonce'), consumed: items.filter((i) => i.sk === 'consumed') };
 }
 
-/** A party's pool items of `keyId`: unused nonces, spent records, batch records. */
+/** A party's pool items of `keyId`: unused nonces, spent nonces (the record of what each was spent on, in the nonce's own item), batch records. */
 async function poolItems(deployment: EmulatedDeployment, party: string, keyId: string) {
   const node = deployment.party(party);
   const items = await new DynamoItemBackend(node.account.clients.dynamodb, node.account.tableName).query(`pool#${keyId}`);
-  return { nonces: items.filter((i) => i.sk.startsWith('nonce#')), spent: items.filter((i) => i.sk.startsWith('spent#')), batches: items.filter((i) => i.sk.startsWith('batch#')) };
+  const nonceItems = items.filter((i) => i.sk.startsWith('nonce#'));
+  return { nonces: nonceItems.filter((i) => i.data.state !== 'spent'), spent: nonceItems.filter((i) => i.data.state === 'spent'), batches: items.filter((i) => i.sk.startsWith('batch#')) };
 }
 
 describe('2-of-3 across emulated accounts', () => {

@@ -21,6 +21,8 @@ export async function stalePoolDeletions(ctx: PartyContext, keyId: string, epoch
   for (const item of await ctx.tables.backend.query(partyKeys.poolPartition(keyId))) {
     // An expired item counts as absent (and a version condition on it would fail the switch): TTL reaps it.
     if (isExpired(item, ctx.nowSeconds())) continue;
+    // PoolNonceRecord is the unused state only: a spent nonce's item (what it was spent on) is
+    // left to its TTL, as the spent records kept apart from their nonces were.
     const schema = item.sk.startsWith('nonce#') ? PoolNonceRecord : item.sk.startsWith('batch#') ? PoolBatchRecord : undefined;
     const parsed = schema?.safeParse(item.data);
     if (parsed?.success !== true || parsed.data.keyId !== keyId || parsed.data.epoch >= epoch) continue;
@@ -39,7 +41,10 @@ export async function deleteOverflow(ctx: PartyContext, deletions: readonly Writ
   const overflow = deletions.length - POOL_DELETIONS_PER_WRITE;
   for (let start = 0; start < overflow; start += POOL_DELETIONS_PER_WRITE) {
     const chunk = deletions.slice(start, Math.min(start + POOL_DELETIONS_PER_WRITE, overflow));
-    // Unconditional: an old-epoch item spent or deleted meanwhile is gone either way.
+    // Unconditional: an old-epoch item deleted meanwhile is gone either way. One spent meanwhile
+    // (its item now the record of what it was spent on) is deleted too: a redelivery of that
+    // package is then refused as not held, and the nonce signs nothing again (its scalars left
+    // with the unused record). Safe; it only refuses more.
     await ctx.tables.backend.write(
       chunk.map((operation) => (operation.op === 'delete' ? { ...operation, condition: { kind: 'none' } } : operation)),
       ctx.nowSeconds(),

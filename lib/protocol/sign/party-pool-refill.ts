@@ -68,7 +68,7 @@ export function makePoolBatch(
   return { commitments, records };
 }
 
-/** Pure: the pool nonces of the key at `epoch` that can still be spent (unexpired by TTL and by `expires`). */
+/** Pure: the pool nonces of the key at `epoch` that can still be spent (unused, unexpired by TTL and by `expires`); a spent one's item does not parse as unused. */
 export function unusedPoolNonces(items: readonly StoredItem[], epoch: number, nowMs: number): number {
   let count = 0;
   for (const item of items) {

@@ -51,7 +51,7 @@ export function assertUsablePoolNonce(
   return nonce;
 }
 
-/** Thin step: decide (audited), verify, spend the pool nonce in one transaction with the approval and the record of what it was spent on, answer. */
+/** Thin step: decide (audited), verify, spend the pool nonce — its item rewritten as the record of what it was spent on, in one transaction with the approval — and answer. */
 export async function onSignPooled(ctx: PartyContext, envelope: Envelope): Promise<void> {
   const { session } = envelope;
   const body = parseBody(envelope, MessageType.signPooled);
@@ -64,14 +64,12 @@ export async function onSignPooled(ctx: PartyContext, envelope: Envelope): Promi
   const { commitments, own } = verifyPooledCommitments(keyCtx, body.commitments, { keyId: sign.keyId, epoch, now: ctx.now() }, share);
   const packageHash = signingPackageHash({ session, attempt, keyId: sign.keyId, message: sign.message, commitments });
   const slot: PoolSlot = { keyId: sign.keyId, batchId: own.batchId, index: own.index };
+  const asked = { session, attempt, packageHash, fingerprint, slot };
   const nonceKey = partyKeys.poolNonce(slot.keyId, slot.batchId, slot.index);
-  const spentKey = partyKeys.poolSpent(slot.keyId, slot.batchId, slot.index);
-
-  const spent = await ctx.tables.poolSpent.get(spentKey);
-  if (spent !== undefined) return answerSpent(ctx, { session, attempt, packageHash, fingerprint, slot }, spent.value);
 
   const stored = await ctx.tables.poolNonces.get(nonceKey);
   if (stored === undefined) throw notHeld();
+  if (stored.value.state === 'spent') return answerSpent(ctx, asked, stored.value);
   const nonce = assertUsablePoolNonce(stored.value, own, { keyId: sign.keyId, epoch, identifier: share.identifier, now: ctx.now() }, commitments);
   const { version } = stored;
 
@@ -82,35 +80,36 @@ export async function onSignPooled(ctx: PartyContext, envelope: Envelope): Promi
     return signatureShare(keyCtx, { identifier: share.identifier, signingShare: opened.plaintext, nonces, publicPackage: share.publicPackage, commitments, message, derivation }, scope);
   });
 
-  const record: PoolSpentRecord = { requestFingerprint: fingerprint, packageHash, share: ownShare };
-  const adoptSpent = async () => (await ctx.tables.poolSpent.get(spentKey))?.value;
+  const record: PoolSpentRecord = { state: 'spent', keyId: slot.keyId, epoch: nonce.epoch, batchId: slot.batchId, index: slot.index, requestFingerprint: fingerprint, packageHash, share: ownShare };
+  // What the nonce's item says it was spent on, if it is spent (by a concurrent delivery).
+  const spentRecord = async () => {
+    const current = await ctx.tables.poolNonces.get(nonceKey);
+    return current?.value.state === 'spent' ? current.value : undefined;
+  };
   const winner = await retryOnConflict(async () => {
     const current = await ctx.tables.poolNonces.get(nonceKey);
     if (current?.version !== version) {
       // Spent meanwhile by a concurrent delivery (answered from its record), or gone.
-      const adopted = await adoptSpent();
-      if (adopted === undefined) throw notHeld();
-      return adopted;
+      if (current?.value.state !== 'spent') throw notHeld();
+      return current.value;
     }
     return writeOrAdopt(async () => {
       // The race this closes: two deliveries of different packages for one pool nonce. Only
-      // the one that deletes the nonce records what it was spent on; the other fails its
-      // condition and is answered from that record (or refused). The approval is committed
-      // with the spend: never a share without its audited decision. A lost audit-head race
-      // (another decision appended meanwhile) adopts nothing and is retried.
+      // the one whose put replaces the unused record (version condition) records what it was
+      // spent on; the other fails its condition and is answered from that record (or
+      // refused). The nonce scalars leave the table with the unused record, in the same
+      // write. The approval is committed with the spend: never a share without its audited
+      // decision. A lost audit-head race (another decision appended meanwhile) adopts
+      // nothing and is retried.
       const audit = await ctx.audit.appendOperations(approval.decisionId, approval.entry);
       await ctx.tables.backend.write(
-        [
-          ...audit,
-          { op: 'delete', key: nonceKey, condition: { kind: 'version', version } },
-          ctx.tables.poolSpent.putOperation(spentKey, record, 1, { kind: 'absent' }, ctx.limits.sessionTtlSeconds),
-        ],
+        [...audit, ctx.tables.poolNonces.putOperation(nonceKey, record, version + 1, { kind: 'version', version }, ctx.limits.sessionTtlSeconds)],
         ctx.nowSeconds(),
       );
       return record;
-    }, adoptSpent);
+    }, spentRecord);
   });
-  await answerSpent(ctx, { session, attempt, packageHash, fingerprint, slot }, winner);
+  await answerSpent(ctx, asked, winner);
 }
 
 /** A spent pool nonce answers only the package (and request) it was spent on. */

@@ -44,12 +44,13 @@ describe('purgeVolatileState', () => {
     expect(partyKeys.reshareLock('k').pk.startsWith(byKind.reshareState?.pkPrefix ?? '?')).toBe(false);
     // The spent-nonce marker shares the nonce's partition but is not purged.
     expect(partyKeys.consumed('s', 1).sk).not.toBe(byKind.nonce?.sk);
-    // Pool nonces: every sort key that starts `nonce#` in a key's pool partition; not its spent markers or batches.
+    // Pool nonces: every sort key that starts `nonce#` in a key's pool partition (unused, or spent: told apart by the data); not its batches.
     const pool = byKind.poolNonce;
     expect(pool?.skPrefix).toBe(true);
     expect(partyKeys.poolNonce('k', 'ab', 3).pk.startsWith(pool?.pkPrefix ?? '?')).toBe(true);
     expect(partyKeys.poolNonce('k', 'ab', 3).sk.startsWith(pool?.sk ?? '?')).toBe(true);
-    expect(partyKeys.poolSpent('k', 'ab', 3).sk.startsWith(pool?.sk ?? '?')).toBe(false);
+    expect(pool?.keeps?.({ state: 'spent' })).toBe(true);
+    for (const data of [{ state: 'unused' }, {}, { state: 'SPENT' }, { state: ['spent'] }]) expect(pool?.keeps?.(data)).toBe(false);
     expect(partyKeys.poolBatch('k', 'ab').sk.startsWith(pool?.sk ?? '?')).toBe(false);
   });
 
@@ -63,8 +64,8 @@ describe('purgeVolatileState', () => {
       { key: { pk: 'rate#cli#1', sk: 'window' } },
       // Another kind under the same DKG prefix (e.g. a round marker) is not round state.
       { key: { pk: 'dkg#s4', sk: 'round1' } },
-      // A pool's spent markers and published batches stay (only its unused nonces are purged).
-      { key: partyKeys.poolSpent('k1', 'b1', 0) },
+      // A pool's spent nonces (what each was spent on, in the nonce's own item) and published batches stay (only its unused nonces are purged).
+      { key: partyKeys.poolNonce('k1', 'b1', 0), data: { state: 'spent', keyId: 'k1' } },
       { key: partyKeys.poolBatch('k1', 'b1') },
     ];
     const store = await storeWith([
@@ -73,23 +74,26 @@ describe('purgeVolatileState', () => {
       { key: partyKeys.nonce('s2', 1), data: { keyId: 'k1' }, expiresAt: NOW - 5 },
       { key: partyKeys.dkgState('s4'), data: { keyId: 'k2' }, expiresAt: NOW + 3600 },
       { key: partyKeys.reshareState('s5'), data: { keyId: 'k1' }, expiresAt: NOW + 3600 },
-      { key: partyKeys.poolNonce('k1', 'b1', 1), data: { keyId: 'k1' }, expiresAt: NOW + 3600 },
+      { key: partyKeys.poolNonce('k1', 'b1', 1), data: { state: 'unused', keyId: 'k1' }, expiresAt: NOW + 3600 },
+      // Stored before the unused state was written (no `state`): unused too.
+      { key: partyKeys.poolNonce('k1', 'b1', 2), data: { keyId: 'k1' }, expiresAt: NOW + 3600 },
     ]);
     const progress: [number, number][] = [];
     const report = await purgeVolatileState(store, { nowSeconds: NOW, batchSize: 2, onProgress: (d, t) => progress.push([d, t]) });
 
-    expect(report.counts).toEqual({ nonce: 2, poolNonce: 1, dkgState: 1, reshareState: 1 });
+    expect(report.counts).toEqual({ nonce: 2, poolNonce: 2, dkgState: 1, reshareState: 1 });
     expect(report.purged).toEqual([
       { kind: 'nonce', pk: 'nonce#s1#2', sk: 'nonce', keyId: 'k1', expired: false },
       { kind: 'nonce', pk: 'nonce#s2#1', sk: 'nonce', keyId: 'k1', expired: true },
       { kind: 'poolNonce', pk: 'pool#k1', sk: 'nonce#b1#1', keyId: 'k1', expired: false },
+      { kind: 'poolNonce', pk: 'pool#k1', sk: 'nonce#b1#2', keyId: 'k1', expired: false },
       { kind: 'dkgState', pk: 'dkg#s4', sk: 'state', keyId: 'k2', expired: false },
       { kind: 'reshareState', pk: 'reshare#s5', sk: 'state', keyId: 'k1', expired: false },
     ]);
     expect(progress).toEqual([
-      [2, 5],
-      [4, 5],
-      [5, 5],
+      [2, 6],
+      [4, 6],
+      [6, 6],
     ]);
     expect(keysOf(await store.scanPrefix(''))).toEqual(keysOf(kept.map(({ key }) => ({ ...key, data: {}, version: 1 }))));
 

@@ -41,7 +41,9 @@ describe('stalePoolDeletions', () => {
     expect(deletions.map((d) => (d.op === 'delete' ? d.key.sk : '')).sort()).toEqual([`batch#${old.batchId}`, `nonce#${old.batchId}#1`, `nonce#${old.batchId}#2`]);
     expect(await stalePoolDeletions(ctx, 'k2', 1)).toEqual([]);
     await ctx.tables.backend.write(deletions, ctx.nowSeconds());
-    expect(await poolKeys(b)).toEqual([`batch#${fresh.batchId}`, ...[0, 1, 2].map((i) => `nonce#${fresh.batchId}#${i}`), `spent#${old.batchId}#0`].sort());
+    // The spent nonce's item (now the record of what it was spent on) stays, as the unused ones of its epoch go.
+    expect(await poolKeys(b)).toEqual([`batch#${fresh.batchId}`, ...[0, 1, 2].map((i) => `nonce#${fresh.batchId}#${i}`), `nonce#${old.batchId}#0`].sort());
+    expect((await b.member('p1').store.get(partyKeys.poolNonce(KEY_ID, old.batchId, 0)))?.data).toMatchObject({ state: 'spent', keyId: KEY_ID, batchId: old.batchId, index: 0 });
   });
 
   it('leaves at most POOL_DELETIONS_PER_WRITE for the switch transaction and deletes the rest before it', async () => {

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { RefusalCode } from '../../../../lib/ports/errors.js';
 import { DEFAULT_NONCE_POOL } from '../../../../lib/protocol/directory.js';
 import { parseBody, verifyRelayed } from '../../../../lib/protocol/envelope.js';
-import { MessageType, type Envelope } from '../../../../lib/protocol/messages.js';
+import { COORDINATOR, MessageType, type Envelope } from '../../../../lib/protocol/messages.js';
 import { partyKeys, PoolBatchRecord, PoolNonceRecord } from '../../../../lib/protocol/party-state.js';
 import { openDerived, openSecretAndKey, secretContext } from '../../../../lib/protocol/sealed-item.js';
 import { makePoolBatch, unusedPoolNonces } from '../../../../lib/protocol/sign/party-pool-refill.js';
@@ -28,7 +28,7 @@ function required<T>(value: T | undefined, what: string): T {
   return value;
 }
 
-/** Nonces and batch records (and spent records): the key's refill mark (one item, rewritten by every refill) left out. */
+/** Nonces (unused and spent) and batch records: the key's refill mark (one item, rewritten by every refill) left out. */
 const poolItems = async (b: PoolBench, party: string) => (await b.member(party).store.query(partyKeys.poolPartition(KEY_ID))).filter((i) => i.sk !== 'refill');
 const refusedWith = (sent: readonly Envelope[]) => sent.filter((e) => e.type === MessageType.partyRefused).map((e) => parseBody(e, MessageType.partyRefused));
 
@@ -142,6 +142,19 @@ describe('pool.refill', () => {
     expect((await b.refill('p1', { epoch: 1 })).outcome.status).toBe('processed');
   });
 
+  it('a spent nonce (its item now the record of what it was spent on) is not counted as unused', async () => {
+    const b = await open({ limits: { noncePool: { ...DEFAULT_NONCE_POOL, batchSize: 4, maxUnused: 4 } } });
+    const own = required((await b.refill('p1')).batch, 'batch of p1');
+    const other = required((await b.refill('p2')).batch, 'batch of p2');
+    expect((await b.refill('p1')).outcome).toMatchObject({ status: 'refused', code: RefusalCode.poolFull });
+    const request = await b.request();
+    const pooled = await b.signed(COORDINATOR, MessageType.signPooled, request.session, { request: request.request, attempt: 1, epoch: 0, commitments: [{ batch: own, index: 0 }, { batch: other, index: 0 }] }, 'p1');
+    expect((await b.deliver('p1', pooled)).status).toBe('processed');
+    // Four items under nonce#, one of them spent: three unused, below the cap.
+    expect((await poolItems(b, 'p1')).filter((i) => i.sk.startsWith('nonce#')).map((i) => i.data.state ?? 'unused').sort()).toEqual(['spent', 'unused', 'unused', 'unused']);
+    expect((await b.refill('p1')).outcome.status).toBe('processed');
+  });
+
   it('refuses a refill at another epoch, for a key it holds no share of, or with pools off; nothing is stored', async () => {
     const b = await open();
     const before = await b.snapshot('p1');
@@ -179,6 +192,13 @@ describe('makePoolBatch and unusedPoolNonces (pure)', () => {
     expect(unusedPoolNonces(items, 2, 1_000)).toBe(2);
     expect(unusedPoolNonces(items, 2, 2_000)).toBe(0);
     expect(unusedPoolNonces([{ ...required(items[0], 'item'), expiresAt: 1 }], 2, 1_000)).toBe(0);
+    // Spent in place: the item no longer counts. Unused is written without a state; with it spelled out it counts too, marked spent it does not.
+    const [first, second] = [required(items[0], 'item'), required(items[1], 'item')];
+    expect(second.data).not.toHaveProperty('state');
+    const spent = { state: 'spent', keyId: KEY_ID, epoch: 2, batchId: plan.batchId, index: 0, requestFingerprint: 'aa'.repeat(32), packageHash: 'bb'.repeat(32), share: 'cc'.repeat(32) };
+    expect(unusedPoolNonces([{ ...first, data: spent }, second], 2, 1_000)).toBe(1);
+    expect(unusedPoolNonces([{ ...second, data: { ...second.data, state: 'unused' } }], 2, 1_000)).toBe(1);
+    expect(unusedPoolNonces([{ ...second, data: { ...second.data, state: 'spent' } }], 2, 1_000)).toBe(0);
     scope.wipe();
   });
 });

@@ -8,13 +8,14 @@ import { hex } from '../../../support/coordinator-fixtures.js';
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RefusalCode } from '../../../../lib/ports/errors.js';
-import { DEFAULT_NONCE_POOL } from '../../../../lib/protocol/directory.js';
+import { DEFAULT_LIMITS, DEFAULT_NONCE_POOL } from '../../../../lib/protocol/directory.js';
 import { Delegation } from '../../../../lib/protocol/delegation.js';
 import { bytesToHex, decodeHex } from '../../../../lib/protocol/encoding.js';
 import { envelopeSigningInput, parseBody } from '../../../../lib/protocol/envelope.js';
 import { commitmentFromWire, commitmentToWire, publicToWire, signingPackageHash } from '../../../../lib/protocol/frost-wire.js';
 import { COORDINATOR, MessageType, type Envelope, type NonceCommitment, type PooledCommitment } from '../../../../lib/protocol/messages.js';
-import { partyKeys, PoolNonceRecord, type KeyShareRecord } from '../../../../lib/protocol/party-state.js';
+import { partyKeys, PoolNonceRecord, PoolSpentRecord, type KeyShareRecord } from '../../../../lib/protocol/party-state.js';
+import { requestFingerprint } from '../../../../lib/protocol/requests.js';
 import { openDerived, openSecretAndKey, secretContext } from '../../../../lib/protocol/sealed-item.js';
 import { SecretScope } from '../../../../lib/protocol/secret-scope.js';
 import { derivationOf, signingPackage } from '../../../../lib/protocol/sign/signing-key.js';
@@ -51,8 +52,17 @@ async function pooledBench(options: BenchOptions = {}) {
 }
 
 const commitmentOf = (e: PooledCommitment): NonceCommitment => required(parseBody(e.batch, MessageType.poolBatch).commitments[e.index], 'commitment');
-const nonceItem = (b: PoolBench, party: string, e: PooledCommitment) => b.member(party).store.get(partyKeys.poolNonce(KEY_ID, e.batch.session, e.index));
-const spentItem = (b: PoolBench, party: string, e: PooledCommitment) => b.member(party).store.get(partyKeys.poolSpent(KEY_ID, e.batch.session, e.index));
+const poolItem = (b: PoolBench, party: string, e: PooledCommitment) => b.member(party).store.get(partyKeys.poolNonce(KEY_ID, e.batch.session, e.index));
+/** The entry's nonce item while it is unused. */
+const nonceItem = async (b: PoolBench, party: string, e: PooledCommitment) => {
+  const item = await poolItem(b, party, e);
+  return item?.data.state === 'spent' ? undefined : item;
+};
+/** The entry's nonce item once spent: the record of what it was spent on. */
+const spentItem = async (b: PoolBench, party: string, e: PooledCommitment) => {
+  const item = await poolItem(b, party, e);
+  return item?.data.state === 'spent' ? item : undefined;
+};
 const refusals = (b: PoolBench, party: string) => b.member(party).sent.filter((e) => e.type === MessageType.partyRefused).map((e) => parseBody(e, MessageType.partyRefused));
 const withoutAudit = (items: Awaited<ReturnType<PoolBench['snapshot']>>) => items.filter((i) => i.pk !== 'audit' && !i.pk.startsWith('auditmark#'));
 
@@ -89,15 +99,18 @@ describe('sign.pooled: the one-round signature', () => {
     for (const [p, e] of [['p1', entry('p1', 2)], ['p2', entry('p2', 1)]] as const) {
       // One KMS Decrypt, no data key made; one identity signature (the share).
       expect(b.member(p).vault.calls).toEqual({ generateDataKey: 0, decryptDataKey: 1, signIdentity: 1 });
+      // Spent in place: the item holds what it was spent on, no nonce scalars, for the session TTL.
       expect(await nonceItem(b, p, e)).toBeUndefined();
-      expect(await spentItem(b, p, e)).toBeDefined();
+      const spent = required(await spentItem(b, p, e), 'spent item');
+      expect(PoolSpentRecord.parse(spent.data)).toEqual({ state: 'spent', keyId: KEY_ID, epoch: 0, batchId: e.batch.session, index: e.index, requestFingerprint: requestFingerprint(request.request), packageHash, share: shares[p]?.share });
+      expect(spent.expiresAt).toBe(Math.floor(b.now() / 1000) + DEFAULT_LIMITS.sessionTtlSeconds);
       expect((await auditRecords(b, p)).at(-1)).toMatchObject({ decision: 'approved', session: request.session });
       // The other nonces of the batch are untouched.
       expect(await nonceItem(b, p, { ...e, index: 0 })).toBeDefined();
     }
   });
 
-  it('costs each signer one batch read, one transaction and one put (its replay mark), one Decrypt and one signature', async () => {
+  it('costs each signer one batch read and one transaction (no replay mark), one Decrypt and one signature', async () => {
     const { b, entry, pooled } = await pooledBench();
     const request = await b.request();
     const envelope = await pooled('p1', request, [entry('p1'), entry('p2')]);
@@ -105,8 +118,9 @@ describe('sign.pooled: the one-round signature', () => {
     Object.assign(storeCalls, { get: 0, getMany: 0, query: 0, write: 0 });
     Object.assign(vault.calls, { generateDataKey: 0, decryptDataKey: 0, signIdentity: 0 });
     expect((await b.deliver('p1', envelope)).status).toBe('processed');
-    expect(storeCalls).toEqual({ get: 0, getMany: 1, query: 0, write: 2 });
+    expect(storeCalls).toEqual({ get: 0, getMany: 1, query: 0, write: 1 });
     expect(vault.calls).toEqual({ generateDataKey: 0, decryptDataKey: 1, signIdentity: 1 });
+    expect((await b.member('p1').store.scanPrefix('seen#')).filter((i) => i.data.type === MessageType.signPooled)).toEqual([]);
   });
 
   it('signs under a derivation path: the shares aggregate under the child key', async () => {
@@ -168,7 +182,7 @@ describe('sign.pooled: the one-round signature', () => {
     expect(outcomes.map((o) => o.status).sort()).toEqual(['processed', 'refused']);
     expect(outcomes.find((o) => o.status === 'refused')).toMatchObject({ code: RefusalCode.nonceReuse });
     expect(b.sharesOf('p1')).toHaveLength(1);
-    expect((await b.member('p1').store.query(partyKeys.poolPartition(KEY_ID), 'spent#')).length).toBe(1);
+    expect((await b.member('p1').store.query(partyKeys.poolPartition(KEY_ID), 'nonce#')).filter((i) => i.data.state === 'spent')).toHaveLength(1);
   });
 });
 
@@ -260,6 +274,65 @@ describe('sign.pooled: refusals leave the nonce unused', () => {
       expect(refusals(b, 'p1').at(-1)).toMatchObject({ inResponseTo: MessageType.signPooled, attempt: 2 });
       expect(b.sharesOf('p1')).toEqual([]);
     }
+  });
+});
+
+describe('sign.pooled has no replay mark (party-replay.ts): a duplicate is answered from stored state', () => {
+  /** p1's whole table: audit trail, approval marks, rate-limit windows, pool items, and any replay mark. */
+  const table = (b: PoolBench) => b.member('p1').store.scanPrefix('');
+
+  it('the same envelope delivered again gets the identical sign.share; no second audit entry, no replay mark, nothing else changes', async () => {
+    const { b, entry, pooled } = await pooledBench();
+    const envelope = await pooled('p1', await b.request(), [entry('p1'), entry('p2')]);
+    expect((await b.deliver('p1', envelope)).status).toBe('processed');
+    const before = await table(b);
+    const records = (await auditRecords(b, 'p1')).length;
+    for (let i = 0; i < 2; i++) expect(await b.deliver('p1', envelope)).toMatchObject({ status: 'processed', type: MessageType.signPooled });
+    const shares = b.sharesOf('p1');
+    expect(shares).toHaveLength(3);
+    for (const share of shares) expect(share).toEqual(shares[0]);
+    expect(await table(b)).toEqual(before);
+    expect(await auditRecords(b, 'p1')).toHaveLength(records);
+    expect(before.filter((i) => i.pk.startsWith('seen#') && i.data.type === MessageType.signPooled)).toEqual([]);
+  });
+
+  it('two concurrent deliveries of one envelope: the same share twice, one audit entry, one spent item', async () => {
+    const { b, entry, pooled } = await pooledBench();
+    const request = await b.request();
+    const envelope = await pooled('p1', request, [entry('p1'), entry('p2')]);
+    const outcomes = await Promise.all([b.deliver('p1', envelope), b.deliver('p1', envelope)]);
+    expect(outcomes.map((o) => o.status)).toEqual(['processed', 'processed']);
+    const shares = b.sharesOf('p1');
+    expect(shares).toHaveLength(2);
+    expect(shares[1]).toEqual(shares[0]);
+    expect((await auditRecords(b, 'p1')).filter((r) => r.session === request.session).map((r) => r.decision)).toEqual(['approved']);
+    expect(await spentItem(b, 'p1', entry('p1'))).toMatchObject({ data: { share: shares[0]?.share } });
+  });
+
+  it('a duplicate after the rate-limit window turned takes no slot and appends nothing; another package for the spent nonce is still refused', async () => {
+    const policy = { ...POLICY, keys: { [KEY_ID]: { rateLimit: { max: 1, windowSeconds: 60 } } } };
+    const { b, entry, pooled } = await pooledBench({ policy });
+    const first = await b.request();
+    const envelope = await pooled('p1', first, [entry('p1', 0), entry('p2', 0)]);
+    expect((await b.deliver('p1', envelope)).status).toBe('processed');
+    // The next window: the duplicate (still fresh) must not count as a request in it, nor be refused for the first one's slot.
+    b.offsetMs += 61_000;
+    const before = await table(b);
+    expect(await b.deliver('p1', envelope)).toMatchObject({ status: 'processed' });
+    expect(b.sharesOf('p1')).toHaveLength(2);
+    expect(b.sharesOf('p1')[1]).toEqual(b.sharesOf('p1')[0]);
+    expect(await table(b)).toEqual(before);
+
+    // The new window's one slot is still free: another request takes it, and a third is refused (the limit is real).
+    expect((await b.deliver('p1', await pooled('p1', await b.request(), [entry('p1', 1), entry('p2', 1)]))).status).toBe('processed');
+    expect(await b.deliver('p1', await pooled('p1', await b.request(), [entry('p1', 2), entry('p2', 2)]))).toMatchObject({ status: 'refused', code: RefusalCode.policy });
+
+    // The coordinator re-signs the first request's package with another co-signer entry for the spent nonce: refused, nothing stored, no share.
+    const afterLimit = await table(b);
+    const sent = b.member('p1').sent.length;
+    expect(await b.deliver('p1', await pooled('p1', first, [entry('p1', 0), entry('p2', 3)]))).toMatchObject({ status: 'refused', code: RefusalCode.nonceReuse });
+    expect(await table(b)).toEqual(afterLimit);
+    expect(b.sharesOf('p1', sent)).toEqual([]);
   });
 });
 
