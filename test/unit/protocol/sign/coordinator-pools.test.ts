@@ -19,6 +19,7 @@ import { ed25519Suite } from '../../../../lib/protocol/suite.js';
 import { AUDIT, Cast, NOW, identifierOf } from '../../../support/coordinator-fixtures.js';
 import { HOUR, PoolRig, batchOf, signRequest, type Batch } from '../../../support/pool-fixtures.js';
 import { refusal } from '../../../support/refusal.js';
+import { seenKey } from '../../../../lib/protocol/replay-guard.js';
 import { signSetup, type SignSetup } from '../../../support/sign-fixtures.js';
 import { bytesToHex } from '../../../../lib/protocol/encoding.js';
 
@@ -580,6 +581,93 @@ describe('one-round sessions falling back to two rounds (coordinator)', () => {
     const expired = await r.coordinator.expireStalled(60_000);
     expect(expired.map((e) => e.stalledIn)).toEqual(['sign']);
     expect(await r.session(request.session)).toMatchObject({ phase: 'failed', error: { code: 'timeout' } });
+  });
+});
+
+describe('a sign.share delivered again: no replay mark at the coordinator, and nothing changes', () => {
+  /** A one-round session of p1 and p2, with each one's share (not yet delivered). */
+  async function twoShares(r: PoolRig): Promise<{ request: Envelope; shares: Record<'p1' | 'p2', Envelope> }> {
+    const [b1, b2] = [await batch('p1'), await batch('p2')];
+    await deliver(r, b1, b2);
+    const request = await signRequest(cast, setup, 'shares');
+    await r.handle(request);
+    const session = await r.session(request.session);
+    expect(session.signers).toEqual(['p1', 'p2']);
+    const share = (party: string, b: Batch) => pooledShare(session, party, b.nonces[0] ?? fail());
+    r.take();
+    return { request, shares: { p1: await share('p1', b1), p2: await share('p2', b2) } };
+  }
+
+  /** The stored session item as bytes: data, version and expiry. */
+  async function storedSession(r: PoolRig, session: string): Promise<string> {
+    return JSON.stringify(await r.store.get(coordinatorKeys.session(session)));
+  }
+
+  it('the share just recorded, again: processed, no replay mark, the session byte-identical, nothing sent', async () => {
+    const r = await newRig();
+    const { request, shares } = await twoShares(r);
+    r.takeCalls();
+    expect(await r.handle(shares.p1)).toMatchObject({ status: 'processed' });
+    // (anchor, session), the key; the session put. No replay mark read or written.
+    expect(r.takeCalls()).toEqual({ get: 1, getMany: 1, write: 1, items: 1 });
+    expect(await r.store.get(seenKey(shares.p1.id))).toBeUndefined();
+    expect(r.take()).toEqual([]);
+    const before = await storedSession(r, request.session);
+    const snapshot = await r.snapshot();
+    expect(await r.handle(shares.p1)).toMatchObject({ status: 'processed' });
+    expect(await storedSession(r, request.session)).toBe(before);
+    expect(await r.snapshot()).toEqual(snapshot);
+    // Recording it sent nothing (the attempt still waits for p2), so its duplicate sends nothing either.
+    expect(r.take()).toEqual([]);
+  });
+
+  it('the first share again after the session finished: the session byte-identical, at most the same result again', async () => {
+    const r = await newRig();
+    const { request, shares } = await twoShares(r);
+    for (const e of [shares.p1, shares.p2]) expect(await r.handle(e)).toMatchObject({ status: 'processed' });
+    const done = await r.session(request.session);
+    expect(done.phase).toBe('done');
+    const results = r.take(MessageType.signResult);
+    expect(results).toHaveLength(1);
+    const before = await storedSession(r, request.session);
+    const snapshot = await r.snapshot();
+    for (const e of [shares.p1, shares.p2, shares.p1]) {
+      expect(await r.handle(e)).toMatchObject({ status: 'processed' });
+      expect(await storedSession(r, request.session)).toBe(before);
+      for (const sent of r.take()) {
+        expect(sent.type).toBe(MessageType.signResult);
+        expect(sent.body).toEqual(results[0]?.body);
+      }
+    }
+    expect(await r.snapshot()).toEqual(snapshot);
+  });
+
+  it('the first share again after the session moved to another attempt (a co-signer refused its entry): the session byte-identical, nothing sent', async () => {
+    const r = await newRig();
+    const { request, shares } = await twoShares(r);
+    expect(await r.handle(shares.p1)).toMatchObject({ status: 'processed' });
+    const refused = await cast.envelope('p2', MessageType.partyRefused, request.session, { inResponseTo: MessageType.signPooled, attempt: 1, code: RefusalCode.missingCommitment, reason: 'no unused pool nonce', audit: AUDIT });
+    expect(await r.handle(refused)).toMatchObject({ status: 'processed' });
+    expect(await r.session(request.session)).toMatchObject({ phase: 'commit', attempt: 2, shares: {} });
+    r.take();
+    const before = await r.snapshot();
+    for (const e of [shares.p1, shares.p2]) expect(await r.handle(e)).toMatchObject({ status: 'processed' });
+    expect(await r.snapshot()).toEqual(before);
+    expect(r.take()).toEqual([]);
+  });
+
+  it('an invalid share again after it excluded its sender: not excluded twice, no further attempt, the session byte-identical', async () => {
+    const r = await newRig();
+    const { request, shares } = await twoShares(r);
+    const body = parseBody(shares.p1, MessageType.signShare);
+    const bad = await cast.envelope('p1', MessageType.signShare, request.session, { ...body, packageHash: 'ab'.repeat(32) });
+    expect(await r.handle(bad)).toMatchObject({ status: 'processed' });
+    expect(await r.session(request.session)).toMatchObject({ phase: 'commit', attempt: 2, excluded: ['p1'] });
+    r.take();
+    const before = await r.snapshot();
+    expect(await r.handle(bad)).toMatchObject({ status: 'processed' });
+    expect(await r.snapshot()).toEqual(before);
+    expect(r.take()).toEqual([]);
   });
 });
 
