@@ -67,8 +67,11 @@ export interface TableCalls {
   items: number;
 }
 
+/** Called before each write reaches the store: a test makes a concurrent writer win there. */
+export type BeforeWrite = (operations: readonly WriteOperation[]) => Promise<void>;
+
 /** `inner` with a batch read (as DynamoDB's BatchGetItem), every call counted in `calls`. */
-function counted(inner: ItemBackend, calls: TableCalls): ItemBackend {
+function counted(inner: ItemBackend, calls: TableCalls, beforeWrite: () => BeforeWrite | undefined): ItemBackend {
   return {
     get: (key: ItemKey) => {
       calls.get += 1;
@@ -80,7 +83,8 @@ function counted(inner: ItemBackend, calls: TableCalls): ItemBackend {
     },
     query: (pk: string, skPrefix?: string) => inner.query(pk, skPrefix),
     scanPrefix: (pkPrefix: string) => inner.scanPrefix(pkPrefix),
-    write: (operations: readonly WriteOperation[], nowSeconds: number) => {
+    write: async (operations: readonly WriteOperation[], nowSeconds: number) => {
+      await beforeWrite()?.(operations);
       calls.write += 1;
       calls.items += operations.length;
       return inner.write(operations, nowSeconds);
@@ -91,6 +95,7 @@ function counted(inner: ItemBackend, calls: TableCalls): ItemBackend {
 export class PoolRig {
   now = NOW;
   readonly calls: TableCalls = { get: 0, getMany: 0, write: 0, items: 0 };
+  beforeWrite: BeforeWrite | undefined;
   readonly sent: Envelope[] = [];
   readonly logs: LogLine[] = [];
   readonly coordinator: Coordinator;
@@ -104,7 +109,7 @@ export class PoolRig {
     const log = (level: LogLine['level']) => (message: string, fields: Record<string, unknown> = {}) => void this.logs.push({ level, message, fields });
     this.coordinator = new Coordinator({
       vault: cast.signer(COORDINATOR),
-      store: counted(store, this.calls),
+      store: counted(store, this.calls, () => this.beforeWrite),
       transport: { send: (_destination, body) => Promise.resolve(void this.sent.push(JSON.parse(body) as Envelope)) },
       clock: { now: () => this.now },
       directory: cast.directory,

@@ -312,6 +312,40 @@ describe('sign intake with pools (coordinator)', () => {
     expect(await r.snapshot()).toEqual(before);
   });
 
+  it('a duplicate that stores the session between this delivery’s cursor claim and its session put: the claimed entries are wasted (logged), never sent, never offered again', async () => {
+    const r = await newRig({ lowWater: 0 });
+    const [b1, b2] = [await batch('p1', { count: 3 }), await batch('p2', { count: 3 })];
+    await deliver(r, b1, b2);
+    const request = await signRequest(cast, setup, 'raced');
+    const duplicate = await cast.envelope('cli', MessageType.signRequest, request.session, parseBody(request, MessageType.signRequest));
+    let raced = false;
+    r.beforeWrite = async (operations) => {
+      if (raced || !operations.some((o) => o.op === 'put' && o.item.pk === coordinatorKeys.session(request.session).pk)) return;
+      raced = true;
+      // The duplicate runs whole here: it claims the next entries and stores the session first.
+      expect(await r.handle(duplicate)).toMatchObject({ status: 'processed' });
+    };
+    expect(await r.handle(request)).toMatchObject({ status: 'processed' });
+    r.beforeWrite = undefined;
+    expect(raced).toBe(true);
+    const session = await r.session(request.session);
+    expect(session.request.id).toBe(duplicate.id);
+    const stored = Object.entries(pooledOf(session)).map(([party, e]) => `${party}/${e.batchId}/${e.index}`);
+    expect(stored).toEqual([`p1/${b1.batchId}/1`, `p2/${b2.batchId}/1`]);
+    // The first delivery claimed index 0 of each, then lost: logged, and never sent.
+    const wasted = r.logs.filter((l) => l.level === 'error' && /wasted/.test(l.message));
+    expect(wasted.map((l) => l.fields.entries)).toEqual([[{ party: 'p1', batch: b1.batchId, index: 0 }, { party: 'p2', batch: b2.batchId, index: 0 }]]);
+    const sent = r.take(MessageType.signPooled).map((e) => {
+      const own = parseBody(e, MessageType.signPooled).commitments.find((c) => c.batch.from === e.to);
+      return `${e.to}/${own?.batch.session}/${own?.index}`;
+    });
+    expect(sent).toEqual(stored);
+    // Nor offered to the next request: it gets index 2.
+    const next = await signRequest(cast, setup, 'after-race');
+    expect(await r.handle(next)).toMatchObject({ status: 'processed' });
+    expect(Object.values(pooledOf(await r.session(next.session))).map((e) => e.index)).toEqual([2, 2]);
+  });
+
   it('a party whose batch copies another party\'s published hiding elements cannot make a request fail: both are claimed, each in its own party’s pool', async () => {
     const r = await newRig();
     const honest = await batch('p2');
