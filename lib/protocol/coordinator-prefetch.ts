@@ -15,7 +15,8 @@ import { replayMarked } from './coordinator-replays.js';
 
 /**
  * First reads of any message: the sender's audit anchor (party messages), the replay mark
- * (unless the type keeps none: coordinator-replays.ts), the session, and a requested key; with pools on (`pools`), a sign request's pool cursor.
+ * (unless the type keeps none: coordinator-replays.ts), the session, and a requested key;
+ * with pools on (`pools`), a sign request's pool cursor.
  * A `pool.batch` has no session: its key, the key's cursor and the batch item instead.
  */
 export function coordinatorPrefetch(envelope: Envelope, fromParty: boolean, pools = false): ItemKey[] {

@@ -12,8 +12,9 @@ import { MessageType } from './messages.js';
  * `sign.share` (sign/coordinator-share.ts `onShare`) is idempotent from its session: a share
  * for another attempt, or from a party that is not a signer of this attempt, is ignored; a
  * share already recorded for its sender changes nothing (nor does any share once the attempt
- * left the sign phase), and at most sends the phase or outcome again when it is the very
- * envelope recorded, which is how a crash before sending is recovered anyway. Attempts only
+ * left the sign phase), and at most sends the outcome again when it is the very envelope
+ * recorded and the session has finished, which is how a crash before sending is recovered
+ * anyway. Attempts only
  * ever count up (coordinator-attempt.ts), so a share whose attempt is over never matches
  * again. Its sender's audit anchor is still recorded (audit-anchors.ts): the same envelope
  * again carries the same head, which changes nothing either. And a party could always send
