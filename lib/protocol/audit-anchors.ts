@@ -11,20 +11,42 @@
  */
 import * as z from 'zod/mini';
 import type { IdentityPublicKey } from '../ports/key-vault.js';
-import { ItemTable, retryOnConflict, type ItemBackend, type ItemKey, type WriteOperation } from '../ports/store.js';
+import { StoredStateError } from '../ports/errors.js';
+import { ItemTable, retryOnConflict, type ItemBackend, type ItemKey, type WriteCondition, type WriteOperation } from '../ports/store.js';
 import { DEFAULT_LIMITS, type Limits } from './directory.js';
 import { envelopeSignatureProblem } from './envelope.js';
 import { AuditAnchor, EnvelopeSchema, type Envelope } from './messages.js';
 import { recordParser } from './party-state.js';
 
-export const AnchorRecord = z.strictObject({
-  party: z.string(),
-  seq: z.number().check(z.int(), z.nonnegative()),
-  hash: z.string().check(z.regex(/^[0-9a-f]{64}$/)),
-  /** The party's signed message that carried this head. */
+/**
+ * An anchor as stored: the party's signed message that carried the head, and nothing else
+ * (party, seq and hash are in it, under the party's signature; copies would only make the
+ * item larger: a share's anchor would exceed 1 KB, two write units instead of one). Records
+ * written before also copied `party`, `seq` and `hash` beside it: still read, and ignored.
+ */
+export const StoredAnchor = z.strictObject({
   envelope: EnvelopeSchema,
+  party: z.optional(z.string()),
+  seq: z.optional(z.number().check(z.int(), z.nonnegative())),
+  hash: z.optional(z.string().check(z.regex(/^[0-9a-f]{64}$/))),
 });
-export type AnchorRecord = z.infer<typeof AnchorRecord>;
+export type StoredAnchor = z.infer<typeof StoredAnchor>;
+
+/** The newest head held for a party, as read: its sender, sequence number and hash, taken from its signed envelope. */
+export interface AnchorRecord {
+  readonly party: string;
+  readonly seq: number;
+  readonly hash: string;
+  /** The party's signed message that carried this head. */
+  readonly envelope: Envelope;
+}
+
+/** A stored anchor as read (a StoredStateError if its envelope carries no head: only one that does is ever stored). */
+export function anchorRecord({ envelope }: StoredAnchor): AnchorRecord {
+  const anchor = anchorOf(envelope);
+  if (anchor === undefined) throw new StoredStateError('stored audit anchor is not valid: its envelope carries no audit head');
+  return { party: envelope.from, seq: anchor.seq, hash: anchor.hash, envelope };
+}
 
 export const anchorKey = (party: string): ItemKey => ({ pk: `anchor#${party}`, sk: 'audit' });
 
@@ -38,10 +60,19 @@ export function anchorOf(envelope: Envelope): AuditAnchor | undefined {
 
 /** The coordinator's store of the newest anchor per party (no TTL: anchors are the history). */
 export class AuditAnchors {
-  readonly #table: ItemTable<AnchorRecord>;
+  readonly #table: ItemTable<StoredAnchor>;
+  readonly #backend: ItemBackend;
+  readonly #nowSeconds: () => number;
 
   constructor(backend: ItemBackend, nowSeconds: () => number) {
-    this.#table = new ItemTable(backend, recordParser(AnchorRecord, 'audit anchor'), nowSeconds);
+    this.#table = new ItemTable(backend, recordParser(StoredAnchor, 'audit anchor'), nowSeconds);
+    this.#backend = backend;
+    this.#nowSeconds = nowSeconds;
+  }
+
+  /** The put that keeps `envelope` as the anchor: the envelope alone. */
+  #put(key: ItemKey, envelope: Envelope, version: number, condition: WriteCondition): WriteOperation {
+    return this.#table.putOperation(key, { envelope }, version, condition);
   }
 
   /**
@@ -53,31 +84,27 @@ export class AuditAnchors {
     const anchor = anchorOf(envelope);
     if (anchor === undefined || anchor.seq === 0) return [];
     const key = anchorKey(envelope.from);
-    const value: AnchorRecord = { party: envelope.from, seq: anchor.seq, hash: anchor.hash, envelope };
     const current = await this.#table.get(key);
-    if (current === undefined) return [this.#table.putOperation(key, value, 1, { kind: 'absent' })];
-    if (current.value.seq >= anchor.seq) return [];
-    return [this.#table.putOperation(key, value, current.version + 1, { kind: 'version', version: current.version })];
+    if (current === undefined) return [this.#put(key, envelope, 1, { kind: 'absent' })];
+    if (anchorRecord(current.value).seq >= anchor.seq) return [];
+    return [this.#put(key, envelope, current.version + 1, { kind: 'version', version: current.version })];
   }
 
   /** Keeps `envelope`'s audit head if it is newer than the one held (call only after authenticating it). */
   async record(envelope: Envelope): Promise<void> {
     const anchor = anchorOf(envelope);
     if (anchor === undefined || anchor.seq === 0) return;
-    const key = anchorKey(envelope.from);
-    const value: AnchorRecord = { party: envelope.from, seq: anchor.seq, hash: anchor.hash, envelope };
     // Two deliveries may race to advance the anchor: the loser re-reads and stops if the
     // winner's head is at least as new.
     await retryOnConflict(async () => {
-      const current = await this.#table.get(key);
-      if (current === undefined) return this.#table.create(key, value);
-      if (current.value.seq >= anchor.seq) return;
-      return this.#table.replace(key, value, current.version);
+      const operations = await this.recordOperations(envelope);
+      if (operations.length > 0) await this.#backend.write(operations, this.#nowSeconds());
     });
   }
 
   async latest(party: string): Promise<AnchorRecord | undefined> {
-    return (await this.#table.get(anchorKey(party)))?.value;
+    const stored = await this.#table.get(anchorKey(party));
+    return stored === undefined ? undefined : anchorRecord(stored.value);
   }
 }
 

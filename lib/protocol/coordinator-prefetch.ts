@@ -11,10 +11,12 @@ import { coordinatorKeys } from './coordinator-state.js';
 import { MessageType, NAME_PATTERN, type Envelope } from './messages.js';
 import { field } from './party-prefetch.js';
 import { seenKey } from './replay-guard.js';
+import { coordinatorMarksReplays } from './replay-exemptions.js';
 
 /**
- * First reads of any message: the sender's audit anchor (party messages), the replay mark,
- * the session, and a requested key; with pools on (`pools`), a sign request's pool cursor.
+ * First reads of any message: the sender's audit anchor (party messages), the replay mark
+ * (unless the type keeps none: replay-exemptions.ts), the session, and a requested key;
+ * with pools on (`pools`), a sign request's pool cursor.
  * A `pool.batch` has no session: its key, the key's cursor and the batch item instead.
  */
 export function coordinatorPrefetch(envelope: Envelope, fromParty: boolean, pools = false): ItemKey[] {
@@ -25,7 +27,7 @@ export function coordinatorPrefetch(envelope: Envelope, fromParty: boolean, pool
     if (validKeyId !== undefined) keys.push(coordinatorKeys.key(validKeyId), coordinatorKeys.poolCursor(validKeyId), coordinatorKeys.poolBatch(validKeyId, envelope.from, envelope.session));
     return keys;
   }
-  const keys = [seenKey(envelope.id), coordinatorKeys.session(envelope.session)];
+  const keys = [...(coordinatorMarksReplays(envelope.type) ? [seenKey(envelope.id)] : []), coordinatorKeys.session(envelope.session)];
   if (fromParty) keys.unshift(anchorKey(envelope.from));
   if (!fromParty && validKeyId !== undefined) {
     keys.push(coordinatorKeys.key(validKeyId));

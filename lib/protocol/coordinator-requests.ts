@@ -7,11 +7,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { RefusalCode, RefusedError } from '../ports/errors.js';
-import type { WriteOperation } from '../ports/store.js';
 import type { CoordinatorIO } from './coordinator-io.js';
 import { refusedRequestResult, toParty } from './coordinator-outbox.js';
 import { coordinatorKeys, type KeyRecord, type PoolCursor, type Session, type SignSession } from './coordinator-state.js';
-import type { CommitmentClaim, LogLine } from './coordinator-step.js';
+import type { LogLine } from './coordinator-step.js';
 import { isFinished } from './coordinator-timeout.js';
 import { noncePoolSettings, type Limits, type NoncePoolSettings } from './directory.js';
 import { bytesToHex } from './encoding.js';
@@ -24,7 +23,7 @@ import { newReshareSession } from './reshare/coordinator-intake.js';
 import { retryOnConflict } from '../ports/store.js';
 import { eligible } from './sign/coordinator-attempt.js';
 import { newSignSession, pooledSignSession, requestedKey, type PooledEntry } from './sign/coordinator-intake.js';
-import { claimSigners, cursorAtEpoch, keyEpoch, passed, pruned, refillsDue, refillsRequested, withoutBatch, type PoolClaim, type PoolClock } from './sign/coordinator-pool.js';
+import { claimSigners, cursorAtEpoch, keyEpoch, pruned, refillsDue, refillsRequested, withoutBatch, type PoolClock } from './sign/coordinator-pool.js';
 
 /** `request` is authenticated and not replayed. Throws the RefusedError after telling the initiator why. */
 export async function onRequest(io: CoordinatorIO, request: Envelope): Promise<void> {
@@ -108,85 +107,107 @@ async function startReshare(io: CoordinatorIO, request: Envelope): Promise<void>
 }
 
 /**
- * A sign request with pools on: in ONE write, the session (absent), the key's pool cursor
- * (version, or absent when new) with the claimed entries passed and refills noted, and a
- * CommitmentUse claim (absent) per pooled commitment. Any lost condition (a concurrent
- * request claimed the same entries, a duplicate delivery created the session) re-reads
- * everything and starts over. After the write: the session's first phase, then the refills.
+ * A sign request with pools on, in two plain conditional puts (no transaction):
+ *
+ * 1. The key's pool cursor (version, or absent when new), with the claimed entries passed
+ *    and refills noted. Its version condition IS the claim: of two requests that read the
+ *    same cursor only one write succeeds, the other re-reads and claims other entries, so no
+ *    two requests are ever handed the same (batch, index). Nothing else needs recording per
+ *    entry: the cursor hands an entry out once, and a batch id is accepted at most once for
+ *    as long as its entries could be offered (onPoolBatch ignores a batch whose item exists,
+ *    the item lives past the batch's expiry, and acceptPoolBatch refuses an expired batch),
+ *    so a party re-sending an old batch cannot get its entries offered again.
+ * 2. The session (absent). A duplicate delivery that created it first goes to
+ *    onRepeatedRequest as before.
+ *
+ * Between the two, a crash or a lost session race only wastes the entries claimed in step 1:
+ * the cursor never offers them again, and the parties' sealed nonces expire unused. A lost
+ * race is logged. After the session: its first phase, then the refills noted in step 1 (sent
+ * even when the race was lost: the cursor says they were asked).
  */
 async function startSign(io: CoordinatorIO, request: Envelope, settings: NoncePoolSettings): Promise<void> {
   const body = parseBody(request, MessageType.signRequest);
   const sessionKey = coordinatorKeys.session(request.session);
   const cursorKey = coordinatorKeys.poolCursor(body.keyId);
   const clock: PoolClock = { now: io.now(), marginMs: io.limits.maxMessageAgeMs };
-  let tries = 0;
-  const outcome = await retryOnConflict(async () => {
-    tries += 1;
+  const claimed = await retryOnConflict(async (): Promise<{ existing: Session } | Claimed> => {
     const existing = await io.tables.sessions.get(sessionKey);
-    if (existing !== undefined) return { created: false as const, session: existing.value };
+    if (existing !== undefined) return { existing: existing.value };
     const stored = await io.getKey(body.keyId);
     const fresh = newSignSession(request, body, stored, clock.now);
     const key = requestedKey(body, stored);
-    const operations: WriteOperation[] = [];
     const storedCursor = await io.tables.poolCursors.get(cursorKey);
     // A cursor ahead of the key read: a refresh or reshare finished meanwhile. Leave it to
     // the requests that see the new epoch; this one takes two rounds.
     const ahead = storedCursor !== undefined && storedCursor.value.epoch > keyEpoch(key);
-    let session: SignSession = fresh;
-    let claims: CommitmentClaim[] = [];
-    let refills: string[] = [];
-    let logs: LogLine[] = [];
-    if (!ahead && poolsFit(key, settings, io.limits)) {
-      // After a lost write, also read whether the chosen commitments were claimed before: a
-      // rolled-back party may offer a used one again, and the write would lose forever.
-      const claimed = await claimFromPools(io, key, fresh, cursorAtEpoch(storedCursor?.value, key), clock, tries > 1);
-      logs = claimed.logs;
-      if (claimed.entries !== undefined) ({ session, claims } = pooledSignSession(fresh, claimed.entries));
-      refills = refillsDue(claimed.cursor, key, settings, clock);
-      const cursor = pruned(refillsRequested(claimed.cursor, refills, clock.now), clock);
-      if (storedCursor === undefined || claimed.changed || refills.length > 0 || storedCursor.value.epoch !== cursor.epoch) {
-        operations.push(
-          storedCursor === undefined
-            ? io.tables.poolCursors.putOperation(cursorKey, cursor, 1, { kind: 'absent' })
-            : io.tables.poolCursors.putOperation(cursorKey, cursor, storedCursor.version + 1, { kind: 'version', version: storedCursor.version }),
-        );
-      }
+    if (ahead || !poolsFit(key, settings, io.limits)) return { session: fresh, key, refills: [], logs: [] };
+    const fromPools = await claimFromPools(io, key, fresh, cursorAtEpoch(storedCursor?.value, key), clock);
+    const session = fromPools.entries === undefined ? fresh : pooledSignSession(fresh, fromPools.entries);
+    const refills = refillsDue(fromPools.cursor, key, settings, clock);
+    const cursor = pruned(refillsRequested(fromPools.cursor, refills, clock.now), clock);
+    // Unchanged (nothing claimed, dropped or asked, same epoch): no write, and no claim made.
+    if (storedCursor === undefined || fromPools.changed || refills.length > 0 || storedCursor.value.epoch !== cursor.epoch) {
+      if (storedCursor === undefined) await io.tables.poolCursors.create(cursorKey, cursor);
+      else await io.tables.poolCursors.replace(cursorKey, cursor, storedCursor.version);
     }
-    operations.unshift(io.tables.sessions.putOperation(sessionKey, session, 1, { kind: 'absent' }, io.limits.sessionTtlSeconds));
-    // No TTL on a claim: it must outlive every session of the key (as in coordinator-commitment.ts).
-    for (const claim of claims) operations.push(io.tables.commitments.putOperation(coordinatorKeys.commitment(claim.keyId, claim.use.party, claim.hiding), claim.use, 1, { kind: 'absent' }));
-    await io.tables.backend.write(operations, io.nowSeconds());
-    return { created: true as const, session, key, refills, logs };
+    return { session, key, refills, logs: fromPools.logs };
   });
-  if (!outcome.created) return onRepeatedRequest(io, request, outcome.session);
-  const { session, key, refills } = outcome;
-  io.emit(outcome.logs);
-  io.log.info('session started', { session: request.session, kind: session.kind, keyId: session.keyId, initiator: request.from, rounds: session.pooled === undefined ? 2 : 1 });
-  await io.sendPhase(session, key);
-  if (refills.length === 0) return;
-  io.log.info('pool refill requested', { keyId: key.keyId, epoch: keyEpoch(key), parties: refills });
-  // Each refill's envelope session is a fresh batch id: a redelivery of it gets the same batch.
-  await io.sendAll(refills.map((p) => toParty(p, bytesToHex(randomBytes(16)), MessageType.poolRefill, { keyId: key.keyId, epoch: keyEpoch(key), count: settings.batchSize })));
+  // The session existed already (a duplicate delivery finished first): nothing was claimed.
+  if ('existing' in claimed) return onRepeatedRequest(io, request, claimed.existing);
+  const { key, refills } = claimed;
+  io.emit(claimed.logs);
+  let stored: { created: boolean; value: Session };
+  try {
+    stored = await io.tables.sessions.createOrGet(sessionKey, claimed.session, io.limits.sessionTtlSeconds);
+  } catch (error) {
+    wasted(io, claimed.session);
+    throw error;
+  }
+  if (stored.created) {
+    io.log.info('session started', { session: request.session, kind: claimed.session.kind, keyId: claimed.session.keyId, initiator: request.from, rounds: claimed.session.pooled === undefined ? 2 : 1 });
+    await io.sendPhase(claimed.session, key);
+  } else {
+    wasted(io, claimed.session);
+  }
+  if (refills.length > 0) {
+    io.log.info('pool refill requested', { keyId: key.keyId, epoch: keyEpoch(key), parties: refills });
+    // Each refill's envelope session is a fresh batch id: a redelivery of it gets the same batch.
+    await io.sendAll(refills.map((p) => toParty(p, bytesToHex(randomBytes(16)), MessageType.poolRefill, { keyId: key.keyId, epoch: keyEpoch(key), count: settings.batchSize })));
+  }
+  if (!stored.created) await onRepeatedRequest(io, request, stored.value);
+}
+
+/** What startSign's cursor write settled: the session to store, and what to send and log after. */
+interface Claimed {
+  readonly session: SignSession;
+  readonly key: KeyRecord;
+  readonly refills: readonly string[];
+  readonly logs: readonly LogLine[];
+}
+
+/** Pooled entries claimed in the cursor for a session that was not stored: never offered again (their nonces expire unused). */
+function wasted(io: CoordinatorIO, session: SignSession): void {
+  if (session.pooled === undefined) return;
+  const entries = Object.entries(session.pooled).map(([party, e]) => ({ party, batch: e.batchId, index: e.index }));
+  io.log.error('pooled entries claimed for a session that was not stored: wasted', { session: session.request.session, keyId: session.keyId, entries });
 }
 
 /**
- * Whether a one-round session of this key fits the stores and queues: one transaction holds
- * the session, the cursor and a claim per signer (DynamoDB: 100 items), and each package
- * carries every signer's whole batch (about 300 bytes of envelope per commitment, plus the
- * batch's own envelope), which must stay well inside the largest envelope. Larger keys sign
- * in two rounds.
+ * Whether a one-round session of this key fits the queues: each package carries every
+ * signer's whole batch (about 300 bytes of envelope per commitment, plus the batch's own
+ * envelope), which must stay well inside the largest envelope. Larger keys sign in two
+ * rounds.
  */
 export function poolsFit(key: Pick<KeyRecord, 'threshold'>, settings: Pick<NoncePoolSettings, 'batchSize'>, limits: Pick<Limits, 'maxEnvelopeBytes'>): boolean {
   const packageBytes = key.threshold * (settings.batchSize * 300 + 2_000) + 8_000;
-  return key.threshold + 2 <= 100 && packageBytes <= limits.maxEnvelopeBytes / 2;
+  return packageBytes <= limits.maxEnvelopeBytes / 2;
 }
 
 /**
- * Claims one pooled entry per signer (coordinator-pool.ts), reads the claimed entries'
- * batch items (one round trip) and, with `checkUses`, their commitments' claim records
- * (another). A batch whose item is gone is dropped; an entry whose commitment another
- * session already claimed (a rolled-back party offering it again) is passed over. Either is
- * logged as an error naming the party, and the claim is made again without it.
+ * Claims one pooled entry per signer in the cursor (coordinator-pool.ts) and reads the
+ * claimed entries' batch items (one round trip). A batch whose item is gone or unreadable is
+ * dropped, logged as an error naming the party, and the claim is made again without it.
+ * Nothing else is checked per entry: the cursor is the claim (see startSign).
  * `entries` undefined: too few parties have a usable entry; the session takes two rounds.
  */
 async function claimFromPools(
@@ -195,19 +216,17 @@ async function claimFromPools(
   session: SignSession,
   start: PoolCursor,
   clock: PoolClock,
-  checkUses: boolean,
 ): Promise<{ cursor: PoolCursor; entries?: PooledEntry[]; changed: boolean; logs: LogLine[] }> {
   let cursor = start;
   let changed = false;
   const logs: LogLine[] = [];
-  // Each pass succeeds, drops a batch or passes over an entry: it ends.
+  // Each pass succeeds or drops a batch: it ends.
   for (;;) {
     const plan = claimSigners(cursor, eligible(session, key), key.threshold, clock);
     if (plan === undefined) return { cursor, changed, logs };
     const batchKeys = plan.claims.map((c) => coordinatorKeys.poolBatch(key.keyId, c.party, c.batchId));
     await io.prefetch(batchKeys);
     const entries: PooledEntry[] = [];
-    const unusable: PoolClaim[] = [];
     let next = cursor;
     for (const [i, claim] of plan.claims.entries()) {
       const batchKey = batchKeys[i];
@@ -222,28 +241,8 @@ async function claimFromPools(
         entries.push({ ...claim, commitment });
       }
     }
-    if (next !== cursor) {
-      cursor = next;
-      changed = true;
-      continue;
-    }
-    if (checkUses) {
-      const useKeys = entries.map((e) => coordinatorKeys.commitment(key.keyId, e.party, e.commitment.hiding));
-      await io.prefetch(useKeys);
-      for (const [i, entry] of entries.entries()) {
-        const useKey = useKeys[i];
-        const use = useKey === undefined ? undefined : await io.tables.commitments.get(useKey);
-        if (use === undefined) continue;
-        unusable.push(entry);
-        logs.push({
-          level: 'error',
-          message: 'pooled commitment was already used: passed over (party rolled back or broken)',
-          fields: { keyId: key.keyId, party: entry.party, batch: entry.batchId, index: entry.index, usedBy: use.value.session, attempt: use.value.attempt },
-        });
-      }
-    }
-    if (unusable.length === 0) return { cursor: plan.cursor, entries, changed: true, logs };
-    cursor = passed(cursor, unusable);
+    if (next === cursor) return { cursor: plan.cursor, entries, changed: true, logs };
+    cursor = next;
     changed = true;
   }
 }

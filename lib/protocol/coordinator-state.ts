@@ -50,7 +50,8 @@ export const SignSession = z.strictObject({
   signature: z.optional(SignatureHex),
   /**
    * Present while the current attempt is one-round: each signer's pooled commitment, claimed
-   * for this session at intake (sign/coordinator-pool.ts). `commitments` stays empty then.
+   * for this session at intake by the pool cursor's write (sign/coordinator-pool.ts).
+   * `commitments` stays empty then.
    */
   pooled: z.optional(z.record(z.string(), z.strictObject({ batchId: z.string(), index: z.number().check(z.int(), z.nonnegative()), commitment: NonceCommitment }))),
   /** The key's epoch at intake (absent: 0): shares are verified with that epoch's package, and a key that moved on fails the session (retryable). */
@@ -109,9 +110,10 @@ export const KeyRecord = z.strictObject({
 export type KeyRecord = z.infer<typeof KeyRecord>;
 
 /**
- * A nonce commitment the coordinator put into a signing package, keyed by key id and hiding
- * element (RFC 9591 §7.3: a commitment is used once). Another session or attempt offering
- * it again reveals a rolled-back or broken party, even with an honest coordinator.
+ * A two-round nonce commitment (`sign.commitment`) the coordinator put into a signing
+ * package, keyed by key id and hiding element (RFC 9591 §7.3: a commitment is used once).
+ * Another session or attempt offering it again reveals a rolled-back or broken party, even
+ * with an honest coordinator. Pooled entries have none: the pool cursor is their claim.
  */
 export const CommitmentUse = z.strictObject({
   session: z.string(),
@@ -133,8 +135,8 @@ export type PoolBatchRef = z.infer<typeof PoolBatchRef>;
 /**
  * The coordinator's pools of one key (small: no commitments, only where each batch stands).
  * Changed under a version condition by every claim and every batch that arrives, so two
- * requests never claim the same entry; the claim record (`CommitmentUse`) is written in the
- * same transaction as a second, independent guard.
+ * requests never claim the same entry: that write is the claim (no `CommitmentUse` per
+ * pooled entry; see coordinator-requests.ts startSign).
  */
 export const PoolCursor = z.strictObject({
   keyId: z.string(),

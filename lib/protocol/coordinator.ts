@@ -28,6 +28,7 @@ import { noncePoolSettings } from './directory.js';
 import { COORDINATOR, INITIATOR_REQUEST_TYPES, MessageType, type Envelope } from './messages.js';
 import type { HandleOutcome } from './party.js';
 import { ReplayGuard } from './replay-guard.js';
+import { coordinatorMarksReplays } from './replay-exemptions.js';
 import { applySign } from './sign/coordinator-apply.js';
 import { restartAtEpoch } from './sign/coordinator-attempt.js';
 import { onPoolBatch } from './sign/coordinator-pool-batch.js';
@@ -123,7 +124,7 @@ export class Coordinator {
         // second write here would only hide the original error behind its own.
         const anchor = { envelope, written: false };
         try {
-          await this.#replays.assertNotSeen(envelope);
+          if (coordinatorMarksReplays(envelope.type)) await this.#replays.assertNotSeen(envelope);
           await this.#onPartyMessage(envelope, anchor);
         } catch (error) {
           if (error instanceof RefusedError && !anchor.written) await this.#anchors.record(envelope);
@@ -135,10 +136,10 @@ export class Coordinator {
       if (!(error instanceof RefusedError)) throw error;
       const blame = error.blame.length > 0 ? error.blame.join(', ') : undefined;
       this.#io.log.warn('message refused', { code: error.code, reason: error.message, type: envelope?.type, from: envelope?.from, blame });
-      if (envelope !== undefined && error.code !== RefusalCode.replayed) await this.#replays.remember(envelope);
+      if (envelope !== undefined && error.code !== RefusalCode.replayed && coordinatorMarksReplays(envelope.type)) await this.#replays.remember(envelope);
       return { status: 'refused', code: error.code, reason: error.message, type: envelope?.type, session: envelope?.session };
     }
-    await this.#replays.remember(envelope);
+    if (coordinatorMarksReplays(envelope.type)) await this.#replays.remember(envelope);
     return { status: 'processed', type: envelope.type, session: envelope.session };
   }
 

@@ -11,7 +11,7 @@ import type { ItemKey } from '../ports/store.js';
 import { auditKeys } from './audit.js';
 import { decisionIdOf } from './party-audit.js';
 import { MAX_POOL_BATCH, MessageType, NAME_PATTERN, type Envelope } from './messages.js';
-import { hasReplayMark } from './party-replay.js';
+import { partyMarksReplays } from './replay-exemptions.js';
 import { partyKeys } from './party-state.js';
 import { seenKey } from './replay-guard.js';
 
@@ -55,7 +55,7 @@ function ownPoolSlot(body: unknown, self: string): { batchId: string; index: num
 
 /** What handling `envelope` reads first: its replay mark (if its step has one), then its step's items. */
 export function partyPrefetch(envelope: Envelope): ItemKey[] {
-  const keys = hasReplayMark(envelope.type) ? [seenKey(envelope.id)] : [];
+  const keys = partyMarksReplays(envelope.type) ? [seenKey(envelope.id)] : [];
   const { session, body } = envelope;
   if (envelope.type === MessageType.poolRefill) {
     const refillKey = plainName(field(body, 'keyId'));

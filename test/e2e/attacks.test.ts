@@ -210,6 +210,15 @@ describe('replayed messages', () => {
     expect(await harness.cluster.coordinator.handle(commitmentFromP1)).toMatchObject({ status: 'refused', code: 'replayed' });
     const request = only(sentBy(harness, 'cli', MessageType.signRequest), 'sign.request').body;
     expect(await harness.cluster.coordinator.handle(request)).toMatchObject({ status: 'refused', code: 'replayed' });
+    // A signature share keeps no replay mark at the coordinator: it is processed again and
+    // changes nothing stored (its session is finished; it only answers with the same result).
+    const share = harness.sent.find((m) => typeOf(m.body) === MessageType.signShare)?.body;
+    if (share === undefined) throw new Error('no share sent');
+    const before = await storeItems(harness.dir, 'coordinator', '');
+    const results = harness.sent.length;
+    expect(await harness.cluster.coordinator.handle(share)).toMatchObject({ status: 'processed' });
+    expect(await storeItems(harness.dir, 'coordinator', '')).toEqual(before);
+    for (const m of harness.sent.slice(results)) expect(typeOf(m.body)).toBe(MessageType.signResult);
 
     // A new message, delivered twice in a row.
     const coordinatorVault = requiredVault(harness.cluster, 'coordinator');

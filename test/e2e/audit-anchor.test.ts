@@ -12,7 +12,7 @@ import { LocalCluster, readPinnedDirectory } from '../../lib/dev/cluster.js';
 import { SqliteItemBackend } from '../../lib/adapters/local/sqlite-backend.js';
 import { runAuditVerify, verifyPartyAudit } from '../../lib/cli/audit.js';
 import type { ItemBackend } from '../../lib/ports/store.js';
-import { anchorKey, AnchorRecord } from '../../lib/protocol/audit-anchors.js';
+import { anchorKey, anchorRecord, StoredAnchor } from '../../lib/protocol/audit-anchors.js';
 import { AuditRecord, auditKeys, auditRecordHash } from '../../lib/protocol/audit.js';
 import { resign } from '../support/harness.js';
 
@@ -79,7 +79,7 @@ async function anchorSource(dataDir: string, party: string) {
 describe('audit anchors', () => {
   test('the coordinator holds each party\'s signed head, and an intact chain verifies against it', async () => {
     const dataDir = await dataDirAfterRun();
-    const anchor = await withStore(coordinatorStore(dataDir), async (store) => AnchorRecord.parse((await store.get(anchorKey('p2')))?.data));
+    const anchor = await withStore(coordinatorStore(dataDir), async (store) => anchorRecord(StoredAnchor.parse((await store.get(anchorKey('p2')))?.data)));
     expect(anchor.seq).toBeGreaterThanOrEqual(1);
     expect(await runAuditVerify({ dataDir, party: 'p2', json: true })).toBe(true);
   });
@@ -125,11 +125,11 @@ describe('audit anchors', () => {
     const coordinatorVault = await (await import('../../lib/adapters/local/file-key-vault.js')).FileKeyVault.open(join(dataDir, 'coordinator', 'vault'));
     await withStore(coordinatorStore(dataDir), async (store) => {
       const item = await store.get(anchorKey('p2'));
-      const anchor = AnchorRecord.parse(item?.data);
+      const anchor = anchorRecord(StoredAnchor.parse(item?.data));
       if (item === undefined) throw new Error('no anchor');
       const forgedBody = { ...(anchor.envelope.body as Record<string, unknown>), audit: { seq: anchor.seq, hash: 'ab'.repeat(32) } };
       const envelope = JSON.parse(await resign(coordinatorVault, anchor.envelope, { body: forgedBody }));
-      await store.write([{ op: 'put', item: { ...item, data: { ...anchor, hash: 'ab'.repeat(32), envelope } }, condition: { kind: 'none' } }], 0);
+      await store.write([{ op: 'put', item: { ...item, data: { envelope } }, condition: { kind: 'none' } }], 0);
     });
     const partyKey = await anchorSource(dataDir, 'p2');
     const verdict = await withStore(partyStore(dataDir, 'p2'), (backend) =>

@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ED25519_TORSION_SUBGROUP, ed25519 } from '@noble/curves/ed25519.js';
 import { RefusalCode } from '../../lib/ports/errors.js';
 import type { StoredItem } from '../../lib/ports/store.js';
-import { DEFAULT_LIMITS } from '../../lib/protocol/directory.js';
+import { DEFAULT_LIMITS, DEFAULT_NONCE_POOL } from '../../lib/protocol/directory.js';
 import { newMessageId } from '../../lib/protocol/envelope.js';
 import { MessageType, type Envelope, type SignResultBody } from '../../lib/protocol/messages.js';
 import {
@@ -60,6 +60,15 @@ async function signAndCollect(harness: Harness, keyId: string, message: Uint8Arr
   const first = results[0];
   if (results.length !== 1 || first?.type !== 'sign.result') throw new Error(`expected one sign.result, got ${results.length}`);
   return { session, result: first.body };
+}
+
+/** The pooled entries (batch/index) of p3 that sign.pooled packages to p3 carried since `from`. */
+function p3Entries(harness: Harness, from: number): string[] {
+  return harness.sent.slice(from).filter((m) => typeOf(m.body) === MessageType.signPooled).flatMap(({ body }) => {
+    const envelope = parseRaw(body);
+    if (envelope.to !== 'p3') return [];
+    return (bodyOf(envelope).commitments as { batch: Envelope; index: number }[]).filter((e) => e.batch.from === 'p3').map((e) => `${e.batch.session}/${e.index}`);
+  });
 }
 
 async function signSession(harness: Harness, session: string) {
@@ -340,52 +349,44 @@ describe('a nonce commitment offered again (a rolled-back party)', () => {
     expect(await harness.cluster.coordinator.handle(again)).toMatchObject({ status: 'processed' });
   });
 
-  it('in a pool batch: the coordinator passes that entry over, naming the party, and signs in one round with the next', async () => {
+  it('as a pool batch sent again (same batch id) after its entries were all handed out: ignored, and none of its entries is offered again', async () => {
     const fixture = await fixture23();
-    const harness = await openFromFixture(scratch, fixture);
-
-    // Session 1 (two rounds, fills the pools): p1's commitment is lost, so p2 and p3 sign and
-    // p3's commitment is used. p1's batch is lost too (so p2 and p3 sign session 2), and p3
-    // (rolled back, or broken) puts that used commitment first in its batch, properly signed.
-    let replaced = 0;
-    harness.hooks.intercept = async ({ from, body }) => {
-      const type = typeOf(body);
-      if (from === 'p1' && ((type === MessageType.signCommitment && attemptOf(body) === 1) || type === MessageType.poolBatch)) return [];
-      if (from !== 'p3' || type !== MessageType.poolBatch) return [body];
-      const used = harness.sent.find((m) => m.from === 'p3' && typeOf(m.body) === MessageType.signCommitment);
-      if (used === undefined) throw new Error('p3 batched before it committed');
-      const envelope = parseRaw(body);
-      const [, ...rest] = bodyOf(envelope).commitments as Commitment[];
-      replaced += 1;
-      return [await resign(requiredVault(harness.cluster, 'p3'), envelope, { body: { ...bodyOf(envelope), commitments: [commitmentOf(used.body), ...rest] } })];
-    };
-    const first = await signAndCollect(harness, fixture.keyId, encoder.encode('first'));
-    expect(first.result.signers).toEqual(['p2', 'p3']);
-    expect(replaced).toBe(1);
-    const usedCommitment = commitmentOf(harness.sent.find((m) => m.from === 'p3' && typeOf(m.body) === MessageType.signCommitment)?.body ?? '');
-
-    // Session 2: one round, p2 and p3; p3's first entry is passed over for its second.
-    harness.hooks.intercept = undefined;
+    const harness = await openFromFixture(scratch, fixture, { limits: { ...DEFAULT_LIMITS, noncePool: { ...DEFAULT_NONCE_POOL, batchSize: 2, lowWater: 0 } } });
+    // Session 1 (two rounds) fills the pools: 2 entries per party. p1's batch is lost, so p2
+    // and p3 sign sessions 2 and 3 in one round and hand out both of p3's first entries.
+    harness.hooks.intercept = ({ from, body }) => (from === 'p1' && typeOf(body) === MessageType.poolBatch ? [] : [body]);
+    await signAndCollect(harness, fixture.keyId, encoder.encode('fills the pools'));
+    const firstBatch = harness.sent.find((m) => m.from === 'p3' && typeOf(m.body) === MessageType.poolBatch);
+    if (firstBatch === undefined) throw new Error('p3 sent no batch');
+    const old = parseRaw(firstBatch.body);
     const from = harness.sent.length;
-    const message = encoder.encode('second');
-    const second = await signAndCollect(harness, fixture.keyId, message);
-    expect(second.result.ok, JSON.stringify(second.result.error)).toBe(true);
-    expect(second.result.signers).toEqual(['p2', 'p3']);
-    expect(opensslVerifies(fixture.publicKey, message, second.result.signature ?? '')).toBe(true);
-    const packages = harness.sent.slice(from).filter((m) => m.from === 'coordinator' && m.destination.kind === 'party' && typeOf(m.body) !== MessageType.poolRefill);
-    expect(packages.map((m) => typeOf(m.body))).toEqual([MessageType.signPooled, MessageType.signPooled]);
-    for (const { body } of packages) {
-      const p3Entry = (bodyOf(parseRaw(body)).commitments as { batch: Envelope; index: number }[]).find((e) => e.batch.from === 'p3');
-      expect(p3Entry?.index).toBe(1);
-      expect((bodyOf(p3Entry?.batch ?? parseRaw(body)).commitments as Commitment[])[0]).toEqual(usedCommitment);
-    }
-    expect(harness.logs.filter((l) => l.level === 'error' && /already used: passed over/.test(l.message)).map((l) => l.fields.party)).toEqual(['p3']);
+    for (const text of ['second', 'third']) expect((await signAndCollect(harness, fixture.keyId, encoder.encode(text))).result.signers).toEqual(['p2', 'p3']);
+    expect(p3Entries(harness, from)).toEqual([`${old.session}/0`, `${old.session}/1`]);
 
-    // The used commitment's claim still names session 1; nothing was refused or dead-lettered.
-    const claims = await commitmentClaims(harness.dir);
-    expect(claims.filter((c) => c.pk.endsWith(usedCommitment.hiding))).toEqual([expect.objectContaining({ session: first.session, attempt: 1, party: 'p3' })]);
-    expect(claims.filter((c) => c.session === second.session).map((c) => c.party).sort()).toEqual(['p2', 'p3']);
-    expect(harness.cluster.outcomes.filter((o) => o.outcome.status === 'refused')).toEqual([]);
+    // p3 (rolled back, or broken) sends that batch again: the very envelope (a replay), and
+    // re-signed as new messages, once as it was and once with fresh commitments under the old id.
+    const vault = requiredVault(harness.cluster, 'p3');
+    const before = await snapshot(harness.dir);
+    expect(await harness.cluster.coordinator.handle(firstBatch.body)).toMatchObject({ status: 'refused', code: RefusalCode.replayed });
+    const newest = parseRaw(harness.sent.filter((m) => m.from === 'p3' && typeOf(m.body) === MessageType.poolBatch).at(-1)?.body ?? firstBatch.body);
+    expect(newest.session).not.toBe(old.session);
+    const reused = { ...bodyOf(old), commitments: bodyOf(newest).commitments };
+    for (const copy of [await freshCopy(vault, old, Date.now()), await freshCopy(vault, old, Date.now(), reused)]) {
+      expect(await harness.cluster.coordinator.handle(copy)).toMatchObject({ status: 'processed', type: MessageType.poolBatch });
+    }
+    // Nothing stored changed but the copies' replay marks.
+    const without = (all: Record<string, StoredItem[]>) => Object.fromEntries(Object.entries(all).map(([node, items]) => [node, items.filter((i) => !i.pk.startsWith('seen#'))]));
+    expect(without(await snapshot(harness.dir))).toEqual(without(before));
+
+    // The next signature runs in one round from the new batches; no package carries the old one.
+    harness.hooks.intercept = undefined;
+    const next = harness.sent.length;
+    const fourth = await signAndCollect(harness, fixture.keyId, encoder.encode('fourth'));
+    expect(fourth.result.ok, JSON.stringify(fourth.result.error)).toBe(true);
+    const packages = harness.sent.slice(next).filter((m) => typeOf(m.body) === MessageType.signPooled);
+    expect(packages.length).toBeGreaterThan(0);
+    for (const { body } of packages) expect((bodyOf(parseRaw(body)).commitments as { batch: Envelope }[]).map((e) => e.batch.session)).not.toContain(old.session);
+    expect(harness.cluster.outcomes.filter((o) => o.outcome.status === 'refused' && o.outcome.code !== RefusalCode.replayed)).toEqual([]);
     expectNoDeadLetters(harness);
   });
 });

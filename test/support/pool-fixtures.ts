@@ -59,15 +59,19 @@ export async function signRequest(cast: Cast, setup: SignSetup, requestId: strin
   return cast.envelope('cli', MessageType.signRequest, deriveSessionId('cli', requestId), { requestId, keyId: setup.key.keyId, message });
 }
 
-/** Table calls, counted as DynamoDB would bill them: single reads, batch reads, (transactional) writes. */
+/** Table calls, counted as DynamoDB would bill them: single reads, batch reads, writes (a write of more than one item is a transaction) and the items they write. */
 export interface TableCalls {
   get: number;
   getMany: number;
   write: number;
+  items: number;
 }
 
+/** Called before each write reaches the store: a test makes a concurrent writer win there. */
+export type BeforeWrite = (operations: readonly WriteOperation[]) => Promise<void>;
+
 /** `inner` with a batch read (as DynamoDB's BatchGetItem), every call counted in `calls`. */
-function counted(inner: ItemBackend, calls: TableCalls): ItemBackend {
+function counted(inner: ItemBackend, calls: TableCalls, beforeWrite: () => BeforeWrite | undefined): ItemBackend {
   return {
     get: (key: ItemKey) => {
       calls.get += 1;
@@ -79,8 +83,10 @@ function counted(inner: ItemBackend, calls: TableCalls): ItemBackend {
     },
     query: (pk: string, skPrefix?: string) => inner.query(pk, skPrefix),
     scanPrefix: (pkPrefix: string) => inner.scanPrefix(pkPrefix),
-    write: (operations: readonly WriteOperation[], nowSeconds: number) => {
+    write: async (operations: readonly WriteOperation[], nowSeconds: number) => {
+      await beforeWrite()?.(operations);
       calls.write += 1;
+      calls.items += operations.length;
       return inner.write(operations, nowSeconds);
     },
   };
@@ -88,7 +94,8 @@ function counted(inner: ItemBackend, calls: TableCalls): ItemBackend {
 
 export class PoolRig {
   now = NOW;
-  readonly calls: TableCalls = { get: 0, getMany: 0, write: 0 };
+  readonly calls: TableCalls = { get: 0, getMany: 0, write: 0, items: 0 };
+  beforeWrite: BeforeWrite | undefined;
   readonly sent: Envelope[] = [];
   readonly logs: LogLine[] = [];
   readonly coordinator: Coordinator;
@@ -102,7 +109,7 @@ export class PoolRig {
     const log = (level: LogLine['level']) => (message: string, fields: Record<string, unknown> = {}) => void this.logs.push({ level, message, fields });
     this.coordinator = new Coordinator({
       vault: cast.signer(COORDINATOR),
-      store: counted(store, this.calls),
+      store: counted(store, this.calls, () => this.beforeWrite),
       transport: { send: (_destination, body) => Promise.resolve(void this.sent.push(JSON.parse(body) as Envelope)) },
       clock: { now: () => this.now },
       directory: cast.directory,
@@ -127,7 +134,7 @@ export class PoolRig {
   /** The table calls counted so far, and the counters reset. */
   takeCalls(): TableCalls {
     const calls = { ...this.calls };
-    Object.assign(this.calls, { get: 0, getMany: 0, write: 0 });
+    Object.assign(this.calls, { get: 0, getMany: 0, write: 0, items: 0 });
     return calls;
   }
 
@@ -152,14 +159,7 @@ export class PoolRig {
     return session;
   }
 
-  /** Every CommitmentUse item: hiding → use. */
-  async commitmentUses(): Promise<Map<string, unknown>> {
-    const items = await this.store.scanPrefix('commitment#');
-    // commitment#<keyId>#<party>#<hiding>: keyed by the hiding element.
-    return new Map(items.map((i) => [i.pk.split('#')[3] ?? '', i.data]));
-  }
-
-  /** How many claim records exist (two parties may claim equal hiding elements, each its own). */
+  /** How many CommitmentUse records exist (written for two-round commitments only). */
   async commitmentClaimCount(): Promise<number> {
     return (await this.store.scanPrefix('commitment#')).length;
   }

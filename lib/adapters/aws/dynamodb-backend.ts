@@ -83,7 +83,8 @@ function keyAttributes(key: ItemKey): Item {
   return { pk: { S: key.pk }, sk: { S: key.sk } };
 }
 
-function toAttributes(item: StoredItem): Item {
+/** The attributes an item is stored as (also what tests size it by). */
+export function toAttributes(item: StoredItem): Item {
   if (!Number.isSafeInteger(item.version) || item.version < 0) {
     throw new FrostlineError('malformed', `item ${item.pk}/${item.sk}: version must be a non-negative integer`);
   }

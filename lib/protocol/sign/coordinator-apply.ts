@@ -8,7 +8,8 @@ import { onSignRefusal } from './coordinator-refusal.js';
 import { onShare } from './coordinator-share.js';
 
 /**
- * `envelope` is authenticated (signed by its sender, fresh, not replayed); everything else is
+ * `envelope` is authenticated (signed by its sender, fresh, and not replayed, but for a
+ * `sign.share`, which keeps no replay mark: replay-exemptions.ts); everything else is
  * checked here. `priorUse`: for a `sign.commitment`, who used its hiding element with this
  * key before, if anyone.
  */

@@ -7,7 +7,7 @@
  */
 import { RefusalCode, RefusedError } from '../../ports/errors.js';
 import type { KeyRecord, SignSession } from '../coordinator-state.js';
-import { sessionBase, type CommitmentClaim } from '../coordinator-step.js';
+import { sessionBase } from '../coordinator-step.js';
 import type { Envelope, NonceCommitment, SignRequestBody } from '../messages.js';
 import { requiredSuite } from '../suites.js';
 import { derivationOf } from './signing-key.js';
@@ -51,12 +51,10 @@ export interface PooledEntry {
 
 /**
  * The fresh session as a one-round attempt 1: the claimed entries' parties are its signers,
- * their commitments fixed, and each commitment is claimed for the key in the same write
- * (RFC 9591 §7.3), as a two-round commitment is when it enters a session.
+ * their commitments fixed. The claim itself is the pool cursor's write (RFC 9591 §7.3: the
+ * cursor hands each entry out once; see coordinator-requests.ts startSign).
  */
-export function pooledSignSession(session: SignSession, entries: readonly PooledEntry[]): { session: SignSession; claims: CommitmentClaim[] } {
-  const sessionId = session.request.session;
+export function pooledSignSession(session: SignSession, entries: readonly PooledEntry[]): SignSession {
   const pooled = Object.fromEntries(entries.map((e) => [e.party, { batchId: e.batchId, index: e.index, commitment: e.commitment }]));
-  const claims = entries.map((e) => ({ keyId: session.keyId, hiding: e.commitment.hiding, use: { session: sessionId, attempt: session.attempt, party: e.party } }));
-  return { session: { ...session, phase: 'sign', signers: entries.map((e) => e.party).sort(), pooled }, claims };
+  return { ...session, phase: 'sign', signers: entries.map((e) => e.party).sort(), pooled };
 }

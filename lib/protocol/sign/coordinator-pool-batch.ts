@@ -61,9 +61,23 @@ export function acceptPoolBatch(envelope: Envelope, body: PoolBatchBody, signing
 }
 
 /**
+ * When a batch item may count as absent (epoch seconds): not before the batch itself expires,
+ * rounded up, plus the largest clock skew. Until then a delivery of the same batch id finds
+ * the item and changes nothing, and from then on acceptPoolBatch refuses the batch as
+ * expired (on any clock within the skew, DynamoDB's TTL reaper's included). So a batch id is
+ * accepted at most once, which is what lets the pool cursor alone claim its entries: a
+ * party re-sending an old batch (rolled back, or broken) can never have its entries offered
+ * again (coordinator-requests.ts startSign).
+ */
+export function batchItemExpiresAt(expires: number, limits: Pick<Limits, 'maxClockSkewMs'>): number {
+  return Math.ceil(expires / 1000) + Math.ceil(limits.maxClockSkewMs / 1000);
+}
+
+/**
  * Receives an authenticated, unreplayed `pool.batch`: the batch item and the cursor's new
  * reference in ONE transaction, with `anchorOperations` (the sender's audit anchor). A batch
- * already stored (a redelivery after a crash) changes nothing; returns whether it wrote.
+ * already stored (a redelivery after a crash, or a party sending an old batch again) changes
+ * nothing, however much of it was handed out; returns whether it wrote.
  */
 export async function onPoolBatch(io: CoordinatorIO, envelope: Envelope, anchorOperations: () => Promise<WriteOperation[]>): Promise<boolean> {
   const settings = noncePoolSettings(io.limits);
@@ -90,7 +104,7 @@ export async function onPoolBatch(io: CoordinatorIO, envelope: Envelope, anchorO
     }
     const item: PoolBatchItem = { party: envelope.from, epoch: body.epoch, batch: envelope };
     const cursor = withBatch(current, { keyId, epoch: body.epoch }, envelope.from, ref, clock);
-    const ttlSeconds = Math.max(1, Math.ceil((body.expires - clock.now) / 1000));
+    const ttlSeconds = batchItemExpiresAt(body.expires, io.limits) - io.nowSeconds();
     await io.tables.backend.write(
       [
         io.tables.poolBatches.putOperation(batchKey, item, 1, { kind: 'absent' }, ttlSeconds),

@@ -2,8 +2,9 @@
  * Nonce pools, coordinator side: where each party's published batches of commitments
  * stand, as pure functions over the key's PoolCursor. Claiming an entry moves its batch's
  * `next` past it; the cursor is written under a version condition with every claim, so two
- * requests can never be handed the same entry, and the claim record (CommitmentUse)
- * written in the same transaction guards it a second time.
+ * requests can never be handed the same entry. That write is the whole claim: a batch id is
+ * accepted once for as long as its entries could be offered (coordinator-pool-batch.ts
+ * batchItemExpiresAt), so an entry passed over never comes back.
  *
  * "Usable" is one definition everywhere: an entry below `count`, of a batch that expires
  * more than `marginMs` (the longest a message may travel, limits.maxMessageAgeMs) from now,
@@ -98,11 +99,7 @@ export function claimSigners(
   return { cursor: passed(cursor, claims), claims };
 }
 
-/**
- * The cursor with each claimed entry passed over (its batch's `next` beyond it). Also how an
- * entry that must never be handed out is skipped: one whose commitment was already claimed
- * (a rolled-back party offering it again) or whose batch item is gone.
- */
+/** The cursor with each claimed entry passed over (its batch's `next` beyond it). */
 export function passed(cursor: PoolCursor, claims: readonly PoolClaim[]): PoolCursor {
   const parties = { ...cursor.parties };
   for (const claim of claims) {

@@ -19,7 +19,10 @@ export function onShare(session: SignSession, key: KeyRecord, envelope: Envelope
   const body = parseBody(envelope, MessageType.signShare);
   if (body.attempt !== session.attempt || !session.signers.includes(envelope.from)) return { resend: false };
   const existing = Object.hasOwn(session.shares, envelope.from) ? session.shares[envelope.from] : undefined;
-  if (existing !== undefined || session.phase !== 'sign') return { resend: existing?.id === envelope.id };
+  // The very share recorded, again (it keeps no replay mark: replay-exemptions.ts): only if
+  // it moved the session on (its last share: the outcome) may a crash have kept that from
+  // being sent. While the attempt waits for shares, recording one sent nothing to send again.
+  if (existing !== undefined || session.phase !== 'sign') return { resend: existing?.id === envelope.id && session.phase !== 'sign' };
   if (!wellFormedShare(session, key, envelope, body, context)) {
     return { next: nextAttempt({ ...session, excluded: [...session.excluded, envelope.from] }, key, 'cheater-detected'), resend: false, logs: [invalidShareLog(envelope.session, session.attempt, envelope.from)] };
   }

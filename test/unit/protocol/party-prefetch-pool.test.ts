@@ -23,7 +23,7 @@ describe('partyPrefetch for nonce pools', () => {
     ]);
   });
 
-  it('sign.pooled reads no replay mark (party-replay.ts), only the share, the approval mark, the audit head, and its own pool nonce\'s item (unused or spent)', () => {
+  it('sign.pooled reads no replay mark (replay-exemptions.ts), only the share, the approval mark, the audit head, and its own pool nonce\'s item (unused or spent)', () => {
     const commitments = [
       { batch: { from: 'p2', session: 'd'.repeat(32) }, index: 5 },
       { batch: { from: 'p1', session: BATCH }, index: 3 },

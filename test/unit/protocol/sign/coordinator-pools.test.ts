@@ -10,15 +10,16 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RefusalCode } from '../../../../lib/ports/errors.js';
 import { coordinatorKeys, type SignSession } from '../../../../lib/protocol/coordinator-state.js';
 import { DEFAULT_LIMITS, DEFAULT_NONCE_POOL } from '../../../../lib/protocol/directory.js';
-import { envelopeSigningInput, parseBody } from '../../../../lib/protocol/envelope.js';
+import { createEnvelope, deriveSessionId, envelopeSigningInput, parseBody } from '../../../../lib/protocol/envelope.js';
 import { commitmentFromWire, commitmentToWire, publicFromWire, signingPackageHash, sortCommitments } from '../../../../lib/protocol/frost-wire.js';
 import { Delegation } from '../../../../lib/protocol/delegation.js';
-import { MessageType, type Envelope, type NonceCommitment } from '../../../../lib/protocol/messages.js';
+import { COORDINATOR, MessageType, type Envelope, type NonceCommitment } from '../../../../lib/protocol/messages.js';
 import { acceptPoolBatch } from '../../../../lib/protocol/sign/coordinator-pool-batch.js';
 import { ed25519Suite } from '../../../../lib/protocol/suite.js';
 import { AUDIT, Cast, NOW, identifierOf } from '../../../support/coordinator-fixtures.js';
 import { HOUR, PoolRig, batchOf, signRequest, type Batch } from '../../../support/pool-fixtures.js';
 import { refusal } from '../../../support/refusal.js';
+import { seenKey } from '../../../../lib/protocol/replay-guard.js';
 import { signSetup, type SignSetup } from '../../../support/sign-fixtures.js';
 import { bytesToHex } from '../../../../lib/protocol/encoding.js';
 
@@ -80,8 +81,8 @@ describe('pool.batch intake (coordinator)', () => {
     const b = await batchOf(cast, setup, 'p1', { count: 5 });
     const anchored = await cast.envelope('p1', MessageType.poolBatch, b.batchId, { ...parseBody(b.envelope, MessageType.poolBatch), audit: { seq: 4, hash: 'ab'.repeat(32) } });
     expect(await r.handle(anchored)).toMatchObject({ status: 'processed', type: MessageType.poolBatch });
-    // One batch read (anchor, seen, key, cursor, batch item), the transaction, the replay mark.
-    expect(r.takeCalls()).toEqual({ get: 0, getMany: 1, write: 2 });
+    // One batch read (anchor, seen, key, cursor, batch item), the transaction (batch, cursor, anchor), the replay mark.
+    expect(r.takeCalls()).toEqual({ get: 0, getMany: 1, write: 2, items: 4 });
     expect(await r.tables.poolBatches.get(coordinatorKeys.poolBatch('k1', 'p1', b.batchId))).toMatchObject({ value: { party: 'p1', epoch: 0, batch: anchored } });
     expect(await r.cursor()).toEqual({ keyId: 'k1', epoch: 0, parties: { p1: { batches: [{ batchId: b.batchId, expires: NOW + 24 * HOUR, count: 5, next: 0 }] } } });
     expect((await r.coordinator.auditAnchor('p1'))?.seq).toBe(4);
@@ -209,7 +210,7 @@ describe('sign intake with pools (coordinator)', () => {
     expect(r.take().map((e) => e.type)).toEqual([MessageType.signCommit, MessageType.signCommit, MessageType.signCommit]);
   });
 
-  it('batches from t parties: a one-round session; sign.pooled to exactly the t signers with their signed batches; each commitment claimed once; refills only where low', async () => {
+  it('batches from t parties: a one-round session; sign.pooled to exactly the t signers with their signed batches; claimed in the cursor alone; refills only where low', async () => {
     const r = await newRig({ lowWater: 3 });
     const [b1, b3] = [await batch('p1', { count: 5 }), await batch('p3', { count: 4 })];
     await deliver(r, b1, b3);
@@ -228,24 +229,20 @@ describe('sign intake with pools (coordinator)', () => {
     expect(sent.filter((e) => e.type === MessageType.signCommit)).toEqual([]);
     // p1 has 4 left (> lowWater 3), p3 has 3 and p2 none: those two are asked.
     expect(sent.filter((e) => e.type === MessageType.poolRefill).map((e) => e.to).sort()).toEqual(['p2', 'p3']);
-    expect(await r.commitmentUses()).toEqual(
-      new Map([
-        [b1.commitments[0]?.hiding, { session: request.session, attempt: 1, party: 'p1' }],
-        [b3.commitments[0]?.hiding, { session: request.session, attempt: 1, party: 'p3' }],
-      ]),
-    );
+    // The cursor's write is the claim: no record per pooled commitment.
+    expect(await r.commitmentClaimCount()).toBe(0);
     const cursor = await r.cursor();
     expect(cursor?.parties.p1?.batches[0]?.next).toBe(1);
     expect(cursor?.parties.p3).toMatchObject({ batches: [{ next: 1 }], refillRequestedAt: NOW });
   });
 
-  it('one-round intake costs 2 batch reads, 1 transaction and the replay mark: no single reads', async () => {
+  it('one-round intake costs 2 batch reads and 3 single-item puts (cursor, session, replay mark): no transaction, no single reads', async () => {
     const r = await newRig({ lowWater: 2 });
     await deliver(r, await batch('p1'), await batch('p2'), await batch('p3'));
     r.takeCalls();
     expect(await r.handle(await signRequest(cast, setup, 'cost'))).toMatchObject({ status: 'processed' });
-    // (seen, session, key, cursor) + (2 batch items); the claim transaction + the replay mark.
-    expect(r.takeCalls()).toEqual({ get: 0, getMany: 2, write: 2 });
+    // (seen, session, key, cursor) + (2 batch items); the cursor (the claim), the session, the replay mark.
+    expect(r.takeCalls()).toEqual({ get: 0, getMany: 2, write: 3, items: 3 });
     expect(r.take().map((e) => e.type)).toEqual([MessageType.signPooled, MessageType.signPooled]);
   });
 
@@ -268,7 +265,7 @@ describe('sign intake with pools (coordinator)', () => {
     expect(r.take().filter((e) => e.type === MessageType.signResult)).toEqual([expect.objectContaining({ body: expect.objectContaining({ ok: true, signers: ['p1', 'p2'] }) })]);
   });
 
-  it('concurrent requests claim different commitments, and each claim is written once', async () => {
+  it('concurrent requests claim different commitments: the cursor’s version condition hands each entry out once', async () => {
     const r = await newRig();
     const bs = [await batch('p1', { count: 3 }), await batch('p2', { count: 3 }), await batch('p3', { count: 3 })];
     await deliver(r, ...bs);
@@ -279,28 +276,77 @@ describe('sign intake with pools (coordinator)', () => {
     const claimed = sessions.flatMap((s) => Object.values(pooledOf(s)).map((e) => e.commitment.hiding));
     expect(claimed).toHaveLength(8);
     expect(new Set(claimed).size).toBe(8);
-    const uses = await r.commitmentUses();
-    expect([...uses.keys()].sort()).toEqual([...claimed].sort());
-    for (const s of sessions) for (const [party, e] of Object.entries(pooledOf(s))) expect(uses.get(e.commitment.hiding)).toEqual({ session: s.request.session, attempt: 1, party });
+    // Also by (party, batch, index), as the cursor counts them, and the packages sent say the same.
+    const entries = sessions.flatMap((s) => Object.entries(pooledOf(s)).map(([party, e]) => `${party}/${e.batchId}/${e.index}`));
+    expect(new Set(entries).size).toBe(8);
+    const sentOwn = r.take(MessageType.signPooled).map((e) => {
+      const own = parseBody(e, MessageType.signPooled).commitments.find((c) => c.batch.from === e.to);
+      return `${e.to}/${own?.batch.session}/${own?.index}`;
+    });
+    expect(sentOwn.sort()).toEqual([...entries].sort());
     // 9 entries, 8 claimed: one left in the cursor (used-up batches are dropped from it).
     const left = Object.values((await r.cursor())?.parties ?? {}).flatMap((p) => p.batches.map((b) => b.count - b.next));
     expect(left.reduce((a, b) => a + b, 0)).toBe(1);
   });
 
-  it('the same request delivered twice at once: one session, one set of claims; a different request under the same id is a conflict', async () => {
+  it('the same request delivered twice at once: one session, packages for it alone; a different request under the same id is a conflict and changes nothing', async () => {
     const r = await newRig();
     await deliver(r, await batch('p1'), await batch('p2'));
     const request = await signRequest(cast, setup, 'dup');
-    await Promise.all([r.handle(request), r.handle(request)]);
+    const again = await cast.envelope('cli', MessageType.signRequest, request.session, parseBody(request, MessageType.signRequest));
+    await Promise.all([r.handle(request), r.handle(again)]);
     const session = await r.session(request.session);
     expect(Object.keys(pooledOf(session))).toEqual(['p1', 'p2']);
-    expect((await r.commitmentUses()).size).toBe(2);
+    // Every sign.pooled sent carries the stored session's entries (a delivery that lost the
+    // session race wasted the entries it claimed, and said so, but sent nothing with them).
+    const stored = Object.entries(pooledOf(session)).map(([party, e]) => `${party}/${e.batchId}/${e.index}`);
+    for (const e of r.take(MessageType.signPooled)) {
+      const own = parseBody(e, MessageType.signPooled).commitments.find((c) => c.batch.from === e.to);
+      expect(stored).toContain(`${e.to}/${own?.batch.session}/${own?.index}`);
+    }
+    const wasted = r.logs.filter((l) => l.level === 'error' && /wasted/.test(l.message));
+    expect(wasted.length).toBeLessThanOrEqual(1);
+    const before = await r.snapshot();
     const other = await signRequest(cast, setup, 'dup', 'ffff');
     expect(await r.handle(other)).toMatchObject({ status: 'refused', code: RefusalCode.conflict });
-    expect((await r.commitmentUses()).size).toBe(2);
+    expect(await r.snapshot()).toEqual(before);
   });
 
-  it('a party whose batch copies another party\'s published hiding elements cannot make a request fail: both are claimed, each under its own party', async () => {
+  it('a duplicate that stores the session between this delivery’s cursor claim and its session put: the claimed entries are wasted (logged), never sent, never offered again', async () => {
+    const r = await newRig({ lowWater: 0 });
+    const [b1, b2] = [await batch('p1', { count: 3 }), await batch('p2', { count: 3 })];
+    await deliver(r, b1, b2);
+    const request = await signRequest(cast, setup, 'raced');
+    const duplicate = await cast.envelope('cli', MessageType.signRequest, request.session, parseBody(request, MessageType.signRequest));
+    let raced = false;
+    r.beforeWrite = async (operations) => {
+      if (raced || !operations.some((o) => o.op === 'put' && o.item.pk === coordinatorKeys.session(request.session).pk)) return;
+      raced = true;
+      // The duplicate runs whole here: it claims the next entries and stores the session first.
+      expect(await r.handle(duplicate)).toMatchObject({ status: 'processed' });
+    };
+    expect(await r.handle(request)).toMatchObject({ status: 'processed' });
+    r.beforeWrite = undefined;
+    expect(raced).toBe(true);
+    const session = await r.session(request.session);
+    expect(session.request.id).toBe(duplicate.id);
+    const stored = Object.entries(pooledOf(session)).map(([party, e]) => `${party}/${e.batchId}/${e.index}`);
+    expect(stored).toEqual([`p1/${b1.batchId}/1`, `p2/${b2.batchId}/1`]);
+    // The first delivery claimed index 0 of each, then lost: logged, and never sent.
+    const wasted = r.logs.filter((l) => l.level === 'error' && /wasted/.test(l.message));
+    expect(wasted.map((l) => l.fields.entries)).toEqual([[{ party: 'p1', batch: b1.batchId, index: 0 }, { party: 'p2', batch: b2.batchId, index: 0 }]]);
+    const sent = r.take(MessageType.signPooled).map((e) => {
+      const own = parseBody(e, MessageType.signPooled).commitments.find((c) => c.batch.from === e.to);
+      return `${e.to}/${own?.batch.session}/${own?.index}`;
+    });
+    expect(sent).toEqual(stored);
+    // Nor offered to the next request: it gets index 2.
+    const next = await signRequest(cast, setup, 'after-race');
+    expect(await r.handle(next)).toMatchObject({ status: 'processed' });
+    expect(Object.values(pooledOf(await r.session(next.session))).map((e) => e.index)).toEqual([2, 2]);
+  });
+
+  it('a party whose batch copies another party\'s published hiding elements cannot make a request fail: both are claimed, each in its own party’s pool', async () => {
     const r = await newRig();
     const honest = await batch('p2');
     // p1 signs, as itself, a batch whose hiding elements are p2's (it saw them in a one-round package).
@@ -310,16 +356,16 @@ describe('sign intake with pools (coordinator)', () => {
     expect(await r.handle(request)).toMatchObject({ status: 'processed' });
     const session = await r.session(request.session);
     expect(Object.keys(pooledOf(session)).sort()).toEqual(['p1', 'p2']);
-    // Two claims, one per party, although the hiding elements are equal.
-    expect(await r.commitmentClaimCount()).toBe(2);
+    expect(pooledOf(session).p1?.commitment.hiding).toBe(pooledOf(session).p2?.commitment.hiding);
   });
 
-  it('a key too large for one package or one transaction signs in two rounds', () => {
+  it('a key too large for one package signs in two rounds', () => {
     const limits = { maxEnvelopeBytes: 240 * 1024 };
     expect(poolsFit({ threshold: 2 }, DEFAULT_NONCE_POOL, limits)).toBe(true);
     expect(poolsFit({ threshold: 8 }, DEFAULT_NONCE_POOL, limits)).toBe(true);
     expect(poolsFit({ threshold: 12 }, DEFAULT_NONCE_POOL, limits)).toBe(false);
-    expect(poolsFit({ threshold: 99 }, { batchSize: 1 }, { maxEnvelopeBytes: 100 * 1024 * 1024 })).toBe(false);
+    // No transaction holds a claim per signer any more: only the package bounds the threshold.
+    expect(poolsFit({ threshold: 99 }, { batchSize: 1 }, { maxEnvelopeBytes: 100 * 1024 * 1024 })).toBe(true);
   });
 
   it('an entry expiring within the message margin is never claimed', async () => {
@@ -332,7 +378,6 @@ describe('sign intake with pools (coordinator)', () => {
     const session = await r.session(request.session);
     expect(session.phase).toBe('commit');
     expect(session.pooled).toBeUndefined();
-    expect((await r.commitmentUses()).size).toBe(0);
     // With a third party's batch the signers are p2 and p3, never p1's expiring entry.
     await deliver(r, await batch('p3'));
     const second = await signRequest(cast, setup, 'late-2');
@@ -351,7 +396,7 @@ describe('sign intake with pools (coordinator)', () => {
     await r.handle(request);
     const session = await r.session(request.session);
     expect(session).toMatchObject({ phase: 'commit', epoch: 1 });
-    expect((await r.commitmentUses()).size).toBe(0);
+    expect(session.pooled).toBeUndefined();
     expect(await r.cursor()).toMatchObject({ epoch: 1, parties: { p1: { batches: [] }, p2: { batches: [] }, p3: { batches: [] } } });
     const refills = r.take(MessageType.poolRefill);
     expect(refills.map((e) => e.body)).toEqual([1, 2, 3].map(() => ({ keyId: 'k1', epoch: 1, count: DEFAULT_NONCE_POOL.batchSize })));
@@ -362,20 +407,79 @@ describe('sign intake with pools (coordinator)', () => {
     expect((await r.cursor())?.parties.p3?.batches).toHaveLength(1);
   });
 
-  it('a pooled commitment already claimed elsewhere (a rolled-back party) is passed over, logged naming the party, and the next entry is claimed', async () => {
-    const r = await newRig();
-    const [b1, b2] = [await batch('p1'), await batch('p2')];
-    await deliver(r, b1, b2);
-    const used = b1.commitments[0]?.hiding ?? '';
-    await r.tables.commitments.create(coordinatorKeys.commitment('k1', 'p1', used), { session: 'ee'.repeat(16), attempt: 1, party: 'p1' });
-    const request = await signRequest(cast, setup, 'rolled-back');
-    expect(await r.handle(request)).toMatchObject({ status: 'processed' });
-    const session = await r.session(request.session);
-    expect(pooledOf(session).p1).toMatchObject({ batchId: b1.batchId, index: 1, commitment: b1.commitments[1] });
-    expect(pooledOf(session).p2).toMatchObject({ index: 0 });
-    expect(r.logs).toContainEqual(expect.objectContaining({ level: 'error', fields: expect.objectContaining({ party: 'p1', index: 0 }) }));
-    expect((await r.cursor())?.parties.p1?.batches[0]?.next).toBe(2);
-    expect((await r.commitmentUses()).get(used)).toEqual({ session: 'ee'.repeat(16), attempt: 1, party: 'p1' });
+  describe('a batch id is accepted once for as long as it could be used: a used-up batch sent again is never offered again', () => {
+    // Expiring off a second boundary, and delivered 999 ms past one: a batch item whose TTL
+    // were only rounded from the delivery time would count as absent 1 ms before the batch expires.
+    const EXPIRES = NOW + 2 * HOUR + 1;
+    const AT = NOW + 999;
+
+    /** `from`'s message signed at `at` (its own clock). */
+    const signedAt = <T extends MessageType>(at: number, from: string, type: T, session: string, body: Parameters<typeof cast.envelope<T>>[3]) =>
+      createEnvelope(cast.signer(from), at, { type, session, from, to: COORDINATOR, body });
+    const requestAt = (at: number, requestId: string) =>
+      signedAt(at, 'cli', MessageType.signRequest, deriveSessionId('cli', requestId), { requestId, keyId: 'k1', message: bytesToHex(new TextEncoder().encode(requestId)) });
+
+    /** p1's and p2's 2-entry batches, both handed out whole to two one-round requests (the used-up refs pruned from the cursor). */
+    async function usedUp(): Promise<{ r: PoolRig; b1: Batch; entries: string[] }> {
+      const r = await newRig({ lowWater: 0 });
+      r.now = AT;
+      const b1 = await batch('p1', { count: 2, expires: EXPIRES });
+      await deliver(r, b1, await batch('p2', { count: 2, expires: EXPIRES }));
+      for (const id of ['u1', 'u2']) expect(await r.handle(await requestAt(AT, id))).toMatchObject({ status: 'processed' });
+      const entries = offered(r, 'p1');
+      expect(entries).toEqual([`${b1.batchId}/0`, `${b1.batchId}/1`]);
+      expect((await r.cursor())?.parties.p1?.batches ?? []).toEqual([]);
+      return { r, b1, entries };
+    }
+
+    /** The p1 entries (batch/index) the sign.pooled packages sent since the last call carry. */
+    function offered(r: PoolRig, party: string): string[] {
+      return r.take(MessageType.signPooled).flatMap((e) => parseBody(e, MessageType.signPooled).commitments.filter((c) => c.batch.from === party && e.to === party).map((c) => `${c.batch.session}/${c.index}`));
+    }
+
+    /** The same batch again at `at`: the very envelope (a replay), a re-signed copy, and one with fresh commitments under the old id. */
+    async function again(b: Batch, at: number): Promise<Envelope[]> {
+      const body = parseBody(b.envelope, MessageType.poolBatch);
+      const fresh = await batch('p1', { count: 2, expires: EXPIRES, batchId: b.batchId });
+      return [b.envelope, await signedAt(at, 'p1', MessageType.poolBatch, b.batchId, body), await signedAt(at, 'p1', MessageType.poolBatch, b.batchId, parseBody(fresh.envelope, MessageType.poolBatch))];
+    }
+
+    it('at once: ignored, nothing stored changes, and the next one-round request gets only a fresh batch’s entries', async () => {
+      const { r, b1 } = await usedUp();
+      const before = await r.snapshot();
+      const [same, copy, reused] = await again(b1, AT);
+      expect(await r.handle(same ?? fail())).toMatchObject({ status: 'refused', code: RefusalCode.replayed });
+      for (const e of [copy, reused]) expect(await r.handle(e ?? fail())).toMatchObject({ status: 'processed' });
+      expect(await r.snapshot()).toEqual(before);
+      const [f1, f2] = [await batch('p1', { count: 2, expires: EXPIRES }), await batch('p2', { count: 2, expires: EXPIRES })];
+      await deliver(r, f1, f2);
+      expect(await r.handle(await requestAt(AT, 'u3'))).toMatchObject({ status: 'processed' });
+      expect(offered(r, 'p1')).toEqual([`${f1.batchId}/0`]);
+    });
+
+    it('up to its expiry (the last millisecond included): ignored, nothing stored changes', async () => {
+      const { r, b1 } = await usedUp();
+      for (const at of [NOW + HOUR, EXPIRES - 1]) {
+        r.now = at;
+        const before = await r.snapshot();
+        const [, copy, reused] = await again(b1, at);
+        for (const e of [copy, reused]) expect(await r.handle(e ?? fail())).toMatchObject({ status: 'processed' });
+        expect(await r.snapshot()).toEqual(before);
+        expect(await r.handle(await requestAt(at, `late-${at}`))).toMatchObject({ status: 'processed' });
+        expect(offered(r, 'p1')).toEqual([]);
+      }
+    });
+
+    it('after its expiry: refused as stale, nothing stored changes', async () => {
+      const { r, b1 } = await usedUp();
+      for (const at of [EXPIRES, EXPIRES + DEFAULT_LIMITS.maxClockSkewMs + 1000, EXPIRES + 2 * HOUR]) {
+        r.now = at;
+        const before = await r.snapshot();
+        const [, copy, reused] = await again(b1, at);
+        for (const e of [copy, reused]) expect(await r.handle(e ?? fail())).toMatchObject({ status: 'refused', code: RefusalCode.stale });
+        expect(await r.snapshot()).toEqual(before);
+      }
+    });
   });
 
   it('a batch whose stored item is gone is dropped from the cursor (logged naming the party), never sent', async () => {
@@ -511,6 +615,93 @@ describe('one-round sessions falling back to two rounds (coordinator)', () => {
     const expired = await r.coordinator.expireStalled(60_000);
     expect(expired.map((e) => e.stalledIn)).toEqual(['sign']);
     expect(await r.session(request.session)).toMatchObject({ phase: 'failed', error: { code: 'timeout' } });
+  });
+});
+
+describe('a sign.share delivered again: no replay mark at the coordinator, and nothing changes', () => {
+  /** A one-round session of p1 and p2, with each one's share (not yet delivered). */
+  async function twoShares(r: PoolRig): Promise<{ request: Envelope; shares: Record<'p1' | 'p2', Envelope> }> {
+    const [b1, b2] = [await batch('p1'), await batch('p2')];
+    await deliver(r, b1, b2);
+    const request = await signRequest(cast, setup, 'shares');
+    await r.handle(request);
+    const session = await r.session(request.session);
+    expect(session.signers).toEqual(['p1', 'p2']);
+    const share = (party: string, b: Batch) => pooledShare(session, party, b.nonces[0] ?? fail());
+    r.take();
+    return { request, shares: { p1: await share('p1', b1), p2: await share('p2', b2) } };
+  }
+
+  /** The stored session item as bytes: data, version and expiry. */
+  async function storedSession(r: PoolRig, session: string): Promise<string> {
+    return JSON.stringify(await r.store.get(coordinatorKeys.session(session)));
+  }
+
+  it('the share just recorded, again: processed, no replay mark, the session byte-identical, nothing sent', async () => {
+    const r = await newRig();
+    const { request, shares } = await twoShares(r);
+    r.takeCalls();
+    expect(await r.handle(shares.p1)).toMatchObject({ status: 'processed' });
+    // (anchor, session), the key; the session put. No replay mark read or written.
+    expect(r.takeCalls()).toEqual({ get: 1, getMany: 1, write: 1, items: 1 });
+    expect(await r.store.get(seenKey(shares.p1.id))).toBeUndefined();
+    expect(r.take()).toEqual([]);
+    const before = await storedSession(r, request.session);
+    const snapshot = await r.snapshot();
+    expect(await r.handle(shares.p1)).toMatchObject({ status: 'processed' });
+    expect(await storedSession(r, request.session)).toBe(before);
+    expect(await r.snapshot()).toEqual(snapshot);
+    // Recording it sent nothing (the attempt still waits for p2), so its duplicate sends nothing either.
+    expect(r.take()).toEqual([]);
+  });
+
+  it('the first share again after the session finished: the session byte-identical, at most the same result again', async () => {
+    const r = await newRig();
+    const { request, shares } = await twoShares(r);
+    for (const e of [shares.p1, shares.p2]) expect(await r.handle(e)).toMatchObject({ status: 'processed' });
+    const done = await r.session(request.session);
+    expect(done.phase).toBe('done');
+    const results = r.take(MessageType.signResult);
+    expect(results).toHaveLength(1);
+    const before = await storedSession(r, request.session);
+    const snapshot = await r.snapshot();
+    for (const e of [shares.p1, shares.p2, shares.p1]) {
+      expect(await r.handle(e)).toMatchObject({ status: 'processed' });
+      expect(await storedSession(r, request.session)).toBe(before);
+      for (const sent of r.take()) {
+        expect(sent.type).toBe(MessageType.signResult);
+        expect(sent.body).toEqual(results[0]?.body);
+      }
+    }
+    expect(await r.snapshot()).toEqual(snapshot);
+  });
+
+  it('the first share again after the session moved to another attempt (a co-signer refused its entry): the session byte-identical, nothing sent', async () => {
+    const r = await newRig();
+    const { request, shares } = await twoShares(r);
+    expect(await r.handle(shares.p1)).toMatchObject({ status: 'processed' });
+    const refused = await cast.envelope('p2', MessageType.partyRefused, request.session, { inResponseTo: MessageType.signPooled, attempt: 1, code: RefusalCode.missingCommitment, reason: 'no unused pool nonce', audit: AUDIT });
+    expect(await r.handle(refused)).toMatchObject({ status: 'processed' });
+    expect(await r.session(request.session)).toMatchObject({ phase: 'commit', attempt: 2, shares: {} });
+    r.take();
+    const before = await r.snapshot();
+    for (const e of [shares.p1, shares.p2]) expect(await r.handle(e)).toMatchObject({ status: 'processed' });
+    expect(await r.snapshot()).toEqual(before);
+    expect(r.take()).toEqual([]);
+  });
+
+  it('an invalid share again after it excluded its sender: not excluded twice, no further attempt, the session byte-identical', async () => {
+    const r = await newRig();
+    const { request, shares } = await twoShares(r);
+    const body = parseBody(shares.p1, MessageType.signShare);
+    const bad = await cast.envelope('p1', MessageType.signShare, request.session, { ...body, packageHash: 'ab'.repeat(32) });
+    expect(await r.handle(bad)).toMatchObject({ status: 'processed' });
+    expect(await r.session(request.session)).toMatchObject({ phase: 'commit', attempt: 2, excluded: ['p1'] });
+    r.take();
+    const before = await r.snapshot();
+    expect(await r.handle(bad)).toMatchObject({ status: 'processed' });
+    expect(await r.snapshot()).toEqual(before);
+    expect(r.take()).toEqual([]);
   });
 });
 

@@ -277,7 +277,7 @@ describe('sign.pooled: refusals leave the nonce unused', () => {
   });
 });
 
-describe('sign.pooled has no replay mark (party-replay.ts): a duplicate is answered from stored state', () => {
+describe('sign.pooled has no replay mark (replay-exemptions.ts): a duplicate is answered from stored state', () => {
   /** p1's whole table: audit trail, approval marks, rate-limit windows, pool items, and any replay mark. */
   const table = (b: PoolBench) => b.member('p1').store.scanPrefix('');
 

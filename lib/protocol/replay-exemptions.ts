@@ -1,0 +1,58 @@
+/**
+ * The steps that keep no replay mark (replay-guard.ts): no seen-id read, no check, no put.
+ * Every other message is marked. Each step listed is idempotent from the state it stores
+ * under conditional writes, so a duplicate (an SQS redelivery, or anyone replaying a
+ * captured envelope while it is fresh) changes nothing and gets at most the answer the first
+ * delivery got; the mark would only cost a read and a write per message.
+ */
+import { MessageType } from './messages.js';
+
+/**
+ * Steps a party runs without a replay mark: no seen-id read, no check, no put. Each is
+ * idempotent from the state it stores under conditional writes, so a duplicate (SQS
+ * redelivery, or anyone replaying a captured envelope while it is fresh) gets the answer the
+ * first delivery got and changes nothing:
+ *
+ * - `sign.pooled` (sign/party-pooled.ts). The decision: `decideToSign` finds the request's
+ *   approval mark (`AuditLog.decided`) and skips the approval quorum and rate-limit checks, so
+ *   a repeat takes no rate-limit slot (`RateLimiter.admit` would not count one decision twice
+ *   in a window anyway), and `AuditLog.appendOperations` returns no writes for a decision
+ *   already recorded: no second audit entry. A refused decision is recorded once too (its
+ *   own mark). The nonce: its item, once spent, holds what it was spent on
+ *   (party-state.ts `PoolSpentRecord`); the same package and request get the stored share
+ *   again (the same scalar: no new equation in the nonce), any other package is refused as
+ *   nonce reuse, and a spent nonce never becomes unused again. So a duplicate yields at most
+ *   what the coordinator could get by sending a fresh envelope with the same body, which a
+ *   replay mark never stopped. A duplicate does re-run the checks: one that fails now (the
+ *   request past `maxRequestAgeMs`, the key at another epoch) is refused, and that refusal
+ *   audited once, as a redelivery after a crash always could be.
+ *   Why bother: the mark cost every signer a read and a put (1 write unit) per signature.
+ */
+export const PARTY_STEPS_WITHOUT_MARK: ReadonlySet<string> = new Set<string>([MessageType.signPooled]);
+
+/** Whether a party checks a message of `type` against, and remembers it in, its replay marks. */
+export function partyMarksReplays(type: string): boolean {
+  return !PARTY_STEPS_WITHOUT_MARK.has(type);
+}
+
+/**
+ * Party messages with no replay mark: a replay of one changes nothing stored and sends
+ * nothing a first delivery would not.
+ *
+ * `sign.share` (sign/coordinator-share.ts `onShare`) is idempotent from its session: a share
+ * for another attempt, or from a party that is not a signer of this attempt, is ignored; a
+ * share already recorded for its sender changes nothing (nor does any share once the attempt
+ * left the sign phase), and at most sends the outcome again when it is the very envelope
+ * recorded and the session has finished, which is how a crash before sending is recovered
+ * anyway. Attempts only
+ * ever count up (coordinator-attempt.ts), so a share whose attempt is over never matches
+ * again. Its sender's audit anchor is still recorded (audit-anchors.ts): the same envelope
+ * again carries the same head, which changes nothing either. And a party could always send
+ * the same share again in a fresh envelope, which no mark would stop: a replay adds nothing.
+ */
+export const COORDINATOR_STEPS_WITHOUT_MARK: ReadonlySet<string> = new Set<string>([MessageType.signShare]);
+
+/** Whether the coordinator checks a message of `type` against, and remembers it in, its replay marks. */
+export function coordinatorMarksReplays(type: string): boolean {
+  return !COORDINATOR_STEPS_WITHOUT_MARK.has(type);
+}
