@@ -28,7 +28,7 @@ import { noncePoolSettings } from './directory.js';
 import { COORDINATOR, INITIATOR_REQUEST_TYPES, MessageType, type Envelope } from './messages.js';
 import type { HandleOutcome } from './party.js';
 import { ReplayGuard } from './replay-guard.js';
-import { coordinatorMarksReplays } from './replay-exemptions.js';
+import { coordinatorMarksProcessed, coordinatorMarksReplays } from './replay-exemptions.js';
 import { applySign } from './sign/coordinator-apply.js';
 import { restartAtEpoch } from './sign/coordinator-attempt.js';
 import { onPoolBatch } from './sign/coordinator-pool-batch.js';
@@ -139,7 +139,7 @@ export class Coordinator {
       if (envelope !== undefined && error.code !== RefusalCode.replayed && coordinatorMarksReplays(envelope.type)) await this.#replays.remember(envelope);
       return { status: 'refused', code: error.code, reason: error.message, type: envelope?.type, session: envelope?.session };
     }
-    if (coordinatorMarksReplays(envelope.type)) await this.#replays.remember(envelope);
+    if (coordinatorMarksProcessed(envelope.type, this.#io.limits)) await this.#replays.remember(envelope);
     return { status: 'processed', type: envelope.type, session: envelope.session };
   }
 

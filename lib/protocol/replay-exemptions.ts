@@ -5,7 +5,9 @@
  * captured envelope while it is fresh) changes nothing and gets at most the answer the first
  * delivery got; the mark would only cost a read and a write per message.
  */
+import type { Limits } from './directory.js';
 import { MessageType } from './messages.js';
+import { replayWindowSeconds } from './replay-guard.js';
 
 /**
  * Steps a party runs without a replay mark: no seen-id read, no check, no put. Each is
@@ -55,4 +57,23 @@ export const COORDINATOR_STEPS_WITHOUT_MARK: ReadonlySet<string> = new Set<strin
 /** Whether the coordinator checks a message of `type` against, and remembers it in, its replay marks. */
 export function coordinatorMarksReplays(type: string): boolean {
   return !COORDINATOR_STEPS_WITHOUT_MARK.has(type);
+}
+
+/**
+ * Initiator requests whose replay mark is written only when they are refused: once one is
+ * processed, its session (keyed by the request's session id, kept `sessionTtlSeconds`)
+ * answers every repeat — the same request gets the existing session's phase or outcome
+ * again, another request under that id is refused as a conflict (coordinator-requests.ts
+ * `onRepeatedRequest`) — so the mark would only cost a write per signature. A refused one
+ * left no session to answer from, so it is marked as before. Both hold only while the
+ * session outlives the window in which the envelope could pass the freshness check (what a
+ * mark is kept for, replay-guard.ts); with a shorter session lifetime every request is marked.
+ */
+export const REQUESTS_MARKED_ONLY_WHEN_REFUSED: ReadonlySet<string> = new Set<string>([MessageType.signRequest]);
+
+/** Whether the coordinator remembers a processed (not refused) message of `type`. */
+export function coordinatorMarksProcessed(type: string, limits: Pick<Limits, 'sessionTtlSeconds' | 'maxMessageAgeMs' | 'maxClockSkewMs'>): boolean {
+  if (!coordinatorMarksReplays(type)) return false;
+  if (!REQUESTS_MARKED_ONLY_WHEN_REFUSED.has(type)) return true;
+  return limits.sessionTtlSeconds < replayWindowSeconds(limits);
 }

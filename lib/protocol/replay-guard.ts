@@ -15,13 +15,18 @@ const SeenRecord = z.strictObject({ type: z.string(), from: z.string() });
 
 export const seenKey = (messageId: string): ItemKey => ({ pk: `seen#${messageId}`, sk: 'message' });
 
+/** How long a replay mark is kept: as long as its envelope could pass the freshness check, and a minute more. */
+export function replayWindowSeconds(limits: Pick<Limits, 'maxMessageAgeMs' | 'maxClockSkewMs'>): number {
+  return Math.ceil((limits.maxMessageAgeMs + limits.maxClockSkewMs) / 1000) + 60;
+}
+
 export class ReplayGuard {
   readonly #seen: ItemTable<z.infer<typeof SeenRecord>>;
   readonly #ttlSeconds: number;
 
   constructor(backend: ItemBackend, limits: Limits, nowSeconds: () => number) {
     this.#seen = new ItemTable(backend, recordParser(SeenRecord, 'seen message'), nowSeconds);
-    this.#ttlSeconds = Math.ceil((limits.maxMessageAgeMs + limits.maxClockSkewMs) / 1000) + 60;
+    this.#ttlSeconds = replayWindowSeconds(limits);
   }
 
   async assertNotSeen(envelope: Envelope): Promise<void> {

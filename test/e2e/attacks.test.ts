@@ -208,8 +208,20 @@ describe('replayed messages', () => {
     expect(await requiredParty(harness.cluster, 'p1').handle(commitToP1)).toMatchObject({ status: 'refused', code: 'replayed' });
     const commitmentFromP1 = only(sentBy(harness, 'p1', MessageType.signCommitment), 'commitment from p1').body;
     expect(await harness.cluster.coordinator.handle(commitmentFromP1)).toMatchObject({ status: 'refused', code: 'replayed' });
+    // A processed sign.request is not marked either: its session answers the repeat (the
+    // finished session's result again), and nothing stored changes.
     const request = only(sentBy(harness, 'cli', MessageType.signRequest), 'sign.request').body;
-    expect(await harness.cluster.coordinator.handle(request)).toMatchObject({ status: 'refused', code: 'replayed' });
+    const storedBefore = await storeItems(harness.dir, 'coordinator', '');
+    const sentBefore = harness.sent.length;
+    expect(await harness.cluster.coordinator.handle(request)).toMatchObject({ status: 'processed' });
+    expect(await storeItems(harness.dir, 'coordinator', '')).toEqual(storedBefore);
+    expect(harness.sent.slice(sentBefore).map((m) => typeOf(m.body))).toEqual([MessageType.signResult]);
+    // A refused one left no session to answer from: it is marked, and its replay refused as such.
+    const initiatorVault = requiredVault(harness.cluster, 'cli');
+    const requestEnvelope = parseRaw(request);
+    const conflicting = await freshCopy(initiatorVault, requestEnvelope, Date.now(), { ...bodyOf(requestEnvelope), message: hex('another message, same request id') });
+    expect(await harness.cluster.coordinator.handle(conflicting)).toMatchObject({ status: 'refused', code: 'conflict' });
+    expect(await harness.cluster.coordinator.handle(conflicting)).toMatchObject({ status: 'refused', code: 'replayed' });
     // A signature share keeps no replay mark at the coordinator: it is processed again and
     // changes nothing stored (its session is finished; it only answers with the same result).
     const share = harness.sent.find((m) => typeOf(m.body) === MessageType.signShare)?.body;

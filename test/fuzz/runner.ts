@@ -14,8 +14,8 @@
  * 4. A replayed message is refused as `replayed` and changes nothing; one of a party step
  *    without a replay mark (replay-exemptions.ts PARTY_STEPS_WITHOUT_MARK) gets the first
  *    delivery's outcome and answer again (the same message bodies) and changes nothing; one
- *    of a type the coordinator keeps no replay mark for (replay-exemptions.ts) may be
- *    processed instead, and still changes nothing.
+ *    of a type the coordinator keeps no replay mark for once processed (replay-exemptions.ts:
+ *    `sign.share`, a processed `sign.request`) may be processed instead, and still changes nothing.
  * 5. After a processed mutated message, the node still handles the real message without
  *    throwing (what the mutation stored is readable state, not corruption).
  *
@@ -25,7 +25,8 @@
 import { RefusalCode } from '../../lib/ports/errors.js';
 import type { Transport } from '../../lib/ports/transport.js';
 import { Coordinator } from '../../lib/protocol/coordinator.js';
-import { coordinatorMarksReplays, partyMarksReplays } from '../../lib/protocol/replay-exemptions.js';
+import { DEFAULT_LIMITS } from '../../lib/protocol/directory.js';
+import { coordinatorMarksProcessed, partyMarksReplays } from '../../lib/protocol/replay-exemptions.js';
 import type { Logger } from '../../lib/protocol/logger.js';
 import { COORDINATOR, MessageType } from '../../lib/protocol/messages.js';
 import { Party, type HandleOutcome } from '../../lib/protocol/party.js';
@@ -96,7 +97,7 @@ export class FuzzRunner {
           if (JSON.stringify(step.bodies) !== JSON.stringify(firstBodies)) violations.push(`a replay of ${delivery.type} answered differently from the first delivery`);
           if (step.changed.length > 0) violations.push(`a replay changed ${keysOf(step.changed)}`);
         } else if (replay) {
-          const unmarked = delivery.node === COORDINATOR && !coordinatorMarksReplays(delivery.type);
+          const unmarked = delivery.node === COORDINATOR && !coordinatorMarksProcessed(delivery.type, DEFAULT_LIMITS);
           if ((result.kind !== 'refused' || result.code !== RefusalCode.replayed) && !(unmarked && result.kind !== 'threw')) violations.push(`a replay was ${JSON.stringify(result)}, not refused as replayed`);
           const changed = step.changed.filter((t) => !t.pk.startsWith('anchor#'));
           if (changed.length > 0) violations.push(`a replay changed ${keysOf(changed)}`);
