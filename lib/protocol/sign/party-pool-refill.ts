@@ -3,9 +3,31 @@
  * for one key at its current epoch, seal them under keys derived from the share's data key,
  * and publish their commitments in a batch signed by this party's identity key. The batch id
  * is the refill's session: one batch per id, ever; a redelivery sends the stored batch again.
+ *
+ * Stored in two steps: the nonces first, as plain puts (1 WRU each, not a transaction's 2),
+ * then the batch record with the key's refill mark in one transaction. The batch record is
+ * the commit point: nothing is published before it is stored. Why the plain puts are safe:
+ * - A nonce item holds its nonce and its own commitment together, so a stored pair is always
+ *   consistent, whichever attempt wrote it.
+ * - A party signs with a pool nonce only for a package that carries exactly the commitment
+ *   stored with it (sign/party-pooled.ts `assertUsablePoolNonce`, commitments.ts
+ *   `assertOwnCommitment`), and spends it by replacing its item under a version condition.
+ * - So the nonces of a batch that was never published (a crash before the transaction, or a
+ *   concurrent delivery of the same refill whose transaction loses) may overwrite, with fresh
+ *   randomness, those of the batch that was: at worst a published entry no longer matches the
+ *   commitment stored for it and is refused (the coordinator falls back to two rounds). Never
+ *   a nonce used twice, never a share on a mismatched commitment.
+ * - Each attempt writes its nonces at a random version, so an overwrite changes the version
+ *   too: a spend that read the overwritten nonce fails its condition, even when the
+ *   overwrite came after another spend (whose version + 1 a fixed version 1 could not tell
+ *   from a fresh nonce's version: an A-B-A that would let one nonce sign two packages).
+ * - Nonces of a refill that never commits are orphans: never published, so nothing can sign
+ *   with them; they count against maxUnused (other than for a redelivery of their own batch
+ *   id, which overwrites them) until their TTL removes them.
  */
 import { RefusalCode, RefusedError } from '../../ports/errors.js';
-import { isExpired, type ItemKey, type StoredItem } from '../../ports/store.js';
+import { randomInt } from 'node:crypto';
+import { isExpired, putEach, type ItemKey, type StoredItem } from '../../ports/store.js';
 import { noncePoolSettings } from '../directory.js';
 import { parseBody } from '../envelope.js';
 import { commitmentToWire } from '../frost-wire.js';
@@ -15,6 +37,12 @@ import { writeOrAdopt, type PartyContext, type PartyView } from '../party-contex
 import { epochOf, partyKeys, PoolNonceRecord, type KeyShareRecord, type PoolBatchRecord } from '../party-state.js';
 import { openSecretAndKey, sealDerived } from '../sealed-item.js';
 import type { SecretScope } from '../secret-scope.js';
+
+/**
+ * The range of a refill attempt's nonce version (random: see the module comment). 2^47: two
+ * attempts meet on one with negligible chance, and spends (+1 each) stay safe integers.
+ */
+const NONCE_VERSIONS = 2 ** 47;
 
 /** What one batch is for; `expires` in epoch ms. */
 export interface PoolBatchPlan {
@@ -68,13 +96,18 @@ export function makePoolBatch(
   return { commitments, records };
 }
 
-/** Pure: the pool nonces of the key at `epoch` that can still be spent (unused, unexpired by TTL and by `expires`); a spent one's item does not parse as unused. */
-export function unusedPoolNonces(items: readonly StoredItem[], epoch: number, nowMs: number): number {
+/**
+ * Pure: the pool nonces of the key at `epoch` that can still be spent (unused, unexpired by TTL
+ * and by `expires`); a spent one's item does not parse as unused. Those of batch `excluding`
+ * are not counted: the refill of that batch is about to overwrite them (a redelivery of one
+ * that wrote its nonces and failed before its transaction), so they are not held on top of it.
+ */
+export function unusedPoolNonces(items: readonly StoredItem[], epoch: number, nowMs: number, excluding?: string): number {
   let count = 0;
   for (const item of items) {
     if (isExpired(item, Math.floor(nowMs / 1000))) continue;
     const parsed = PoolNonceRecord.safeParse(item.data);
-    if (parsed.success && parsed.data.epoch === epoch && parsed.data.expires > nowMs) count += 1;
+    if (parsed.success && parsed.data.epoch === epoch && parsed.data.expires > nowMs && parsed.data.batchId !== excluding) count += 1;
   }
   return count;
 }
@@ -92,7 +125,8 @@ async function refillShare(ctx: PartyContext, keyId: string, epoch: number): Pro
 
 /**
  * Thin step: check, make the batch once (one KMS Decrypt for the share, one identity Sign for
- * the batch), store every nonce with the signed batch in one transaction, send the batch.
+ * the batch), store its nonces (plain puts), then the signed batch with the refill mark in one
+ * transaction (the commit point, see the module comment), send the batch.
  */
 export async function onPoolRefill(ctx: PartyContext, envelope: Envelope): Promise<void> {
   const batchId = envelope.session;
@@ -109,7 +143,7 @@ export async function onPoolRefill(ctx: PartyContext, envelope: Envelope): Promi
   // Read before counting and rewritten with the batch: a concurrent refill that stored a batch meanwhile fails this one's write (it is redelivered and counts again).
   const refillKey = partyKeys.poolRefill(body.keyId);
   const lastRefill = await ctx.tables.poolRefills.get(refillKey);
-  const unused = unusedPoolNonces(await ctx.tables.backend.query(partyKeys.poolPartition(body.keyId), 'nonce#'), body.epoch, ctx.now());
+  const unused = unusedPoolNonces(await ctx.tables.backend.query(partyKeys.poolPartition(body.keyId), 'nonce#'), body.epoch, ctx.now(), batchId);
   if (unused >= settings.maxUnused) {
     throw new RefusedError(RefusalCode.poolFull, `${unused} unused pool nonces of key "${body.keyId}" held already (limit ${settings.maxUnused})`);
   }
@@ -131,13 +165,19 @@ export async function onPoolRefill(ctx: PartyContext, envelope: Envelope): Promi
   const batch = await ctx.createMessage(MessageType.poolBatch, batchId, { keyId: plan.keyId, epoch: plan.epoch, expires: plan.expires, commitments: output.commitments });
   const record: PoolBatchRecord = { keyId: plan.keyId, epoch: plan.epoch, batch };
 
+  // Before the commit point, unconditionally (see the module comment): at a version of this
+  // attempt's own, so that no spend that read another attempt's nonce at this key can land.
+  const version = randomInt(1, NONCE_VERSIONS);
+  const nonces = output.records.map(({ key, record: nonce }) => ctx.tables.poolNonces.item(key, nonce, version, settings.ttlSeconds));
+  await putEach(ctx.tables.backend, nonces, ctx.nowSeconds());
+
   const sent = await writeOrAdopt(
     async () => {
-      // The race this closes: two deliveries of one refill. Only one stores its nonces with its
-      // batch; the other's nonces are never stored and its batch never sent.
+      // The race this closes: two deliveries of one refill. Only one stores its batch, and only
+      // that batch is ever sent; the other's nonces may have overwritten some of its nonces,
+      // which then sign nothing (module comment).
       await ctx.tables.backend.write(
         [
-          ...output.records.map(({ key, record: nonce }) => ctx.tables.poolNonces.putOperation(key, nonce, 1, { kind: 'absent' }, settings.ttlSeconds)),
           ctx.tables.poolBatches.putOperation(batchKey, record, 1, { kind: 'absent' }, settings.ttlSeconds),
           ctx.tables.poolRefills.putOperation(
             refillKey,
