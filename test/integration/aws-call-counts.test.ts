@@ -11,45 +11,59 @@
  * amortised = steady + refill per batch × threshold / batchSize (`awsFigures`).
  */
 import { beforeAll, describe, expect, inject, it } from 'vitest';
-import { awsFigures, callsOf, measureAwsPath, type AwsMeasurement } from '../../bench/aws.js';
+import { awsFigures, callsOf, measureAwsPath, summarize, type AwsMeasurement } from '../../bench/aws.js';
 
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 const endpoint = inject('emulatorEndpoint');
 
 /**
  * The two-round signature, warm (no certificate to make): the first of a key, whose intake
- * also creates the key's pool cursor (with the session, in one transaction) and asks every
+ * also creates the key's pool cursor (then the session, each a plain put) and asks every
  * party for a batch (those sends count as refill).
  */
 const TWO_ROUND = {
   hops: 6,
   // One Decrypt per party per round: 3 commits, 2 signature shares (the nonce is sealed under the share's data key).
   kms: { Decrypt: 5 },
-  dynamodb: { BatchGetItem: 14, GetItem: 2, PutItem: 14, TransactWriteItems: 8 },
+  dynamodb: { BatchGetItem: 14, GetItem: 2, PutItem: 13, TransactWriteItems: 7 },
   sqs: { SendMessage: 12 },
 };
 
 /**
  * A one-round signature from the pools, warm: request → sign.pooled (2) → sign.share (2) →
  * result. Coordinator intake: one BatchGetItem (replay mark, session, key, pool cursor), one
- * more for the two signers' batches, one transaction (session, cursor, two commitment claims),
- * the replay mark. Each signer: one BatchGetItem, one Decrypt (share and pool nonce), one
- * transaction (nonce spent, audit), the replay mark. Each share at the coordinator: the
- * session (a plain conditional put), the sender's audit anchor, the replay mark.
+ * more for the two signers' batches, the cursor's conditional put (the claim), the session's
+ * (no replay mark once processed: the session answers a repeat). Each signer: one
+ * BatchGetItem, one Decrypt (share and pool nonce), one transaction (the nonce's item turned
+ * into its spent record, the audit), no replay mark. Each share at the coordinator: one
+ * BatchGetItem, the key, the session (a plain conditional put), the sender's audit anchor, no
+ * replay mark (replay-exemptions.ts).
  */
 const ONE_ROUND = {
   hops: 4,
   kms: { Decrypt: 2 },
-  dynamodb: { BatchGetItem: 6, GetItem: 2, PutItem: 9, TransactWriteItems: 3 },
+  dynamodb: { BatchGetItem: 6, GetItem: 2, PutItem: 6, TransactWriteItems: 2 },
   sqs: { SendMessage: 6 },
 };
 
-/** One pool batch of 32 nonces: the party opens its share once and signs the batch with its identity key. */
+/**
+ * What the calls above bill (lib/dev/aws-call-meter.ts `dynamoUnits`): items are billed per
+ * started KB written (twice in a transaction) and per 4 KB read, so an item growing past a
+ * boundary costs here even with no call added.
+ */
+const ONE_ROUND_UNITS = { read: 25, write: 28 };
+
+/**
+ * One pool batch of 32 nonces: the party opens its share once, writes the nonces in two
+ * BatchWriteItem calls (plain puts), then the batch record with its refill mark in a
+ * transaction, and signs the batch with its identity key.
+ */
 const REFILL_PER_BATCH = {
   kms: { Decrypt: 1, Sign: 1 },
-  dynamodb: { BatchGetItem: 2, PutItem: 2, Query: 1, TransactWriteItems: 2 },
+  dynamodb: { BatchGetItem: 2, BatchWriteItem: 2, PutItem: 2, Query: 1, TransactWriteItems: 2 },
   sqs: { SendMessage: 2 },
 };
+const REFILL_UNITS_PER_BATCH = { read: 12, write: 70 };
 
 describe('AWS calls per operation on the emulator', () => {
   let measured: AwsMeasurement;
@@ -66,9 +80,11 @@ describe('AWS calls per operation on the emulator', () => {
     // Then one round from the pools the first signature filled.
     expect(measured.signatures).toHaveLength(2);
     for (const run of measured.signatures) expect(callsOf(run)).toEqual(ONE_ROUND);
+    for (const run of measured.signatures) expect(summarize([run]).requestUnits).toEqual(ONE_ROUND_UNITS);
     // Every party was asked for a batch once (by the first signature) and made one.
     expect(measured.refill.batches).toBe(3);
     expect(awsFigures(measured).refill.operations).toEqual(REFILL_PER_BATCH);
+    expect(awsFigures(measured).refill.requestUnits).toEqual(REFILL_UNITS_PER_BATCH);
     expect(callsOf(measured.keygen)).toEqual({
       hops: 8,
       kms: { Decrypt: 6, GenerateDataKey: 6, Sign: 22 },
