@@ -262,8 +262,20 @@ async function onRepeatedRequest(io: CoordinatorIO, request: Envelope, session: 
     throw new RefusedError(RefusalCode.conflict, `request id "${session.requestId}" was already used for a different request`);
   }
   if (isFinished(session)) await io.sendOutcome(session, true);
-  // The very request that created the session, delivered again: the first delivery may have
-  // stored the session and failed before sending the first round, which nothing else would
-  // ever send. Parties answer repeated rounds idempotently.
-  else if (session.request.id === request.id) await io.sendPhase(session);
+  // The very request that created the session, delivered again before any party answered:
+  // the first delivery may have stored the session and failed before sending the first
+  // round, which nothing else would ever send. Parties answer repeated rounds idempotently.
+  // Not once a party answered: the round went out then (a send cut short after some parties
+  // is left to the sweeper: a one-round attempt falls back, a two-round one stalls and
+  // fails), and since a processed sign.request keeps no replay mark (replay-exemptions.ts),
+  // anyone holding the relayed request — every signer — could otherwise make the coordinator
+  // send the round again with every replay.
+  else if (session.request.id === request.id && !answeredYet(session)) await io.sendPhase(session);
+}
+
+/** Whether any party answered the session yet: a commitment, a share or a refusal, or an attempt after the first. */
+function answeredYet(session: Session): boolean {
+  if (Object.keys(session.refused).length > 0) return true;
+  if (session.kind !== 'sign') return false;
+  return session.attempt > 1 || Object.keys(session.commitments).length > 0 || Object.keys(session.shares).length > 0;
 }

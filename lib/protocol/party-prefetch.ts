@@ -11,7 +11,6 @@ import type { ItemKey } from '../ports/store.js';
 import { auditKeys } from './audit.js';
 import { decisionIdOf } from './party-audit.js';
 import { MAX_POOL_BATCH, MessageType, NAME_PATTERN, type Envelope } from './messages.js';
-import { partyMarksReplays } from './replay-exemptions.js';
 import { partyKeys } from './party-state.js';
 import { seenKey } from './replay-guard.js';
 
@@ -53,9 +52,9 @@ function ownPoolSlot(body: unknown, self: string): { batchId: string; index: num
   return undefined;
 }
 
-/** What handling `envelope` reads first: its replay mark (if its step has one), then its step's items. */
+/** What handling `envelope` reads first: its replay mark, then its step's items. */
 export function partyPrefetch(envelope: Envelope): ItemKey[] {
-  const keys = partyMarksReplays(envelope.type) ? [seenKey(envelope.id)] : [];
+  const keys = [seenKey(envelope.id)];
   const { session, body } = envelope;
   if (envelope.type === MessageType.poolRefill) {
     const refillKey = plainName(field(body, 'keyId'));

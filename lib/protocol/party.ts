@@ -1,6 +1,6 @@
 /**
  * A party: one call of `handle()` is one inbound message, authenticated, checked for
- * replay (all but the steps in replay-exemptions.ts PARTY_STEPS_WITHOUT_MARK), and
+ * replay (remembered once done, or for the steps in replay-exemptions.ts only if refused), and
  * dispatched to the step of its flow and round (keygen/party-*.ts, sign/party-*.ts). Each
  * step checks the request against this party's own policy, applies the message
  * idempotently to stored state, and answers.
@@ -23,7 +23,7 @@ import { onDkgRound3 } from './keygen/party-round3.js';
 import { MessageType, type Envelope } from './messages.js';
 import { createPartyContext, type PartyContext, type PartyDeps } from './party-context.js';
 import { KEYGEN_INBOUND, RESHARE_INBOUND, reportRefusal } from './party-refusal.js';
-import { partyMarksReplays } from './replay-exemptions.js';
+import { partyMarksProcessed } from './replay-exemptions.js';
 import { ReplayGuard } from './replay-guard.js';
 import { onReshareAbort } from './reshare/party-abort.js';
 import { onReshareConfirm } from './reshare/party-confirm.js';
@@ -114,7 +114,7 @@ export class Party {
         senderRole: (type) => (PARTY_INBOUND.has(type) ? 'coordinator' : undefined),
       });
       await this.#reads.prefetch(partyPrefetch(envelope));
-      if (partyMarksReplays(envelope.type)) await this.#replays.assertNotSeen(envelope);
+      await this.#replays.assertNotSeen(envelope);
     } catch (error) {
       if (!(error instanceof RefusedError)) throw error;
       ctx.log.warn('message refused', { party: this.id, code: error.code, reason: error.message, type: envelope?.type });
@@ -128,10 +128,10 @@ export class Party {
     } catch (error) {
       if (!(error instanceof RefusedError)) throw error;
       await reportRefusal(ctx, envelope, error);
-      if (partyMarksReplays(envelope.type)) await this.#replays.remember(envelope);
+      await this.#replays.remember(envelope);
       return { status: 'refused', code: error.code, reason: error.message, type: envelope.type, session: envelope.session };
     }
-    if (partyMarksReplays(envelope.type)) await this.#replays.remember(envelope);
+    if (partyMarksProcessed(envelope.type)) await this.#replays.remember(envelope);
     ctx.log.info('message processed', { party: this.id, type: envelope.type, session: envelope.session });
     return { status: 'processed', type: envelope.type, session: envelope.session };
   }

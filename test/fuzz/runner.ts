@@ -12,7 +12,7 @@
  *    with `abandoned: true`, party-abandon.ts); a coordinator's session transition when the
  *    refusal names a cheater it goes on without (blame).
  * 4. A replayed message is refused as `replayed` and changes nothing; one of a party step
- *    without a replay mark (replay-exemptions.ts PARTY_STEPS_WITHOUT_MARK) gets the first
+ *    without a replay mark (replay-exemptions.ts PARTY_STEPS_MARKED_ONLY_WHEN_REFUSED) gets the first
  *    delivery's outcome and answer again (the same message bodies) and changes nothing; one
  *    of a type the coordinator keeps no replay mark for once processed (replay-exemptions.ts:
  *    `sign.share`, a processed `sign.request`) may be processed instead, and still changes nothing.
@@ -26,7 +26,7 @@ import { RefusalCode } from '../../lib/ports/errors.js';
 import type { Transport } from '../../lib/ports/transport.js';
 import { Coordinator } from '../../lib/protocol/coordinator.js';
 import { DEFAULT_LIMITS } from '../../lib/protocol/directory.js';
-import { coordinatorMarksProcessed, partyMarksReplays } from '../../lib/protocol/replay-exemptions.js';
+import { coordinatorMarksProcessed, partyMarksProcessed } from '../../lib/protocol/replay-exemptions.js';
 import type { Logger } from '../../lib/protocol/logger.js';
 import { COORDINATOR, MessageType } from '../../lib/protocol/messages.js';
 import { Party, type HandleOutcome } from '../../lib/protocol/party.js';
@@ -91,7 +91,7 @@ export class FuzzRunner {
           continue;
         }
         violations.push(...step.violations);
-        if (replay && delivery.node !== COORDINATOR && !partyMarksReplays(delivery.type)) {
+        if (replay && delivery.node !== COORDINATOR && !partyMarksProcessed(delivery.type)) {
           // Idempotent from stored state: the same answer again (a fresh envelope around the same body).
           if (result.kind !== 'processed') violations.push(`a replay of ${delivery.type} was ${JSON.stringify(result)}, not processed as the first delivery was`);
           if (JSON.stringify(step.bodies) !== JSON.stringify(firstBodies)) violations.push(`a replay of ${delivery.type} answered differently from the first delivery`);

@@ -23,16 +23,16 @@ describe('partyPrefetch for nonce pools', () => {
     ]);
   });
 
-  it('sign.pooled reads no replay mark (replay-exemptions.ts), only the share, the approval mark, the audit head, and its own pool nonce\'s item (unused or spent)', () => {
+  it('sign.pooled reads its replay mark (kept only for a refusal: replay-exemptions.ts), the share, the approval mark, the audit head, and its own pool nonce\'s item (unused or spent)', () => {
     const commitments = [
       { batch: { from: 'p2', session: 'd'.repeat(32) }, index: 5 },
       { batch: { from: 'p1', session: BATCH }, index: 3 },
     ];
-    expect(keysOf(pooled(commitments))).toEqual(['key#k1/share', mark, 'audit/head', `pool#k1/nonce#${BATCH}#3`]);
+    expect(keysOf(pooled(commitments))).toEqual([`seen#${base.id}/message`, 'key#k1/share', mark, 'audit/head', `pool#k1/nonce#${BATCH}#3`]);
   });
 
   it('uses an unverified batch id or index only when well-formed, and a key id only when a plain name', () => {
-    const common = ['key#k1/share', mark, 'audit/head'];
+    const common = [`seen#${base.id}/message`, 'key#k1/share', mark, 'audit/head'];
     for (const own of [
       { batch: { from: 'p1', session: 'x'.repeat(32) }, index: 0 },
       { batch: { from: 'p1', session: BATCH }, index: -1 },
@@ -44,7 +44,7 @@ describe('partyPrefetch for nonce pools', () => {
       expect(keysOf(pooled([own]))).toEqual(common);
     }
     expect(keysOf(pooled('not a list'))).toEqual(common);
-    expect(keysOf(pooled([], 'k1"; DROP'.padEnd(3000, 'x')))).toEqual([]);
+    expect(keysOf(pooled([], 'k1"; DROP'.padEnd(3000, 'x')))).toEqual([`seen#${base.id}/message`]);
     expect(keysOf({ ...base, type: 'pool.refill', body: { keyId: { toString: 'k1' } } })).toEqual([`seen#${base.id}/message`]);
     expect(keysOf({ ...base, type: 'pool.refill', body: null })).toEqual([`seen#${base.id}/message`]);
   });

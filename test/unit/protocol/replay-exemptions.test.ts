@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_LIMITS } from '../../../lib/protocol/directory.js';
 import { MessageType } from '../../../lib/protocol/messages.js';
-import { coordinatorMarksProcessed, coordinatorMarksReplays, partyMarksReplays } from '../../../lib/protocol/replay-exemptions.js';
+import { coordinatorMarksProcessed, coordinatorMarksReplays, partyMarksProcessed } from '../../../lib/protocol/replay-exemptions.js';
 import { replayWindowSeconds } from '../../../lib/protocol/replay-guard.js';
 
 describe('which steps keep a replay mark', () => {
   it('a party marks everything but sign.pooled; the coordinator everything but sign.share', () => {
-    expect(partyMarksReplays(MessageType.signPooled)).toBe(false);
-    for (const type of [MessageType.signCommit, MessageType.signPackage, MessageType.poolRefill, MessageType.dkgStart]) expect(partyMarksReplays(type)).toBe(true);
+    expect(partyMarksProcessed(MessageType.signPooled)).toBe(false);
+    for (const type of [MessageType.signCommit, MessageType.signPackage, MessageType.poolRefill, MessageType.dkgStart]) expect(partyMarksProcessed(type)).toBe(true);
     expect(coordinatorMarksReplays(MessageType.signShare)).toBe(false);
     for (const type of [MessageType.signRequest, MessageType.signCommitment, MessageType.poolBatch, MessageType.keygenRequest]) expect(coordinatorMarksReplays(type)).toBe(true);
   });

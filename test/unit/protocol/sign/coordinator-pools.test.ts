@@ -236,14 +236,37 @@ describe('sign intake with pools (coordinator)', () => {
     expect(cursor?.parties.p3).toMatchObject({ batches: [{ next: 1 }], refillRequestedAt: NOW });
   });
 
-  it('one-round intake costs 2 batch reads and 3 single-item puts (cursor, session, replay mark): no transaction, no single reads', async () => {
+  it('one-round intake costs 2 batch reads and 2 single-item puts (cursor, session; no replay mark once processed): no transaction, no single reads', async () => {
     const r = await newRig({ lowWater: 2 });
     await deliver(r, await batch('p1'), await batch('p2'), await batch('p3'));
     r.takeCalls();
     expect(await r.handle(await signRequest(cast, setup, 'cost'))).toMatchObject({ status: 'processed' });
-    // (seen, session, key, cursor) + (2 batch items); the cursor (the claim), the session, the replay mark.
-    expect(r.takeCalls()).toEqual({ get: 0, getMany: 2, write: 3, items: 3 });
+    // (seen, session, key, cursor) + (2 batch items); the cursor (the claim), the session.
+    expect(r.takeCalls()).toEqual({ get: 0, getMany: 2, write: 2, items: 2 });
     expect(r.take().map((e) => e.type)).toEqual([MessageType.signPooled, MessageType.signPooled]);
+  });
+
+  it('the very sign.request delivered again sends its round again only until a party answered: replays cannot make the coordinator send it over and over', async () => {
+    const r = await newRig({ lowWater: 0 });
+    const [b1, b3] = [await batch('p1', { count: 5 }), await batch('p3', { count: 5 })];
+    await deliver(r, b1, b3);
+    const request = await signRequest(cast, setup, 'replayed-request');
+    expect(await r.handle(request)).toMatchObject({ status: 'processed' });
+    const first = r.take().filter((e) => e.type === MessageType.signPooled);
+    expect(first).toHaveLength(2);
+    // Nobody answered yet: a redelivery (the first may have crashed before sending) sends the round again.
+    expect(await r.handle(request)).toMatchObject({ status: 'processed' });
+    expect(r.take().filter((e) => e.type === MessageType.signPooled).map((e) => e.to).sort()).toEqual(['p1', 'p3']);
+    // p1 answers: from then on a repeat of the request changes nothing and sends nothing.
+    const session = await r.session(request.session);
+    const nonces = b1.nonces[pooledOf(session).p1?.index ?? -1];
+    if (nonces === undefined) throw new Error('no nonces for p1');
+    expect(await r.handle(await pooledShare(session, 'p1', nonces))).toMatchObject({ status: 'processed' });
+    r.take();
+    const stored = await r.session(request.session);
+    for (let i = 0; i < 3; i++) expect(await r.handle(request)).toMatchObject({ status: 'processed' });
+    expect(r.take()).toEqual([]);
+    expect(await r.session(request.session)).toEqual(stored);
   });
 
   it('a one-round session signs with the signers’ shares alone (the pooled commitments make the package)', async () => {

@@ -110,7 +110,7 @@ describe('sign.pooled: the one-round signature', () => {
     }
   });
 
-  it('costs each signer one batch read and one transaction (no replay mark), one Decrypt and one signature', async () => {
+  it('costs each signer one batch read and one transaction (no replay mark once processed), one Decrypt and one signature', async () => {
     const { b, entry, pooled } = await pooledBench();
     const request = await b.request();
     const envelope = await pooled('p1', request, [entry('p1'), entry('p2')]);
@@ -277,7 +277,7 @@ describe('sign.pooled: refusals leave the nonce unused', () => {
   });
 });
 
-describe('sign.pooled has no replay mark (replay-exemptions.ts): a duplicate is answered from stored state', () => {
+describe('sign.pooled is marked only when refused (replay-exemptions.ts): a duplicate of a processed one is answered from stored state', () => {
   /** p1's whole table: audit trail, approval marks, rate-limit windows, pool items, and any replay mark. */
   const table = (b: PoolBench) => b.member('p1').store.scanPrefix('');
 
@@ -330,9 +330,33 @@ describe('sign.pooled has no replay mark (replay-exemptions.ts): a duplicate is 
     // The coordinator re-signs the first request's package with another co-signer entry for the spent nonce: refused, nothing stored, no share.
     const afterLimit = await table(b);
     const sent = b.member('p1').sent.length;
-    expect(await b.deliver('p1', await pooled('p1', first, [entry('p1', 0), entry('p2', 3)]))).toMatchObject({ status: 'refused', code: RefusalCode.nonceReuse });
-    expect(await table(b)).toEqual(afterLimit);
+    const resigned = await pooled('p1', first, [entry('p1', 0), entry('p2', 3)]);
+    expect(await b.deliver('p1', resigned)).toMatchObject({ status: 'refused', code: RefusalCode.nonceReuse });
+    // Nothing stored but the refused envelope's replay mark.
+    const added = (await table(b)).filter((item) => !afterLimit.some((old) => old.pk === item.pk && old.sk === item.sk));
+    expect(added.map((i) => i.pk)).toEqual([`seen#${resigned.id}`]);
+    expect((await table(b)).filter((i) => i.pk !== `seen#${resigned.id}`)).toEqual(afterLimit);
     expect(b.sharesOf('p1', sent)).toEqual([]);
+  });
+});
+
+describe('a refused sign.pooled is marked: its duplicate is refused as a replay', () => {
+  it('a duplicate of a rate-limited package, delivered in the next window, is refused as replayed: no share, no slot, no audit entry', async () => {
+    const policy = { ...POLICY, keys: { [KEY_ID]: { rateLimit: { max: 1, windowSeconds: 60 } } } };
+    const { b, entry, pooled } = await pooledBench({ policy });
+    expect((await b.deliver('p1', await pooled('p1', await b.request(), [entry('p1', 0), entry('p2', 0)]))).status).toBe('processed');
+    const limited = await pooled('p1', await b.request(), [entry('p1', 1), entry('p2', 1)]);
+    expect(await b.deliver('p1', limited)).toMatchObject({ status: 'refused', code: RefusalCode.policy });
+    // The next window: without the mark, the same (still fresh) envelope would be decided again, approved, and take its slot.
+    b.offsetMs += 61_000;
+    const before = await b.snapshot('p1');
+    const sent = b.member('p1').sent.length;
+    expect(await b.deliver('p1', limited)).toMatchObject({ status: 'refused', code: RefusalCode.replayed });
+    expect(await b.snapshot('p1')).toEqual(before);
+    expect(b.sharesOf('p1', sent)).toEqual([]);
+    expect(await nonceItem(b, 'p1', entry('p1', 1))).toMatchObject({ data: { commitment: commitmentOf(entry('p1', 1)) } });
+    // The new window's slot is still free for a real request.
+    expect((await b.deliver('p1', await pooled('p1', await b.request(), [entry('p1', 2), entry('p2', 2)]))).status).toBe('processed');
   });
 });
 
