@@ -22,7 +22,8 @@ import { recordParser } from './party-state.js';
  * An anchor as stored: the party's signed message that carried the head, and nothing else
  * (party, seq and hash are in it, under the party's signature; copies would only make the
  * item larger: a share's anchor would exceed 1 KB, two write units instead of one). Records
- * written before also copied `party`, `seq` and `hash` beside it: still read, and ignored.
+ * of earlier releases (at `legacyAnchorKey`) also copied `party`, `seq` and `hash` beside it:
+ * still read, and the copies ignored.
  */
 export const StoredAnchor = z.strictObject({
   envelope: EnvelopeSchema,
@@ -48,7 +49,20 @@ export function anchorRecord({ envelope }: StoredAnchor): AnchorRecord {
   return { party: envelope.from, seq: anchor.seq, hash: anchor.hash, envelope };
 }
 
-export const anchorKey = (party: string): ItemKey => ({ pk: `anchor#${party}`, sk: 'audit' });
+/**
+ * Where a party's anchor is kept: the compact form (the envelope alone) under its own sort
+ * key. The item at `legacyAnchorKey` is never written again: releases before this one read
+ * that item with a strict schema that requires the copied fields, so a compact record there
+ * would fail every one of that party's messages after a rollback. Left alone, it keeps
+ * serving a rolled-back release (which goes on advancing it, and never reads this one).
+ */
+export const anchorKey = (party: string): ItemKey => ({ pk: `anchor#${party}`, sk: 'head' });
+
+/** The anchor item of releases before `anchorKey` (the envelope with party, seq and hash copied beside it): read, never written. */
+export const legacyAnchorKey = (party: string): ItemKey => ({ pk: `anchor#${party}`, sk: 'audit' });
+
+/** Both anchor items of a party, for reading ahead in one round trip (coordinator-prefetch.ts). */
+export const anchorKeys = (party: string): ItemKey[] => [anchorKey(party), legacyAnchorKey(party)];
 
 /** The audit head a party's message carries, if it has a well-formed one. */
 export function anchorOf(envelope: Envelope): AuditAnchor | undefined {
@@ -58,7 +72,12 @@ export function anchorOf(envelope: Envelope): AuditAnchor | undefined {
   return parsed.success ? parsed.data : undefined;
 }
 
-/** The coordinator's store of the newest anchor per party (no TTL: anchors are the history). */
+/**
+ * The coordinator's store of the newest anchor per party (no TTL: anchors are the history).
+ * A party may have two items: the one this release writes (`anchorKey`) and the one an
+ * earlier release wrote (`legacyAnchorKey`), which that release advances again after a
+ * rollback. The newer of the two, by the signed head's seq, is the party's anchor.
+ */
 export class AuditAnchors {
   readonly #table: ItemTable<StoredAnchor>;
   readonly #backend: ItemBackend;
@@ -70,24 +89,33 @@ export class AuditAnchors {
     this.#nowSeconds = nowSeconds;
   }
 
-  /** The put that keeps `envelope` as the anchor: the envelope alone. */
-  #put(key: ItemKey, envelope: Envelope, version: number, condition: WriteCondition): WriteOperation {
-    return this.#table.putOperation(key, { envelope }, version, condition);
+  /** The put that keeps `envelope` as the anchor: the envelope alone, at `anchorKey`. */
+  #put(envelope: Envelope, version: number, condition: WriteCondition): WriteOperation {
+    return this.#table.putOperation(anchorKey(envelope.from), { envelope }, version, condition);
+  }
+
+  /** Both items as read: this release's (with its version, for the conditional write) and the earlier release's. */
+  async #held(party: string): Promise<{ current?: { record: AnchorRecord; version: number }; legacy?: AnchorRecord }> {
+    const [current, legacy] = await Promise.all([this.#table.get(anchorKey(party)), this.#table.get(legacyAnchorKey(party))]);
+    return {
+      ...(current === undefined ? {} : { current: { record: anchorRecord(current.value), version: current.version } }),
+      ...(legacy === undefined ? {} : { legacy: anchorRecord(legacy.value) }),
+    };
   }
 
   /**
-   * The write that would keep `envelope`'s audit head (none if the held one is as new), for
+   * The write that would keep `envelope`'s audit head (none if either held one is as new), for
    * a caller that commits it together with its own state change and retries on a failed
-   * condition, re-reading through this method.
+   * condition, re-reading through this method. The condition is on this release's item only:
+   * an earlier release advancing its own item meanwhile is harmless, readers take the newer.
    */
   async recordOperations(envelope: Envelope): Promise<WriteOperation[]> {
     const anchor = anchorOf(envelope);
     if (anchor === undefined || anchor.seq === 0) return [];
-    const key = anchorKey(envelope.from);
-    const current = await this.#table.get(key);
-    if (current === undefined) return [this.#put(key, envelope, 1, { kind: 'absent' })];
-    if (anchorRecord(current.value).seq >= anchor.seq) return [];
-    return [this.#put(key, envelope, current.version + 1, { kind: 'version', version: current.version })];
+    const { current, legacy } = await this.#held(envelope.from);
+    if (Math.max(current?.record.seq ?? 0, legacy?.seq ?? 0) >= anchor.seq) return [];
+    if (current === undefined) return [this.#put(envelope, 1, { kind: 'absent' })];
+    return [this.#put(envelope, current.version + 1, { kind: 'version', version: current.version })];
   }
 
   /** Keeps `envelope`'s audit head if it is newer than the one held (call only after authenticating it). */
@@ -102,9 +130,11 @@ export class AuditAnchors {
     });
   }
 
+  /** The party's anchor: the newer of its two items by the signed head's seq (this release's on a tie). */
   async latest(party: string): Promise<AnchorRecord | undefined> {
-    const stored = await this.#table.get(anchorKey(party));
-    return stored === undefined ? undefined : anchorRecord(stored.value);
+    const { current, legacy } = await this.#held(party);
+    if (current === undefined || legacy === undefined) return current?.record ?? legacy;
+    return legacy.seq > current.record.seq ? legacy : current.record;
   }
 }
 

@@ -172,7 +172,7 @@ describe('MessageReads', () => {
     const commitment = { ...base, type: 'sign.commitment', from: 'p1', body: { commitment: { hiding: hostile } } } as unknown as Envelope;
     expect(signingPrefetch('k1', commitment)).toEqual([{ pk: 'key#k1', sk: 'public' }]);
     const batch = { ...base, type: 'pool.batch', from: 'p1', to: 'coordinator', body: { keyId: hostile } } as unknown as Envelope;
-    expect(coordinatorPrefetch(batch, true, true).map((k) => k.pk)).toEqual(['anchor#p1', `seen#${base.id}`]);
+    expect(coordinatorPrefetch(batch, true, true).map((k) => k.pk)).toEqual(['anchor#p1', 'anchor#p1', `seen#${base.id}`]);
   });
 
   it('with pools on, a sign request also reads its key’s pool cursor; a pool batch reads its key, cursor and batch item instead of a session', () => {
@@ -182,6 +182,14 @@ describe('MessageReads', () => {
     expect(keys(request, false, true)).toEqual([`seen#${base.id}/message`, `session#${base.session}/state`, 'key#k1/public', 'pool#k1/cursor']);
     expect(keys(request, false, false)).toEqual([`seen#${base.id}/message`, `session#${base.session}/state`, 'key#k1/public']);
     const batch = { ...base, type: 'pool.batch', from: 'p1', body: { keyId: 'k1' } } as unknown as Envelope;
-    expect(keys(batch, true, true)).toEqual(['anchor#p1/audit', `seen#${base.id}/message`, 'key#k1/public', 'pool#k1/cursor', `pool#k1/batch#p1#${base.session}`]);
+    expect(keys(batch, true, true)).toEqual(['anchor#p1/head', 'anchor#p1/audit', `seen#${base.id}/message`, 'key#k1/public', 'pool#k1/cursor', `pool#k1/batch#p1#${base.session}`]);
+  });
+
+  it('a party message reads both of its sender’s anchor items (this release’s and an earlier release’s) in the same batch as its session', () => {
+    const base = { v: 1, id: 'a'.repeat(32), session: 'b'.repeat(32), to: 'coordinator', ts: 0, sig: '' };
+    const share = { ...base, type: 'sign.share', from: 'p2', body: {} } as unknown as Envelope;
+    const read = coordinatorPrefetch(share, true).map((k) => `${k.pk}/${k.sk}`);
+    expect(read.slice(0, 2)).toEqual(['anchor#p2/head', 'anchor#p2/audit']);
+    expect(read).toContain(`session#${base.session}/state`);
   });
 });

@@ -81,7 +81,7 @@ describe('pool.batch intake (coordinator)', () => {
     const b = await batchOf(cast, setup, 'p1', { count: 5 });
     const anchored = await cast.envelope('p1', MessageType.poolBatch, b.batchId, { ...parseBody(b.envelope, MessageType.poolBatch), audit: { seq: 4, hash: 'ab'.repeat(32) } });
     expect(await r.handle(anchored)).toMatchObject({ status: 'processed', type: MessageType.poolBatch });
-    // One batch read (anchor, seen, key, cursor, batch item), the transaction (batch, cursor, anchor), the replay mark.
+    // One batch read (both anchor items, seen, key, cursor, batch item), the transaction (batch, cursor, anchor), the replay mark.
     expect(r.takeCalls()).toEqual({ get: 0, getMany: 1, write: 2, items: 4 });
     expect(await r.tables.poolBatches.get(coordinatorKeys.poolBatch('k1', 'p1', b.batchId))).toMatchObject({ value: { party: 'p1', epoch: 0, batch: anchored } });
     expect(await r.cursor()).toEqual({ keyId: 'k1', epoch: 0, parties: { p1: { batches: [{ batchId: b.batchId, expires: NOW + 24 * HOUR, count: 5, next: 0 }] } } });
