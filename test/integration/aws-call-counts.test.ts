@@ -35,7 +35,8 @@ const TWO_ROUND = {
  * more for the two signers' batches, the cursor's conditional put (the claim), the session's
  * (no replay mark once processed: the session answers a repeat). Each signer: one
  * BatchGetItem, one Decrypt (share and pool nonce), one transaction (the nonce's item turned
- * into its spent record, the audit), no replay mark. Each share at the coordinator: one
+ * into its spent record, the audit), its replay mark read (written only if it refuses:
+ * replay-exemptions.ts). Each share at the coordinator: one
  * BatchGetItem (the sender's two anchor items, this release's and an earlier release's:
  * audit-anchors.ts), the key, the session (a plain conditional put), the sender's audit
  * anchor, no replay mark (replay-exemptions.ts).
@@ -51,10 +52,10 @@ const ONE_ROUND = {
  * What the calls above bill (lib/dev/aws-call-meter.ts `dynamoUnits`): items are billed per
  * started KB written (twice in a transaction) and per 4 KB read, so an item growing past a
  * boundary costs here even with no call added. Each share's first batch read holds the
- * earlier release's anchor item too: 2 of the 27 (absent here, a fresh deployment, but a
- * missed item is billed like a found one under 4 KB: 1 RRU, strongly consistent).
+ * earlier release's anchor item too, and each signer's its replay mark: 4 of the 29 (absent
+ * here, but a missed item is billed like a found one under 4 KB: 1 RRU, strongly consistent).
  */
-const ONE_ROUND_UNITS = { read: 27, write: 28 };
+const ONE_ROUND_UNITS = { read: 29, write: 28 };
 
 /**
  * One pool batch of 32 nonces: the party opens its share once, writes the nonces in two
