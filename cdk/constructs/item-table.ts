@@ -11,12 +11,11 @@ import { Construct } from 'constructs';
 /** The TTL attribute the backend writes (epoch seconds). */
 export const TTL_ATTRIBUTE = 'expiresAt';
 
-/** What the backend calls: single items, batch reads (`getMany`) and puts (`putMany`), transactions of puts/deletes, prefix scans. */
+/** What the backend calls: single items, batch reads (`getMany`), transactions of puts/deletes, prefix scans. */
 export const ITEM_ACCESS_ACTIONS = [
   'dynamodb:GetItem',
   'dynamodb:BatchGetItem',
   'dynamodb:PutItem',
-  'dynamodb:BatchWriteItem',
   'dynamodb:DeleteItem',
   'dynamodb:ConditionCheckItem',
   'dynamodb:Query',

@@ -96,22 +96,6 @@ export function dynamoUnits(operation: string, input: Record<string, unknown>, o
     }
     case 'PutItem':
       return { read: 0, write: writeUnits(input.Item) };
-    case 'BatchWriteItem': {
-      // Plain writes: 1 WRU per started KB of each put (not doubled), 1 per delete. Items
-      // DynamoDB leaves unprocessed are not billed (they come back in the output to resend).
-      let write = 0;
-      for (const [table, requests] of Object.entries(record(input.RequestItems))) {
-        const unprocessed = record(output.UnprocessedItems)[table];
-        const sent = Array.isArray(requests) ? requests : [];
-        const left = Array.isArray(unprocessed) ? unprocessed : [];
-        const billed = (list: unknown[]) => list.reduce((sum: number, entry) => {
-          const put = record(record(entry).PutRequest);
-          return sum + (put.Item !== undefined ? writeUnits(put.Item) : record(entry).DeleteRequest !== undefined ? 1 : 0);
-        }, 0);
-        write += billed(sent) - billed(left);
-      }
-      return { read: 0, write };
-    }
     case 'UpdateItem':
     case 'DeleteItem':
       return { read: 0, write: 1 };

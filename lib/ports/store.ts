@@ -54,21 +54,6 @@ export interface ItemBackend {
    * `ConditionFailedError` and changes nothing. `nowSeconds` decides expiry.
    */
   write(operations: readonly WriteOperation[], nowSeconds: number): Promise<void>;
-  /**
-   * Unconditional puts of independent items in few round trips (DynamoDB `BatchWriteItem`).
-   * Not atomic: if it throws, any subset may have been written. Each item is written once
-   * whatever the retries (an item already written is never sent again), so a put cannot land
-   * after the call returns. `nowSeconds` as for `write`. Optional: without it, `putEach`
-   * writes the items one by one.
-   */
-  putMany?(items: readonly StoredItem[], nowSeconds: number): Promise<void>;
-}
-
-/** Unconditional puts of independent items: `backend.putMany` where it has one, else one `write` per item. Not atomic. */
-export async function putEach(backend: ItemBackend, items: readonly StoredItem[], nowSeconds: number): Promise<void> {
-  if (items.length === 0) return;
-  if (backend.putMany !== undefined) return backend.putMany(items, nowSeconds);
-  for (const item of items) await backend.write([{ op: 'put', item, condition: { kind: 'none' } }], nowSeconds);
 }
 
 export function isExpired(item: Pick<StoredItem, 'expiresAt'>, nowSeconds: number): boolean {
@@ -161,13 +146,8 @@ export class ItemTable<T> {
     condition: WriteCondition,
     ttlSeconds?: number,
   ): WriteOperation {
-    return { op: 'put', item: this.item(key, value, version, ttlSeconds), condition };
-  }
-
-  /** The stored form of `value` at `key` (for `putEach`), expiring `ttlSeconds` from now. */
-  item(key: ItemKey, value: T, version: number, ttlSeconds?: number): StoredItem {
     const expiresAt = ttlSeconds === undefined ? undefined : this.nowSeconds() + ttlSeconds;
-    return { ...key, data: value as ItemData, version, expiresAt };
+    return { op: 'put', item: { ...key, data: value as ItemData, version, expiresAt }, condition };
   }
 }
 

@@ -15,7 +15,7 @@
  *   one's own write (the audit head after an append) needs no round trip.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { putEach, type ItemBackend, type ItemKey, type StoredItem, type WriteOperation } from '../ports/store.js';
+import type { ItemBackend, ItemKey, StoredItem, WriteOperation } from '../ports/store.js';
 
 type Reads = Map<string, StoredItem | undefined>;
 
@@ -89,20 +89,6 @@ export class MessageReads implements ItemBackend {
     for (const operation of operations) {
       if (operation.op === 'put') scope.reads.set(idOf(operation.item), asStored(operation.item));
       else scope.reads.set(idOf(operation.key), undefined);
-    }
-  }
-
-  /**
-   * Forwarded (through `putEach`: one `write` per item where the backend has no batch put).
-   * Not atomic, so whatever happens the keys' remembered reads are forgotten: the next read
-   * of one goes to the table.
-   */
-  async putMany(items: readonly StoredItem[], nowSeconds: number): Promise<void> {
-    try {
-      await putEach(this.inner, items, nowSeconds);
-    } finally {
-      const scope = this.#scope.getStore();
-      for (const item of items) scope?.reads.delete(idOf(item));
     }
   }
 }

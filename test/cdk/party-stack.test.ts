@@ -214,7 +214,7 @@ describe('PartyStack', () => {
     const single = (resource: unknown) => (Array.isArray(resource) && resource.length === 1 ? resource[0] : resource);
     expect(statements.map((s) => [actionsOf(s).sort(), single(s.Resource)])).toEqual([
       [
-        ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:ConditionCheckItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:Scan'],
+        ['dynamodb:BatchGetItem', 'dynamodb:ConditionCheckItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:Scan'],
         { 'Fn::GetAtt': [expect.stringMatching(/^StoreTable/), 'Arn'] },
       ],
       [['sqs:SendMessage'], 'arn:aws:sqs:eu-west-1:444444444444:frostline-coordinator-inbox'],

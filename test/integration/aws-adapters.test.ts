@@ -142,34 +142,6 @@ describe('DynamoItemBackend on moto', () => {
     await createPartyTable(clients.dynamodb, table);
   });
 
-  /**
-   * A backend on its own client that records how many puts of each BatchWriteItem call reach
-   * DynamoDB: `unprocessed(call)` of them (the last ones) are kept from it and handed back as
-   * UnprocessedItems, as a throttled call would.
-   */
-  const batchWrites = (unprocessed: (call: number) => number = () => 0) => {
-    const client = createDynamoDbClient({ endpoint, region: REGION, accountId: ACCOUNT_A });
-    const sent: number[] = [];
-    type Requests = Record<string, { PutRequest?: unknown }[]>;
-    client.middlewareStack.add(
-      (next, context) => async (args) => {
-        if (context.commandName !== 'BatchWriteItemCommand') return next(args);
-        const input = args.input as { RequestItems: Requests };
-        const requests = input.RequestItems[table] ?? [];
-        const kept = Math.min(requests.length, unprocessed(sent.length + 1));
-        sent.push(requests.length - kept);
-        const through = requests.slice(0, requests.length - kept);
-        const left = requests.slice(requests.length - kept);
-        if (through.length === 0) return { output: { $metadata: {}, UnprocessedItems: { [table]: left } }, response: {} } as never;
-        const result = await next({ ...args, input: { ...input, RequestItems: { [table]: through } } });
-        if (left.length > 0) (result.output as { UnprocessedItems?: Requests }).UnprocessedItems = { [table]: left };
-        return result;
-      },
-      { step: 'initialize', name: 'throttleBatchWrites' },
-    );
-    return { backend: new DynamoItemBackend(client, table), sent };
-  };
-
   it('absent: creates once, a second create loses with ConditionFailedError', async () => {
     const first = item();
     await backend.write([put(first, { kind: 'absent' })], now);
@@ -369,34 +341,6 @@ describe('DynamoItemBackend on moto', () => {
       version: { N: '1' },
       expiresAt: { N: String(now + 300) },
     });
-  });
-
-  it('putMany: unconditional puts in calls of 25, over live items too; duplicates refused before any call', async () => {
-    const pk = `pool#${randomUUID()}`;
-    await backend.write([put({ pk, sk: 'nonce#0', data: { old: true }, version: 1 }, { kind: 'absent' })], now);
-    const items = Array.from({ length: 60 }, (_, i): StoredItem => ({ pk, sk: `nonce#${i}`, data: { i }, version: 9, expiresAt: now + 600 }));
-    const { backend: counted, sent } = batchWrites();
-    await counted.putMany(items, now);
-    expect(sent).toEqual([25, 25, 10]);
-    expect(await backend.query(pk)).toEqual([...items].sort((a, b) => (a.sk < b.sk ? -1 : 1)));
-    await expect(counted.putMany([items[1] as StoredItem, { ...(items[1] as StoredItem), version: 10 }], now)).rejects.toThrow(/twice/);
-    expect(sent).toHaveLength(3);
-  });
-
-  it('putMany: sends again only what DynamoDB left unprocessed, and gives up, naming how many, when throttling does not pass', async () => {
-    const pk = `pool#${randomUUID()}`;
-    const items = Array.from({ length: 10 }, (_, i): StoredItem => ({ pk, sk: `nonce#${i}`, data: { i }, version: 3 }));
-    // The first call leaves its last 4 items unprocessed (as DynamoDB does when throttled).
-    const flaky = batchWrites((call) => (call === 1 ? 4 : 0));
-    await flaky.backend.putMany(items, now);
-    expect(flaky.sent).toEqual([6, 4]);
-    expect(await backend.query(pk)).toHaveLength(10);
-
-    const stuck = batchWrites(() => Number.POSITIVE_INFINITY);
-    const other = items.map((i) => ({ ...i, pk: `${pk}-stuck` }));
-    await expect(stuck.backend.putMany(other, now)).rejects.toThrow(/BatchWriteItem: 10 of 10 items left unwritten after 8 attempts/);
-    expect(stuck.sent).toEqual([0, 0, 0, 0, 0, 0, 0, 0]);
-    expect(await backend.query(`${pk}-stuck`)).toEqual([]);
   });
 
   it("party B does not see party A's table", async () => {

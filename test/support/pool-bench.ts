@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { SqliteItemBackend } from '../../lib/adapters/local/sqlite-backend.js';
 import type { DataKey, EncryptionContext, KeyVault } from '../../lib/ports/key-vault.js';
-import type { ItemBackend, StoredItem, WriteOperation } from '../../lib/ports/store.js';
+import type { ItemBackend, StoredItem } from '../../lib/ports/store.js';
 import { aesGcmOpen, aesGcmSeal } from '../../lib/protocol/aead.js';
 import { DEFAULT_LIMITS, type Limits } from '../../lib/protocol/directory.js';
 import { canonicalBytes } from '../../lib/protocol/encoding.js';
@@ -68,41 +68,22 @@ export class CountingVault implements KeyVault {
   }
 }
 
-/** What reached a party's table, by call (the store offers a batch read and a batch put, as DynamoDB does). */
+/** What reached a party's table, by call (the store offers a batch read, as DynamoDB does). */
 export interface StoreCalls {
   get: number;
   getMany: number;
   query: number;
   write: number;
-  putMany: number;
 }
 
-/**
- * Awaited before a party's write or batch put reaches its table: a test holds one there to
- * interleave concurrent deliveries. Unset: nothing waits.
- */
-export interface StoreGates {
-  beforeWrite?: (operations: readonly WriteOperation[]) => Promise<void>;
-  beforePutMany?: (items: readonly StoredItem[]) => Promise<void>;
-}
-
-/** `inner` with a counted `getMany` and `putMany`, like DynamoDB's BatchGetItem and BatchWriteItem. */
-function metered(inner: SqliteItemBackend, calls: StoreCalls, gates: StoreGates): ItemBackend {
+/** `inner` with a counted `getMany`, like DynamoDB's BatchGetItem. */
+function metered(inner: ItemBackend, calls: StoreCalls): ItemBackend {
   return {
     get: (key) => (calls.get++, inner.get(key)),
     getMany: (keys) => (calls.getMany++, Promise.all(keys.map((key) => inner.get(key)))),
     query: (pk, prefix) => (calls.query++, inner.query(pk, prefix)),
     scanPrefix: (prefix) => inner.scanPrefix(prefix),
-    write: async (operations, now) => {
-      calls.write++;
-      await gates.beforeWrite?.(operations);
-      return inner.write(operations, now);
-    },
-    putMany: async (items, now) => {
-      calls.putMany++;
-      await gates.beforePutMany?.(items);
-      return inner.putMany(items, now);
-    },
+    write: (operations, now) => (calls.write++, inner.write(operations, now)),
   };
 }
 
@@ -113,8 +94,6 @@ export interface BenchParty {
   readonly store: SqliteItemBackend;
   /** What the party's own steps did to its table. */
   readonly storeCalls: StoreCalls;
-  /** Set by a test to hold the party's writes (see StoreGates). */
-  readonly gates: StoreGates;
   readonly vault: CountingVault;
   /** Everything it sent to the coordinator, in order. */
   readonly sent: Envelope[];
@@ -150,8 +129,7 @@ export class PoolBench {
     const bench = new PoolBench(options);
     for (const name of bench.keyParties) {
       const store = await SqliteItemBackend.open(':memory:');
-      const storeCalls: StoreCalls = { get: 0, getMany: 0, query: 0, write: 0, putMany: 0 };
-      const gates: StoreGates = {};
+      const storeCalls: StoreCalls = { get: 0, getMany: 0, query: 0, write: 0 };
       const vault = new CountingVault(bench.cast.signer(name));
       const sent: Envelope[] = [];
       const logs: LogEntry[] = [];
@@ -159,7 +137,7 @@ export class PoolBench {
       const party = new Party({
         id: name,
         vault,
-        store: metered(store, storeCalls, gates),
+        store: metered(store, storeCalls),
         transport: { send: (_destination, body) => Promise.resolve(void sent.push(JSON.parse(body) as Envelope)) },
         clock: { now: () => bench.now() },
         directory: bench.cast.directory,
@@ -167,7 +145,7 @@ export class PoolBench {
         limits: { ...DEFAULT_LIMITS, ...options.limits },
         logger: { info: record('info'), warn: record('warn'), error: record('error') },
       });
-      bench.members.set(name, { name, party, store, storeCalls, gates, vault, sent, logs });
+      bench.members.set(name, { name, party, store, storeCalls, vault, sent, logs });
       await bench.storeShare(name, epoch);
     }
     return bench;

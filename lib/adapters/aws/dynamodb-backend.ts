@@ -8,7 +8,6 @@
  */
 import {
   BatchGetItemCommand,
-  BatchWriteItemCommand,
   type AttributeValue,
   DeleteItemCommand,
   type DynamoDBClient,
@@ -27,10 +26,6 @@ import { awsErrorName, infrastructureError } from './errors.js';
 export const MAX_TRANSACTION_ITEMS = 100;
 /** BatchGetItem's limit of keys per call. */
 const MAX_BATCH_GET_KEYS = 100;
-/** BatchWriteItem's limit of put requests per call. */
-export const MAX_BATCH_WRITE_ITEMS = 25;
-/** Calls per chunk of `putMany` before unprocessed items are given up on (throttling that does not pass). */
-const BATCH_WRITE_ATTEMPTS = 8;
 
 const itemId = (key: ItemKey) => JSON.stringify([key.pk, key.sk]);
 
@@ -205,43 +200,6 @@ export class DynamoItemBackend implements ItemBackend {
       }
     }
     return keys.map((key) => found.get(itemId(key)));
-  }
-
-  /**
-   * BatchWriteItem, 25 items a call: plain puts, 1 WRU per started KB each (a transaction
-   * bills 2). The items DynamoDB leaves unprocessed (throttling) are sent again after a short
-   * capped backoff, and only those: each item is written once. After a bounded number of
-   * calls the rest is given up on, loudly.
-   */
-  async putMany(items: readonly StoredItem[], nowSeconds: number): Promise<void> {
-    if (!Number.isSafeInteger(nowSeconds)) throw new FrostlineError('malformed', 'nowSeconds must be whole epoch seconds');
-    const keys = new Set<string>();
-    for (const item of items) {
-      // DynamoDB refuses a batch that names one item twice; say so plainly.
-      if (keys.has(itemId(item))) throw new FrostlineError('malformed', `item ${item.pk}/${item.sk} twice in one putMany`);
-      keys.add(itemId(item));
-    }
-    // Encoded (and validated) before the first call, so a bad item cannot leave the batch half-written.
-    const requests = items.map((item) => ({ PutRequest: { Item: toAttributes(item) } }));
-    for (let start = 0; start < requests.length; start += MAX_BATCH_WRITE_ITEMS) {
-      let pending = requests.slice(start, start + MAX_BATCH_WRITE_ITEMS);
-      for (let attempt = 0; pending.length > 0; attempt++) {
-        if (attempt >= BATCH_WRITE_ATTEMPTS) {
-          const left = pending.length + Math.max(0, requests.length - start - MAX_BATCH_WRITE_ITEMS);
-          throw new InfrastructureError('dynamodb:BatchWriteItem', `${left} of ${items.length} items left unwritten after ${BATCH_WRITE_ATTEMPTS} attempts`);
-        }
-        if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(200, 2 ** attempt * 5)));
-        let output;
-        try {
-          output = await this.client.send(new BatchWriteItemCommand({ RequestItems: { [this.tableName]: pending } }));
-        } catch (error) {
-          throw infrastructureError('dynamodb:BatchWriteItem', error);
-        }
-        pending = (output.UnprocessedItems?.[this.tableName] ?? []).flatMap((request) =>
-          request.PutRequest?.Item === undefined ? [] : [{ PutRequest: { Item: request.PutRequest.Item } }],
-        );
-      }
-    }
   }
 
   async query(pk: string, skPrefix?: string): Promise<StoredItem[]> {

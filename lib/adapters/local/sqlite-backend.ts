@@ -115,19 +115,6 @@ export class SqliteItemBackend implements ItemBackend {
     });
   }
 
-  /** Unconditional puts, in one SQLite transaction (atomic here; the port promises less). */
-  async putMany(items: readonly StoredItem[], _nowSeconds: number): Promise<void> {
-    const operations = items.map((item): WriteOperation => ({ op: 'put', item, condition: { kind: 'none' } }));
-    const db = this.database();
-    if (operations.length === 0) return;
-    const prepared = operations.map(prepareOperation);
-    // DynamoDB's BatchWriteItem refuses one item twice as well.
-    rejectDuplicateKeys(operations);
-    db.transaction(() => {
-      for (const p of prepared) db.run(p.sql, p.params);
-    });
-  }
-
   /** Releases the database; later calls fail. */
   close(): void {
     this.connection?.close();

@@ -4,30 +4,20 @@
  * and publish their commitments in a batch signed by this party's identity key. The batch id
  * is the refill's session: one batch per id, ever; a redelivery sends the stored batch again.
  *
- * Stored in two steps: the nonces first, as plain puts (1 WRU each, not a transaction's 2),
- * then the batch record with the key's refill mark in one transaction. The batch record is
- * the commit point: nothing is published before it is stored. Why the plain puts are safe:
- * - A nonce item holds its nonce and its own commitment together, so a stored pair is always
- *   consistent, whichever attempt wrote it.
- * - A party signs with a pool nonce only for a package that carries exactly the commitment
- *   stored with it (sign/party-pooled.ts `assertUsablePoolNonce`, commitments.ts
- *   `assertOwnCommitment`), and spends it by replacing its item under a version condition.
- * - So the nonces of a batch that was never published (a crash before the transaction, or a
- *   concurrent delivery of the same refill whose transaction loses) may overwrite, with fresh
- *   randomness, those of the batch that was: at worst a published entry no longer matches the
- *   commitment stored for it and is refused (the coordinator falls back to two rounds). Never
- *   a nonce used twice, never a share on a mismatched commitment.
- * - Each attempt writes its nonces at a random version, so an overwrite changes the version
- *   too: a spend that read the overwritten nonce fails its condition, even when the
- *   overwrite came after another spend (whose version + 1 a fixed version 1 could not tell
- *   from a fresh nonce's version: an A-B-A that would let one nonce sign two packages).
- * - Nonces of a refill that never commits are orphans: never published, so nothing can sign
- *   with them; they count against maxUnused (other than for a redelivery of their own batch
- *   id, which overwrites them) until their TTL removes them.
+ * Storing: each nonce first, in its own conditional put (plain puts cost half the write units
+ * of a transaction), then the signed batch with the refill mark in one transaction, the
+ * commit point: nothing is published before it. A put lands only on an absent slot, or over
+ * the unspent nonce an earlier attempt of this very refill left there (never published: the
+ * batch record is absent) at the version this attempt read. So a put that lands late — the
+ * original of an SDK retry, a slower duplicate delivery — fails its condition once the slot
+ * has changed, and can never bring a nonce back over its spent record, which would let it
+ * sign a second package (RFC 9591 §7.3); an unconditional batch write could. Two concurrent
+ * deliveries of one refill each take some slots and fail on the others: both give up (the
+ * message is redelivered), and the next attempt replaces what they left. Nonces of an attempt
+ * that never commits expire by their TTL.
  */
-import { RefusalCode, RefusedError } from '../../ports/errors.js';
-import { randomInt } from 'node:crypto';
-import { isExpired, putEach, type ItemKey, type StoredItem } from '../../ports/store.js';
+import { ConditionFailedError, RefusalCode, RefusedError } from '../../ports/errors.js';
+import { isExpired, type ItemKey, type StoredItem, type WriteCondition } from '../../ports/store.js';
 import { noncePoolSettings } from '../directory.js';
 import { parseBody } from '../envelope.js';
 import { commitmentToWire } from '../frost-wire.js';
@@ -37,12 +27,6 @@ import { writeOrAdopt, type PartyContext, type PartyView } from '../party-contex
 import { epochOf, partyKeys, PoolNonceRecord, type KeyShareRecord, type PoolBatchRecord } from '../party-state.js';
 import { openSecretAndKey, sealDerived } from '../sealed-item.js';
 import type { SecretScope } from '../secret-scope.js';
-
-/**
- * The range of a refill attempt's nonce version (random: see the module comment). 2^47: two
- * attempts meet on one with negligible chance, and spends (+1 each) stay safe integers.
- */
-const NONCE_VERSIONS = 2 ** 47;
 
 /** What one batch is for; `expires` in epoch ms. */
 export interface PoolBatchPlan {
@@ -97,19 +81,41 @@ export function makePoolBatch(
 }
 
 /**
- * Pure: the pool nonces of the key at `epoch` that can still be spent (unused, unexpired by TTL
- * and by `expires`); a spent one's item does not parse as unused. Those of batch `excluding`
- * are not counted: the refill of that batch is about to overwrite them (a redelivery of one
- * that wrote its nonces and failed before its transaction), so they are not held on top of it.
+ * Pure: the pool nonces of the key at `epoch` that can still be spent (unused — a spent one's
+ * item does not parse as unused — and unexpired by TTL and by `expires`), leaving out those
+ * of `ownBatchId`: an earlier attempt of this very refill stored them and failed, and this
+ * attempt replaces them.
  */
-export function unusedPoolNonces(items: readonly StoredItem[], epoch: number, nowMs: number, excluding?: string): number {
+export function unusedPoolNonces(items: readonly StoredItem[], epoch: number, nowMs: number, ownBatchId?: string): number {
   let count = 0;
   for (const item of items) {
     if (isExpired(item, Math.floor(nowMs / 1000))) continue;
     const parsed = PoolNonceRecord.safeParse(item.data);
-    if (parsed.success && parsed.data.epoch === epoch && parsed.data.expires > nowMs && parsed.data.batchId !== excluding) count += 1;
+    if (parsed.success && parsed.data.batchId !== ownBatchId && parsed.data.epoch === epoch && parsed.data.expires > nowMs) count += 1;
   }
   return count;
+}
+
+/**
+ * Pure: the condition under which each nonce of this attempt may be put, by item sort key —
+ * over what an earlier attempt of this refill left at that slot (`items`, read with this
+ * attempt's count), or absent. Undefined when a slot of this batch id holds anything but an
+ * unspent nonce of it: the batch id was used, and no attempt may write there again.
+ */
+export function nonceConditions(items: readonly StoredItem[], keys: readonly ItemKey[], batchId: string): Map<string, WriteCondition> | undefined {
+  const held = new Map(items.map((item) => [item.sk, item]));
+  const conditions = new Map<string, WriteCondition>();
+  for (const key of keys) {
+    const earlier = held.get(key.sk);
+    if (earlier === undefined) {
+      conditions.set(key.sk, { kind: 'absent' });
+      continue;
+    }
+    const parsed = PoolNonceRecord.safeParse(earlier.data);
+    if (!parsed.success || parsed.data.batchId !== batchId) return undefined;
+    conditions.set(key.sk, { kind: 'version', version: earlier.version });
+  }
+  return conditions;
 }
 
 /** The active share a refill is for, at the epoch the coordinator asks for. */
@@ -125,8 +131,7 @@ async function refillShare(ctx: PartyContext, keyId: string, epoch: number): Pro
 
 /**
  * Thin step: check, make the batch once (one KMS Decrypt for the share, one identity Sign for
- * the batch), store its nonces (plain puts), then the signed batch with the refill mark in one
- * transaction (the commit point, see the module comment), send the batch.
+ * the batch), store every nonce with the signed batch in one transaction, send the batch.
  */
 export async function onPoolRefill(ctx: PartyContext, envelope: Envelope): Promise<void> {
   const batchId = envelope.session;
@@ -143,7 +148,8 @@ export async function onPoolRefill(ctx: PartyContext, envelope: Envelope): Promi
   // Read before counting and rewritten with the batch: a concurrent refill that stored a batch meanwhile fails this one's write (it is redelivered and counts again).
   const refillKey = partyKeys.poolRefill(body.keyId);
   const lastRefill = await ctx.tables.poolRefills.get(refillKey);
-  const unused = unusedPoolNonces(await ctx.tables.backend.query(partyKeys.poolPartition(body.keyId), 'nonce#'), body.epoch, ctx.now(), batchId);
+  const held = await ctx.tables.backend.query(partyKeys.poolPartition(body.keyId), 'nonce#');
+  const unused = unusedPoolNonces(held, body.epoch, ctx.now(), batchId);
   if (unused >= settings.maxUnused) {
     throw new RefusedError(RefusalCode.poolFull, `${unused} unused pool nonces of key "${body.keyId}" held already (limit ${settings.maxUnused})`);
   }
@@ -165,17 +171,17 @@ export async function onPoolRefill(ctx: PartyContext, envelope: Envelope): Promi
   const batch = await ctx.createMessage(MessageType.poolBatch, batchId, { keyId: plan.keyId, epoch: plan.epoch, expires: plan.expires, commitments: output.commitments });
   const record: PoolBatchRecord = { keyId: plan.keyId, epoch: plan.epoch, batch };
 
-  // Before the commit point, unconditionally (see the module comment): at a version of this
-  // attempt's own, so that no spend that read another attempt's nonce at this key can land.
-  const version = randomInt(1, NONCE_VERSIONS);
-  const nonces = output.records.map(({ key, record: nonce }) => ctx.tables.poolNonces.item(key, nonce, version, settings.ttlSeconds));
-  await putEach(ctx.tables.backend, nonces, ctx.nowSeconds());
+  const conditions = nonceConditions(held, output.records.map((r) => r.key), batchId);
+  if (conditions === undefined) throw new RefusedError(RefusalCode.conflict, `batch id ${batchId} of key "${body.keyId}" was used before; refill refused`);
+  await storeNonces(ctx, output.records, conditions, settings.ttlSeconds);
 
   const sent = await writeOrAdopt(
     async () => {
-      // The race this closes: two deliveries of one refill. Only one stores its batch, and only
-      // that batch is ever sent; the other's nonces may have overwritten some of its nonces,
-      // which then sign nothing (module comment).
+      // The race this closes: two deliveries of one refill that both got through their puts
+      // (the later one read the earlier one's finished nonces as an earlier attempt's and
+      // replaced them). Only one stores its batch, and only that batch is ever sent; its entries
+      // whose slot the other replaced are refused at signing (their stored commitment differs:
+      // two rounds instead), never signed twice.
       await ctx.tables.backend.write(
         [
           ctx.tables.poolBatches.putOperation(batchKey, record, 1, { kind: 'absent' }, settings.ttlSeconds),
@@ -194,4 +200,29 @@ export async function onPoolRefill(ctx: PartyContext, envelope: Envelope): Promi
   );
   await ctx.sendCreated(sent);
   ctx.log.info('pool batch made', { party: ctx.id, keyId: plan.keyId, epoch: plan.epoch, batchId, count: plan.count });
+}
+
+/**
+ * Each nonce in its own conditional put, side by side (module comment). If any lost its
+ * condition — a concurrent delivery of this refill holds that slot — this attempt gives up
+ * with a retryable error before its batch can be committed.
+ */
+async function storeNonces(
+  ctx: PartyContext,
+  records: PoolBatchOutput['records'],
+  conditions: ReadonlyMap<string, WriteCondition>,
+  ttlSeconds: number,
+): Promise<void> {
+  const now = ctx.nowSeconds();
+  const outcomes = await Promise.allSettled(
+    records.map(({ key, record }) => {
+      const condition = conditions.get(key.sk) ?? { kind: 'absent' };
+      const version = condition.kind === 'version' ? condition.version + 1 : 1;
+      return ctx.tables.backend.write([ctx.tables.poolNonces.putOperation(key, record, version, condition, ttlSeconds)], now);
+    }),
+  );
+  const failures = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason as unknown] : []));
+  const infrastructure = failures.find((e) => !(e instanceof ConditionFailedError));
+  if (infrastructure !== undefined) throw infrastructure;
+  if (failures.length > 0) throw new ConditionFailedError(`${failures.length} of ${records.length} pool nonces held by a concurrent delivery of this refill; it is retried`);
 }

@@ -10,7 +10,7 @@ import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
 import { amortised, REFILL_WORK } from '../../../bench/aws.js';
 import { createAwsClients, type AwsClients } from '../../../lib/adapters/aws/clients.js';
-import { AwsCallMeter, dynamoUnits, emptyUsage, itemSize, OUTSIDE_HANDLERS, type NodeUsage } from '../../../lib/dev/aws-call-meter.js';
+import { AwsCallMeter, emptyUsage, OUTSIDE_HANDLERS, type NodeUsage } from '../../../lib/dev/aws-call-meter.js';
 import type { InboxProcessor } from '../../../lib/lambda/inbox-handler.js';
 import { MessageType } from '../../../lib/protocol/messages.js';
 
@@ -111,26 +111,5 @@ describe('amortised: a steady signature plus its share of the refills', () => {
   it('is the steady signature when no batch was made (pools off or not built)', () => {
     const steady = [{ hops: 6, latencyMs: 100, nodes: new Map([['p1', usage(2, 3)]]) }];
     expect(amortised(steady, { nodes: new Map(), batches: 0 }, 2, 32).nodes.get('p1')?.calls).toEqual(usage(2, 3).calls);
-  });
-});
-
-describe('dynamoUnits: the write units DynamoDB bills for a call', () => {
-  /** A stored item of about `bytes` bytes (attribute names and values, as DynamoDB sizes it). */
-  const item = (sk: string, bytes: number) => ({ pk: { S: 'pool#k1' }, sk: { S: sk }, data: { S: 'x'.repeat(bytes) }, version: { N: '1' } });
-  const size = (sk: string, bytes: number) => itemSize(item(sk, bytes));
-
-  it('bills a BatchWriteItem put 1 WRU per started KB (not doubled as in a transaction), and nothing for what came back unprocessed', () => {
-    const small = item('nonce#a#0', 600);
-    const big = item('nonce#a#1', 1500);
-    expect(size('nonce#a#0', 600)).toBeLessThanOrEqual(1024);
-    expect(size('nonce#a#1', 1500)).toBeGreaterThan(1024);
-    const puts = [small, big].map((Item) => ({ PutRequest: { Item } }));
-    expect(dynamoUnits('BatchWriteItem', { RequestItems: { t: puts } }, {})).toEqual({ read: 0, write: 3 });
-    // The same items in a transaction cost twice as much.
-    expect(dynamoUnits('TransactWriteItems', { TransactItems: [small, big].map((Item) => ({ Put: { TableName: 't', Item } })) }, {})).toEqual({ read: 0, write: 6 });
-    // Throttled: the big one is handed back to resend, and billed when it is resent.
-    expect(dynamoUnits('BatchWriteItem', { RequestItems: { t: puts } }, { UnprocessedItems: { t: [{ PutRequest: { Item: big } }] } })).toEqual({ read: 0, write: 1 });
-    // A delete request: 1 WRU.
-    expect(dynamoUnits('BatchWriteItem', { RequestItems: { t: [{ DeleteRequest: { Key: { pk: { S: 'a' }, sk: { S: 'b' } } } }] } }, {})).toEqual({ read: 0, write: 1 });
   });
 });

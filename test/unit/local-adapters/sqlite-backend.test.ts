@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqliteItemBackend } from '../../../lib/adapters/local/sqlite-backend.js';
 import { ConditionFailedError, InfrastructureError } from '../../../lib/ports/errors.js';
-import { putEach, type ItemBackend, type StoredItem, type WriteOperation } from '../../../lib/ports/store.js';
+import type { ItemBackend, StoredItem, WriteOperation } from '../../../lib/ports/store.js';
 import { JournaledMemoryBackend } from '../../fuzz/memory-backend.js';
 
 // The same contract for both engines: the native default and the sql.js fallback.
@@ -124,15 +124,6 @@ function storeContract(open: () => Promise<ItemBackend>) {
     expect((await store.scanPrefix('k%')).map((i) => i.pk)).toEqual(['k%']);
     expect((await store.scanPrefix('k')).map((i) => i.pk)).toEqual(['k%', 'k_1', 'kx1']);
   });
-
-  it('putEach writes every item unconditionally: over a live item of any version, an expired one, or none', async () => {
-    await store.write([put(item('a', '1', 5)), put(item('a', '2', 1, { expiresAt: NOW - 1 }))], NOW);
-    const fresh = [item('a', '1', 2, { data: { n: 1 } }), item('a', '2', 9, { expiresAt: NOW + 60 }), item('a', '3', 7)];
-    await putEach(store, fresh, NOW);
-    expect(await store.query('a')).toEqual(fresh.map((i) => ({ expiresAt: undefined, ...i })));
-    await putEach(store, [], NOW);
-    expect(await store.query('a')).toHaveLength(3);
-  });
 }
 
 describe.each(ENGINES)('SqliteItemBackend on %s (in memory)', (engine) => {
@@ -149,15 +140,6 @@ describe.each(ENGINES)('SqliteItemBackend on %s (in memory)', (engine) => {
   it('refuses to use a closed store', async () => {
     store.close();
     await expect(store.get({ pk: 'a', sk: '1' })).rejects.toBeInstanceOf(InfrastructureError);
-  });
-
-  it('putMany: one transaction; refuses an item twice or a malformed item, writing none of them', async () => {
-    await store.write([put(item('a', '1', 4))], NOW);
-    await store.putMany([item('a', '1', 1), item('a', '2', 1)], NOW);
-    expect((await store.query('a')).map((i) => [i.sk, i.version])).toEqual([['1', 1], ['2', 1]]);
-    await expect(store.putMany([item('b', '1'), item('b', '1', 2)], NOW)).rejects.toThrow(/more than once/);
-    await expect(store.putMany([item('b', '1'), item('b', '2', 1.5)], NOW)).rejects.toThrow(/integer/);
-    expect(await store.query('b')).toEqual([]);
   });
 });
 

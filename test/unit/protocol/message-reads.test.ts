@@ -20,7 +20,7 @@ const item = (k: ItemKey, version: number, data: Record<string, unknown> = { v: 
 /** The memory backend, counting what reaches it; with `batch`, it has getMany as DynamoDB does. */
 function counted(items: StoredItem[], batch: boolean) {
   const inner = new JournaledMemoryBackend(items);
-  const calls = { get: 0, getMany: 0, putMany: 0 };
+  const calls = { get: 0, getMany: 0 };
   const backend: ItemBackend = {
     get: (k) => {
       calls.get++;
@@ -34,10 +34,6 @@ function counted(items: StoredItem[], batch: boolean) {
           getMany: async (keys: readonly ItemKey[]) => {
             calls.getMany++;
             return Promise.all(keys.map((k) => inner.get(k)));
-          },
-          putMany: async (items: readonly StoredItem[], now: number) => {
-            calls.putMany++;
-            for (const i of items) await inner.write([{ op: 'put', item: i, condition: { kind: 'none' } }], now);
           },
         }
       : {}),
@@ -96,43 +92,6 @@ describe('MessageReads', () => {
     });
   });
 
-  it('putMany forwards to the batch put where the backend has one (else one write per item), and forgets what it read of those keys', async () => {
-    for (const batch of [true, false]) {
-      const { backend, calls, inner } = counted([item(key, 1), item(other, 1)], batch);
-      const reads = new MessageReads(backend);
-      await reads.run(async () => {
-        await reads.get(key);
-        await reads.get(other);
-        await reads.putMany([item(key, 7), item({ pk: 'p', sk: 'new' }, 3)], NOW);
-        expect(calls.putMany).toBe(batch ? 1 : 0);
-        // The key put is read afresh (a round trip), the other one still from memory.
-        expect((await reads.get(key))?.version).toBe(7);
-        expect(calls.get).toBe(3);
-        await inner.write([{ op: 'put', item: item(other, 2), condition: { kind: 'none' } }], NOW);
-        expect((await reads.get(other))?.version).toBe(1);
-        expect((await inner.get({ pk: 'p', sk: 'new' }))?.version).toBe(3);
-      });
-    }
-  });
-
-  it('a putMany that fails still forgets what was read of its keys (any of them may have been written)', async () => {
-    const { backend, inner } = counted([item(key, 1)], true);
-    const failing: ItemBackend = {
-      ...backend,
-      putMany: async (items, now) => {
-        const [first] = items;
-        if (first !== undefined) await inner.write([{ op: 'put', item: first, condition: { kind: 'none' } }], now);
-        throw new Error('throttled');
-      },
-    };
-    const reads = new MessageReads(failing);
-    await reads.run(async () => {
-      await reads.get(key);
-      await expect(reads.putMany([item(key, 9), item(other, 9)], NOW)).rejects.toThrow('throttled');
-      expect((await reads.get(key))?.version).toBe(9);
-    });
-  });
-
   it('prefetch reads the items in one batch where the backend has one, and not at all where it has none', async () => {
     const batched = counted([item(key, 1), item(other, 1)], true);
     const reads = new MessageReads(batched.backend);
@@ -142,7 +101,7 @@ describe('MessageReads', () => {
       expect(await reads.get({ pk: 'seen#x', sk: 'message' })).toBeUndefined();
       await reads.get(other);
     });
-    expect(batched.calls).toEqual({ get: 0, getMany: 1, putMany: 0 });
+    expect(batched.calls).toEqual({ get: 0, getMany: 1 });
 
     const plain = counted([item(key, 1)], false);
     const lazy = new MessageReads(plain.backend);

@@ -115,10 +115,10 @@ describe('sign.pooled: the one-round signature', () => {
     const request = await b.request();
     const envelope = await pooled('p1', request, [entry('p1'), entry('p2')]);
     const { storeCalls, vault } = b.member('p1');
-    Object.assign(storeCalls, { get: 0, getMany: 0, query: 0, write: 0, putMany: 0 });
+    Object.assign(storeCalls, { get: 0, getMany: 0, query: 0, write: 0 });
     Object.assign(vault.calls, { generateDataKey: 0, decryptDataKey: 0, signIdentity: 0 });
     expect((await b.deliver('p1', envelope)).status).toBe('processed');
-    expect(storeCalls).toEqual({ get: 0, getMany: 1, query: 0, write: 1, putMany: 0 });
+    expect(storeCalls).toEqual({ get: 0, getMany: 1, query: 0, write: 1 });
     expect(vault.calls).toEqual({ generateDataKey: 0, decryptDataKey: 1, signIdentity: 1 });
     expect((await b.member('p1').store.scanPrefix('seen#')).filter((i) => i.data.type === MessageType.signPooled)).toEqual([]);
   });
