@@ -59,13 +59,14 @@ const ONE_ROUND = {
 const ONE_ROUND_UNITS = { read: 29, write: 28 };
 
 /**
- * One pool batch of 32 nonces: the party opens its share once, writes the nonces in two
- * BatchWriteItem calls (plain puts), then the batch record with its refill mark in a
- * transaction, and signs the batch with its identity key.
+ * One pool batch of 32 nonces: the party opens its share once, writes each nonce by its own
+ * conditional put (32 plain puts: half a transaction's units), then the batch record with its
+ * refill mark in a transaction, and signs the batch with its identity key; each side its
+ * replay mark.
  */
 const REFILL_PER_BATCH = {
   kms: { Decrypt: 1, Sign: 1 },
-  dynamodb: { BatchGetItem: 2, BatchWriteItem: 2, PutItem: 2, Query: 1, TransactWriteItems: 2 },
+  dynamodb: { BatchGetItem: 2, PutItem: 34, Query: 1, TransactWriteItems: 2 },
   sqs: { SendMessage: 2 },
 };
 // Reads: the coordinator's batch read of a pool.batch holds both anchor items (one missed: 1 RRU).
