@@ -78,10 +78,11 @@ export interface StoreCalls {
 
 /**
  * Called with each write a party's step makes, before it reaches the table: a test captures
- * an operation (to apply it again later, as a late duplicate would land) or throws to make
- * that write fail (the error is what the step sees; nothing is written).
+ * an operation (to apply it again later, as a late duplicate would land), throws to make that
+ * write fail (the error is what the step sees; nothing is written), or returns a promise to
+ * hold the write until it settles (to force an interleaving of concurrent deliveries).
  */
-export type WriteHook = (operations: readonly WriteOperation[]) => void;
+export type WriteHook = (operations: readonly WriteOperation[]) => void | Promise<void>;
 
 /** `inner` with a counted `getMany`, like DynamoDB's BatchGetItem, and the party's write hook. */
 function metered(inner: ItemBackend, calls: StoreCalls, hooks: { onWrite?: WriteHook | undefined }): ItemBackend {
@@ -92,7 +93,7 @@ function metered(inner: ItemBackend, calls: StoreCalls, hooks: { onWrite?: Write
     scanPrefix: (prefix) => inner.scanPrefix(prefix),
     write: async (operations, now) => {
       calls.write++;
-      hooks.onWrite?.(operations);
+      await hooks.onWrite?.(operations);
       return inner.write(operations, now);
     },
   };

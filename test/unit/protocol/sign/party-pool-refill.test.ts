@@ -139,6 +139,60 @@ describe('pool.refill', () => {
     }
   });
 
+  it('two deliveries of one refill that both get through their puts (the later replaces the earlier\'s nonces): the batch committed first is the only one sent, and its entries are refused at signing, never signed', async () => {
+    const b = await open();
+    const batchId = '4d'.repeat(16);
+    const envelopes = await Promise.all([0, 1].map(() => b.signed(COORDINATOR, MessageType.poolRefill, batchId, { keyId: KEY_ID, epoch: 0, count: 4 }, 'p1')));
+    // Forced interleaving: A stores its nonces and is held at its commit; B then reads A's
+    // nonces as an earlier attempt's, replaces them (version conditions) and is held at its
+    // commit; A commits; B's commit fails (the batch record exists) and B adopts A's batch.
+    const gate = () => {
+      let open = (): void => undefined;
+      const opened = new Promise<void>((resolve) => (open = resolve));
+      return { open: () => open(), opened };
+    };
+    const [aAtCommit, releaseA, bAtCommit, releaseB] = [gate(), gate(), gate(), gate()];
+    let commits = 0;
+    b.member('p1').hooks.onWrite = async (operations) => {
+      if (!operations.some((o) => o.op === 'put' && o.item.sk === `batch#${batchId}`)) return;
+      commits += 1;
+      const [reached, release] = commits === 1 ? [aAtCommit, releaseA] : [bAtCommit, releaseB];
+      reached.open();
+      await release.opened;
+    };
+    const a = b.deliver('p1', required(envelopes[0], 'refill A'));
+    await aAtCommit.opened;
+    const afterA = (await poolItems(b, 'p1')).map((i) => PoolNonceRecord.parse(i.data).commitment);
+    const deliveredB = b.deliver('p1', required(envelopes[1], 'refill B'));
+    await bAtCommit.opened;
+    releaseA.open();
+    expect((await a).status).toBe('processed');
+    releaseB.open();
+    expect((await deliveredB).status).toBe('processed');
+    b.member('p1').hooks.onWrite = undefined;
+
+    const batches = b.member('p1').sent.filter((e) => e.type === MessageType.poolBatch);
+    expect(batches).toHaveLength(2);
+    expect(batches[1]).toEqual(batches[0]);
+    const published = parseBody(required(batches[0], 'batch'), MessageType.poolBatch).commitments;
+    expect(published).toEqual(afterA);
+    // Stored now: B's nonces, which were never published; A's were replaced before A committed.
+    const stored = (await poolItems(b, 'p1')).filter((i) => i.sk.startsWith('nonce#'));
+    expect(stored.map((i) => i.version)).toEqual([2, 2, 2, 2]);
+    for (const item of stored) expect(PoolNonceRecord.parse(item.data).commitment).not.toEqual(published[PoolNonceRecord.parse(item.data).index]);
+
+    // Signing with a published entry: refused (the stored nonce commits otherwise), no share, nothing changes; the fallback is two rounds.
+    const own = required(batches[0], 'batch');
+    const other = required((await b.refill('p2')).batch, 'batch of p2');
+    const request = await b.request();
+    const before = await b.snapshot('p1');
+    const sent = b.member('p1').sent.length;
+    const pooled = await b.signed(COORDINATOR, MessageType.signPooled, request.session, { request: request.request, attempt: 1, epoch: 0, commitments: [{ batch: own, index: 0 }, { batch: other, index: 0 }] }, 'p1');
+    expect(await b.deliver('p1', pooled)).toMatchObject({ status: 'refused', code: RefusalCode.incorrectCommitment });
+    expect(b.sharesOf('p1', sent)).toEqual([]);
+    expect(await b.snapshot('p1')).toEqual(before);
+  });
+
   it('concurrent refills of one key with different batch ids never take its published nonces past maxUnused: one batch is committed, the others give up, lose the refill mark or are refused', async () => {
     const b = await open({ limits: { noncePool: { ...DEFAULT_NONCE_POOL, batchSize: 8, maxUnused: 8 } } });
     const envelopes = await Promise.all([1, 2, 3, 4, 5, 6].map((i) => b.signed('coordinator', MessageType.poolRefill, i.toString(16).padStart(32, '0'), { keyId: KEY_ID, epoch: 0, count: 8 }, 'p1')));
