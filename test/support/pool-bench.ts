@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { SqliteItemBackend } from '../../lib/adapters/local/sqlite-backend.js';
 import type { DataKey, EncryptionContext, KeyVault } from '../../lib/ports/key-vault.js';
-import type { ItemBackend, StoredItem } from '../../lib/ports/store.js';
+import type { ItemBackend, StoredItem, WriteOperation } from '../../lib/ports/store.js';
 import { aesGcmOpen, aesGcmSeal } from '../../lib/protocol/aead.js';
 import { DEFAULT_LIMITS, type Limits } from '../../lib/protocol/directory.js';
 import { canonicalBytes } from '../../lib/protocol/encoding.js';
@@ -76,14 +76,26 @@ export interface StoreCalls {
   write: number;
 }
 
-/** `inner` with a counted `getMany`, like DynamoDB's BatchGetItem. */
-function metered(inner: ItemBackend, calls: StoreCalls): ItemBackend {
+/**
+ * Called with each write a party's step makes, before it reaches the table: a test captures
+ * an operation (to apply it again later, as a late duplicate would land), throws to make that
+ * write fail (the error is what the step sees; nothing is written), or returns a promise to
+ * hold the write until it settles (to force an interleaving of concurrent deliveries).
+ */
+export type WriteHook = (operations: readonly WriteOperation[]) => void | Promise<void>;
+
+/** `inner` with a counted `getMany`, like DynamoDB's BatchGetItem, and the party's write hook. */
+function metered(inner: ItemBackend, calls: StoreCalls, hooks: { onWrite?: WriteHook | undefined }): ItemBackend {
   return {
     get: (key) => (calls.get++, inner.get(key)),
     getMany: (keys) => (calls.getMany++, Promise.all(keys.map((key) => inner.get(key)))),
     query: (pk, prefix) => (calls.query++, inner.query(pk, prefix)),
     scanPrefix: (prefix) => inner.scanPrefix(prefix),
-    write: (operations, now) => (calls.write++, inner.write(operations, now)),
+    write: async (operations, now) => {
+      calls.write++;
+      await hooks.onWrite?.(operations);
+      return inner.write(operations, now);
+    },
   };
 }
 
@@ -94,6 +106,8 @@ export interface BenchParty {
   readonly store: SqliteItemBackend;
   /** What the party's own steps did to its table. */
   readonly storeCalls: StoreCalls;
+  /** Set `onWrite` to see (or fail) each write of the party's own steps; unset it to stop. */
+  readonly hooks: { onWrite?: WriteHook | undefined };
   readonly vault: CountingVault;
   /** Everything it sent to the coordinator, in order. */
   readonly sent: Envelope[];
@@ -130,6 +144,7 @@ export class PoolBench {
     for (const name of bench.keyParties) {
       const store = await SqliteItemBackend.open(':memory:');
       const storeCalls: StoreCalls = { get: 0, getMany: 0, query: 0, write: 0 };
+      const hooks: BenchParty['hooks'] = {};
       const vault = new CountingVault(bench.cast.signer(name));
       const sent: Envelope[] = [];
       const logs: LogEntry[] = [];
@@ -137,7 +152,7 @@ export class PoolBench {
       const party = new Party({
         id: name,
         vault,
-        store: metered(store, storeCalls),
+        store: metered(store, storeCalls, hooks),
         transport: { send: (_destination, body) => Promise.resolve(void sent.push(JSON.parse(body) as Envelope)) },
         clock: { now: () => bench.now() },
         directory: bench.cast.directory,
@@ -145,7 +160,7 @@ export class PoolBench {
         limits: { ...DEFAULT_LIMITS, ...options.limits },
         logger: { info: record('info'), warn: record('warn'), error: record('error') },
       });
-      bench.members.set(name, { name, party, store, storeCalls, vault, sent, logs });
+      bench.members.set(name, { name, party, store, storeCalls, hooks, vault, sent, logs });
       await bench.storeShare(name, epoch);
     }
     return bench;
