@@ -173,7 +173,7 @@ export async function onPoolRefill(ctx: PartyContext, envelope: Envelope): Promi
 
   const conditions = nonceConditions(held, output.records.map((r) => r.key), batchId);
   if (conditions === undefined) throw new RefusedError(RefusalCode.conflict, `batch id ${batchId} of key "${body.keyId}" was used before; refill refused`);
-  await storeNonces(ctx, output.records, conditions, settings.ttlSeconds);
+  const ours = await storeNonces(ctx, output.records, conditions, settings.ttlSeconds);
 
   const sent = await writeOrAdopt(
     async () => {
@@ -197,32 +197,58 @@ export async function onPoolRefill(ctx: PartyContext, envelope: Envelope): Promi
       return batch;
     },
     async () => (await ctx.tables.poolBatches.get(batchKey))?.value.batch,
-  );
+  ).catch(async (error: unknown) => {
+    // Lost the refill mark to another batch id (its count did not include this one's nonces):
+    // this batch is never published, so its nonces go. Any other failure (infrastructure) may
+    // have committed: they stay, for the redelivery to find.
+    if (error instanceof ConditionFailedError) await dropNonces(ctx, ours);
+    throw error;
+  });
   await ctx.sendCreated(sent);
   ctx.log.info('pool batch made', { party: ctx.id, keyId: plan.keyId, epoch: plan.epoch, batchId, count: plan.count });
 }
 
+/** A nonce this attempt stored, at the version it wrote. */
+interface StoredNonce {
+  readonly key: ItemKey;
+  readonly version: number;
+}
+
 /**
  * Each nonce in its own conditional put, side by side (module comment). If any lost its
- * condition — a concurrent delivery of this refill holds that slot — this attempt gives up
- * with a retryable error before its batch can be committed.
+ * condition — a concurrent delivery of this refill holds that slot — this attempt takes back
+ * what it stored and gives up with a retryable error, before its batch can be committed.
  */
 async function storeNonces(
   ctx: PartyContext,
   records: PoolBatchOutput['records'],
   conditions: ReadonlyMap<string, WriteCondition>,
   ttlSeconds: number,
-): Promise<void> {
+): Promise<StoredNonce[]> {
   const now = ctx.nowSeconds();
+  const planned = records.map(({ key, record }) => {
+    const condition = conditions.get(key.sk) ?? { kind: 'absent' };
+    return { key, record, condition, version: condition.kind === 'version' ? condition.version + 1 : 1 };
+  });
   const outcomes = await Promise.allSettled(
-    records.map(({ key, record }) => {
-      const condition = conditions.get(key.sk) ?? { kind: 'absent' };
-      const version = condition.kind === 'version' ? condition.version + 1 : 1;
-      return ctx.tables.backend.write([ctx.tables.poolNonces.putOperation(key, record, version, condition, ttlSeconds)], now);
-    }),
+    planned.map(({ key, record, condition, version }) => ctx.tables.backend.write([ctx.tables.poolNonces.putOperation(key, record, version, condition, ttlSeconds)], now)),
   );
+  const stored = planned.filter((_, i) => outcomes[i]?.status === 'fulfilled').map(({ key, version }) => ({ key, version }));
   const failures = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason as unknown] : []));
+  if (failures.length === 0) return stored;
+  await dropNonces(ctx, stored);
   const infrastructure = failures.find((e) => !(e instanceof ConditionFailedError));
   if (infrastructure !== undefined) throw infrastructure;
-  if (failures.length > 0) throw new ConditionFailedError(`${failures.length} of ${records.length} pool nonces held by a concurrent delivery of this refill; it is retried`);
+  throw new ConditionFailedError(`${failures.length} of ${records.length} pool nonces held by a concurrent delivery of this refill; it is retried`);
+}
+
+/**
+ * Takes back the nonces of an attempt that will not commit, each only if still as this
+ * attempt wrote it (version condition): never published, so nothing can have spent them, and
+ * left behind they would count against `maxUnused` for a day (their TTL) — a coordinator
+ * racing refills could otherwise starve the pool. Best effort: what fails to go expires.
+ */
+async function dropNonces(ctx: PartyContext, stored: readonly StoredNonce[]): Promise<void> {
+  const now = ctx.nowSeconds();
+  await Promise.allSettled(stored.map(({ key, version }) => ctx.tables.backend.write([{ op: 'delete', key, condition: { kind: 'version', version } }], now)));
 }

@@ -199,10 +199,12 @@ describe('pool.refill', () => {
     const outcomes = await Promise.allSettled(envelopes.map((e) => b.deliver('p1', e)));
     // Redeliveries of the losers (SQS would redeliver a thrown one) are refused: the pool is full.
     for (const [i, outcome] of outcomes.entries()) if (outcome.status === 'rejected') await b.deliver('p1', required(envelopes[i], 'refill'));
-    // The guarantee is for published nonces: those of a batch that was committed (it has a batch
-    // record) never exceed maxUnused. An attempt that gave up after some of its puts leaves
-    // orphans: never published, so never signed with, and gone by their TTL. They are not counted.
+    // Published nonces (of a batch that was committed: it has a batch record) never exceed
+    // maxUnused, and an attempt that gave up took back what it had stored: no orphan is left
+    // to count against the pool until its TTL (a coordinator racing refills cannot starve it).
     const items = await poolItems(b, 'p1');
+    const orphans = items.filter((i) => i.sk.startsWith('nonce#') && !items.some((r) => r.sk === `batch#${PoolNonceRecord.parse(i.data).batchId}`));
+    expect(orphans).toEqual([]);
     const committed = new Set(items.filter((i) => i.sk.startsWith('batch#')).map((i) => PoolBatchRecord.parse(i.data).batch.session));
     expect(committed.size).toBe(1);
     const published = items.filter((i) => i.sk.startsWith('nonce#') && committed.has(PoolNonceRecord.parse(i.data).batchId));
