@@ -16,6 +16,7 @@
  * message is redelivered), and the next attempt replaces what they left. Nonces of an attempt
  * that never commits expire by their TTL.
  */
+import { randomInt } from 'node:crypto';
 import { ConditionFailedError, RefusalCode, RefusedError } from '../../ports/errors.js';
 import { isExpired, type ItemKey, type StoredItem, type WriteCondition } from '../../ports/store.js';
 import { noncePoolSettings } from '../directory.js';
@@ -102,8 +103,9 @@ export function unusedPoolNonces(items: readonly StoredItem[], epoch: number, no
  * attempt's count), or absent. Undefined when a slot of this batch id holds anything but an
  * unspent nonce of it: the batch id was used, and no attempt may write there again.
  */
-export function nonceConditions(items: readonly StoredItem[], keys: readonly ItemKey[], batchId: string): Map<string, WriteCondition> | undefined {
-  const held = new Map(items.map((item) => [item.sk, item]));
+export function nonceConditions(items: readonly StoredItem[], keys: readonly ItemKey[], batchId: string, nowSeconds: number): Map<string, WriteCondition> | undefined {
+  // An expired item is absent to a condition (store.ts), whatever the table has not reaped yet.
+  const held = new Map(items.filter((item) => !isExpired(item, nowSeconds)).map((item) => [item.sk, item]));
   const conditions = new Map<string, WriteCondition>();
   for (const key of keys) {
     const earlier = held.get(key.sk);
@@ -171,7 +173,7 @@ export async function onPoolRefill(ctx: PartyContext, envelope: Envelope): Promi
   const batch = await ctx.createMessage(MessageType.poolBatch, batchId, { keyId: plan.keyId, epoch: plan.epoch, expires: plan.expires, commitments: output.commitments });
   const record: PoolBatchRecord = { keyId: plan.keyId, epoch: plan.epoch, batch };
 
-  const conditions = nonceConditions(held, output.records.map((r) => r.key), batchId);
+  const conditions = nonceConditions(held, output.records.map((r) => r.key), batchId, ctx.nowSeconds());
   if (conditions === undefined) throw new RefusedError(RefusalCode.conflict, `batch id ${batchId} of key "${body.keyId}" was used before; refill refused`);
   const ours = await storeNonces(ctx, output.records, conditions, settings.ttlSeconds);
 
@@ -204,9 +206,15 @@ export async function onPoolRefill(ctx: PartyContext, envelope: Envelope): Promi
     if (error instanceof ConditionFailedError) await dropNonces(ctx, ours);
     throw error;
   });
+  // Another delivery of this refill committed its batch first (both got through their puts):
+  // ours were never published, and any slot they replaced is unusable anyway. Take them back.
+  if (sent.id !== batch.id) await dropNonces(ctx, ours);
   await ctx.sendCreated(sent);
   ctx.log.info('pool batch made', { party: ctx.id, keyId: plan.keyId, epoch: plan.epoch, batchId, count: plan.count });
 }
+
+/** Versions of pool nonce puts are drawn below this (crypto.randomInt's limit): a spend adds 1, still a safe integer. */
+const NONCE_VERSIONS = 2 ** 48 - 1;
 
 /** A nonce this attempt stored, at the version it wrote. */
 interface StoredNonce {
@@ -226,10 +234,10 @@ async function storeNonces(
   ttlSeconds: number,
 ): Promise<StoredNonce[]> {
   const now = ctx.nowSeconds();
-  const planned = records.map(({ key, record }) => {
-    const condition = conditions.get(key.sk) ?? { kind: 'absent' };
-    return { key, record, condition, version: condition.kind === 'version' ? condition.version + 1 : 1 };
-  });
+  // Each put at a random version (48 bits), not 1 or the one read plus 1: a nonce taken back
+  // (dropNonces) leaves its slot empty, and a slot filled again at a version it had before could
+  // meet a straggling delete or put conditioned on that version (ABA) and lose a spent record.
+  const planned = records.map(({ key, record }) => ({ key, record, condition: conditions.get(key.sk) ?? ({ kind: 'absent' } as const), version: randomInt(1, NONCE_VERSIONS) }));
   const outcomes = await Promise.allSettled(
     planned.map(({ key, record, condition, version }) => ctx.tables.backend.write([ctx.tables.poolNonces.putOperation(key, record, version, condition, ttlSeconds)], now)),
   );
