@@ -197,6 +197,12 @@ export const PoolSpentRecord = z.strictObject({
   epoch: z.number().check(z.int(), z.nonnegative()),
   batchId: z.string(),
   index: z.number().check(z.int(), z.nonnegative()),
+  /**
+   * The spent nonce's hiding commitment (public), kept so that a refill can tell a nonce drawn
+   * again — a random source replayed, as after a snapshot restore — from a fresh one
+   * (sign/party-pool-refill.ts `repeatedNonce`). Absent in records written before it was kept.
+   */
+  hiding: z.optional(NonceCommitment.shape.hiding),
   ...ConsumedNonceRecord.shape,
 });
 export type PoolSpentRecord = z.infer<typeof PoolSpentRecord>;

@@ -25,7 +25,7 @@ import { commitmentToWire } from '../frost-wire.js';
 import { MAX_POOL_BATCH, MessageType, type Envelope, type NonceCommitment } from '../messages.js';
 import { commitRound1 } from '../nonce-generation.js';
 import { writeOrAdopt, type PartyContext, type PartyView } from '../party-context.js';
-import { epochOf, partyKeys, PoolNonceRecord, type KeyShareRecord, type PoolBatchRecord } from '../party-state.js';
+import { epochOf, partyKeys, PoolNonceItem, PoolNonceRecord, type KeyShareRecord, type PoolBatchRecord } from '../party-state.js';
 import { openSecretAndKey, sealDerived } from '../sealed-item.js';
 import type { SecretScope } from '../secret-scope.js';
 
@@ -120,6 +120,27 @@ export function nonceConditions(items: readonly StoredItem[], keys: readonly Ite
   return conditions;
 }
 
+/**
+ * Pure: the index of the first new commitment whose hiding element a nonce held for the key
+ * already has (unused, or spent with its commitment kept), or repeats within the batch; else
+ * undefined. With fresh randomness this never happens (the nonce is hedged with 32 random
+ * bytes, RFC 9591 §4.1); it does when the random source is replayed, and then the nonce is
+ * the same one, which must never sign a second package.
+ */
+export function repeatedNonce(held: readonly StoredItem[], commitments: readonly NonceCommitment[]): number | undefined {
+  const seen = new Set<string>();
+  for (const item of held) {
+    const parsed = PoolNonceItem.safeParse(item.data);
+    const hiding = !parsed.success ? undefined : parsed.data.state === 'spent' ? parsed.data.hiding : parsed.data.commitment.hiding;
+    if (hiding !== undefined) seen.add(hiding);
+  }
+  for (const [index, commitment] of commitments.entries()) {
+    if (seen.has(commitment.hiding)) return index;
+    seen.add(commitment.hiding);
+  }
+  return undefined;
+}
+
 /** The active share a refill is for, at the epoch the coordinator asks for. */
 async function refillShare(ctx: PartyContext, keyId: string, epoch: number): Promise<KeyShareRecord> {
   const stored = await ctx.tables.keyShares.get(partyKeys.keyShare(keyId));
@@ -169,6 +190,12 @@ export async function onPoolRefill(ctx: PartyContext, envelope: Envelope): Promi
     const opened = await openSecretAndKey(ctx.vault, ctx.secretContext(body.keyId, 'key-share'), partyKeys.keyShare(body.keyId), share.share, scope);
     return makePoolBatch(keyCtx, plan, { identifier: share.identifier, signingShare: opened.plaintext, dataKey: opened.dataKey }, scope);
   });
+  // Before anything is stored or signed: a nonce drawn again must not be published again.
+  const repeated = repeatedNonce(held, output.commitments);
+  if (repeated !== undefined) {
+    ctx.log.error('possible random-source failure: a fresh pool nonce repeats one already held; refill refused, nothing stored', { party: ctx.id, keyId: plan.keyId, batchId, index: repeated });
+    throw new RefusedError(RefusalCode.commitmentReused, `pool nonce ${repeated} of the new batch repeats a nonce this party already holds for key "${plan.keyId}" (random source replayed?); refill refused`);
+  }
   // pool.batch is not delegable: this is an identity signature, verifiable for the batch's whole life.
   const batch = await ctx.createMessage(MessageType.poolBatch, batchId, { keyId: plan.keyId, epoch: plan.epoch, expires: plan.expires, commitments: output.commitments });
   const record: PoolBatchRecord = { keyId: plan.keyId, epoch: plan.epoch, batch };

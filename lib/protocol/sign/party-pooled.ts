@@ -80,7 +80,7 @@ export async function onSignPooled(ctx: PartyContext, envelope: Envelope): Promi
     return signatureShare(keyCtx, { identifier: share.identifier, signingShare: opened.plaintext, nonces, publicPackage: share.publicPackage, commitments, message, derivation }, scope);
   });
 
-  const record: PoolSpentRecord = { state: 'spent', keyId: slot.keyId, epoch: nonce.epoch, batchId: slot.batchId, index: slot.index, requestFingerprint: fingerprint, packageHash, share: ownShare };
+  const record: PoolSpentRecord = { state: 'spent', keyId: slot.keyId, epoch: nonce.epoch, batchId: slot.batchId, index: slot.index, hiding: nonce.commitment.hiding, requestFingerprint: fingerprint, packageHash, share: ownShare };
   // What the nonce's item says it was spent on, if it is spent (by a concurrent delivery).
   const spentRecord = async () => {
     const current = await ctx.tables.poolNonces.get(nonceKey);

@@ -7,7 +7,7 @@ import { parseBody, verifyRelayed } from '../../../../lib/protocol/envelope.js';
 import { COORDINATOR, MessageType, type Envelope } from '../../../../lib/protocol/messages.js';
 import { partyKeys, PoolBatchRecord, PoolNonceRecord } from '../../../../lib/protocol/party-state.js';
 import { openDerived, openSecretAndKey, secretContext } from '../../../../lib/protocol/sealed-item.js';
-import { makePoolBatch, nonceConditions, unusedPoolNonces } from '../../../../lib/protocol/sign/party-pool-refill.js';
+import { makePoolBatch, nonceConditions, repeatedNonce, unusedPoolNonces } from '../../../../lib/protocol/sign/party-pool-refill.js';
 import { SecretScope } from '../../../../lib/protocol/secret-scope.js';
 import { ed25519Suite } from '../../../../lib/protocol/suite.js';
 import { KEY_ID, PoolBench } from '../../../support/pool-bench.js';
@@ -433,6 +433,17 @@ describe('nonceConditions and unusedPoolNonces with the refill\'s own batch id (
         [keys[2]?.sk, { kind: 'absent' }],
       ]),
     );
+  });
+
+  it('repeatedNonce: a new hiding element already held (unused, or spent with its commitment kept) or repeated in the batch; none otherwise', () => {
+    const commitment = (hiding: string) => ({ identifier: 'aa'.repeat(32), hiding, binding: 'cc'.repeat(32) });
+    const spentWith = (hiding?: string): StoredItem => ({ ...spent(batchId, 2), data: { ...spent(batchId, 2).data, ...(hiding !== undefined ? { hiding } : {}) } });
+    expect(repeatedNonce([], [commitment('01'.repeat(32)), commitment('02'.repeat(32))])).toBeUndefined();
+    expect(repeatedNonce([], [commitment('01'.repeat(32)), commitment('01'.repeat(32))])).toBe(1);
+    expect(repeatedNonce([unused(batchId, 0)], [commitment('01'.repeat(32)), commitment('bb'.repeat(32))])).toBe(1);
+    expect(repeatedNonce([spentWith('03'.repeat(32))], [commitment('03'.repeat(32))])).toBe(0);
+    // A spent record from before the commitment was kept says nothing either way.
+    expect(repeatedNonce([spentWith()], [commitment('03'.repeat(32))])).toBeUndefined();
   });
 
   it('an expired item the table has not reaped yet is absent to a condition: absent, not a version no live item has', () => {

@@ -102,7 +102,7 @@ describe('sign.pooled: the one-round signature', () => {
       // Spent in place: the item holds what it was spent on, no nonce scalars, for the session TTL.
       expect(await nonceItem(b, p, e)).toBeUndefined();
       const spent = required(await spentItem(b, p, e), 'spent item');
-      expect(PoolSpentRecord.parse(spent.data)).toEqual({ state: 'spent', keyId: KEY_ID, epoch: 0, batchId: e.batch.session, index: e.index, requestFingerprint: requestFingerprint(request.request), packageHash, share: shares[p]?.share });
+      expect(PoolSpentRecord.parse(spent.data)).toEqual({ state: 'spent', keyId: KEY_ID, epoch: 0, batchId: e.batch.session, index: e.index, hiding: commitmentOf(e).hiding, requestFingerprint: requestFingerprint(request.request), packageHash, share: shares[p]?.share });
       expect(spent.expiresAt).toBe(Math.floor(b.now() / 1000) + DEFAULT_LIMITS.sessionTtlSeconds);
       expect((await auditRecords(b, p)).at(-1)).toMatchObject({ decision: 'approved', session: request.session });
       // The other nonces of the batch are untouched.
